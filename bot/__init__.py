@@ -1,0 +1,1 @@
+"""Transports only: Telegram, Discord, console, notifier; plus the CLI composition root."""

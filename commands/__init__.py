@@ -1,0 +1,1 @@
+"""Transport-agnostic chat commands: parse args -> call engine -> Reply."""

@@ -1,0 +1,1 @@
+"""sentitrade trading core: no chat code lives here (DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""News and social sentiment: sources and scorers. Knows nothing of trading."""
