@@ -159,5 +159,5 @@ def configure_logging(level: str, secrets: Iterable[str], file: Path | None = No
     # also filter at the root logger so every propagated record is masked first.
     if _FILTER not in root.filters:
         root.addFilter(_FILTER)
-    for noisy in ("httpx", "httpcore", "apscheduler.executors", "numba"):
+    for noisy in ("httpx", "httpcore", "apscheduler.executors", "numba", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
