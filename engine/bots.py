@@ -42,6 +42,7 @@ class BotManager:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
+        self._cache: list[Bot] | None = None
 
     def sync_specs(self, specs: Sequence[BotSpec] | None = None, *,
                    initial_state: str = BotState.RUNNING) -> list[Bot]:
@@ -49,6 +50,7 @@ class BotManager:
         specs = list(self.settings.bots if specs is None else specs)
         mode = self.settings.exchange.mode
         out: list[Bot] = []
+        self._cache = None
         with self.sessions.begin() as s:
             for spec in specs:
                 bot = s.exec(select(Bot).where(Bot.name == spec.name)).first()
@@ -67,8 +69,14 @@ class BotManager:
         return out
 
     def list(self) -> list[Bot]:
-        with self.sessions() as s:
-            return list(s.exec(select(Bot).order_by(Bot.name)).all())
+        """All bots (cached: this manager is the only writer of bot state)."""
+        if self._cache is None:
+            with self.sessions() as s:
+                self._cache = list(s.exec(select(Bot).order_by(Bot.name)).all())
+        return list(self._cache)
+
+    def invalidate(self) -> None:
+        self._cache = None
 
     def get(self, name: str | None) -> Bot:
         bots = self.list()
@@ -85,6 +93,7 @@ class BotManager:
     def set_state(self, name: str | None, trigger: str, by: str,
                   at: datetime | None = None) -> Bot:
         target = self.get(name)
+        self._cache = None
         with self.sessions.begin() as s:
             bot = s.get(Bot, target.id)
             assert bot is not None

@@ -287,6 +287,9 @@ class ReconciliationMismatch(DomainEvent):
 
 
 # ---------------------------------------------------------------- recording
+RECORDED = [0]  # bumped per recorded event: lets in-process drains skip idle polls
+
+
 def record(session: Session, event: DomainEvent,
            destinations: Sequence[str] | None = None) -> OutboxMessage | None:
     """Write `event` to the outbox in the caller's transaction (plus one delivery row
@@ -297,6 +300,7 @@ def record(session: Session, event: DomainEvent,
         existing = session.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == key)).first()
         if existing is not None:
             return None
+    RECORDED[0] += 1
     payload = event.payload()
     payload["text"] = event.text()
     msg = OutboxMessage(event_id=event.event_id, kind=event.kind, payload=payload,
@@ -393,6 +397,8 @@ class OutboxDispatcher:
         self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s
         self.batch = batch
+        self._seen = -1
+        self._retry_at: datetime | None = None
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempts - 1)))
@@ -413,11 +419,21 @@ class OutboxDispatcher:
                     added += 1
         return added
 
-    async def drain(self) -> int:
+    async def drain(self, *, force: bool = True) -> int:
         """Deliver what is due; returns the number delivered. Never raises for a
-        notifier error (it is recorded on the delivery row and retried later)."""
-        delivered = 0
+        notifier error (it is recorded on the delivery row and retried later).
+
+        `force=False` skips the DB when this process recorded nothing since the last
+        drain and no retry is due (the replay loop's fast path); the scheduled job
+        always forces, so alerts written by other processes go out too."""
         now = self.clock.now()
+        if (not force and self._seen == RECORDED[0]
+                and (self._retry_at is None or now < self._retry_at)):
+            return 0
+        self._seen = RECORDED[0]
+        self._retry_at = None
+        self.ensure_deliveries()
+        delivered = 0
         for name, notifier in self.notifiers.items():
             while True:
                 with self.sessions() as s:
@@ -434,12 +450,16 @@ class OutboxDispatcher:
                 blocked = False
                 for d, m in rows:
                     if d.next_attempt_at > now:
+                        if self._retry_at is None or d.next_attempt_at < self._retry_at:
+                            self._retry_at = d.next_attempt_at
                         blocked = True  # keep order: nothing after it goes first
                         break
                     try:
                         ref = await notifier.send(m)
                     except Exception as e:
-                        self._failed(d.id, e, now)
+                        retry = self._failed(d.id, e, now)
+                        if retry is not None and (self._retry_at is None or retry < self._retry_at):
+                            self._retry_at = retry
                         blocked = True
                         break
                     with self.sessions.begin() as s:
@@ -454,11 +474,11 @@ class OutboxDispatcher:
                     break
         return delivered
 
-    def _failed(self, delivery_id: int | None, err: Exception, now: datetime) -> None:
+    def _failed(self, delivery_id: int | None, err: Exception, now: datetime) -> datetime | None:
         with self.sessions.begin() as s:
             row = s.get(OutboxDelivery, delivery_id)
             if row is None:
-                return
+                return None
             row.attempts += 1
             row.last_error = f"{type(err).__name__}: {err}"[:500]
             if row.attempts >= self.max_attempts:
@@ -469,6 +489,8 @@ class OutboxDispatcher:
                 row.next_attempt_at = now + self.backoff(row.attempts)
                 log.warning("alert %s to %s failed (attempt %d): %s", row.outbox_id,
                             row.destination, row.attempts, row.last_error)
+                return row.next_attempt_at
+        return None
 
 
 def is_unique_violation(e: IntegrityError) -> bool:

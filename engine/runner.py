@@ -38,6 +38,7 @@ from engine.config import Settings
 from engine.db import SessionFactory, make_engine
 from engine.errors import ApprovalError, SentitradeError
 from engine.events import (
+    RECORDED,
     BreakerCleared,
     ConsoleNotifier,
     DailySummary,
@@ -86,6 +87,18 @@ log = logging.getLogger("sentitrade.engine")
 
 
 @dataclass
+class _View:
+    """DB state the hot loop reads every candle, cached until something is written."""
+
+    key: tuple[int, int]
+    holdings: dict[tuple[int | None, str], Trade]
+    balances: list[tuple[str, Decimal]]
+    active: list[RiskEvent]
+    working: bool
+    next_expiry: datetime | None
+
+
+@dataclass
 class EngineStats:
     bars: int = 0
     signals: int = 0
@@ -129,6 +142,27 @@ class Engine:
         self.stats = EngineStats()
         self._lock = asyncio.Lock()
         self._last_snapshot: datetime | None = None
+        self._view: _View | None = None
+
+    def view(self) -> _View:
+        """Cached reads for the per-candle path; refreshed after any booking or alert
+        (every state change the engine makes books an order or records an event)."""
+        key = (self.execution.version, RECORDED[0])
+        if self._view is not None and self._view.key == key:
+            return self._view
+        with self.sessions() as s:
+            trades = s.exec(select(Trade).where(col(Trade.is_open).is_(True))).all()
+            bals = s.exec(select(Balance).where(Balance.account == self.broker.account)).all()
+            active = active_breakers(s, self.clock.now())
+            working = s.exec(select(func.count()).select_from(Order).where(
+                col(Order.state).in_([OrderState.OPEN, OrderState.PARTIALLY_FILLED,
+                                      OrderState.PENDING_CANCEL]))).one()
+            nxt = s.exec(select(func.min(Proposal.expires_at)).where(
+                Proposal.state == ProposalState.PENDING)).one()
+        self._view = _View(key, {(t.bot_id, t.symbol): t for t in trades},
+                           [(b.asset, b.free + b.locked) for b in bals], list(active),
+                           bool(working), nxt)
+        return self._view
 
     # ================================================================ lifecycle
     async def start(self) -> None:
@@ -199,9 +233,7 @@ class Engine:
                                    self._holding(bot.id, bar.symbol) is not None)
 
     def _holding(self, bot_id: int | None, symbol: str) -> Trade | None:
-        with self.sessions() as s:
-            return s.exec(select(Trade).where(Trade.bot_id == bot_id, Trade.symbol == symbol,
-                                              col(Trade.is_open).is_(True))).first()
+        return self.view().holdings.get((bot_id, symbol))
 
     async def _bot_bar(self, bot: Bot, bar: Bar) -> Signal | None:
         trade = self._holding(bot.id, bar.symbol)
@@ -301,25 +333,32 @@ class Engine:
 
     async def tick(self) -> None:
         """After a candle step: working orders, expiry, breakers, snapshot, alerts."""
-        await self.execution.poll_open()
-        await self.expire_due()
+        v = self.view()
+        if v.working:
+            await self.execution.poll_open()
+        if v.next_expiry is not None and v.next_expiry <= self.clock.now():
+            await self.expire_due()
         await self.risk_monitor()
-        await self.drain_alerts()
+        await self.drain_alerts(force=False)
 
-    async def drain_alerts(self) -> int:
-        self.outbox.ensure_deliveries()
-        return await self.outbox.drain()
+    async def drain_alerts(self, force: bool = True) -> int:
+        return await self.outbox.drain(force=force)
 
     # ================================================================ money
-    def equity(self, s: Session) -> Decimal:
+    def equity(self, s: Session | None = None) -> Decimal:
+        """Quote value of the wallet at the last prices (cached view when no session)."""
         quote = self.settings.exchange.quote
         total = Decimal(0)
-        for b in s.exec(select(Balance).where(Balance.account == self.broker.account)).all():
-            amt = b.free + b.locked
-            if b.asset == quote:
+        if s is None:
+            rows = self.view().balances
+        else:
+            rows = [(b.asset, b.free + b.locked) for b in s.exec(
+                select(Balance).where(Balance.account == self.broker.account)).all()]
+        for asset, amt in rows:
+            if asset == quote:
                 total += amt
             else:
-                q = self.quotes.get(f"{b.asset}/{quote}")
+                q = self.quotes.get(f"{asset}/{quote}")
                 if q is not None:
                     total += amt * q.last
         return total
@@ -545,9 +584,9 @@ class Engine:
     async def risk_monitor(self) -> list[RiskEvent]:
         """Evaluate the breakers; trip = RiskEvent + alert + the rule's action."""
         now = self.clock.now()
-        with self.sessions() as s:
-            eq = self.equity(s)
-            active = {e.rule for e in active_breakers(s, now)}
+        eq = self.equity()
+        active = {e.rule for e in self.view().active
+                  if e.until is None or e.until > now}
         trips = self.monitor.evaluate(now, eq, active) if eq > 0 else []
         if self._last_snapshot is None or now - self._last_snapshot >= timedelta(hours=1):
             with self.sessions.begin() as s:

@@ -52,6 +52,7 @@ class ExecutionEngine:
         self.broker = broker
         self.clock = clock
         self.on_api_error = on_api_error or (lambda e: None)
+        self.version = 0  # bumped on every booking: lets callers cache DB reads
 
     # ------------------------------------------------------------ create/send
     def create_order_row(self, s: Session, p: Proposal, *, type_: str = "market",
@@ -98,6 +99,7 @@ class ExecutionEngine:
         return self.book(order_id, res)
 
     def fail(self, order_id: int, reason: str) -> Order:
+        self.version += 1
         with self.sessions.begin() as s:
             o = s.get(Order, order_id)
             assert o is not None
@@ -115,6 +117,7 @@ class ExecutionEngine:
     # ------------------------------------------------------------ booking
     def book(self, order_id: int, res: BrokerOrder) -> Order:
         """Apply the exchange's view of an order: one transaction, idempotent."""
+        self.version += 1
         with self.sessions.begin() as s:
             o = s.exec(select(Order).where(Order.id == order_id).with_for_update()).one()
             if o.state in (OrderState.FILLED, OrderState.CANCELED, OrderState.FAILED):
@@ -225,6 +228,7 @@ class ExecutionEngine:
                 return o
             o.state = ORDER_FSM.next(o.state, OrderTrigger.CANCEL)
             o.updated_at = self.clock.now()
+        self.version += 1
         try:
             res = await self.broker.cancel_order(o)
         except ExchangeError as e:
