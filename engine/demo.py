@@ -158,7 +158,7 @@ async def run_demo_async(settings: Settings, notifiers: Sequence[Notifier] = ())
     clock.set(datetime.fromtimestamp(first / 1000, UTC))
     eng = Engine(st, sessions, clock=clock,
                  notifiers=list(notifiers) or [ConsoleNotifier(echo=False)])
-    await eng.start()
+    await eng.start(reconcile=False)
     start_eq = eng.equity()
     await run_replay(eng, feed)
     summary = summarize(eng, url if tmp is None else "(temporary SQLite)", start_eq)

@@ -165,14 +165,17 @@ class Engine:
         return self._view
 
     # ================================================================ lifecycle
-    async def start(self) -> None:
-        """Sync bots, seed the paper wallet, load markets, reconcile, rebuild baselines."""
+    async def start(self, *, reconcile: bool = True) -> None:
+        """Sync bots, seed the paper wallet, load markets, reconcile, rebuild baselines.
+
+        A replay passes `reconcile=False` and reconciles once prices are warm."""
         self.bots.sync_specs()
         if isinstance(self.broker, PaperBroker):
             self.broker.fund(self.settings.exchange.quote, self.settings.exchange.starting_balance)
         self.markets = await self.broker.load_markets()
         self.refresh_sentiment()
-        await self.reconcile()
+        if reconcile:
+            await self.reconcile()
         self._rebuild_baselines()
 
     async def close(self) -> None:
@@ -323,13 +326,32 @@ class Engine:
                 if not ask:
                     auto_pid = p.id
         except IntegrityError:
-            return None  # this candle was already processed (replay after restart)
+            # this candle was already processed (replay after a restart): finish its
+            # pipeline if the crash came between the proposal and its auto-approval
+            await self._finish_auto(bot, bar)
+            return None
         if auto_pid is not None:
             try:
                 await self.approve(auto_pid, "auto")
             except ApprovalError as e:
                 log.info("auto approval of #%s refused: %s", auto_pid, e)
         return sig
+
+    async def _finish_auto(self, bot: Bot, bar: Bar) -> None:
+        with self.sessions() as s:
+            sig = s.exec(select(Signal).where(Signal.bot_id == bot.id, Signal.symbol == bar.symbol,
+                                              Signal.timeframe == bar.timeframe,
+                                              Signal.ts == bar.ts)).first()
+            p = None if sig is None else s.exec(
+                select(Proposal).where(Proposal.signal_id == sig.id)).first()
+        if p is None or p.state != ProposalState.PENDING or p.id is None:
+            return
+        if needs_approval(bot.approval_mode, p.notional, self.settings.approvals.auto_max_notional):
+            return
+        try:
+            await self.approve(p.id, "auto")
+        except ApprovalError as e:
+            log.info("auto approval of #%s refused: %s", p.id, e)
 
     async def tick(self) -> None:
         """After a candle step: working orders, expiry, breakers, snapshot, alerts."""
