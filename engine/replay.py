@@ -23,8 +23,8 @@ CURSOR = "replay_cursor_ms"
 
 def load_cursor(eng: Engine) -> int | None:
     with eng.sessions() as s:
-        vals = [b.params.get(CURSOR) for b in s.exec(select(Bot)).all()]
-    vals = [v for v in vals if v is not None]
+        raw = [b.params.get(CURSOR) for b in s.exec(select(Bot)).all()]
+    vals = [int(v) for v in raw if v is not None]
     return min(vals) if vals else None
 
 

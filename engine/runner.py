@@ -205,7 +205,7 @@ class Engine:
 
     def market(self, symbol: str) -> MarketInfo | None:
         m = self.markets.get(symbol)
-        if m is None and isinstance(self.broker, PaperBroker):
+        if m is None and isinstance(self.broker, PaperBroker) and symbol.count("/") == 1:
             m = self.broker.market(symbol)
             self.markets[symbol] = m
         return m
@@ -218,7 +218,7 @@ class Engine:
                                         Decimal(repr(bar.low)))
         self.monitor.price(bar.symbol, bar.ts, bar.close)
         out: list[Signal] = []
-        for bot in self.bots.list():
+        for bot in self.bots.all():
             if bar.symbol not in bot.symbols or bot.timeframe != bar.timeframe:
                 continue
             sig = await self._bot_bar(bot, bar)
@@ -230,7 +230,7 @@ class Engine:
         """Feed indicators without acting (replay resume after a restart)."""
         self.quotes[bar.symbol] = Quote(Decimal(repr(bar.close)), Decimal(repr(bar.high)),
                                         Decimal(repr(bar.low)))
-        for bot in self.bots.list():
+        for bot in self.bots.all():
             if bar.symbol in bot.symbols and bot.timeframe == bar.timeframe:
                 self.fusion.on_bar(bot.name, bar, self.sentiment.at(bar.symbol, bar.ts),
                                    self._holding(bot.id, bar.symbol) is not None)
@@ -507,7 +507,7 @@ class Engine:
 
     # ================================================================ bots
     def list_bots(self) -> list[Bot]:
-        return self.bots.list()
+        return self.bots.all()
 
     async def start_bot(self, name: str | None, by: str) -> Bot:
         return self.bots.set_state(name, "start", by)
@@ -674,7 +674,7 @@ class Engine:
                                               days=days, strategy=strategy)
         png: bytes | None = None
         try:
-            from engine.backtest.report import render_report_png  # type: ignore[import-not-found]
+            from engine.backtest.report import render_report_png
 
             png = await asyncio.to_thread(render_report_png, result)
         except ImportError:

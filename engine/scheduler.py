@@ -29,6 +29,7 @@ indicator update is O(1) streaming and stays on the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -67,7 +68,7 @@ def guarded(engine: Engine, name: str,
     async def job() -> None:
         try:
             await fn()
-        except Exception as e:  # noqa: BLE001 - a job failure must never stop the loop
+        except Exception as e:
             await engine.job_failed(name, e)
 
     job.__name__ = f"job_{name}"
@@ -94,7 +95,7 @@ class EngineScheduler:
     def build(self) -> AsyncIOScheduler:
         e, add = self.engine, self.scheduler.add_job
         for tf in self.timeframes():
-            add(guarded(e, f"tick:{tf}", lambda tf=tf: self.tick(tf)),
+            add(guarded(e, f"tick:{tf}", self._tick_job(tf)),
                 candle_close_trigger(tf, self.tick_delay_s), id=f"tick:{tf}",
                 misfire_grace_time=max(1, timeframe_ms(tf) // 2000))
         add(guarded(e, "news", self.poll_news),
@@ -106,6 +107,12 @@ class EngineScheduler:
         add(guarded(e, "daily_summary", e.daily_summary),
             CronTrigger(hour=0, minute=0, timezone="UTC"), id="daily_summary")
         return self.scheduler
+
+    def _tick_job(self, timeframe: str) -> Callable[[], Awaitable[int]]:
+        async def run() -> int:
+            return await self.tick(timeframe)
+
+        return run
 
     async def tick(self, timeframe: str) -> int:
         """Every candle of `timeframe` closed since the last tick, then the per-tick
@@ -197,10 +204,8 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
     sched.start()
     log.info("service running: %d bots, mode %s", len(engine.list_bots()), mode)
     try:
