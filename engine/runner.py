@@ -50,6 +50,7 @@ from engine.events import (
     ProposalExpired,
     ProposalRefused,
     ProposalRejected,
+    ReconciliationMismatch,
     record,
 )
 from engine.execution.broker import Broker, MarketInfo
@@ -196,8 +197,24 @@ class Engine:
             self.monitor.peak = Decimal(str(peak))
 
     async def reconcile(self) -> list[str]:
+        """Orders and balances vs the exchange; orphans (open at the exchange, unknown
+        here) are alerted, never adopted or canceled silently."""
         notes = await self.execution.reconcile()
         await self.execution.sync_balances()
+        fetch_open = getattr(self.broker, "fetch_open_client_ids", None)
+        if fetch_open is not None:
+            symbols = sorted({sym for b in self.bots.all() for sym in b.symbols})
+            remote: dict[str, str] = await fetch_open(symbols)
+            with self.sessions.begin() as s:
+                known = set(s.exec(select(Order.client_order_id).where(
+                    col(Order.client_order_id).in_(list(remote)))).all())
+                for cid, sym in remote.items():
+                    if cid not in known:
+                        record(s, ReconciliationMismatch(
+                            ts_event=self.clock.now(), key=f"orphan:{cid}",
+                            detail=f"open order {cid} on {sym} at the exchange is not ours "
+                                   "(placed by hand or by another tool): left untouched"))
+                        notes.append(f"{cid}: orphan")
         return notes
 
     def _api_error(self, e: Exception) -> None:
@@ -450,7 +467,9 @@ class Engine:
                         elif transition(s, p, ProposalTrigger.APPROVE, by=by, at=now):
                             record(s, ProposalApproved(ts_event=now, proposal_id=p.id or 0,
                                                        by=by))
-                            order_id = self.execution.create_order_row(s, p).id
+                            m = self.market(p.symbol)
+                            amount = m.round_amount(p.amount) if m is not None else p.amount
+                            order_id = self.execution.create_order_row(s, p, amount=amount).id
             if refusal is not None:
                 raise ApprovalError(refusal)
             if repeat:

@@ -56,8 +56,9 @@ class ExecutionEngine:
 
     # ------------------------------------------------------------ create/send
     def create_order_row(self, s: Session, p: Proposal, *, type_: str = "market",
-                         price: Decimal | None = None) -> Order:
-        """The order row for an approved proposal, in the caller's transaction."""
+                         price: Decimal | None = None, amount: Decimal | None = None) -> Order:
+        """The order row for an approved proposal, in the caller's transaction
+        (`amount` = the proposal's, rounded to the exchange's step by the caller)."""
         assert p.id is not None
         existing = s.exec(select(Order).where(Order.proposal_id == p.id)).first()
         if existing is not None:
@@ -65,7 +66,7 @@ class ExecutionEngine:
         now = self.clock.now()
         o = Order(client_order_id=client_order_id(p.id), exchange=self.broker.name,
                   bot_id=p.bot_id, proposal_id=p.id, trade_id=p.trade_id, symbol=p.symbol,
-                  side=p.side, type=type_, amount=p.amount, price=price,
+                  side=p.side, type=type_, amount=amount or p.amount, price=price,
                   state=OrderState.PENDING_CREATE, created_at=now, updated_at=now)
         s.add(o)
         s.flush()
@@ -129,6 +130,7 @@ class ExecutionEngine:
             if was_pending and res.status != "rejected" and o.type == "limit":
                 self.broker.on_open(s, o)
             known = set(s.exec(select(Fill.trade_key).where(Fill.order_id == o.id)).all())
+            last = res.fills[-1] if res.fills else None
             for f in res.fills:
                 if f.trade_key in known:
                     continue
@@ -143,7 +145,8 @@ class ExecutionEngine:
                 self.broker.on_fill(s, o, f)
                 s.flush()
                 pnl = self._apply_to_trade(s, o, f.amount, f.price, f.fee)
-                trig = OrderTrigger.FILL if o.filled >= o.amount - DUST else OrderTrigger.PARTIAL
+                whole = o.filled >= o.amount - DUST or (res.status == "closed" and f is last)
+                trig = OrderTrigger.FILL if whole else OrderTrigger.PARTIAL
                 o.state = ORDER_FSM.next(o.state, trig)
                 record(s, OrderFilled(ts_event=f.ts, order_id=o.id or 0,
                                       client_order_id=o.client_order_id, trade_key=f.trade_key,

@@ -1,0 +1,240 @@
+"""A fake Binance spot REST API on loopback, for running real ccxt against it.
+
+Speaks the endpoints the engine uses (exchangeInfo, order create/fetch/cancel,
+openOrders, account) with Binance's JSON shapes and error codes, keeps orders and
+balances in memory, and injects faults on demand:
+
+    fake.faults.append(Fault("POST /api/v3/order", "timeout_after_accept"))
+
+Kinds: `timeout` (sleep past the client's timeout before doing anything),
+`timeout_after_accept` (book the order, then sleep: the client sees a timeout for an
+order that exists), `429`, `500`, `partial` (a market order fills half; the rest fills
+on the next GET). `point_exchange(ex, fake.url)` rewrites a ccxt exchange's URLs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Fault:
+    route: str  # "POST /api/v3/order"
+    kind: str
+    times: int = 1
+
+
+@dataclass
+class FakeOrder:
+    order_id: int
+    client_id: str
+    symbol: str
+    side: str
+    type: str
+    qty: Decimal
+    price: Decimal | None
+    executed: Decimal = Decimal(0)
+    quote: Decimal = Decimal(0)
+    status: str = "NEW"
+    pending_rest: bool = False
+    ts: int = field(default_factory=lambda: int(time.time() * 1000))
+
+
+class FakeBinance:
+    def __init__(self, prices: dict[str, Decimal] | None = None, delay_s: float = 2.0) -> None:
+        self.prices = prices or {"BTCUSDT": Decimal("60000"), "ETHUSDT": Decimal("3000")}
+        self.balances: dict[str, list[Decimal]] = {"USDT": [Decimal(10000), Decimal(0)],
+                                                    "BTC": [Decimal(0), Decimal(0)]}
+        self.orders: dict[str, FakeOrder] = {}
+        self.faults: list[Fault] = []
+        self.requests: list[str] = []
+        self.delay_s = delay_s
+        self._ids = itertools.count(1000)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_get("/api/v3/exchangeInfo", self.exchange_info)
+        app.router.add_post("/api/v3/order", self.create)
+        app.router.add_get("/api/v3/order", self.get)
+        app.router.add_delete("/api/v3/order", self.cancel)
+        app.router.add_get("/api/v3/openOrders", self.open_orders)
+        app.router.add_get("/api/v3/account", self.account)
+        app.router.add_get("/api/v3/time", self.time)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ------------------------------------------------------------ helpers
+    async def _fault(self, route: str) -> tuple[str | None, web.Response | None]:
+        self.requests.append(route)
+        for f in self.faults:
+            if f.route == route and f.times > 0:
+                f.times -= 1
+                if f.kind == "timeout":
+                    await asyncio.sleep(self.delay_s)
+                    return f.kind, web.json_response({}, status=200)
+                if f.kind == "429":
+                    return f.kind, web.json_response(
+                        {"code": -1003, "msg": "Too many requests."}, status=429)
+                if f.kind == "500":
+                    return f.kind, web.Response(status=500, text="Internal error")
+                return f.kind, None
+        return None, None
+
+    @staticmethod
+    def _err(code: int, msg: str, status: int = 400) -> web.Response:
+        return web.json_response({"code": code, "msg": msg}, status=status)
+
+    def _json(self, o: FakeOrder) -> dict[str, Any]:
+        return {"symbol": o.symbol, "orderId": o.order_id, "orderListId": -1,
+                "clientOrderId": o.client_id, "price": str(o.price or "0.00000000"),
+                "origQty": str(o.qty), "executedQty": str(o.executed),
+                "cummulativeQuoteQty": str(o.quote), "status": o.status,
+                "timeInForce": "GTC", "type": o.type, "side": o.side, "time": o.ts,
+                "updateTime": int(time.time() * 1000), "transactTime": o.ts,
+                "workingTime": o.ts, "isWorking": True}
+
+    def _fill(self, o: FakeOrder, qty: Decimal) -> None:
+        price = self.prices[o.symbol] if o.type == "MARKET" else (o.price or Decimal(0))
+        cost = qty * price
+        base = o.symbol.removesuffix("USDT")
+        self.balances.setdefault(base, [Decimal(0), Decimal(0)])
+        if o.side == "BUY":
+            self.balances["USDT"][0] -= cost
+            self.balances[base][0] += qty
+        else:
+            self.balances[base][0] -= qty
+            self.balances["USDT"][0] += cost
+        o.executed += qty
+        o.quote += cost
+        o.status = "FILLED" if o.executed >= o.qty else "PARTIALLY_FILLED"
+
+    # ------------------------------------------------------------ endpoints
+    async def time(self, request: web.Request) -> web.Response:
+        return web.json_response({"serverTime": int(time.time() * 1000)})
+
+    async def exchange_info(self, request: web.Request) -> web.Response:
+        _, resp = await self._fault("GET /api/v3/exchangeInfo")
+        if resp is not None:
+            return resp
+        symbols = []
+        for sym in self.prices:
+            base = sym.removesuffix("USDT")
+            symbols.append({
+                "symbol": sym, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
+                "quoteAsset": "USDT", "quotePrecision": 8, "quoteAssetPrecision": 8,
+                "orderTypes": ["LIMIT", "MARKET"], "isSpotTradingAllowed": True,
+                "isMarginTradingAllowed": False, "permissions": ["SPOT"],
+                "permissionSets": [["SPOT"]],
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "minPrice": "0.01", "maxPrice": "1000000",
+                     "tickSize": "0.01"},
+                    {"filterType": "LOT_SIZE", "minQty": "0.00010", "maxQty": "9000",
+                     "stepSize": "0.00010"},
+                    {"filterType": "NOTIONAL", "minNotional": "10.00",
+                     "maxNotional": "9000000"},
+                ]})
+        return web.json_response({"timezone": "UTC", "serverTime": int(time.time() * 1000),
+                                  "rateLimits": [], "symbols": symbols})
+
+    async def create(self, request: web.Request) -> web.Response:
+        kind, resp = await self._fault("POST /api/v3/order")
+        if resp is not None:
+            return resp
+        q = {**request.query, **(await request.post())}
+        cid = str(q.get("newClientOrderId") or f"x-{next(self._ids)}")
+        if cid in self.orders and self.orders[cid].status in ("NEW", "PARTIALLY_FILLED"):
+            return self._err(-2010, "Duplicate order sent.")
+        sym = str(q["symbol"])
+        qty = Decimal(str(q["quantity"]))
+        price = Decimal(str(q["price"])) if q.get("price") else None
+        o = FakeOrder(next(self._ids), cid, sym, str(q["side"]), str(q["type"]), qty, price)
+        cost = qty * (price or self.prices[sym])
+        if o.side == "BUY" and self.balances["USDT"][0] < cost:
+            return self._err(-2010, "Account has insufficient balance for requested action.")
+        self.orders[cid] = o
+        if o.type == "MARKET":
+            if kind == "partial":
+                step = Decimal("0.0001")
+                self._fill(o, ((qty / 2) / step).to_integral_value() * step)
+                o.pending_rest = True
+            else:
+                self._fill(o, qty)
+        if kind == "timeout_after_accept":
+            await asyncio.sleep(self.delay_s)
+        return web.json_response(self._json(o))
+
+    async def get(self, request: web.Request) -> web.Response:
+        _, resp = await self._fault("GET /api/v3/order")
+        if resp is not None:
+            return resp
+        cid = request.query.get("origClientOrderId", "")
+        o = self.orders.get(cid)
+        if o is None:
+            return self._err(-2013, "Order does not exist.")
+        if o.pending_rest:
+            o.pending_rest = False
+            self._fill(o, o.qty - o.executed)
+        return web.json_response(self._json(o))
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        _, resp = await self._fault("DELETE /api/v3/order")
+        if resp is not None:
+            return resp
+        o = self.orders.get(request.query.get("origClientOrderId", ""))
+        if o is None or o.status in ("FILLED", "CANCELED"):
+            return self._err(-2011, "Unknown order sent.")
+        o.status = "CANCELED"
+        return web.json_response(self._json(o))
+
+    async def open_orders(self, request: web.Request) -> web.Response:
+        _, resp = await self._fault("GET /api/v3/openOrders")
+        if resp is not None:
+            return resp
+        sym = request.query.get("symbol")
+        return web.json_response([self._json(o) for o in self.orders.values()
+                                  if o.status in ("NEW", "PARTIALLY_FILLED")
+                                  and (sym is None or o.symbol == sym)])
+
+    async def account(self, request: web.Request) -> web.Response:
+        _, resp = await self._fault("GET /api/v3/account")
+        if resp is not None:
+            return resp
+        return web.json_response({
+            "makerCommission": 10, "takerCommission": 10, "canTrade": True,
+            "accountType": "SPOT", "permissions": ["SPOT"],
+            "balances": [{"asset": a, "free": str(f), "locked": str(lk)}
+                         for a, (f, lk) in self.balances.items()]})
+
+
+def point_exchange(exchange: Any, url: str) -> None:
+    """Rewrite every REST URL of a ccxt exchange to the fake server."""
+
+    def rewrite(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: rewrite(x) for k, x in v.items()}
+        if isinstance(v, str) and v.startswith("https://"):
+            rest = v.split("://", 1)[1]
+            path = rest[rest.find("/"):] if "/" in rest else ""
+            return url + path
+        return v
+
+    exchange.urls["api"] = rewrite(exchange.urls["api"])
