@@ -104,8 +104,8 @@ def bench_memory() -> dict[str, float]:
         url = f"sqlite:///{tmp}/bench.db"
         upgrade(url)
         symbols = [f"C{i:03d}/USDT" for i in range(N_SYMBOLS)]
-        settings = Settings(database={"url": url}, exchange={"mode": "replay"},  # type: ignore[arg-type]
-                            bots=[{"name": "bench", "symbols": symbols}])  # type: ignore[list-item]
+        settings = Settings(database={"url": url}, exchange={"mode": "replay"},
+                            bots=[{"name": "bench", "symbols": symbols}])
         eng = Engine(settings, SessionFactory(make_engine(url)), clock=ManualClock())
         candles: dict[str, Candles] = {}
         step = 300_000

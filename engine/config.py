@@ -153,6 +153,24 @@ class ApprovalSettings(BaseModel):
     max_price_drift_pct: float = Field(default=1.0, gt=0, le=100)
 
 
+class EngineSettings(BaseModel):
+    """The trading loop: scheduling, fusion thresholds and event rules."""
+
+    model_config = _SECTION
+    tick_delay_seconds: int = Field(default=3, ge=0, le=60,
+                                    description="wait after a candle close before the tick")
+    alert_drain_seconds: float = Field(default=2.0, gt=0, le=60)
+    entry_threshold: float = Field(default=0.35, gt=0, le=1,
+                                   description="fused score that makes a long signal")
+    exit_threshold: float = Field(default=0.25, gt=0, le=1,
+                                  description="negative fused score that exits a position")
+    tech_weight: float = Field(default=0.6, ge=0, le=1)
+    sentiment_weight: float = Field(default=0.4, ge=0, le=1)
+    event_exit: bool = Field(default=True,
+                             description="a hack/exploit headline on a held symbol exits")
+    event_window_minutes: int = Field(default=360, ge=1)
+
+
 class BotSpec(BaseModel):
     """One trading bot: a strategy over some symbols on one timeframe."""
 
@@ -208,6 +226,7 @@ class Settings(BaseSettings):
     sentiment: SentimentSettings = SentimentSettings()
     risk: RiskSettings = RiskSettings()
     approvals: ApprovalSettings = ApprovalSettings()
+    engine: EngineSettings = EngineSettings()
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
     bots: list[BotSpec] = Field(default_factory=_default_bots)

@@ -56,7 +56,7 @@ from engine.events import (
 from engine.execution.broker import Broker, MarketInfo
 from engine.execution.engine import ExecutionEngine
 from engine.execution.paper import PaperBroker, Quote
-from engine.fusion import Bar, DbSentiment, Fusion, SentimentSource, SignalDraft
+from engine.fusion import Bar, DbSentiment, Fusion, FusionParams, SentimentSource, SignalDraft
 from engine.models import (
     Balance,
     Bot,
@@ -134,9 +134,13 @@ class Engine:
                                          on_api_error=self._api_error)
         self.bots = BotManager(self.sessions, settings, self.clock)
         self._db_sentiment = sentiment is None
+        es = settings.engine
         self.sentiment: SentimentSource = sentiment or DbSentiment(
-            self.sessions, half_life_minutes=settings.sentiment.half_life_minutes)
-        self.fusion = fusion or Fusion()
+            self.sessions, half_life_minutes=settings.sentiment.half_life_minutes,
+            event_window=timedelta(minutes=es.event_window_minutes))
+        self.fusion = fusion or Fusion(FusionParams(
+            entry_threshold=es.entry_threshold, exit_threshold=es.exit_threshold,
+            tech_weight=es.tech_weight, sentiment_weight=es.sentiment_weight))
         self.notifiers = list(notifiers) or [ConsoleNotifier()]
         self.outbox = OutboxDispatcher(self.sessions, self.notifiers, self.clock)
         self.markets: dict[str, MarketInfo] = {}
@@ -258,7 +262,8 @@ class Engine:
     async def _bot_bar(self, bot: Bot, bar: Bar) -> Signal | None:
         trade = self._holding(bot.id, bar.symbol)
         reading = self.sentiment.at(bar.symbol, bar.ts)
-        draft = self.fusion.on_bar(bot.name, bar, reading, trade is not None)
+        draft = self.fusion.on_bar(bot.name, bar, reading, trade is not None,
+                                   event_rules=self.settings.engine.event_exit)
         if bot.state == BotState.STOPPED:
             return None
         stop_hit = (trade is not None and trade.stop_price is not None

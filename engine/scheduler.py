@@ -200,7 +200,9 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         broker = CcxtBroker.from_settings(settings)
     engine = Engine(settings, sessions, broker=broker, notifiers=notifiers)
     await engine.start()
-    sched = EngineScheduler(engine, CcxtFeed(public), news_poll=_news_poller(engine)).build()
+    sched = EngineScheduler(engine, CcxtFeed(public), news_poll=_news_poller(engine),
+                            tick_delay_s=settings.engine.tick_delay_seconds,
+                            alert_drain_seconds=settings.engine.alert_drain_seconds).build()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
