@@ -44,61 +44,64 @@ def window_moments(x, i, period):
 
 
 @njit(cache=True, nogil=True)
-def moments_into(x, start, period, mean_out, m2_out):
-    """Rolling mean and M2 (sum of squared deviations) of ``x[start:]``.
+def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
+    """Rolling mean and deviation of ``x[start:]`` in one pass.
 
     A sliding Welford update whose error scales with the variance (TA-Lib's running sum
     of squares scales with price squared), with an exact recompute whenever the
     accumulated update magnitude makes the result doubtful. A NaN stays in the sums for
-    good, as in TA-Lib."""
+    good, as in TA-Lib. ``mode`` picks the outputs (loop-invariant, so it is hoisted):
+    0 -> (mean, population variance) in o1, o2; 1 -> Bollinger (upper, middle, lower);
+    2 -> ``up`` x standard deviation in o1."""
     n = x.shape[0]
     first = start + period - 1
-    fill_nan(mean_out, first)
-    fill_nan(m2_out, first)
+    fill_nan(o1, first)
+    if mode != 2:
+        fill_nan(o2, first)
+    if mode == 1:
+        fill_nan(o3, first)
     if first >= n:
         return
     inv = 1.0 / period
     mean, m2 = window_moments(x, first, period)
     err = 0.0
-    mean_out[first] = mean
-    m2_out[first] = m2
-    for i in range(first + 1, n):
-        a = x[i]
-        b = x[i - period]
-        d = a - b
-        nm = mean + d * inv
-        t = d * ((a - nm) + (b - mean))
-        m2 += t
-        mean = nm
-        err += abs(t)
-        if err > RECOMPUTE * m2:
-            mean, m2 = window_moments(x, i, period)
-            err = 0.0
-        mean_out[i] = mean
-        m2_out[i] = m2
+    for i in range(first, n):
+        if i > first:
+            a = x[i]
+            b = x[i - period]
+            d = a - b
+            nm = mean + d * inv
+            t = d * ((a - nm) + (b - mean))
+            m2 += t
+            mean = nm
+            err += abs(t)
+            if err > RECOMPUTE * m2:
+                mean, m2 = window_moments(x, i, period)
+                err = 0.0
+        var = m2 * inv
+        if mode == 0:
+            o1[i] = mean
+            o2[i] = var if var > 0.0 else (0.0 if var <= 0.0 else var)
+        else:
+            # TA-Lib: a variance <= 0 gives a deviation of 0; NaN stays NaN
+            sd = math.sqrt(var) if var > 0.0 else (0.0 if var <= 0.0 else var)
+            if mode == 1:
+                o1[i] = mean + sd * up
+                o2[i] = mean
+                o3[i] = mean - sd * dn
+            else:
+                o1[i] = sd * up
 
 
 @njit(cache=True, nogil=True)
 def bbands_into(x, start, period, up, dn, upper, middle, lower):
     """Bollinger Bands on the SMA: mean and deviation in one pass (``moments_into``)."""
-    moments_into(x, start, period, middle, upper)
-    inv = 1.0 / period
-    for i in range(start + period - 1, x.shape[0]):
-        var = upper[i] * inv
-        sd = math.sqrt(var) if var > 0.0 else (0.0 if var <= 0.0 else var)
-        mid = middle[i]
-        upper[i] = mid + sd * up
-        lower[i] = mid - sd * dn
-    fill_nan(lower, start + period - 1)
+    moments_into(x, start, period, 1, up, dn, upper, middle, lower)
 
 
 @njit(cache=True, nogil=True)
-def stddev_into(x, start, period, nbdev, out, scratch):
-    moments_into(x, start, period, scratch, out)
-    inv = 1.0 / period
-    for i in range(start + period - 1, x.shape[0]):
-        var = out[i] * inv
-        out[i] = math.sqrt(var) * nbdev if var > 0.0 else (0.0 if var <= 0.0 else var)
+def stddev_into(x, start, period, nbdev, out):
+    moments_into(x, start, period, 2, nbdev, nbdev, out, out, out)
 
 
 @njit(cache=True, nogil=True)
@@ -177,7 +180,7 @@ def _bbands(x, period, up, dn):
 @njit(cache=True, nogil=True)
 def _stddev(x, period, nbdev):
     out = np.empty(x.shape[0])
-    stddev_into(x, first_valid1(x), period, nbdev, out, np.empty(x.shape[0]))
+    stddev_into(x, first_valid1(x), period, nbdev, out)
     return out
 
 

@@ -26,10 +26,8 @@ def obv_into(close, volume, start, out):
     prev = close[start]
     for i in range(start, n):
         c = close[i]
-        if c > prev:
-            acc += volume[i]
-        elif c < prev:
-            acc -= volume[i]
+        # branch-free: a random-walk close mispredicts an if/elif half the time
+        acc += volume[i] * (np.float64(c > prev) - np.float64(c < prev))
         out[i] = acc
         prev = c
 
