@@ -112,22 +112,22 @@ def _arrs(**named: Any) -> list[F64]:
 
 def sma_2d(close: Any, period: int = 30) -> F64:
     """Row-wise :func:`engine.indicators.sma` over (symbols, time)."""
-    return _sma2(v.as_f64_2d(close, "close"), v.period(period))  # type: ignore[no-any-return]
+    return _sma2(v.as_f64_2d(close, "close"), v.period(period))
 
 
 def ema_2d(close: Any, period: int = 30) -> F64:
     """Row-wise :func:`engine.indicators.ema` over (symbols, time)."""
-    return _ema2(v.as_f64_2d(close, "close"), v.period(period))  # type: ignore[no-any-return]
+    return _ema2(v.as_f64_2d(close, "close"), v.period(period))
 
 
 def rsi_2d(close: Any, period: int = 14) -> F64:
     """Row-wise :func:`engine.indicators.rsi` over (symbols, time)."""
-    return _rsi2(v.as_f64_2d(close, "close"), v.period(period))  # type: ignore[no-any-return]
+    return _rsi2(v.as_f64_2d(close, "close"), v.period(period))
 
 
 def stddev_2d(close: Any, period: int = 5, nbdev: float = 1.0) -> F64:
     """Row-wise :func:`engine.indicators.stddev` over (symbols, time)."""
-    return _stddev2(  # type: ignore[no-any-return]
+    return _stddev2(
         v.as_f64_2d(close, "close"), v.period(period), v.number(nbdev, "nbdev")
     )
 
@@ -136,7 +136,7 @@ def macd_2d(
     close: Any, fastperiod: int = 12, slowperiod: int = 26, signalperiod: int = 9
 ) -> tuple[F64, F64, F64]:
     """Row-wise :func:`engine.indicators.macd` over (symbols, time)."""
-    return _macd2(  # type: ignore[no-any-return]
+    return _macd2(
         v.as_f64_2d(close, "close"), v.period(fastperiod, "fastperiod"),
         v.period(slowperiod, "slowperiod"), v.period(signalperiod, "signalperiod"),
     )
@@ -146,7 +146,7 @@ def bbands_2d(
     close: Any, period: int = 5, nbdevup: float = 2.0, nbdevdn: float = 2.0
 ) -> tuple[F64, F64, F64]:
     """Row-wise :func:`engine.indicators.bbands` over (symbols, time)."""
-    return _bbands2(  # type: ignore[no-any-return]
+    return _bbands2(
         v.as_f64_2d(close, "close"), v.period(period), v.number(nbdevup, "nbdevup"),
         v.number(nbdevdn, "nbdevdn"),
     )
@@ -155,7 +155,7 @@ def bbands_2d(
 def atr_2d(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """Row-wise :func:`engine.indicators.atr` over (symbols, time)."""
     h, lo, c = _arrs(high=high, low=low, close=close)
-    return _atr2(h, lo, c, v.period(period))  # type: ignore[no-any-return]
+    return _atr2(h, lo, c, v.period(period))
 
 
 def stoch_2d(
@@ -164,7 +164,7 @@ def stoch_2d(
 ) -> tuple[F64, F64]:
     """Row-wise :func:`engine.indicators.stoch` over (symbols, time)."""
     h, lo, c = _arrs(high=high, low=low, close=close)
-    return _stoch2(  # type: ignore[no-any-return]
+    return _stoch2(
         h, lo, c, v.period(fastk_period, "fastk_period"),
         v.period(slowk_period, "slowk_period"), v.period(slowd_period, "slowd_period"),
     )
@@ -173,4 +173,4 @@ def stoch_2d(
 def obv_2d(close: Any, volume: Any) -> F64:
     """Row-wise :func:`engine.indicators.obv` over (symbols, time)."""
     c, vol = _arrs(close=close, volume=volume)
-    return _obv2(c, vol)  # type: ignore[no-any-return]
+    return _obv2(c, vol)

@@ -131,7 +131,7 @@ def macd(
 ) -> tuple[F64, F64, F64]:
     """MACD ``(macd, signal, hist)`` with TA-Lib's seeding; for (12, 26, 9) the first
     value is at index 33 (TA-Lib ``MACD``)."""
-    return _macd(  # type: ignore[no-any-return]
+    return _macd(
         v.as_f64(close, "close"), v.period(fastperiod, "fastperiod"),
         v.period(slowperiod, "slowperiod"), v.period(signalperiod, "signalperiod"),
     )

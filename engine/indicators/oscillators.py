@@ -126,7 +126,7 @@ def stoch(
     """Slow stochastic ``(slowk, slowd)`` with SMA smoothing (TA-Lib ``STOCH`` with both
     matypes 0); first value at ``fastk + slowk + slowd - 3``."""
     h, lo, c = _hlc(high, low, close)
-    return _stoch(  # type: ignore[no-any-return]
+    return _stoch(
         h, lo, c, v.period(fastk_period, "fastk_period"),
         v.period(slowk_period, "slowk_period"), v.period(slowd_period, "slowd_period"),
     )
@@ -137,7 +137,7 @@ def stochf(
 ) -> tuple[F64, F64]:
     """Fast stochastic ``(fastk, fastd)`` (TA-Lib ``STOCHF`` with SMA)."""
     h, lo, c = _hlc(high, low, close)
-    return _stoch(  # type: ignore[no-any-return]
+    return _stoch(
         h, lo, c, v.period(fastk_period, "fastk_period"), 1,
         v.period(fastd_period, "fastd_period"),
     )

@@ -263,19 +263,19 @@ def _keltner(high, low, close, period, atr_period, mult):
 def atr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """Average True Range (Wilder); first value at index ``period`` (TA-Lib ``ATR``)."""
     h, lo, c = _hlc(high, low, close)
-    return _atr(h, lo, c, v.period(period))  # type: ignore[no-any-return]
+    return _atr(h, lo, c, v.period(period))
 
 
 def natr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """ATR as a percentage of close, comparable across price levels (TA-Lib ``NATR``)."""
     h, lo, c = _hlc(high, low, close)
-    return _natr(h, lo, c, v.period(period))  # type: ignore[no-any-return]
+    return _natr(h, lo, c, v.period(period))
 
 
 def trange(high: Any, low: Any, close: Any) -> F64:
     """True range; first value at index 1 (TA-Lib ``TRANGE``)."""
     h, lo, c = _hlc(high, low, close)
-    return _trange(h, lo, c)  # type: ignore[no-any-return]
+    return _trange(h, lo, c)
 
 
 def bbands(
@@ -283,7 +283,7 @@ def bbands(
 ) -> tuple[F64, F64, F64]:
     """Bollinger Bands ``(upper, middle, lower)`` around the SMA with population standard
     deviation (TA-Lib ``BBANDS`` with ``matype=0``)."""
-    return _bbands(  # type: ignore[no-any-return]
+    return _bbands(
         v.as_f64(close, "close"), v.period(period), v.number(nbdevup, "nbdevup"),
         v.number(nbdevdn, "nbdevdn"),
     )
@@ -292,7 +292,7 @@ def bbands(
 def stddev(close: Any, period: int = 5, nbdev: float = 1.0) -> F64:
     """Rolling population standard deviation times ``nbdev`` (TA-Lib ``STDDEV``), computed
     without TA-Lib's running-sum-of-squares drift."""
-    return _stddev(  # type: ignore[no-any-return]
+    return _stddev(
         v.as_f64(close, "close"), v.period(period), v.number(nbdev, "nbdev")
     )
 
@@ -303,7 +303,7 @@ def donchian(high: Any, low: Any, period: int = 20) -> tuple[F64, F64, F64]:
     h = v.as_f64(high, "high")
     lo = v.as_f64(low, "low")
     v.same_length(("high", h), ("low", lo))
-    return _donchian(h, lo, v.period(period))  # type: ignore[no-any-return]
+    return _donchian(h, lo, v.period(period))
 
 
 def keltner(
@@ -313,7 +313,7 @@ def keltner(
     """Keltner channel ``(upper, middle, lower)``: EMA(close) +/- ``multiplier`` x ATR.
     NaN until both the EMA and the ATR have warmed up."""
     h, lo, c = _hlc(high, low, close)
-    return _keltner(  # type: ignore[no-any-return]
+    return _keltner(
         h, lo, c, v.period(period), v.period(atr_period, "atr_period"),
         v.number(multiplier, "multiplier"),
     )

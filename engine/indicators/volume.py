@@ -45,4 +45,4 @@ def obv(close: Any, volume: Any) -> F64:
     vol = v.as_f64(volume, "volume")
     if c.shape != vol.shape:
         v.same_length(("close", c), ("volume", vol))
-    return _obv(c, vol)  # type: ignore[no-any-return]
+    return _obv(c, vol)

@@ -93,9 +93,9 @@ def test_constant_series_values() -> None:
     c = np.full(60, 7.0)
     assert (ind.rsi(c, 14)[14:] == 0.0).all()  # TA-Lib: no movement -> 0
     assert (ind.stddev(c, 10)[9:] == 0.0).all()
-    up, mid, low = ind.bbands(c, 10)
+    up, _mid, low = ind.bbands(c, 10)
     assert (up[9:] == 7.0).all() and (low[9:] == 7.0).all()
-    k, d = ind.stoch(c, c, c, 5, 3, 3)
+    k, _d = ind.stoch(c, c, c, 5, 3, 3)
     assert (k[8:] == 0.0).all()
     assert (ind.atr(c, c, c, 5)[5:] == 0.0).all()
 

@@ -109,7 +109,9 @@ def test_keltner_is_ema_plus_atr(candles: Candles) -> None:
         lambda x, t: (ind.macd(x, 3, 6, 2), talib.MACD(x, 3, 6, 2)),
         lambda x, t: (ind.bbands(x, 5), talib.BBANDS(x, 5)),
         lambda x, t: (ind.atr(x + 1, x - 1, x, 5), talib.ATR(x + 1, x - 1, x, 5)),
-        lambda x, t: (ind.stoch(x + 1, x - 1, x, 5, 3, 3), talib.STOCH(x + 1, x - 1, x, 5, 3, 0, 3, 0)),
+        lambda x, t: (
+            ind.stoch(x + 1, x - 1, x, 5, 3, 3), talib.STOCH(x + 1, x - 1, x, 5, 3, 0, 3, 0)
+        ),
         lambda x, t: (ind.obv(x, t), talib.OBV(x, t)),
     ],
 )
