@@ -11,7 +11,7 @@ from engine.indicators import _validate as v
 from engine.indicators._common import fill_nan, first_valid1
 from engine.indicators._validate import F64
 
-__all__ = ["macd", "rsi"]
+__all__ = ["macd", "mom", "roc", "rsi"]
 
 
 @njit(cache=True, nogil=True)
@@ -135,3 +135,28 @@ def macd(
         v.as_f64(close, "close"), v.period(fastperiod, "fastperiod"),
         v.period(slowperiod, "slowperiod"), v.period(signalperiod, "signalperiod"),
     )
+
+
+@njit(cache=True, nogil=True)
+def _mom_roc(x, period, roc):
+    n = x.shape[0]
+    out = np.empty(n)
+    start = first_valid1(x)
+    fill_nan(out, start + period)
+    for i in range(start + period, n):
+        prev = x[i - period]
+        if roc:
+            out[i] = ((x[i] / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
+        else:
+            out[i] = x[i] - prev
+    return out
+
+
+def mom(close: Any, period: int = 10) -> F64:
+    """Momentum ``close - close[period ago]`` (TA-Lib ``MOM``)."""
+    return _mom_roc(v.as_f64(close, "close"), v.period(period), False)
+
+
+def roc(close: Any, period: int = 10) -> F64:
+    """Rate of change in percent; 0 where the old close is 0 (TA-Lib ``ROC``)."""
+    return _mom_roc(v.as_f64(close, "close"), v.period(period), True)
