@@ -101,14 +101,30 @@ _FALLBACK: dict[str, type[Any]] = {"ema": _EMA, "rsi": _RSI, "atr": _ATR}
 _LIBRARY = {"ema": "EMAStream", "rsi": "RSIStream", "atr": "ATRStream"}
 
 
+class _HLC:
+    """Adapts the library's `ATRStream.update(high, low, close)` to `update_hlc`."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def update(self, x: float) -> float:
+        return float(self.inner.update(x, x, x))
+
+    def update_hlc(self, high: float, low: float, close: float) -> float:
+        return float(self.inner.update(high, low, close))
+
+
 def make_stream(name: str, period: int) -> Any:
-    """A streaming indicator; the library's class when available, else ours."""
+    """A streaming indicator: the library's class (`engine.indicators.streaming`) when
+    available, else the fallback here. ATR objects expose `update_hlc(h, l, c)`."""
     try:
-        import engine.indicators as lib
+        from engine.indicators import streaming as lib
 
         cls = getattr(lib, _LIBRARY[name], None)
-    except ImportError:  # pragma: no cover
+    except ImportError:  # pragma: no cover - the indicator branch not merged
         cls = None
-    if cls is not None and name != "atr":
-        return cls(period)
-    return _FALLBACK[name](period)
+    if cls is None:
+        return _FALLBACK[name](period)
+    return _HLC(cls(period)) if name == "atr" else cls(period)

@@ -1,6 +1,6 @@
 """The service process the crash test kills: a replay over the sample that fills orders.
 
-Usage: python crash_child.py DB_URL ALERTS.jsonl STEPS {init|run}
+Usage: python crash_child.py DB_URL ALERTS.jsonl STEPS {init|run} [DATA_DIR]
 `init` creates the bots and pauses `b2`; `run` replays the first STEPS candle steps
 (resuming after a kill) with auto approvals and a low entry threshold so that many
 orders fill.
@@ -34,22 +34,31 @@ def settings(url: str) -> Settings:
     )
 
 
-async def main(url: str, alerts: Path, steps: int, mode: str) -> None:
+async def main(url: str, alerts: Path, steps: int, mode: str, data: Path | None) -> None:
     upgrade(url)
     st = settings(url)
     clock = ManualClock()
     sessions = SessionFactory(make_engine(url))
     eng = Engine(st, sessions, clock=clock, notifiers=[JsonlNotifier(alerts)],
                  fusion=Fusion(FusionParams(entry_threshold=0.2, exit_threshold=0.1)))
-    await eng.start(reconcile=False)
-    if mode == "init":
-        await eng.pause_bot("b2", "test")
-        return
-    feed = ReplayFeed(None, ["BTC/USDT", "ETH/USDT"], "5m", clock)
+    try:
+        await eng.start(reconcile=False)
+        if mode == "init":
+            await eng.pause_bot("b2", "test")
+            return
+        await _replay(eng, clock, steps, data)
+    finally:
+        sessions.engine.dispose()
+
+
+async def _replay(eng: Engine, clock: ManualClock, steps: int, data: Path | None) -> None:
+    print("READY", flush=True)  # the parent's kill timer starts here
+    feed = ReplayFeed(data, ["BTC/USDT", "ETH/USDT"], "5m", clock)
     feed.candles = {k: v._take(slice(0, steps)) for k, v in feed.candles.items()}
     await run_replay(eng, feed, save_every=5)
     print("DONE", flush=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]))
+    data = Path(sys.argv[5]) if len(sys.argv) > 5 else None
+    asyncio.run(main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4], data))

@@ -8,6 +8,7 @@ books must balance (wallet == starting balance + the effect of every fill booked
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -35,23 +36,32 @@ from engine.models import (
     OutboxMessage,
     Signal,
 )
+from tests.engine.crash_child import main as child_main
 
 CHILD = Path(__file__).with_name("crash_child.py")
-STEPS = 900
+STEPS = 500
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _run(url: str, alerts: Path, mode: str, kill_after: float | None = None) -> bool:
-    """Run the child; kill it with SIGKILL after `kill_after` s. True if it finished."""
+def _run(url: str, alerts: Path, mode: str, kill_after: float | None = None,
+         data: Path | None = None) -> bool:
+    """Run the child; SIGKILL it `kill_after` s after it reports READY (engine started,
+    replay about to run). True if it finished on its own."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(CHILD), url, str(alerts), str(STEPS), mode],
+    args = [sys.executable, str(CHILD), url, str(alerts), str(STEPS), mode]
+    proc = subprocess.Popen(args + ([str(data)] if data else []),
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=kill_after if kill_after is not None else 120)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate()
-        return False
+    if kill_after is not None:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # blocks until READY (or exit)
+        if line.strip() == "READY":
+            try:
+                proc.wait(timeout=kill_after)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGKILL)
+                proc.communicate()
+                return False
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-3000:]
     return "DONE" in out or mode == "init"
 
@@ -81,15 +91,23 @@ def _facts(url: str) -> dict[str, object]:
 
 
 def _crash_and_check(url: str, ref_url: str, tmp: Path) -> None:
+    from tests.engine.test_loop import _short_sample
+
     alerts, ref_alerts = tmp / "alerts.jsonl", tmp / "ref.jsonl"
-    assert _run(ref_url, ref_alerts, "init") and _run(ref_url, ref_alerts, "run")
-    assert _run(url, alerts, "init")
+    data = tmp / "data"
+    data.mkdir()
+    _short_sample(data, STEPS)
+    # the reference run and the setup happen in this process (no start-up cost)
+    asyncio.run(child_main(ref_url, ref_alerts, STEPS, "init", None))
+    asyncio.run(child_main(ref_url, ref_alerts, STEPS, "run", data))
+    asyncio.run(child_main(url, alerts, STEPS, "init", None))
     rng = random.Random(int(os.environ.get("CRASH_SEED", time.time_ns() % 10_000)))
     kills = 0
     deadline = time.monotonic() + 90
     finished = False
     while not finished and time.monotonic() < deadline:
-        finished = _run(url, alerts, "run", kill_after=rng.uniform(2.5, 5.0) if kills < 4 else None)
+        finished = _run(url, alerts, "run", data=data,
+                        kill_after=rng.uniform(0.05, 2.0) if kills < 3 else None)
         kills += 0 if finished else 1
     assert finished, "the service never completed the replay after restarts"
     assert kills >= 1, "the child finished before any kill: raise STEPS"

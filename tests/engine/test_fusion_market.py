@@ -104,3 +104,18 @@ def test_replay_steps_are_close_time_ordered_and_resume() -> None:
     resumed = next(iter(feed.steps(after_ms=first)))
     assert resumed[0] == first + 300_000
     assert [s[0] - first for s in steps] == [0, 300_000, 600_000]
+
+
+def test_fallback_streams_agree_with_library() -> None:
+    from engine.streams import _ATR, _EMA, _RSI
+
+    x = np.cumsum(np.random.default_rng(2).normal(0, 1, 200)) + 100
+    for name, fb in (("ema", _EMA(12)), ("rsi", _RSI(14))):
+        lib = make_stream(name, 12 if name == "ema" else 14)
+        for v in x:
+            a, b = lib.update(float(v)), fb.update(float(v))
+            assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, rel=1e-9)
+    lib_atr, fb_atr = make_stream("atr", 14), _ATR(14)
+    for v in x:
+        a, b = lib_atr.update_hlc(v + 1, v - 1, float(v)), fb_atr.update_hlc(v + 1, v - 1, v)
+        assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, rel=1e-9)

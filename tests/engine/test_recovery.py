@@ -1,0 +1,76 @@
+"""Deterministic crash points (the SIGKILL test hits them only by chance).
+
+Each test stops the work at one point between two commits, builds a NEW Engine on the
+same database (what a restart does) and checks that the work completes exactly once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlmodel import func, select
+
+from engine.approvals import ProposalTrigger, transition
+from engine.execution.paper import Quote
+from engine.fusion import Bar, Fusion, SignalDraft
+from engine.models import Fill, Order, OrderState, Proposal, ProposalState
+from engine.runner import Engine
+
+
+class Crash(BaseException):
+    """Stands for the process dying (not an Exception: nothing may catch it)."""
+
+
+async def test_order_row_committed_but_never_sent(engine_factory) -> None:
+    eng: Engine = await engine_factory()
+    now = eng.clock.now()
+    with eng.sessions.begin() as s:
+        p = Proposal(bot_id=eng.bots.get("b1").id, symbol="BTC/USDT", side="buy",
+                     intent="enter", amount=Decimal("0.01"), ref_price=Decimal(60000),
+                     created_at=now, expires_at=now + timedelta(minutes=5))
+        s.add(p)
+        s.flush()
+        transition(s, p, ProposalTrigger.APPROVE, by="telegram:1", at=now)
+        eng.execution.create_order_row(s, p)
+    # restart: a new engine reconciles; prices are known again
+    again: Engine = await engine_factory()
+    again.quotes["BTC/USDT"] = Quote(Decimal(60000))
+    notes = await again.reconcile()
+    assert notes == ["st-p1: resubmitted"]
+    await again.reconcile()  # a second pass finds nothing to do
+    with again.sessions() as s:
+        o = s.exec(select(Order)).one()
+        assert o.state == OrderState.FILLED
+        assert s.exec(select(func.count()).select_from(Fill)).one() == 1
+        assert s.get(Proposal, o.proposal_id).state == ProposalState.EXECUTED  # type: ignore[union-attr]
+
+
+async def test_proposal_committed_but_not_yet_auto_approved(engine_factory, clock,
+                                                            monkeypatch) -> None:
+    eng: Engine = await engine_factory(approvals={"mode": "auto"})
+    eng.quotes["BTC/USDT"] = Quote(Decimal(60000))
+    long = SignalDraft("long", 0.8, 0.7, 0.8, None, {}, ("test",), None)
+    monkeypatch.setattr(Fusion, "on_bar", lambda *a, **k: long)
+
+    async def die(*a: object, **k: object) -> None:
+        raise Crash
+
+    monkeypatch.setattr(Engine, "approve", die)
+    bar = Bar("BTC/USDT", "5m", clock.now(), 60000, 60000, 60000, 60000, 1)
+    with pytest.raises(Crash):
+        await eng.on_bar(bar)
+    [p] = eng.pending_proposals()
+    monkeypatch.undo()
+    monkeypatch.setattr(Fusion, "on_bar", lambda *a, **k: long)
+    again: Engine = await engine_factory(approvals={"mode": "auto"})
+    again.quotes["BTC/USDT"] = Quote(Decimal(60000))
+    assert await again.on_bar(bar) == []  # the replayed candle makes no second signal...
+    done = again.get_proposal(p.id or 0)
+    assert done is not None and done.state == ProposalState.EXECUTED  # ...but finishes it
+    assert done.decided_by == "auto"
+    await again.on_bar(bar)
+    with again.sessions() as s:
+        assert s.exec(select(func.count()).select_from(Order)).one() == 1
+
