@@ -117,8 +117,12 @@ def score_headlines(sessions: SessionFactory) -> int:
 
 def demo_settings(settings: Settings, db_url: str) -> Settings:
     """The demo's overrides: replay, threshold approvals sized so that some proposals
-    pass automatically and some wait, ATR sizing."""
-    risk = settings.risk.model_copy(update={"sizing": "atr", "atr_risk_pct": 0.02})
+    pass automatically and some wait, ATR sizing, and a price-spike rule widened to
+    5 % in 5 minutes so that 5m candles can show it (the 10 Oct 2025 crash trips it;
+    the service default needs sub-minute data: 10 % within 60 s)."""
+    risk = settings.risk.model_copy(update={"sizing": "atr", "atr_risk_pct": 0.02,
+                                            "price_spike_pct": 5.0,
+                                            "price_spike_window_seconds": 300})
     approvals = settings.approvals.model_copy(update={"mode": "threshold",
                                                       "auto_max_notional": Decimal(600)})
     exchange = settings.exchange.model_copy(update={"mode": "replay"})

@@ -337,7 +337,7 @@ class ConsoleNotifier:
 
     async def send(self, message: OutboxMessage) -> str | None:
         text = str(message.payload.get("text", message.kind))
-        log.info("alert %s: %s", message.kind, text)
+        log.log(logging.DEBUG if self.echo else logging.INFO, "alert %s: %s", message.kind, text)
         if self.echo and (self.kinds is None or message.kind in self.kinds):
             print(f"[alert] {text}", flush=True)
         self.sent.append(message.event_id)

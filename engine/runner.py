@@ -33,6 +33,7 @@ from engine.approvals import (
     transition,
 )
 from engine.bots import BotManager
+from engine.candles import timeframe_ms
 from engine.clock import Clock, SystemClock
 from engine.config import Settings
 from engine.db import SessionFactory, make_engine
@@ -237,6 +238,11 @@ class Engine:
         self.stats.bars += 1
         self.quotes[bar.symbol] = Quote(Decimal(repr(bar.close)), Decimal(repr(bar.high)),
                                         Decimal(repr(bar.low)))
+        # the candle's open and close at their own times: with the default 60 s window
+        # and 5m candles only the close counts (a spike rule needs sub-minute data:
+        # 1m candles or ticks); a wider window also sees moves inside one candle
+        step = timedelta(milliseconds=timeframe_ms(bar.timeframe))
+        self.monitor.price(bar.symbol, bar.ts - step, bar.open)
         self.monitor.price(bar.symbol, bar.ts, bar.close)
         out: list[Signal] = []
         for bot in self.bots.all():

@@ -91,3 +91,32 @@ async def test_demo_whole_loop_on_a_short_replay(tmp_path: Path) -> None:
     equity_change = Decimal(s.final_equity) - Decimal(s.starting_equity)
     if s.trades_open == 0:
         assert equity_change == Decimal(s.realized_pnl)
+
+
+async def test_run_service_in_replay_mode(tmp_path: Path) -> None:
+    from engine.events import JsonlNotifier
+    from engine.scheduler import serve
+
+    data = _short_sample(tmp_path, 1500)
+    url = f"sqlite:///{tmp_path / 'svc.db'}"
+    settings = Settings(exchange={"mode": "replay", "replay_data": data},  # type: ignore[arg-type]
+                        database={"url": url},  # type: ignore[arg-type]
+                        approvals={"mode": "auto"},  # type: ignore[arg-type]
+                        security={"key_file": tmp_path / "master.key"})  # type: ignore[arg-type]
+    alerts = tmp_path / "alerts.jsonl"
+    await serve(settings, [JsonlNotifier(alerts)])
+    from engine.db import make_engine
+
+    eng = make_engine(url)
+    from sqlmodel import Session, func
+
+    from engine.models import Fill, OutboxMessage
+
+    with Session(eng) as s:
+        n_fills = s.exec(select(func.count()).select_from(Fill)).one()
+        n_alerts = s.exec(select(func.count()).select_from(OutboxMessage)).one()
+    eng.dispose()
+    assert n_fills > 0
+    assert len(alerts.read_text().splitlines()) == n_alerts
+    await serve(settings, [JsonlNotifier(alerts)])  # a restart after the end: nothing new
+    assert len(alerts.read_text().splitlines()) == n_alerts
