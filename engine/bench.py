@@ -52,7 +52,7 @@ def bench_tick(ticks: int = 200) -> dict[str, float]:
                           frozenset({symbols[int(rng.integers(N_SYMBOLS))].split("/")[0]}),
                           False) for m in rng.integers(0, 60 * 24 * 3, 2_000)),
                    key=lambda i: i.ts)
-    sent._items, sent._ts = items, [i.ts for i in items]
+    sent.load(items)
     fusion = Fusion()
     lim = RiskSettings()
     ctx = RiskContext(Decimal(10000), Decimal(10000), {}, 0, 0, None)

@@ -17,6 +17,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from sqlmodel import col, select
@@ -75,6 +76,7 @@ class DbSentiment:
         self.event_window = event_window
         self._items: list[_Item] = []
         self._ts: list[datetime] = []
+        self._by_base: dict[str, tuple[list[datetime], list[_Item]]] = {}
 
     def refresh(self) -> int:
         """Reload scored items (call after the news poll)."""
@@ -87,21 +89,38 @@ class DbSentiment:
             bases = frozenset(x.upper().split("/")[0] for x in (sc.symbols or n.symbols))
             event = sc.event_type in ("hack", "exploit") or bool(HACK_RE.search(n.title))
             items[n.id or 0] = _Item(n.published_at, float(sc.score), n.title, bases, event)
-        self._items = sorted(items.values(), key=lambda i: i.ts)
-        self._ts = [i.ts for i in self._items]
+        self.load(items.values())
         return len(self._items)
+
+    def load(self, items: Iterable[_Item]) -> None:
+        """Index items by time and by base asset (an item naming no asset counts for
+        every symbol), so `at` only walks the items that can matter."""
+        self._items = sorted(items, key=lambda i: i.ts)
+        self._ts = [i.ts for i in self._items]
+        per: dict[str, list[_Item]] = {}
+        general = [i for i in self._items if not i.bases]
+        for it in self._items:
+            for b in it.bases:
+                per.setdefault(b, []).append(it)
+        self._by_base = {b: ([i.ts for i in lst], lst) for b, lst in per.items()}
+        self._by_base[""] = ([i.ts for i in general], general)
+
+    def _window(self, base: str, ts: datetime) -> list[_Item]:
+        out: list[_Item] = []
+        for key in (base, ""):
+            stamps, lst = self._by_base.get(key, ([], []))
+            hi = bisect.bisect_right(stamps, ts)
+            lo = bisect.bisect_left(stamps, ts - self.lookback)
+            out.extend(lst[lo:hi])
+        return out
 
     def at(self, symbol: str, ts: datetime) -> SentimentReading:
         base = symbol.split("/")[0].upper()
-        hi = bisect.bisect_right(self._ts, ts)
-        lo = bisect.bisect_left(self._ts, ts - self.lookback)
         num = den = 0.0
         n = 0
         heads: list[str] = []
         alerts: list[str] = []
-        for it in self._items[lo:hi]:
-            if it.bases and base not in it.bases:
-                continue
+        for it in sorted(self._window(base, ts), key=lambda i: i.ts):
             age = (ts - it.ts).total_seconds() / 60
             w = 0.5 ** (age / self.half_life)
             num += w * it.score
@@ -204,17 +223,22 @@ class Fusion:
             agree = (tech >= 0) == (sentiment.score >= 0)
             conf = min(1.0, 0.5 + 0.1 * min(sentiment.n, 3) + (0.2 if agree else -0.1))
         prev, st.last_fused = st.last_fused, fused
-        reasons = [f"EMA{p.ema_fast}/{p.ema_slow} {clean.get('ema_fast', 0):.2f}/"
-                   f"{clean.get('ema_slow', 0):.2f}, RSI {clean.get('rsi', 0):.1f}, "
-                   f"technical {tech:+.2f}"]
-        if sentiment.score is not None:
-            reasons.append(f"sentiment {sentiment.score:+.2f} over {sentiment.n} headline(s)")
-            reasons += [f"headline: {h}" for h in sentiment.headlines[-2:]]
         clean["fused"] = round(fused, 6)
         if not holding and fused >= p.entry_threshold > prev:
             return SignalDraft("long", min(1.0, fused), conf, tech, sentiment.score, clean,
-                               tuple(reasons), atr)
+                               self._reasons(clean, tech, sentiment), atr)
         if holding and fused <= -p.exit_threshold:
             return SignalDraft("exit", min(1.0, -fused), conf, tech, sentiment.score, clean,
-                               tuple(reasons), atr)
+                               self._reasons(clean, tech, sentiment), atr)
         return SignalDraft("flat", abs(fused), conf, tech, sentiment.score, clean, (), atr)
+
+    def _reasons(self, v: dict[str, float], tech: float,
+                 sentiment: SentimentReading) -> tuple[str, ...]:
+        """The proposal's 'why' in words (built only for actionable signals)."""
+        p = self.p
+        out = [f"EMA{p.ema_fast}/{p.ema_slow} {v.get('ema_fast', 0):.2f}/"
+               f"{v.get('ema_slow', 0):.2f}, RSI {v.get('rsi', 0):.1f}, technical {tech:+.2f}"]
+        if sentiment.score is not None:
+            out.append(f"sentiment {sentiment.score:+.2f} over {sentiment.n} headline(s)")
+            out += [f"headline: {h}" for h in sentiment.headlines[-2:]]
+        return tuple(out)
