@@ -15,9 +15,9 @@ from __future__ import annotations
 import bisect
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from collections.abc import Iterable
 from typing import Any, Protocol
 
 from sqlmodel import col, select
