@@ -118,3 +118,35 @@ async def test_force_exit_closes_with_pnl(engine_factory) -> None:
     assert t.realized_pnl == Decimal("28.77")
     bal = {b.asset: b for b in await eng.balances()}
     assert bal["USDT"].free == Decimal("10028.77") and bal["BTC"].free == 0
+
+
+def test_policies() -> None:
+    from engine.approvals import needs_approval
+
+    assert not needs_approval("auto", Decimal(10**6), Decimal(100))
+    assert needs_approval("manual", Decimal(1), Decimal(100))
+    assert not needs_approval("threshold", Decimal(100), Decimal(100))
+    assert needs_approval("threshold", Decimal("100.01"), Decimal(100))
+
+
+async def test_engine_implements_trading_api(engine_factory) -> None:
+    from engine.service import TradingAPI
+
+    eng: Engine = await engine_factory()
+    assert isinstance(eng, TradingAPI)
+    assert [b.name for b in eng.list_bots()] == ["b1"]
+
+
+async def test_daily_summary_reports_yesterday(engine_factory, clock) -> None:
+    eng: Engine = await engine_factory()
+    eng.quotes["BTC/USDT"] = Quote(Decimal("60000"))
+    await eng.approve(_proposal(eng), "auto")
+    eng.quotes["BTC/USDT"] = Quote(Decimal("63000"))
+    await eng.force_exit(None, "x")
+    clock.set(clock.now().replace(hour=0, minute=0) + timedelta(days=1))
+    await eng.daily_summary()
+    await eng.daily_summary()  # the scheduler firing twice makes one alert
+    with eng.sessions() as s:
+        [m] = s.exec(select(OutboxMessage).where(OutboxMessage.kind == "daily_summary")).all()
+    assert m.payload["day"] == "2025-10-01" and m.payload["trades_closed"] == 1
+    assert Decimal(m.payload["realized_pnl"]) == Decimal("28.77")
