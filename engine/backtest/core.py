@@ -140,6 +140,12 @@ def _decimals15(x: float) -> int:
     if n <= 0 or n >= 1_000_000_000_000_000:
         return -1
     digits = 15
+    if n % 100_000_000 == 0:
+        n //= 100_000_000
+        digits -= 8
+    if n % 10_000 == 0:
+        n //= 10_000
+        digits -= 4
     while n % 10 == 0:
         n //= 10
         digits -= 1
@@ -147,17 +153,24 @@ def _decimals15(x: float) -> int:
 
 
 @njit(cache=True, nogil=True)
-def candle_decimals(op, hi, lo, cl):
-    """Per-candle maximum of `_decimals15` over O, H, L, C."""
+def monthly_decimals(op, hi, lo, cl, starts, out):
+    """Per segment ``[starts[j], starts[j+1])`` (a calendar month) the maximum of
+    `_decimals15` over O/H/L/C, written to every candle of the segment in ``out``.
+    Stops scanning a month once it reaches 15 digits (the most there can be)."""
     n = op.shape[0]
-    out = np.empty(n, dtype=np.int64)
-    for i in range(n):
-        d = _decimals15(op[i])
-        d = max(d, _decimals15(hi[i]))
-        d = max(d, _decimals15(lo[i]))
-        d = max(d, _decimals15(cl[i]))
-        out[i] = d
-    return out
+    for j in range(starts.shape[0]):
+        a = starts[j]
+        b = starts[j + 1] if j + 1 < starts.shape[0] else n
+        best = -1
+        for i in range(a, b):
+            d = max(max(_decimals15(op[i]), _decimals15(hi[i])),
+                    max(_decimals15(lo[i]), _decimals15(cl[i])))
+            if d > best:
+                best = d
+                if best >= 15:
+                    break
+        for i in range(a, b):
+            out[i] = best
 
 
 @njit(cache=True, nogil=True)

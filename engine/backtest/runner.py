@@ -62,27 +62,19 @@ class Trades:
 
     def rows(self) -> list[dict[str, Any]]:
         """One dict per trade in the reference CSV's columns (ISO-8601 UTC times)."""
-        from datetime import UTC, datetime
+        ot = _iso_z(self.open_ms)
+        ct = _iso_z(self.close_ms)
+        amount = np.round(self.amount, 8).tolist()
+        cols = (self.pair.tolist(), ot, ct, self.open_rate.tolist(), self.close_rate.tolist(),
+                self.profit_ratio.tolist(), self.profit_abs.tolist(), amount,
+                self.stake_amount.tolist(), self.exit_reason.tolist(), self.is_open.tolist())
+        return [dict(zip(TRADE_COLUMNS, vals, strict=True)) for vals in zip(*cols, strict=True)]
 
-        def iso(ms: int) -> str:
-            return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-        return [
-            {
-                "pair": str(self.pair[i]),
-                "open_time": iso(int(self.open_ms[i])),
-                "close_time": iso(int(self.close_ms[i])),
-                "open_rate": float(self.open_rate[i]),
-                "close_rate": float(self.close_rate[i]),
-                "profit_ratio": float(self.profit_ratio[i]),
-                "profit_abs": float(self.profit_abs[i]),
-                "amount": round(float(self.amount[i]), 8),
-                "stake_amount": float(self.stake_amount[i]),
-                "exit_reason": str(self.exit_reason[i]),
-                "is_open": bool(self.is_open[i]),
-            }
-            for i in range(len(self))
-        ]
+def _iso_z(ms: I64) -> list[str]:
+    """Candle times as ``2025-01-01T00:05:00Z`` strings (vectorised)."""
+    s = np.datetime_as_string((np.asarray(ms, dtype=np.int64) // 1000).astype("datetime64[s]"), unit="s")
+    return [x + "Z" for x in s.tolist()]
 
 
 @dataclass(slots=True)
@@ -172,14 +164,16 @@ def monthly_tick_decimals(c: Candles) -> I64:
     """Freqtrade's price step inferred from the candles (``get_tick_size_over_time``):
     per calendar month (UTC, by open time) the most decimals any O/H/L/C shows in
     ``"%.15f"`` form; -1 where a month has only whole numbers (no rounding)."""
-    from engine.backtest.core import candle_decimals
+    from engine.backtest.core import monthly_decimals
 
-    d = candle_decimals(c.open, c.high, c.low, c.close)
-    month = c.open_time.astype("datetime64[ms]").astype("datetime64[M]").astype(np.int64)
-    starts = np.flatnonzero(np.r_[True, month[1:] != month[:-1]])
-    mx = np.maximum.reduceat(d, starts)
-    counts = np.diff(np.r_[starts, d.shape[0]])
-    return np.repeat(mx, counts).astype(np.int64)
+    t = c.open_time
+    first = np.datetime64(int(t[0]), "ms").astype("datetime64[M]")
+    last = np.datetime64(int(t[-1]), "ms").astype("datetime64[M]")
+    bounds = np.arange(first, last + 1).astype("datetime64[ms]").astype(np.int64)
+    starts = np.unique(np.searchsorted(t, bounds, side="left")).astype(np.int64)
+    out = np.empty(len(c), dtype=np.int64)
+    monthly_decimals(c.open, c.high, c.low, c.close, starts, out)
+    return out
 
 
 def parse_stake(stake: float | str) -> tuple[float, float]:
