@@ -178,7 +178,7 @@ def hyperopt(
     epochs: Annotated[int, typer.Option("--epochs", "--trials", help="parameter sets to try")] = 100,
     sampler: Annotated[str, typer.Option("--sampler", help="tpe|gp|cmaes|nsga2|qmc")] = "tpe",
     loss: Annotated[str, typer.Option("--loss", help="sharpe|sortino|calmar|maxdrawdown|profitdrawdown|multi")] = "sharpe",
-    jobs: Annotated[int, typer.Option("--jobs", help="parallel numba threads (0: all cores)")] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", help="threads evaluating batches (0: all cores)")] = 0,
     batch: Annotated[int, typer.Option("--batch", help="parameter sets evaluated per numba batch")] = 64,
     storage: Annotated[str | None, typer.Option("--storage", help="Optuna RDB URL, e.g. postgresql://... (shared study)")] = None,
     study: Annotated[str | None, typer.Option("--study", help="study name (with --storage: resume/join it)")] = None,
