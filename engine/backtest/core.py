@@ -192,13 +192,13 @@ def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, en
              stake_fixed, stake_pct, wallet, max_open, fee_taker, fee_maker, slippage, cap):
     """Run the event loop; returns (int records, float records, count).
 
-    Arrays are (pairs, times); `valid` marks where a pair has a candle; signals are the
+    Arrays are (times, pairs), C order, so one time step is contiguous; `valid` marks where a pair has a candle; signals are the
     strategy's columns on their own candle (the kernel reads t-1 at t). ``tick`` holds
     the price-step decimals per candle (-1: no rounding). ``stoploss`` <= -1 or NaN
     disables the stop; ``tsp`` NaN means no ``trailing_stop_positive``; ``max_open``
     < 0 means unlimited; ``stake_pct`` > 0 sizes stakes as that fraction of equity.
     """
-    n_p, n_t = op.shape
+    n_t, n_p = op.shape
     irec = np.zeros((cap, N_I), dtype=np.int64)
     frec = np.zeros((cap, N_F), dtype=np.float64)
     cur = np.full(n_p, -1, dtype=np.int64)
@@ -214,24 +214,29 @@ def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, en
     locked = 0.0
     for t in range(n_t):
         for p in range(n_p):
-            if not valid[p, t]:
+            if not valid[t, p]:
                 continue
-            o = op[p, t]
-            h = hi[p, t]
-            lw = lo[p, t]
             k = cur[p]
             # ---------------------------------------------------------- entry
-            if (k < 0 and t > 0 and t != end_t and valid[p, t - 1]
-                    and (max_open < 0 or n_open < max_open)):
-                s_el = el[p, t - 1]
-                s_es = es[p, t - 1]
+            if k < 0:
+                if t == 0 or t == end_t:
+                    continue
+                s_el = el[t - 1, p]
+                s_es = es[t - 1, p]
+                if not (s_el or s_es) or not valid[t - 1, p]:
+                    continue
+                if max_open >= 0 and n_open >= max_open:
+                    continue
+                o = op[t, p]
+                h = hi[t, p]
+                lw = lo[t, p]
                 direction = 0
-                if s_el and not (xl[p, t - 1] or s_es):
+                if s_el and not (xl[t - 1, p] or s_es):
                     direction = 1
-                elif s_es and not (xs[p, t - 1] or s_el):
+                elif s_es and not (xs[t - 1, p] or s_el):
                     direction = -1
                 if direction != 0:
-                    lim = limit[p, t - 1]
+                    lim = limit[t - 1, p]
                     price = 0.0
                     fee = fee_taker
                     if lim == lim:
@@ -242,10 +247,10 @@ def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, en
                             price = max(lim, o)
                     else:
                         price = o * (1.0 + slippage) if direction == 1 else o * (1.0 - slippage)
-                    price = round_tick(price, tick[p, t])
+                    price = round_tick(price, tick[t, p])
                     if price > 0.0 and ntr < cap:
                         base = stake_fixed if stake_pct <= 0.0 else stake_pct * (wallet + realised)
-                        st = base * scale[p, t - 1]
+                        st = base * scale[t - 1, p]
                         if st > 0.0 and st <= wallet + realised - locked:
                             k = ntr
                             ntr += 1
@@ -262,11 +267,15 @@ def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, en
                             stop_trailing[p] = False
                             if use_sl:
                                 if direction == 1:
-                                    stop[p] = ceil_tick(price * (1.0 - sl_abs), tick[p, t])
+                                    stop[p] = ceil_tick(price * (1.0 - sl_abs), tick[t, p])
                                 else:
-                                    stop[p] = floor_tick(price * (1.0 + sl_abs), tick[p, t])
-            if k < 0:
-                continue
+                                    stop[p] = floor_tick(price * (1.0 + sl_abs), tick[t, p])
+                if k < 0:
+                    continue
+            else:
+                o = op[t, p]
+                h = hi[t, p]
+                lw = lo[t, p]
             # ---------------------------------------------------------- exits
             short = irec[k, I_SHORT] == 1
             orate = frec[k, F_OPEN_RATE]
@@ -277,21 +286,23 @@ def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, en
             rate = 0.0
             fc = fee_taker
             # a. exit signal
-            if t > 0 and valid[p, t - 1]:
+            if t > 0 and valid[t - 1, p]:
                 if short:
-                    sig = xs[p, t - 1] and not es[p, t - 1]
+                    sig = xs[t - 1, p] and not es[t - 1, p]
                 else:
-                    sig = xl[p, t - 1] and not el[p, t - 1]
+                    sig = xl[t - 1, p] and not el[t - 1, p]
                 if sig:
                     reason = REASON_EXIT_SIGNAL
                     rate = o * (1.0 + slippage) if short else o * (1.0 - slippage)
-            ov = amount * orate * (1.0 - fo if short else 1.0 + fo)
-            # profit at the favourable extreme (for trailing and ROI)
+            # profit at the favourable extreme (for trailing and ROI; skipped otherwise)
             bound = lw if short else h
-            if short:
-                bound_profit = 1.0 - amount * bound * (1.0 + fee_taker) / ov
-            else:
-                bound_profit = amount * bound * (1.0 - fee_taker) / ov - 1.0
+            bound_profit = 0.0
+            if reason < 0 and (n_roi > 0 or (use_sl and trailing)):
+                ov = amount * orate * (1.0 - fo if short else 1.0 + fo)
+                if short:
+                    bound_profit = 1.0 - amount * bound * (1.0 + fee_taker) / ov
+                else:
+                    bound_profit = amount * bound * (1.0 - fee_taker) / ov - 1.0
             # d (prepare). trailing adjusts the stop with the candle's extreme first
             if reason < 0 and use_sl and trailing:
                 if not (only_off and bound_profit < tsp_off):
@@ -299,12 +310,12 @@ def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, en
                     if has_tsp and bound_profit > tsp_off:
                         sl_val = abs(tsp)
                     if short:
-                        new = floor_tick(bound * (1.0 + sl_val), tick[p, t_open])
+                        new = floor_tick(bound * (1.0 + sl_val), tick[t_open, p])
                         if new < stop[p]:
                             stop[p] = new
                             stop_trailing[p] = True
                     else:
-                        new = ceil_tick(bound * (1.0 - sl_val), tick[p, t_open])
+                        new = ceil_tick(bound * (1.0 - sl_val), tick[t_open, p])
                         if new > stop[p]:
                             stop[p] = new
                             stop_trailing[p] = True
@@ -350,6 +361,7 @@ def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, en
                     rate = sp
                 rate = rate * (1.0 + slippage) if short else rate * (1.0 - slippage)
             if reason >= 0:
+                ov = amount * orate * (1.0 - fo if short else 1.0 + fo)
                 cv = amount * rate * (1.0 + fc if short else 1.0 - fc)
                 pa = ov - cv if short else cv - ov
                 irec[k, I_T_CLOSE] = t
@@ -368,7 +380,7 @@ def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, en
             continue
         t = last_idx[p]
         short = irec[k, I_SHORT] == 1
-        rate = op[p, t]
+        rate = op[t, p]
         rate = rate * (1.0 + slippage) if short else rate * (1.0 - slippage)
         amount = frec[k, F_AMOUNT]
         fo = frec[k, F_FEE_OPEN]

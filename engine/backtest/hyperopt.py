@@ -105,11 +105,11 @@ def trade_stats(irec, frec, ntr, wallet, days):
 
 @njit(cache=True, nogil=True)
 def _signals_ema_rsi(cl, vol, valid, offset, length, fast, slow, rsi_p, rsi_max, el, xl):
-    n_p = cl.shape[0]
+    n_p = cl.shape[1]
     for p in range(n_p):
         a = offset[p]
         n = length[p]
-        x = cl[p, a:a + n]
+        x = np.ascontiguousarray(cl[a:a + n, p])
         f = np.empty(n)
         s = np.empty(n)
         r = np.empty(n)
@@ -119,8 +119,8 @@ def _signals_ema_rsi(cl, vol, valid, offset, length, fast, slow, rsi_p, rsi_max,
         rsi_into(x, st, rsi_p, r)
         for i in range(1, n):
             up = f[i] > s[i] and f[i - 1] <= s[i - 1]
-            el[p, a + i] = up and r[i] < rsi_max and vol[p, a + i] > 0
-            xl[p, a + i] = f[i] < s[i] and f[i - 1] >= s[i - 1]
+            el[a + i, p] = up and r[i] < rsi_max and vol[a + i, p] > 0
+            xl[a + i, p] = f[i] < s[i] and f[i - 1] >= s[i - 1]
 
 
 @njit(cache=True, nogil=True)
@@ -131,21 +131,21 @@ def batch_ema_rsi(op, hi, lo, cl, vol, valid, offset, length, tick, last_idx, en
     GIL-free: `BatchEvaluator` runs one call per thread on a share of the sets (cheaper
     to compile than ``parallel=True`` and the threads map directly onto ``--jobs``)."""
     n_sets = fasts.shape[0]
-    n_p, n_t = op.shape
+    n_t, n_p = op.shape
     out = np.zeros((n_sets, N_S))
     empty_f = np.zeros(0)
     for k in range(n_sets):
-        el = np.zeros((n_p, n_t), dtype=np.bool_)
-        xl = np.zeros((n_p, n_t), dtype=np.bool_)
+        el = np.zeros((n_t, n_p), dtype=np.bool_)
+        xl = np.zeros((n_t, n_p), dtype=np.bool_)
         _signals_ema_rsi(cl, vol, valid, offset, length, fasts[k], slows[k], rsi_ps[k],
                          rsi_maxs[k], el, xl)
-        es = np.zeros((n_p, n_t), dtype=np.bool_)
-        scale = np.ones((n_p, n_t))
-        limit = np.full((n_p, n_t), np.nan)
+        es = np.zeros((n_t, n_p), dtype=np.bool_)
+        scale = np.ones((n_t, n_p))
+        limit = np.full((n_t, n_p), np.nan)
         cap = 1 + n_p
-        for p in range(n_p):
-            for t in range(n_t):
-                if el[p, t]:
+        for t in range(n_t):
+            for p in range(n_p):
+                if el[t, p]:
                     cap += 1
         irec, frec, ntr = simulate(op, hi, lo, valid, el, xl, es, es, scale, limit, tick,
                                    last_idx, end_t, stoplosses[k], False, np.nan, 0.0, False,
@@ -168,13 +168,13 @@ class BatchEvaluator:
         tfs = {c.timeframe for c in candles.values()}
         timeframe = tfs.pop()
         self.grid = g = make_grid(candles, timeframe)
-        n_p, n_t = g.valid.shape
-        self.vol = np.zeros((n_p, n_t))
-        self.tick = np.full((n_p, n_t), -1, dtype=np.int64)
+        n_t, n_p = g.valid.shape
+        self.vol = np.zeros((n_t, n_p))
+        self.tick = np.full((n_t, n_p), -1, dtype=np.int64)
         for i, s in enumerate(g.pairs):
             a, b = int(g.offset[i]), int(g.offset[i] + g.length[i])
-            self.vol[i, a:b] = candles[s].volume
-            self.tick[i, a:b] = monthly_tick_decimals(candles[s])
+            self.vol[a:b, i] = candles[s].volume
+            self.tick[a:b, i] = monthly_tick_decimals(candles[s])
         self.last_idx = (g.offset + g.length - 1).astype(np.int64)
         starts = [int(c.open_time[0]) for c in candles.values()]
         ends = [int(c.open_time[-1]) for c in candles.values()]

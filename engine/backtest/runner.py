@@ -109,14 +109,14 @@ class BacktestResult:
 
 @dataclass(frozen=True, slots=True)
 class Grid:
-    """Pairs on one dense timeline: (pairs, times) arrays and where each pair lives."""
+    """Pairs on one dense timeline: (times, pairs) arrays and where each pair lives."""
 
     pairs: list[str]
     t0_ms: int
     step_ms: int
     offset: I64  # first time index of each pair
     length: I64  # candles of each pair
-    valid: npt.NDArray[np.bool_]
+    valid: npt.NDArray[np.bool_]  # (times, pairs) like the value matrices
     open: F64
     high: F64
     low: F64
@@ -124,12 +124,12 @@ class Grid:
 
     @property
     def n_times(self) -> int:
-        return int(self.valid.shape[1])
+        return int(self.valid.shape[0])
 
 
 def make_grid(candles: dict[str, Candles], timeframe: str) -> Grid:
     """Align pairs on a shared grid of candle open times (no copies of values beyond
-    one (pairs x times) matrix per column)."""
+    one (times x pairs) matrix per column)."""
     if not candles:
         raise DataError("no pairs to backtest")
     step = timeframe_ms(timeframe)
@@ -149,14 +149,14 @@ def make_grid(candles: dict[str, Candles], timeframe: str) -> Grid:
     n_p = len(pairs)
     offset = np.array([(int(candles[s].open_time[0]) - t0) // step for s in pairs], dtype=np.int64)
     length = np.array([len(candles[s]) for s in pairs], dtype=np.int64)
-    valid = np.zeros((n_p, n_t), dtype=np.bool_)
-    mats = [np.zeros((n_p, n_t)) for _ in range(4)]
+    valid = np.zeros((n_t, n_p), dtype=np.bool_)
+    mats = [np.zeros((n_t, n_p)) for _ in range(4)]
     for i, s in enumerate(pairs):
         c = candles[s]
         a, b = int(offset[i]), int(offset[i] + length[i])
-        valid[i, a:b] = True
+        valid[a:b, i] = True
         for m, col in zip(mats, (c.open, c.high, c.low, c.close), strict=True):
-            m[i, a:b] = col
+            m[a:b, i] = col
     return Grid(pairs, t0, step, offset, length, valid, mats[0], mats[1], mats[2], mats[3])
 
 
@@ -280,11 +280,11 @@ def run_backtest(
 
     t = time.perf_counter()
     grid = make_grid(candles, timeframe)
-    n_p, n_t = grid.valid.shape
-    sig = [np.zeros((n_p, n_t), dtype=np.bool_) for _ in range(4)]
-    scale = np.zeros((n_p, n_t))
-    limit = np.full((n_p, n_t), np.nan)
-    tick = np.full((n_p, n_t), -1, dtype=np.int64)
+    n_t, n_p = grid.valid.shape
+    sig = [np.zeros((n_t, n_p), dtype=np.bool_) for _ in range(4)]
+    scale = np.zeros((n_t, n_p))
+    limit = np.full((n_t, n_p), np.nan)
+    tick = np.full((n_t, n_p), -1, dtype=np.int64)
     exit_tags: list[str] = []
     delay_ms = int(round(sentiment_delay_s * 1000))
     for i, s in enumerate(grid.pairs):
@@ -293,10 +293,10 @@ def run_backtest(
         sg = extract_signals(strat, frame)
         a, b = int(grid.offset[i]), int(grid.offset[i] + grid.length[i])
         for m, col in zip(sig, (sg.enter_long, sg.exit_long, sg.enter_short, sg.exit_short), strict=True):
-            m[i, a:b] = col
-        scale[i, a:b] = sg.stake_scale
-        limit[i, a:b] = sg.enter_limit
-        tick[i, a:b] = monthly_tick_decimals(c)
+            m[a:b, i] = col
+        scale[a:b, i] = sg.stake_scale
+        limit[a:b, i] = sg.enter_limit
+        tick[a:b, i] = monthly_tick_decimals(c)
         tag = frame.get("exit_tag")
         exit_tags.append(tag if isinstance(tag, str) else "exit_signal")
     timings["indicators"] = time.perf_counter() - t
