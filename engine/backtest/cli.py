@@ -81,6 +81,8 @@ def backtest(
     timerange: RangeOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="write summary.json, trades.csv, report.png here")] = None,
     trades_out: Annotated[Path | None, typer.Option("--trades-out", help="write trades CSV here")] = None,
+    monte_carlo: Annotated[int, typer.Option("--monte-carlo", help="Monte Carlo scenarios (trade shuffle [+ noise]); 0: off")] = 0,
+    noise: Annotated[float, typer.Option("--noise", help="Monte Carlo return noise, std as a fraction of the stake")] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Backtest a strategy on candle files (Freqtrade fill rules; see engine/backtest/core.py)."""
@@ -110,11 +112,29 @@ def backtest(
         except OSError as e:
             fail(f"cannot write report: {e}")
     res.timings["report"] = time.perf_counter() - t1
+    mc = None
+    if monte_carlo > 0:
+        from engine.backtest.montecarlo import monte_carlo as run_mc
+
+        try:
+            mc = run_mc(res, scenarios=monte_carlo, noise=noise)
+        except ValueError as e:
+            fail(f"monte carlo: {e}")
     res.timings["total"] = time.perf_counter() - t0
     if json_out:
-        print_json(res.to_json())
+        doc = res.to_json()
+        if mc is not None:
+            doc["monte_carlo"] = mc
+        print_json(doc)
         return
     _print_table(res, out)
+    if mc is not None:
+        from rich.console import Console
+
+        c = Console()
+        c.print(f"Monte Carlo ({mc['scenarios']} scenarios, noise {mc['noise']}): percentiles 5/25/50/75/95")
+        for k in ("return", "max_drawdown", "sharpe", "calmar"):
+            c.print(f"  {k:13s} " + "  ".join(f"{v:+.4f}" for v in mc[k].values()))
 
 
 def _stake(s: str) -> float | str:
