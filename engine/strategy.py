@@ -131,8 +131,9 @@ class BaseParameter:
 class IntParameter(BaseParameter):
     kind = "int"
 
-    def __init__(self, low: int, high: int, *, default: int, space: str = "buy",
-                 optimize: bool = True) -> None:
+    def __init__(
+        self, low: int, high: int, *, default: int, space: str = "buy", optimize: bool = True
+    ) -> None:
         if not low <= default <= high:
             raise ValueError(f"default {default} outside [{low}, {high}]")
         super().__init__(default, space=space, optimize=optimize)
@@ -142,8 +143,16 @@ class IntParameter(BaseParameter):
 class DecimalParameter(BaseParameter):
     kind = "decimal"
 
-    def __init__(self, low: float, high: float, *, default: float, decimals: int = 3,
-                 space: str = "buy", optimize: bool = True) -> None:
+    def __init__(
+        self,
+        low: float,
+        high: float,
+        *,
+        default: float,
+        decimals: int = 3,
+        space: str = "buy",
+        optimize: bool = True,
+    ) -> None:
         if not low <= default <= high:
             raise ValueError(f"default {default} outside [{low}, {high}]")
         super().__init__(default, space=space, optimize=optimize)
@@ -153,8 +162,14 @@ class DecimalParameter(BaseParameter):
 class CategoricalParameter(BaseParameter):
     kind = "categorical"
 
-    def __init__(self, categories: Sequence[Any], *, default: Any = None, space: str = "buy",
-                 optimize: bool = True) -> None:
+    def __init__(
+        self,
+        categories: Sequence[Any],
+        *,
+        default: Any = None,
+        space: str = "buy",
+        optimize: bool = True,
+    ) -> None:
         cats = list(categories)
         if len(cats) < 2:
             raise ValueError("a categorical parameter needs at least two categories")
@@ -206,10 +221,13 @@ class Strategy:
         """Set parameter values (unknown names raise); returns self for chaining."""
         params = self.parameters()
         for k, v in values.items():
-            if k in params:
-                setattr(self, k, v)
-            elif k in ("stoploss", "trailing_stop", "trailing_stop_positive",
-                       "trailing_stop_positive_offset", "trailing_only_offset_is_reached"):
+            if k in params or k in (
+                "stoploss",
+                "trailing_stop",
+                "trailing_stop_positive",
+                "trailing_stop_positive_offset",
+                "trailing_only_offset_is_reached",
+            ):
                 setattr(self, k, v)
             else:
                 raise StrategyError(f"{self.name}: unknown parameter {k!r}")
@@ -232,8 +250,10 @@ def call_strategy(strategy: Strategy, hook: str, *args: Any) -> Any:
         return fn(*args)
     except StrategyError:
         raise
-    except Exception as e:  # noqa: BLE001 - user code can raise anything
-        raise StrategyError(f"strategy {strategy.name}.{hook} failed: {type(e).__name__}: {e}") from e
+    except Exception as e:
+        raise StrategyError(
+            f"strategy {strategy.name}.{hook} failed: {type(e).__name__}: {e}"
+        ) from e
 
 
 def analyze(strategy: Strategy, frame: Frame, metadata: dict[str, Any]) -> Frame:
@@ -273,8 +293,9 @@ class EmaRsiCross(Strategy):
     def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
         f, s = frame["ema_fast"], frame["ema_slow"]
         with np.errstate(invalid="ignore"):
-            frame["enter_long"] = (crossed_above(f, s) & (frame["rsi"] < float(self.rsi_max))
-                                   & (frame["volume"] > 0))
+            frame["enter_long"] = (
+                crossed_above(f, s) & (frame["rsi"] < float(self.rsi_max)) & (frame["volume"] > 0)
+            )
         return frame
 
     def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
@@ -310,7 +331,9 @@ class SentimentMomentum(Strategy):
         thr = float(self.threshold)
         with np.errstate(invalid="ignore"):
             frame["enter_long"] = (s > thr) & (r < float(self.rsi_long_max)) & (frame["volume"] > 0)
-            frame["enter_short"] = (s < -thr) & (r > float(self.rsi_short_min)) & (frame["volume"] > 0)
+            frame["enter_short"] = (
+                (s < -thr) & (r > float(self.rsi_short_min)) & (frame["volume"] > 0)
+            )
         conf = np.asarray(frame.get("sentiment_confidence", np.ones(frame.n)), dtype=np.float64)
         frame["stake_scale"] = np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0)
         return frame
@@ -344,7 +367,9 @@ def get_strategy(name: str) -> Strategy:
     try:
         return _REGISTRY[name]()
     except KeyError:
-        raise StrategyError(f"unknown strategy {name!r}: one of {', '.join(strategy_names())}") from None
+        raise StrategyError(
+            f"unknown strategy {name!r}: one of {', '.join(strategy_names())}"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,7 +393,9 @@ def extract_signals(strategy: Strategy, frame: Frame) -> Signals:
             return np.full(n, default)
         a = np.asarray(frame[name], dtype=np.float64)
         if a.shape != (n,):
-            raise StrategyError(f"{strategy.name}: column {name!r} has shape {a.shape}, expected ({n},)")
+            raise StrategyError(
+                f"{strategy.name}: column {name!r} has shape {a.shape}, expected ({n},)"
+            )
         return a
 
     el, xl = frame.bool_column("enter_long"), frame.bool_column("exit_long")

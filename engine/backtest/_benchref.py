@@ -6,7 +6,7 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def reference_loop(op, valid, el, xl):  # type: ignore[no-untyped-def]
+def reference_loop(op, valid, el, xl):
     """Minimal long-only loop: signal at t-1 fills at open t; no stops, fees or wallet."""
     n_t, n_p = op.shape
     total = 0.0

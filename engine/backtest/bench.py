@@ -59,10 +59,17 @@ def bench_core(candles: dict[str, Any], repeat: int) -> dict[str, Any]:
         captured["args"] = args
         return original(*args)
 
-    core.simulate = spy
+    core.simulate = spy  # type: ignore[assignment]
     try:
-        run_backtest(candles, "ema_rsi_cross", stake=1000.0, fee=0.001, stoploss=-0.10,
-                     wallet=100_000.0, compute_metrics=False)
+        run_backtest(
+            candles,
+            "ema_rsi_cross",
+            stake=1000.0,
+            fee=0.001,
+            stoploss=-0.10,
+            wallet=100_000.0,
+            compute_metrics=False,
+        )
     finally:
         core.simulate = original
     a = captured["args"]
@@ -110,9 +117,28 @@ def bench_cli(data: Path, ref_csv: Path, repeat: int) -> dict[str, Any]:
     match = (False, "not run")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rep"
-        cmd = [sys.executable, "-m", "bot.cli", "backtest", "--data", str(data), "--timeframe",
-               "5m", "--strategy", "ema_rsi_cross", "--stoploss", "-0.10", "--fee", "0.001",
-               "--stake", "1000", "--wallet", "100000", "--out", str(out)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "backtest",
+            "--data",
+            str(data),
+            "--timeframe",
+            "5m",
+            "--strategy",
+            "ema_rsi_cross",
+            "--stoploss",
+            "-0.10",
+            "--fee",
+            "0.001",
+            "--stake",
+            "1000",
+            "--wallet",
+            "100000",
+            "--out",
+            str(out),
+        ]
         for i in range(repeat + 1):  # the first run warms numba's cache and is not counted
             r0 = os.times()
             t = time.perf_counter()
@@ -122,25 +148,48 @@ def bench_cli(data: Path, ref_csv: Path, repeat: int) -> dict[str, Any]:
             if p.returncode != 0:
                 raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr else "CLI failed")
             if i:
-                cpu.append((r1.children_user - r0.children_user) + (r1.children_system - r0.children_system))
+                cpu.append(
+                    (r1.children_user - r0.children_user)
+                    + (r1.children_system - r0.children_system)
+                )
                 wall.append(w)
         match = _trades_match(out / "trades.csv", ref_csv)
     c = statistics.median(cpu)
-    return {"command": " ".join(cmd[1:]).replace(str(out), "DIR"), "cpu_s": c,
-            "wall_s": statistics.median(wall), "freqtrade_cpu_s": FREQTRADE_CPU_S,
-            "fraction_of_freqtrade": c / FREQTRADE_CPU_S, "speedup": FREQTRADE_CPU_S / c,
-            "target_fraction": 1 / 20, "identical_trades": match[0], "trades_check": match[1]}
+    return {
+        "command": " ".join(cmd[1:]).replace(str(out), "DIR"),
+        "cpu_s": c,
+        "wall_s": statistics.median(wall),
+        "freqtrade_cpu_s": FREQTRADE_CPU_S,
+        "fraction_of_freqtrade": c / FREQTRADE_CPU_S,
+        "speedup": FREQTRADE_CPU_S / c,
+        "target_fraction": 1 / 20,
+        "identical_trades": match[0],
+        "trades_check": match[1],
+    }
 
 
 def bench_hyperopt(candles: dict[str, Any], sets: int) -> dict[str, Any]:
     from engine.backtest.hyperopt import run_hyperopt
 
     t = time.perf_counter()
-    res = run_hyperopt(candles, "ema_rsi_cross", epochs=sets, batch=100, seed=42,
-                       stake=1000.0, fee=0.001, wallet=100_000.0)
+    res = run_hyperopt(
+        candles,
+        "ema_rsi_cross",
+        epochs=sets,
+        batch=100,
+        seed=42,
+        stake=1000.0,
+        fee=0.001,
+        wallet=100_000.0,
+    )
     wall = time.perf_counter() - t
-    return {"sets": sets, "wall_s": wall, "sets_per_s": sets / wall, "target_wall_s": 60.0,
-            "best_loss": res["best"]["loss"]}
+    return {
+        "sets": sets,
+        "wall_s": wall,
+        "sets_per_s": sets / wall,
+        "target_wall_s": 60.0,
+        "best_loss": res["best"]["loss"],
+    }
 
 
 def cli(
@@ -158,7 +207,10 @@ def cli(
     binance = data / "ohlcv" / "binance_spot_5m_2025"
     ref_csv = data / "reference" / "freqtrade_ema_rsi_binance5m_sl10.csv"
     if not binance.is_dir() or not ref_csv.exists():
-        fail(f"benchmark data not found: need {binance} and {ref_csv} (shared/ beside the repository)")
+        fail(
+            f"benchmark data not found: need {binance} and {ref_csv} "
+            "(shared/ beside the repository)"
+        )
     candles = load_candles(binance, None, "5m")
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     out["core"] = bench_core(candles, repeat)
@@ -175,14 +227,31 @@ def cli(
     for col in ("item", "value", "reference", "ratio", "target"):
         t.add_column(col)
     c = out["core"]
-    t.add_row("core candles/s (stops, fees)", f"{c['core_candles_per_s'] / 1e6:.1f} M",
-              f"{c['reference_candles_per_s'] / 1e6:.1f} M (minimal loop)",
-              f"{c['ratio_to_reference']:.2f}x", ">= 50 M/s")
+    t.add_row(
+        "core candles/s (stops, fees)",
+        f"{c['core_candles_per_s'] / 1e6:.1f} M",
+        f"{c['reference_candles_per_s'] / 1e6:.1f} M (minimal loop)",
+        f"{c['ratio_to_reference']:.2f}x",
+        ">= 50 M/s",
+    )
     k = out["cli"]
-    t.add_row("whole CLI run, CPU-s", f"{k['cpu_s']:.2f} s", f"{FREQTRADE_CPU_S:.0f} s (Freqtrade)",
-              f"1/{k['speedup']:.1f}", "<= 1/20")
-    t.add_row("  trades", k["trades_check"], "", "ok" if k["identical_trades"] else "DIFFER", "identical")
+    t.add_row(
+        "whole CLI run, CPU-s",
+        f"{k['cpu_s']:.2f} s",
+        f"{FREQTRADE_CPU_S:.0f} s (Freqtrade)",
+        f"1/{k['speedup']:.1f}",
+        "<= 1/20",
+    )
+    t.add_row(
+        "  trades", k["trades_check"], "", "ok" if k["identical_trades"] else "DIFFER", "identical"
+    )
     if "hyperopt" in out:
         h = out["hyperopt"]
-        t.add_row(f"hyperopt {h['sets']} sets, wall", f"{h['wall_s']:.1f} s", "", f"{h['sets_per_s']:.0f} sets/s", "< 60 s")
+        t.add_row(
+            f"hyperopt {h['sets']} sets, wall",
+            f"{h['wall_s']:.1f} s",
+            "",
+            f"{h['sets_per_s']:.0f} sets/s",
+            "< 60 s",
+        )
     Console().print(t)

@@ -14,16 +14,37 @@ import typer
 
 from engine.cli_support import JsonOpt, fail, print_json, progress
 
-DataOpt = Annotated[Path, typer.Option("--data", help="folder of candle files (Freqtrade feather or CSV layout) or one file")]
-PairsOpt = Annotated[list[str] | None, typer.Option("--pairs", help="pairs, e.g. BTC/USDT (repeat or comma-separate); default: all in --data")]
+DataOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data", help="folder of candle files (Freqtrade feather or CSV layout) or one file"
+    ),
+]
+PairsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pairs", help="pairs, e.g. BTC/USDT (repeat or comma-separate); default: all in --data"
+    ),
+]
 TfOpt = Annotated[str, typer.Option("--timeframe", help="candle timeframe, e.g. 5m")]
 StratOpt = Annotated[str, typer.Option("--strategy", help="built-in strategy name")]
-SlOpt = Annotated[float | None, typer.Option("--stoploss", help="stoploss ratio, e.g. -0.10 (default: the strategy's)")]
-FeeOpt = Annotated[float, typer.Option("--fee", help="fee per side (taker; also maker unless --maker-fee)")]
-StakeOpt = Annotated[str, typer.Option("--stake", help="stake per trade in quote currency, or N% of equity")]
-MotOpt = Annotated[int, typer.Option("--max-open-trades", help="open trades at once (-1: unlimited)")]
+SlOpt = Annotated[
+    float | None,
+    typer.Option("--stoploss", help="stoploss ratio, e.g. -0.10 (default: the strategy's)"),
+]
+FeeOpt = Annotated[
+    float, typer.Option("--fee", help="fee per side (taker; also maker unless --maker-fee)")
+]
+StakeOpt = Annotated[
+    str, typer.Option("--stake", help="stake per trade in quote currency, or N% of equity")
+]
+MotOpt = Annotated[
+    int, typer.Option("--max-open-trades", help="open trades at once (-1: unlimited)")
+]
 WalletOpt = Annotated[float, typer.Option("--wallet", help="starting balance")]
-RangeOpt = Annotated[str | None, typer.Option("--timerange", help="YYYYMMDD-YYYYMMDD (either side may be empty)")]
+RangeOpt = Annotated[
+    str | None, typer.Option("--timerange", help="YYYYMMDD-YYYYMMDD (either side may be empty)")
+]
 
 
 def parse_timerange(tr: str | None) -> tuple[int | None, int | None]:
@@ -47,7 +68,9 @@ def parse_timerange(tr: str | None) -> tuple[int | None, int | None]:
     return ms(a), ms(b)
 
 
-def load_for_cli(data: Path, pairs: list[str] | None, timeframe: str, timerange: str | None) -> dict[str, Any]:
+def load_for_cli(
+    data: Path, pairs: list[str] | None, timeframe: str, timerange: str | None
+) -> dict[str, Any]:
     """Load, gap-fill and cut candles; any problem becomes one line and exit 2."""
     from engine.candles import load_candles
     from engine.errors import DataError
@@ -73,16 +96,32 @@ def backtest(
     strategy: StratOpt = "ema_rsi_cross",
     stoploss: SlOpt = None,
     fee: FeeOpt = 0.001,
-    maker_fee: Annotated[float | None, typer.Option("--maker-fee", help="fee for limit fills")] = None,
-    slippage: Annotated[float, typer.Option("--slippage", help="fraction against us on market fills")] = 0.0,
+    maker_fee: Annotated[
+        float | None, typer.Option("--maker-fee", help="fee for limit fills")
+    ] = None,
+    slippage: Annotated[
+        float, typer.Option("--slippage", help="fraction against us on market fills")
+    ] = 0.0,
     stake: StakeOpt = "1000",
     max_open_trades: MotOpt = -1,
     wallet: WalletOpt = 100_000.0,
     timerange: RangeOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="write summary.json, trades.csv, report.png here")] = None,
-    trades_out: Annotated[Path | None, typer.Option("--trades-out", help="write trades CSV here")] = None,
-    monte_carlo: Annotated[int, typer.Option("--monte-carlo", help="Monte Carlo scenarios (trade shuffle [+ noise]); 0: off")] = 0,
-    noise: Annotated[float, typer.Option("--noise", help="Monte Carlo return noise, std as a fraction of the stake")] = 0.0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write summary.json, trades.csv, report.png here")
+    ] = None,
+    trades_out: Annotated[
+        Path | None, typer.Option("--trades-out", help="write trades CSV here")
+    ] = None,
+    monte_carlo: Annotated[
+        int,
+        typer.Option(
+            "--monte-carlo", help="Monte Carlo scenarios (trade shuffle [+ noise]); 0: off"
+        ),
+    ] = 0,
+    noise: Annotated[
+        float,
+        typer.Option("--noise", help="Monte Carlo return noise, std as a fraction of the stake"),
+    ] = 0.0,
     json_out: JsonOpt = False,
 ) -> None:
     """Backtest a strategy on candle files (Freqtrade fill rules; see engine/backtest/core.py)."""
@@ -94,9 +133,17 @@ def backtest(
     from engine.backtest.runner import run_backtest
 
     try:
-        res = run_backtest(candles, strategy, stake=_stake(stake), fee=fee, maker_fee=maker_fee,
-                           slippage=slippage, stoploss=stoploss, max_open_trades=max_open_trades,
-                           wallet=wallet)
+        res = run_backtest(
+            candles,
+            strategy,
+            stake=_stake(stake),
+            fee=fee,
+            maker_fee=maker_fee,
+            slippage=slippage,
+            stoploss=stoploss,
+            max_open_trades=max_open_trades,
+            wallet=wallet,
+        )
     except (SentitradeError, ValueError) as e:
         fail(str(e))
     res.timings = {"load": t_load, **res.timings}
@@ -132,7 +179,10 @@ def backtest(
         from rich.console import Console
 
         c = Console()
-        c.print(f"Monte Carlo ({mc['scenarios']} scenarios, noise {mc['noise']}): percentiles 5/25/50/75/95")
+        c.print(
+            f"Monte Carlo ({mc['scenarios']} scenarios, noise {mc['noise']}): "
+            "percentiles 5/25/50/75/95"
+        )
         for k in ("return", "max_drawdown", "sharpe", "calmar"):
             c.print(f"  {k:13s} " + "  ".join(f"{v:+.4f}" for v in mc[k].values()))
 
@@ -152,7 +202,9 @@ def _print_table(res: Any, out: Path | None) -> None:
     from rich.table import Table
 
     m = res.metrics
-    t = Table(title=f"{res.strategy} · {res.timeframe} · {res.candles:,} candles", show_header=False)
+    t = Table(
+        title=f"{res.strategy} · {res.timeframe} · {res.candles:,} candles", show_header=False
+    )
     t.add_column("metric", style="bold")
     t.add_column("value", justify="right")
     rows = [
@@ -162,9 +214,14 @@ def _print_table(res: Any, out: Path | None) -> None:
         ("win rate", f"{100 * m['winrate']:.1f} %  W{m['wins']}/L{m['losses']}/D{m['draws']}"),
         ("profit factor", f"{m['profit_factor']:.3f}"),
         ("expectancy (ratio)", f"{m['expectancy']:.6g} ({m['expectancy_ratio']:.3f})"),
-        ("Sharpe / Sortino / Calmar", f"{m['sharpe']:.2f} / {m['sortino']:.2f} / {m['calmar']:.2f}"),
-        ("daily Sharpe / Sortino / Calmar",
-         f"{m['sharpe_daily']:.2f} / {m['sortino_daily']:.2f} / {m['calmar_daily']:.2f}"),
+        (
+            "Sharpe / Sortino / Calmar",
+            f"{m['sharpe']:.2f} / {m['sortino']:.2f} / {m['calmar']:.2f}",
+        ),
+        (
+            "daily Sharpe / Sortino / Calmar",
+            f"{m['sharpe_daily']:.2f} / {m['sortino_daily']:.2f} / {m['calmar_daily']:.2f}",
+        ),
         ("SQN", f"{m['sqn']:.3f}"),
         ("max drawdown", f"{m['max_drawdown_abs']:.8g} ({100 * m['max_drawdown_account']:.2f} %)"),
         ("drawdown period", f"{m['drawdown_start']} → {m['drawdown_end']}"),
@@ -195,13 +252,26 @@ def hyperopt(
     stake: Annotated[float, typer.Option("--stake", help="stake per trade")] = 1000.0,
     wallet: WalletOpt = 100_000.0,
     timerange: RangeOpt = None,
-    epochs: Annotated[int, typer.Option("--epochs", "--trials", help="parameter sets to try")] = 100,
+    epochs: Annotated[
+        int, typer.Option("--epochs", "--trials", help="parameter sets to try")
+    ] = 100,
     sampler: Annotated[str, typer.Option("--sampler", help="tpe|gp|cmaes|nsga2|qmc")] = "tpe",
-    loss: Annotated[str, typer.Option("--loss", help="sharpe|sortino|calmar|maxdrawdown|profitdrawdown|multi")] = "sharpe",
-    jobs: Annotated[int, typer.Option("--jobs", help="threads evaluating batches (0: all cores)")] = 0,
-    batch: Annotated[int, typer.Option("--batch", help="parameter sets evaluated per numba batch")] = 64,
-    storage: Annotated[str | None, typer.Option("--storage", help="Optuna RDB URL, e.g. postgresql://... (shared study)")] = None,
-    study: Annotated[str | None, typer.Option("--study", help="study name (with --storage: resume/join it)")] = None,
+    loss: Annotated[
+        str, typer.Option("--loss", help="sharpe|sortino|calmar|maxdrawdown|profitdrawdown|multi")
+    ] = "sharpe",
+    jobs: Annotated[
+        int, typer.Option("--jobs", help="threads evaluating batches (0: all cores)")
+    ] = 0,
+    batch: Annotated[
+        int, typer.Option("--batch", help="parameter sets evaluated per numba batch")
+    ] = 64,
+    storage: Annotated[
+        str | None,
+        typer.Option("--storage", help="Optuna RDB URL, e.g. postgresql://... (shared study)"),
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option("--study", help="study name (with --storage: resume/join it)")
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="sampler seed")] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -223,10 +293,23 @@ def hyperopt(
                 if bar is not None and task is not None:
                     bar.update(task, completed=done)
 
-            res = run_hyperopt(candles, strategy, epochs=epochs, sampler=sampler, loss=loss,
-                               jobs=jobs, batch=batch, storage=storage, study_name=study,
-                               seed=seed, stake=stake, fee=fee, stoploss=stoploss,
-                               wallet=wallet, on_progress=tick)
+            res = run_hyperopt(
+                candles,
+                strategy,
+                epochs=epochs,
+                sampler=sampler,
+                loss=loss,
+                jobs=jobs,
+                batch=batch,
+                storage=storage,
+                study_name=study,
+                seed=seed,
+                stake=stake,
+                fee=fee,
+                stoploss=stoploss,
+                wallet=wallet,
+                on_progress=tick,
+            )
     except HyperoptError as e:
         fail(str(e))
     if json_out:
@@ -235,7 +318,9 @@ def hyperopt(
     from rich.console import Console
 
     c = Console()
-    c.print(f"[bold]{res['trials']} trials[/] in {res['seconds']:.1f} s "
-            f"({res['evaluations_per_s']:.0f} sets/s), loss {loss}")
+    c.print(
+        f"[bold]{res['trials']} trials[/] in {res['seconds']:.1f} s "
+        f"({res['evaluations_per_s']:.0f} sets/s), loss {loss}"
+    )
     c.print(f"best loss {res['best']['loss']:.6g}: {res['best']['params']}")
     c.print("best metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in res["best"]["metrics"].items()))

@@ -9,8 +9,9 @@ Intra-candle ordering (candle t, with the signal columns of the CLOSED candle t-
 1. Entry: ``enter_long[t-1]`` and not ``exit_long[t-1]`` / ``enter_short[t-1]``
    (mirror for shorts), a free slot (``max_open_trades``), stake affordable, one trade
    per pair, and not on the very last candle time. Market orders fill at ``open[t]``
-   (plus slippage against us), rounded to the nearest price step; limit orders (``enter_limit[t-1]``) fill only if the
-   candle reaches the limit, at the limit or a better open; they live one candle.
+   (plus slippage against us), rounded to the nearest price step; limit orders
+   (``enter_limit[t-1]``) fill only if the candle reaches the limit, at the limit or a
+   better open; they live one candle.
    The stop is set from the fill: ``open_rate * (1 - |stoploss|)`` rounded UP to the
    pair's price step (DOWN for shorts), the step being the one of the entry's month.
 2. Exit checks, on the same candle the trade opened too, first match wins
@@ -55,7 +56,7 @@ N_I = 5
 
 @njit(cache=True, nogil=True)
 def _pow10(d: int) -> float:
-    return 10.0 ** d
+    return 10.0**d
 
 
 @njit(cache=True, nogil=True)
@@ -163,8 +164,10 @@ def monthly_decimals(op, hi, lo, cl, starts, out):
         b = starts[j + 1] if j + 1 < starts.shape[0] else n
         best = -1
         for i in range(a, b):
-            d = max(max(_decimals15(op[i]), _decimals15(hi[i])),
-                    max(_decimals15(lo[i]), _decimals15(cl[i])))
+            d = max(
+                max(_decimals15(op[i]), _decimals15(hi[i])),
+                max(_decimals15(lo[i]), _decimals15(cl[i])),
+            )
             if d > best:
                 best = d
                 if best >= 15:
@@ -187,16 +190,45 @@ def _roi_for(age_min: float, roi_min, roi_val) -> float:
 
 
 @njit(cache=True, nogil=True)
-def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, end_t,
-             stoploss, trailing, tsp, tsp_off, only_off, roi_min, roi_val, tf_min,
-             stake_fixed, stake_pct, wallet, max_open, fee_taker, fee_maker, slippage, cap):
+def simulate(
+    op,
+    hi,
+    lo,
+    valid,
+    el,
+    xl,
+    es,
+    xs,
+    scale,
+    limit,
+    tick,
+    last_idx,
+    end_t,
+    stoploss,
+    trailing,
+    tsp,
+    tsp_off,
+    only_off,
+    roi_min,
+    roi_val,
+    tf_min,
+    stake_fixed,
+    stake_pct,
+    wallet,
+    max_open,
+    fee_taker,
+    fee_maker,
+    slippage,
+    cap,
+):
     """Run the event loop; returns (int records, float records, count).
 
-    Arrays are (times, pairs), C order, so one time step is contiguous; `valid` marks where a pair has a candle; signals are the
-    strategy's columns on their own candle (the kernel reads t-1 at t). ``tick`` holds
-    the price-step decimals per candle (-1: no rounding). ``stoploss`` <= -1 or NaN
-    disables the stop; ``tsp`` NaN means no ``trailing_stop_positive``; ``max_open``
-    < 0 means unlimited; ``stake_pct`` > 0 sizes stakes as that fraction of equity.
+    Arrays are (times, pairs), C order, so one time step is contiguous; `valid` marks
+    where a pair has a candle; signals are the strategy's columns on their own candle
+    (the kernel reads t-1 at t). ``tick`` holds the price-step decimals per candle
+    (-1: no rounding). ``stoploss`` <= -1 or NaN disables the stop; ``tsp`` NaN means
+    no ``trailing_stop_positive``; ``max_open`` < 0 means unlimited; ``stake_pct`` > 0
+    sizes stakes as that fraction of equity.
     """
     n_t, n_p = op.shape
     irec = np.zeros((cap, N_I), dtype=np.int64)
@@ -304,21 +336,20 @@ def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, en
                 else:
                     bound_profit = amount * bound * (1.0 - fee_taker) / ov - 1.0
             # d (prepare). trailing adjusts the stop with the candle's extreme first
-            if reason < 0 and use_sl and trailing:
-                if not (only_off and bound_profit < tsp_off):
-                    sl_val = sl_abs
-                    if has_tsp and bound_profit > tsp_off:
-                        sl_val = abs(tsp)
-                    if short:
-                        new = floor_tick(bound * (1.0 + sl_val), tick[t_open, p])
-                        if new < stop[p]:
-                            stop[p] = new
-                            stop_trailing[p] = True
-                    else:
-                        new = ceil_tick(bound * (1.0 - sl_val), tick[t_open, p])
-                        if new > stop[p]:
-                            stop[p] = new
-                            stop_trailing[p] = True
+            if reason < 0 and use_sl and trailing and not (only_off and bound_profit < tsp_off):
+                sl_val = sl_abs
+                if has_tsp and bound_profit > tsp_off:
+                    sl_val = abs(tsp)
+                if short:
+                    new = floor_tick(bound * (1.0 + sl_val), tick[t_open, p])
+                    if new < stop[p]:
+                        stop[p] = new
+                        stop_trailing[p] = True
+                else:
+                    new = ceil_tick(bound * (1.0 - sl_val), tick[t_open, p])
+                    if new > stop[p]:
+                        stop[p] = new
+                        stop_trailing[p] = True
             hit = False
             if reason < 0 and use_sl:
                 hit = (h >= stop[p]) if short else (lw <= stop[p])
@@ -334,25 +365,24 @@ def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, en
                     fc = fee_maker
                     if short:
                         rr = orate * (1.0 - fo) * (1.0 - roi) / (1.0 + fc)
-                        if t > t_open and o < rr:
-                            rate = o
-                        else:
-                            rate = min(max(rr, lw), h)
+                        rate = o if t > t_open and o < rr else min(max(rr, lw), h)
                     else:
                         rr = orate * (1.0 + fo) * (1.0 + roi) / (1.0 - fc)
-                        if t > t_open and o > rr:
-                            rate = o
-                        else:
-                            rate = min(max(rr, lw), h)
+                        rate = o if t > t_open and o > rr else min(max(rr, lw), h)
             # d. trailing stop
             if reason < 0 and hit and stop_trailing[p]:
                 reason = REASON_TRAILING
-            if reason == REASON_STOP_LOSS or reason == REASON_TRAILING:
+            if reason in (REASON_STOP_LOSS, REASON_TRAILING):
                 sp = stop[p]
                 if (not short and sp > h) or (short and sp < lw):
                     rate = o
-                elif (reason == REASON_TRAILING and t == t_open and only_off and has_tsp
-                      and lw < o < h):
+                elif (
+                    reason == REASON_TRAILING
+                    and t == t_open
+                    and only_off
+                    and has_tsp
+                    and lw < o < h
+                ):
                     if short:
                         rate = min(h, o * (1.0 - tsp_off + abs(tsp)))
                     else:

@@ -4,7 +4,8 @@ Optuna proposes parameter sets (ask), we evaluate a whole batch of them at once,
 report the losses (tell). For ``ema_rsi_cross``, where a trial only changes periods and
 thresholds, one numba kernel recomputes the indicators and runs the same
 `engine.backtest.core.simulate` for every set of the batch, one GIL-free thread per core
-(``--jobs``): no process per trial, no pickling of candles. Other strategies fall back to `run_backtest` per trial.
+(``--jobs``): no process per trial, no pickling of candles. Other strategies fall back
+to `run_backtest` per trial.
 
 ``--storage URL`` is an Optuna RDB URL (``postgresql://...``, ``sqlite:///file.db``): several
 machines running the same ``--study`` share one study. Losses are "lower is better":
@@ -20,7 +21,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -36,8 +37,16 @@ F64 = npt.NDArray[np.float64]
 # columns of the stats matrix one evaluation yields
 S_PROFIT, S_TRADES, S_WINS, S_SHARPE, S_SORTINO, S_CALMAR, S_DD_ABS, S_DD_ACC = range(8)
 N_S = 8
-STAT_NAMES = ("profit_total_abs", "total_trades", "wins", "sharpe", "sortino", "calmar",
-              "max_drawdown_abs", "max_drawdown_account")
+STAT_NAMES = (
+    "profit_total_abs",
+    "total_trades",
+    "wins",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown_abs",
+    "max_drawdown_account",
+)
 
 
 class HyperoptError(SentitradeError):
@@ -97,7 +106,9 @@ def trade_stats(irec, frec, ntr, wallet, days):
         out[S_SORTINO] = (s / d) / nsd * math.sqrt(365.0) if nsd > 0 else -100.0
     else:
         out[S_SORTINO] = -100.0
-    out[S_CALMAR] = (total / wallet / d * 100.0) / dd_acc * math.sqrt(365.0) if dd_acc > 0 else -100.0
+    out[S_CALMAR] = (
+        (total / wallet / d * 100.0) / dd_acc * math.sqrt(365.0) if dd_acc > 0 else -100.0
+    )
     out[S_DD_ABS] = max_dd
     out[S_DD_ACC] = dd_acc
     return out
@@ -109,7 +120,7 @@ def _signals_ema_rsi(cl, vol, valid, offset, length, fast, slow, rsi_p, rsi_max,
     for p in range(n_p):
         a = offset[p]
         n = length[p]
-        x = np.ascontiguousarray(cl[a:a + n, p])
+        x = np.ascontiguousarray(cl[a : a + n, p])
         f = np.empty(n)
         s = np.empty(n)
         r = np.empty(n)
@@ -124,9 +135,29 @@ def _signals_ema_rsi(cl, vol, valid, offset, length, fast, slow, rsi_p, rsi_max,
 
 
 @njit(cache=True, nogil=True)
-def batch_ema_rsi(op, hi, lo, cl, vol, valid, offset, length, tick, last_idx, end_t,
-                  fasts, slows, rsi_ps, rsi_maxs, stoplosses, tf_min, stake, wallet, fee,
-                  days):
+def batch_ema_rsi(
+    op,
+    hi,
+    lo,
+    cl,
+    vol,
+    valid,
+    offset,
+    length,
+    tick,
+    last_idx,
+    end_t,
+    fasts,
+    slows,
+    rsi_ps,
+    rsi_maxs,
+    stoplosses,
+    tf_min,
+    stake,
+    wallet,
+    fee,
+    days,
+):
     """Evaluate many ema_rsi_cross parameter sets; one stats row per set. Serial and
     GIL-free: `BatchEvaluator` runs one call per thread on a share of the sets (cheaper
     to compile than ``parallel=True`` and the threads map directly onto ``--jobs``)."""
@@ -137,8 +168,9 @@ def batch_ema_rsi(op, hi, lo, cl, vol, valid, offset, length, tick, last_idx, en
     for k in range(n_sets):
         el = np.zeros((n_t, n_p), dtype=np.bool_)
         xl = np.zeros((n_t, n_p), dtype=np.bool_)
-        _signals_ema_rsi(cl, vol, valid, offset, length, fasts[k], slows[k], rsi_ps[k],
-                         rsi_maxs[k], el, xl)
+        _signals_ema_rsi(
+            cl, vol, valid, offset, length, fasts[k], slows[k], rsi_ps[k], rsi_maxs[k], el, xl
+        )
         es = np.zeros((n_t, n_p), dtype=np.bool_)
         scale = np.ones((n_t, n_p))
         limit = np.full((n_t, n_p), np.nan)
@@ -147,10 +179,37 @@ def batch_ema_rsi(op, hi, lo, cl, vol, valid, offset, length, tick, last_idx, en
             for p in range(n_p):
                 if el[t, p]:
                     cap += 1
-        irec, frec, ntr = simulate(op, hi, lo, valid, el, xl, es, es, scale, limit, tick,
-                                   last_idx, end_t, stoplosses[k], False, np.nan, 0.0, False,
-                                   empty_f, empty_f, tf_min, stake, 0.0, wallet, -1, fee, fee,
-                                   0.0, cap)
+        irec, frec, ntr = simulate(
+            op,
+            hi,
+            lo,
+            valid,
+            el,
+            xl,
+            es,
+            es,
+            scale,
+            limit,
+            tick,
+            last_idx,
+            end_t,
+            stoplosses[k],
+            False,
+            np.nan,
+            0.0,
+            False,
+            empty_f,
+            empty_f,
+            tf_min,
+            stake,
+            0.0,
+            wallet,
+            -1,
+            fee,
+            fee,
+            0.0,
+            cap,
+        )
         out[k] = trade_stats(irec, frec, ntr, wallet, days)
     return out
 
@@ -158,8 +217,9 @@ def batch_ema_rsi(op, hi, lo, cl, vol, valid, offset, length, tick, last_idx, en
 class BatchEvaluator:
     """Prepared arrays of one dataset, evaluating parameter sets of ema_rsi_cross."""
 
-    def __init__(self, candles: dict[str, Any], *, stake: float, fee: float, wallet: float,
-                 jobs: int = 0) -> None:
+    def __init__(
+        self, candles: dict[str, Any], *, stake: float, fee: float, wallet: float, jobs: int = 0
+    ) -> None:
         import os
 
         self.jobs = jobs if jobs > 0 else (os.cpu_count() or 1)
@@ -188,15 +248,34 @@ class BatchEvaluator:
         def col(name: str, default: float, dtype: Any) -> npt.NDArray[Any]:
             return np.array([p.get(name, default) for p in params], dtype=dtype)
 
-        cols = (col("fast", 12, np.int64), col("slow", 26, np.int64),
-                col("rsi_period", 14, np.int64), col("rsi_max", 70.0, np.float64),
-                col("stoploss", default_stoploss, np.float64))
+        cols = (
+            col("fast", 12, np.int64),
+            col("slow", 26, np.int64),
+            col("rsi_period", 14, np.int64),
+            col("rsi_max", 70.0, np.float64),
+            col("stoploss", default_stoploss, np.float64),
+        )
 
         def run(lo: int, hi: int) -> F64:
-            return batch_ema_rsi(
-                g.open, g.high, g.low, g.close, self.vol, g.valid, g.offset, g.length,
-                self.tick, self.last_idx, g.n_times - 1, *(c[lo:hi] for c in cols),
-                g.step_ms / 60000.0, self.stake, self.wallet, self.fee, int(self.days))
+            return batch_ema_rsi(  # type: ignore[call-arg]
+                g.open,
+                g.high,
+                g.low,
+                g.close,
+                self.vol,
+                g.valid,
+                g.offset,
+                g.length,
+                self.tick,
+                self.last_idx,
+                g.n_times - 1,
+                *(c[lo:hi] for c in cols),
+                g.step_ms / 60000.0,
+                self.stake,
+                self.wallet,
+                self.fee,
+                int(self.days),
+            )
 
         n = len(params)
         workers = max(1, min(self.jobs, n))
@@ -237,8 +316,10 @@ def _sampler(name: str, seed: int | None, multi: bool) -> Any:
 
     missing = [m for m in _SAMPLER_DEPS.get(name, ()) if importlib.util.find_spec(m) is None]
     if missing:
-        raise HyperoptError(f"sampler {name} needs the package(s) {', '.join(missing)}: "
-                            f"pip install {' '.join(missing)}, or use --sampler tpe|nsga2")
+        raise HyperoptError(
+            f"sampler {name} needs the package(s) {', '.join(missing)}: "
+            f"pip install {' '.join(missing)}, or use --sampler tpe|nsga2"
+        )
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
         if name == "tpe":
@@ -247,7 +328,9 @@ def _sampler(name: str, seed: int | None, multi: bool) -> Any:
             return optuna.samplers.GPSampler(seed=seed)
         if name == "cmaes":
             if multi:
-                raise HyperoptError("CMA-ES is single-objective: use --sampler nsga2 with --loss multi")
+                raise HyperoptError(
+                    "CMA-ES is single-objective: use --sampler nsga2 with --loss multi"
+                )
             return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
         if name == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=seed)
@@ -269,7 +352,7 @@ def distributions(strategy: Any, include_stoploss: bool = False) -> dict[str, An
         if p.kind == "int":
             out[name] = od.IntDistribution(p.low, p.high)
         elif p.kind == "decimal":
-            out[name] = od.FloatDistribution(p.low, p.high, step=10.0 ** -p.decimals)
+            out[name] = od.FloatDistribution(p.low, p.high, step=10.0**-p.decimals)
         else:
             out[name] = od.CategoricalDistribution(p.categories)
     if include_stoploss:
@@ -310,18 +393,28 @@ def run_hyperopt(
     dists = distributions(strat, include_stoploss=optimize_stoploss)
     if not dists:
         raise HyperoptError(f"strategy {strategy} has no optimisable parameters")
-    directions = ["maximize", "minimize"] if multi else ["minimize"]
+    directions: list[Literal["minimize", "maximize"]] = (
+        ["maximize", "minimize"] if multi else ["minimize"]
+    )
     try:
-        study = optuna.create_study(storage=storage, study_name=study_name,
-                                    sampler=_sampler(sampler, seed, multi),
-                                    directions=directions, load_if_exists=study_name is not None)
+        study = optuna.create_study(
+            storage=storage,
+            study_name=study_name,
+            sampler=_sampler(sampler, seed, multi),
+            directions=directions,
+            load_if_exists=study_name is not None,
+        )
     except HyperoptError:
         raise
-    except Exception as e:  # noqa: BLE001 - optuna/SQLAlchemy raise many kinds for bad URLs
-        raise HyperoptError(f"cannot open study (storage {storage!r}): {type(e).__name__}: {e}") from None
+    except Exception as e:
+        raise HyperoptError(
+            f"cannot open study (storage {storage!r}): {type(e).__name__}: {e}"
+        ) from None
     sl = float(strat.stoploss) if stoploss is None else float(stoploss)
     batched = strategy == "ema_rsi_cross"
-    evaluator = BatchEvaluator(candles, stake=stake, fee=fee, wallet=wallet, jobs=jobs) if batched else None
+    evaluator = (
+        BatchEvaluator(candles, stake=stake, fee=fee, wallet=wallet, jobs=jobs) if batched else None
+    )
     t0 = time.perf_counter()
     done = 0
     while done < epochs:
@@ -347,7 +440,7 @@ def run_hyperopt(
         best_loss = float(best.values[0])
     else:
         best = study.best_trial
-        best_loss = float(best.value)
+        best_loss = float(best.value if best.value is not None else "nan")
     return {
         "study": study.study_name,
         "trials": done,
@@ -358,11 +451,19 @@ def run_hyperopt(
     }
 
 
-def _single_stats(candles: dict[str, Any], strategy: str, params: dict[str, Any], stake: float,
-                  fee: float, stoploss: float, wallet: float) -> dict[str, float]:
+def _single_stats(
+    candles: dict[str, Any],
+    strategy: str,
+    params: dict[str, Any],
+    stake: float,
+    fee: float,
+    stoploss: float,
+    wallet: float,
+) -> dict[str, float]:
     from engine.backtest.runner import run_backtest
 
     sl = params.pop("stoploss", stoploss)
-    r = run_backtest(candles, strategy, params=params, stake=stake, fee=fee, stoploss=sl,
-                     wallet=wallet)
+    r = run_backtest(
+        candles, strategy, params=params, stake=stake, fee=fee, stoploss=sl, wallet=wallet
+    )
     return {k: float(r.metrics[k]) for k in STAT_NAMES}

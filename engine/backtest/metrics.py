@@ -43,7 +43,7 @@ def _iso(ms: int) -> str:
 
 
 def _duration(seconds: float) -> str:
-    s = int(round(seconds))
+    s = round(seconds)
     d, rem = divmod(s, 86400)
     h, rem = divmod(rem, 3600)
     m, sec = divmod(rem, 60)
@@ -51,12 +51,19 @@ def _duration(seconds: float) -> str:
     return f"{d} day{'s' if d != 1 else ''}, {hms}" if d else hms
 
 
-def drawdown(profit_abs: F64, close_ms: npt.NDArray[np.int64], wallet: float,
-             relative: bool = False) -> dict[str, Any]:
+def drawdown(
+    profit_abs: F64, close_ms: npt.NDArray[np.int64], wallet: float, relative: bool = False
+) -> dict[str, Any]:
     """Freqtrade's ``calculate_max_drawdown`` on realised profit (trades in close order)."""
     if profit_abs.size == 0:
-        return {"abs": 0.0, "account": 0.0, "high_ms": None, "low_ms": None,
-                "high_value": 0.0, "low_value": 0.0}
+        return {
+            "abs": 0.0,
+            "account": 0.0,
+            "high_ms": None,
+            "low_ms": None,
+            "high_value": 0.0,
+            "low_value": 0.0,
+        }
     order = np.argsort(close_ms, kind="stable")
     cum = np.cumsum(profit_abs[order])
     high = np.maximum(0.0, np.maximum.accumulate(cum))
@@ -65,8 +72,14 @@ def drawdown(profit_abs: F64, close_ms: npt.NDArray[np.int64], wallet: float,
     i = int(np.argmax(rel)) if relative else int(np.argmin(dd))
     hi = int(np.argmax(high[: i + 1]))
     cms = close_ms[order]
-    return {"abs": float(abs(dd[i])), "account": float(rel[i]), "high_ms": int(cms[hi]),
-            "low_ms": int(cms[i]), "high_value": float(cum[hi]), "low_value": float(cum[i])}
+    return {
+        "abs": float(abs(dd[i])),
+        "account": float(rel[i]),
+        "high_ms": int(cms[hi]),
+        "low_ms": int(cms[i]),
+        "high_value": float(cum[hi]),
+        "low_value": float(cum[i]),
+    }
 
 
 def sharpe_trades(ret: F64, days: int) -> float:
@@ -134,8 +147,9 @@ def streaks(profit_abs: F64) -> tuple[int, int]:
     return best_w, best_l
 
 
-def daily_balance(profit_abs: F64, close_ms: npt.NDArray[np.int64], wallet: float,
-                  start_ms: int, end_ms: int) -> tuple[npt.NDArray[np.int64], F64]:
+def daily_balance(
+    profit_abs: F64, close_ms: npt.NDArray[np.int64], wallet: float, start_ms: int, end_ms: int
+) -> tuple[npt.NDArray[np.int64], F64]:
     """Balance at the end of each UTC day from start to end (realised profit only)."""
     d0, d1 = start_ms // DAY_MS, end_ms // DAY_MS
     days = np.arange(d0, d1 + 1, dtype=np.int64)
@@ -213,10 +227,13 @@ def compute_metrics(result: BacktestResult) -> dict[str, Any]:
         "starting_balance": wallet,
         "final_balance": final,
         "cagr": cagr(wallet, final, days),
-        "wins": wins, "losses": losses, "draws": n - wins - losses,
+        "wins": wins,
+        "losses": losses,
+        "draws": n - wins - losses,
         "winrate": wins / n if n else 0.0,
         "profit_factor": gp / gl if gl > 0 else 0.0,
-        "expectancy": exp, "expectancy_ratio": exp_ratio,
+        "expectancy": exp,
+        "expectancy_ratio": exp_ratio,
         "sharpe": sharpe_trades(ret, days) if days > 0 else 0.0,
         "sortino": sortino_trades(ret, days) if days > 0 else 0.0,
         "calmar": calmar_trades(total / wallet, days, dd["account"]) if n and days > 0 else 0.0,
@@ -226,15 +243,28 @@ def compute_metrics(result: BacktestResult) -> dict[str, Any]:
         "max_relative_drawdown": dd_rel["account"],
         "drawdown_start": _iso(dd["high_ms"]) if dd["high_ms"] is not None else None,
         "drawdown_end": _iso(dd["low_ms"]) if dd["low_ms"] is not None else None,
-        "drawdown_duration": _duration((dd["low_ms"] - dd["high_ms"]) / 1000) if dd["high_ms"] is not None else None,
-        "max_consecutive_wins": sw, "max_consecutive_losses": sl,
+        "drawdown_duration": _duration((dd["low_ms"] - dd["high_ms"]) / 1000)
+        if dd["high_ms"] is not None
+        else None,
+        "max_consecutive_wins": sw,
+        "max_consecutive_losses": sl,
         # Freqtrade rounds the mean holding time to whole minutes
         "holding_avg": _duration(round(float(dur_s.mean()) / 60) * 60) if n else "0:00:00",
         "holding_avg_s": float(dur_s.mean()) if n else 0.0,
         "best_pair": max(pair_profit, key=lambda k: pair_profit[k]) if n else None,
         "worst_pair": min(pair_profit, key=lambda k: pair_profit[k]) if n else None,
-        "best_day": {"date": _iso(int(day_idx[int(np.argmax(per_day))]) * DAY_MS)[:10], "profit_abs": float(per_day.max())} if per_day.size else None,
-        "worst_day": {"date": _iso(int(day_idx[int(np.argmin(per_day))]) * DAY_MS)[:10], "profit_abs": float(per_day.min())} if per_day.size else None,
+        "best_day": {
+            "date": _iso(int(day_idx[int(np.argmax(per_day))]) * DAY_MS)[:10],
+            "profit_abs": float(per_day.max()),
+        }
+        if per_day.size
+        else None,
+        "worst_day": {
+            "date": _iso(int(day_idx[int(np.argmin(per_day))]) * DAY_MS)[:10],
+            "profit_abs": float(per_day.min()),
+        }
+        if per_day.size
+        else None,
         "market_change": market_change(result.data),
         "backtest_start": _iso(start_ms),
         "backtest_end": _iso(end_ms),

@@ -66,8 +66,9 @@ def _scenarios(profit_abs, stake, wallet, n, noise, seed, years):
     return out
 
 
-def monte_carlo(result: BacktestResult, *, scenarios: int = 1000, noise: float = 0.0,
-                seed: int = 0) -> dict[str, Any]:
+def monte_carlo(
+    result: BacktestResult, *, scenarios: int = 1000, noise: float = 0.0, seed: int = 0
+) -> dict[str, Any]:
     """Percentiles of return, max drawdown, Sharpe and Calmar over shuffled scenarios."""
     if scenarios < 1:
         raise ValueError("scenarios must be at least 1")
@@ -81,9 +82,16 @@ def monte_carlo(result: BacktestResult, *, scenarios: int = 1000, noise: float =
     years = max(days, 1.0) / 365.0
     if pa.size == 0:
         raise ValueError("no trades to resample")
-    sims = _scenarios(pa, stake, float(result.wallet), int(scenarios), float(noise), int(seed), years)
+    sims = _scenarios(
+        pa, stake, float(result.wallet), int(scenarios), float(noise), int(seed), years
+    )
     names = ("return", "max_drawdown", "sharpe", "calmar")
-    out: dict[str, Any] = {"scenarios": scenarios, "noise": noise, "seed": seed, "trades": int(pa.size)}
+    out: dict[str, Any] = {
+        "scenarios": scenarios,
+        "noise": noise,
+        "seed": seed,
+        "trades": int(pa.size),
+    }
     for i, name in enumerate(names):
         q = np.percentile(sims[:, i], PERCENTILES)
         out[name] = {f"p{p}": float(v) for p, v in zip(PERCENTILES, q, strict=True)}

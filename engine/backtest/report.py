@@ -23,8 +23,19 @@ if TYPE_CHECKING:
     from engine.backtest.runner import BacktestResult
 
 F64 = npt.NDArray[np.float64]
-TRADE_COLUMNS = ("pair", "open_time", "close_time", "open_rate", "close_rate", "profit_ratio",
-                 "profit_abs", "amount", "stake_amount", "exit_reason", "is_open")
+TRADE_COLUMNS = (
+    "pair",
+    "open_time",
+    "close_time",
+    "open_rate",
+    "close_rate",
+    "profit_ratio",
+    "profit_abs",
+    "amount",
+    "stake_amount",
+    "exit_reason",
+    "is_open",
+)
 MAX_MARKED_TRADES = 120
 
 
@@ -41,8 +52,12 @@ def _json_default(o: Any) -> Any:
 def summary_dict(result: BacktestResult) -> dict[str, Any]:
     """What summary.json holds: run description, metrics, timings (no trade list)."""
     return {
-        "strategy": result.strategy, "timeframe": result.timeframe, "pairs": result.pairs,
-        "candles": result.candles, "config": result.config, "metrics": result.metrics,
+        "strategy": result.strategy,
+        "timeframe": result.timeframe,
+        "pairs": result.pairs,
+        "candles": result.candles,
+        "config": result.config,
+        "metrics": result.metrics,
         "timings": result.timings,
     }
 
@@ -69,8 +84,9 @@ def write_report(result: BacktestResult, out_dir: Path) -> dict[str, Path]:
     }
     paths["png"].write_bytes(render_report_png(result))
     write_trades_csv(result, paths["trades"])
-    paths["summary"].write_text(json.dumps(summary_dict(result), indent=2, default=_json_default,
-                                           allow_nan=True))
+    paths["summary"].write_text(
+        json.dumps(summary_dict(result), indent=2, default=_json_default, allow_nan=True)
+    )
     return paths
 
 
@@ -78,7 +94,9 @@ def _dt(ms: npt.NDArray[np.int64]) -> npt.NDArray[np.datetime64]:
     return np.asarray(ms, dtype=np.int64).astype("datetime64[ms]")
 
 
-def _decimate(t: npt.NDArray[np.int64], y: F64, points: int = 1500) -> tuple[npt.NDArray[np.int64], F64]:
+def _decimate(
+    t: npt.NDArray[np.int64], y: F64, points: int = 1500
+) -> tuple[npt.NDArray[np.int64], F64]:
     """Min/max per bucket so a 100k-candle line stays a faithful 3k-point line."""
     n = y.shape[0]
     if n <= 2 * points:
@@ -137,8 +155,16 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
     fig = Figure(figsize=(9, 16), dpi=dpi)
     FigureCanvasAgg(fig)
     fig.set_facecolor("white")
-    gs = fig.add_gridspec(5, 1, height_ratios=[0.95, 2.2, 1.6, 1.0, 1.3], hspace=0.42,
-                          left=0.12, right=0.96, top=0.975, bottom=0.045)
+    gs = fig.add_gridspec(
+        5,
+        1,
+        height_ratios=[0.95, 2.2, 1.6, 1.0, 1.3],
+        hspace=0.42,
+        left=0.12,
+        right=0.96,
+        top=0.975,
+        bottom=0.045,
+    )
     base = 17
 
     # headline
@@ -146,18 +172,41 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
     ax0.axis("off")
     prof = float(m.get("profit_total", 0.0)) * 100
     color = "#1a7f37" if prof >= 0 else "#c62828"
-    ax0.text(0.0, 1.0, f"{result.strategy}  ·  {result.timeframe}  ·  {len(result.pairs)} pair"
-             f"{'s' if len(result.pairs) != 1 else ''}", fontsize=base + 3, weight="bold",
-             va="top", transform=ax0.transAxes)
-    ax0.text(0.0, 0.70, f"{m.get('backtest_start', '')[:10]} → {m.get('backtest_end', '')[:10]}",
-             fontsize=base - 2, color="#555", va="top", transform=ax0.transAxes)
-    ax0.text(0.0, 0.42, f"{prof:+.2f} %", fontsize=base + 14, weight="bold", color=color,
-             va="top", transform=ax0.transAxes)
+    ax0.text(
+        0.0,
+        1.0,
+        f"{result.strategy}  ·  {result.timeframe}  ·  {len(result.pairs)} pair"
+        f"{'s' if len(result.pairs) != 1 else ''}",
+        fontsize=base + 3,
+        weight="bold",
+        va="top",
+        transform=ax0.transAxes,
+    )
+    ax0.text(
+        0.0,
+        0.70,
+        f"{m.get('backtest_start', '')[:10]} → {m.get('backtest_end', '')[:10]}",
+        fontsize=base - 2,
+        color="#555",
+        va="top",
+        transform=ax0.transAxes,
+    )
+    ax0.text(
+        0.0,
+        0.42,
+        f"{prof:+.2f} %",
+        fontsize=base + 14,
+        weight="bold",
+        color=color,
+        va="top",
+        transform=ax0.transAxes,
+    )
     lines = [
         f"trades {m.get('total_trades', 0)}   win {100 * float(m.get('winrate', 0)):.0f} %",
         f"max DD {100 * float(m.get('max_drawdown_account', 0)):.1f} %   "
         f"PF {float(m.get('profit_factor', 0)):.2f}",
-        f"Sharpe(d) {float(m.get('sharpe_daily', 0)):.2f}   CAGR {100 * float(m.get('cagr', 0)):.1f} %",
+        f"Sharpe(d) {float(m.get('sharpe_daily', 0)):.2f}   "
+        f"CAGR {100 * float(m.get('cagr', 0)):.1f} %",
     ]
     for i, line in enumerate(lines):
         ax0.text(0.43, 0.42 - i * 0.22, line, fontsize=base - 1, va="top", transform=ax0.transAxes)
@@ -185,14 +234,39 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
         ax1.plot(_dt(tt), yy, color="#37474f", lw=1.2)
         if sel.size:
             win = tr.profit_abs[sel] > 0
-            ax1.scatter(_dt(tr.open_ms[sel]), tr.open_rate[sel], marker="^", s=70,
-                        color="#1565c0", label="entry", zorder=3)
-            ax1.scatter(_dt(tr.close_ms[sel][win]), tr.close_rate[sel][win], marker="v", s=70,
-                        color="#2e7d32", label="exit (win)", zorder=3)
-            ax1.scatter(_dt(tr.close_ms[sel][~win]), tr.close_rate[sel][~win], marker="v", s=70,
-                        color="#c62828", label="exit (loss)", zorder=3)
+            ax1.scatter(
+                _dt(tr.open_ms[sel]),
+                tr.open_rate[sel],
+                marker="^",
+                s=70,
+                color="#1565c0",
+                label="entry",
+                zorder=3,
+            )
+            ax1.scatter(
+                _dt(tr.close_ms[sel][win]),
+                tr.close_rate[sel][win],
+                marker="v",
+                s=70,
+                color="#2e7d32",
+                label="exit (win)",
+                zorder=3,
+            )
+            ax1.scatter(
+                _dt(tr.close_ms[sel][~win]),
+                tr.close_rate[sel][~win],
+                marker="v",
+                s=70,
+                color="#c62828",
+                label="exit (loss)",
+                zorder=3,
+            )
             ax1.legend(fontsize=base - 5, loc="best", framealpha=0.8)
-    shown = f"last {sel.size} trades" if sel.size < int((tr.pair == pair).sum()) else f"{sel.size} trades"
+    shown = (
+        f"last {sel.size} trades"
+        if sel.size < int((tr.pair == pair).sum())
+        else f"{sel.size} trades"
+    )
     style(ax1, f"{pair}  ({shown})")
     ax1.xaxis.set_major_formatter(date_fmt)
     ax1.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=5))

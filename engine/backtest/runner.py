@@ -22,8 +22,19 @@ from engine.strategy import Frame, Strategy, analyze, extract_signals, get_strat
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
-TRADE_COLUMNS = ("pair", "open_time", "close_time", "open_rate", "close_rate", "profit_ratio",
-                 "profit_abs", "amount", "stake_amount", "exit_reason", "is_open")
+TRADE_COLUMNS = (
+    "pair",
+    "open_time",
+    "close_time",
+    "open_rate",
+    "close_rate",
+    "profit_ratio",
+    "profit_abs",
+    "amount",
+    "stake_amount",
+    "exit_reason",
+    "is_open",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,15 +76,27 @@ class Trades:
         ot = _iso_z(self.open_ms)
         ct = _iso_z(self.close_ms)
         amount = np.round(self.amount, 8).tolist()
-        cols = (self.pair.tolist(), ot, ct, self.open_rate.tolist(), self.close_rate.tolist(),
-                self.profit_ratio.tolist(), self.profit_abs.tolist(), amount,
-                self.stake_amount.tolist(), self.exit_reason.tolist(), self.is_open.tolist())
+        cols = (
+            self.pair.tolist(),
+            ot,
+            ct,
+            self.open_rate.tolist(),
+            self.close_rate.tolist(),
+            self.profit_ratio.tolist(),
+            self.profit_abs.tolist(),
+            amount,
+            self.stake_amount.tolist(),
+            self.exit_reason.tolist(),
+            self.is_open.tolist(),
+        )
         return [dict(zip(TRADE_COLUMNS, vals, strict=True)) for vals in zip(*cols, strict=True)]
 
 
 def _iso_z(ms: I64) -> list[str]:
     """Candle times as ``2025-01-01T00:05:00Z`` strings (vectorised)."""
-    s = np.datetime_as_string((np.asarray(ms, dtype=np.int64) // 1000).astype("datetime64[s]"), unit="s")
+    s = np.datetime_as_string(
+        (np.asarray(ms, dtype=np.int64) // 1000).astype("datetime64[s]"), unit="s"
+    )
     return [x + "Z" for x in s.tolist()]
 
 
@@ -193,10 +216,18 @@ def parse_stake(stake: float | str) -> tuple[float, float]:
 
 def build_frame(c: Candles, sentiment: SentimentSeries | None, delay_ms: int) -> Frame:
     """The columnar frame a strategy sees for one pair."""
-    f = Frame({
-        "date": c.open_time, "open": c.open, "high": c.high, "low": c.low,
-        "close": c.close, "volume": c.volume, "close_time": c.close_time,
-    }, n=len(c))
+    f = Frame(
+        {
+            "date": c.open_time,
+            "open": c.open,
+            "high": c.high,
+            "low": c.low,
+            "close": c.close,
+            "volume": c.volume,
+            "close_time": c.close_time,
+        },
+        n=len(c),
+    )
     if sentiment is not None and (sentiment.symbol is None or sentiment.symbol == c.symbol):
         from engine.backtest.sentiment_align import align_sentiment
 
@@ -206,8 +237,14 @@ def build_frame(c: Candles, sentiment: SentimentSeries | None, delay_ms: int) ->
     return f
 
 
-def exact_profit(amount: F64, open_rate: F64, close_rate: F64, fee_open: F64, fee_close: F64,
-                 is_short: npt.NDArray[np.bool_]) -> tuple[F64, F64]:
+def exact_profit(
+    amount: F64,
+    open_rate: F64,
+    close_rate: F64,
+    fee_open: F64,
+    fee_close: F64,
+    is_short: npt.NDArray[np.bool_],
+) -> tuple[F64, F64]:
     """profit_abs rounded to 8 decimals and profit_ratio = profit_abs / open value, as
     Freqtrade computes them (its trade values are decimal products of the floats' short
     forms). Vectorised in float; the few trades whose value sits within float noise of
@@ -286,13 +323,17 @@ def run_backtest(
     limit = np.full((n_t, n_p), np.nan)
     tick = np.full((n_t, n_p), -1, dtype=np.int64)
     exit_tags: list[str] = []
-    delay_ms = int(round(sentiment_delay_s * 1000))
+    delay_ms = round(sentiment_delay_s * 1000)
     for i, s in enumerate(grid.pairs):
         c = candles[s]
-        frame = analyze(strat, build_frame(c, sentiment, delay_ms), {"pair": s, "timeframe": timeframe})
+        frame = analyze(
+            strat, build_frame(c, sentiment, delay_ms), {"pair": s, "timeframe": timeframe}
+        )
         sg = extract_signals(strat, frame)
         a, b = int(grid.offset[i]), int(grid.offset[i] + grid.length[i])
-        for m, col in zip(sig, (sg.enter_long, sg.exit_long, sg.enter_short, sg.exit_short), strict=True):
+        for m, col in zip(
+            sig, (sg.enter_long, sg.exit_long, sg.enter_short, sg.exit_short), strict=True
+        ):
             m[a:b, i] = col
         scale[a:b, i] = sg.stake_scale
         limit[a:b, i] = sg.enter_limit
@@ -309,27 +350,62 @@ def run_backtest(
     last_idx = (grid.offset + grid.length - 1).astype(np.int64)
     sl = float(strat.stoploss) if strat.stoploss is not None else np.nan
     tsp = strat.trailing_stop_positive
-    irec, frec, ntr = simulate(
-        grid.open, grid.high, grid.low, grid.valid, sig[0], sig[1], sig[2], sig[3], scale, limit,
-        tick, last_idx, n_t - 1, sl, bool(strat.trailing_stop), np.nan if tsp is None else float(tsp),
-        float(strat.trailing_stop_positive_offset), bool(strat.trailing_only_offset_is_reached),
-        roi_min, roi_val, grid.step_ms / 60000.0, stake_fixed, stake_pct, float(wallet),
-        int(max_open_trades), float(fee), float(fee if maker_fee is None else maker_fee),
-        float(slippage), cap,
+    irec, frec, _ntr = simulate(
+        grid.open,
+        grid.high,
+        grid.low,
+        grid.valid,
+        sig[0],
+        sig[1],
+        sig[2],
+        sig[3],
+        scale,
+        limit,
+        tick,
+        last_idx,
+        n_t - 1,
+        sl,
+        bool(strat.trailing_stop),
+        np.nan if tsp is None else float(tsp),
+        float(strat.trailing_stop_positive_offset),
+        bool(strat.trailing_only_offset_is_reached),
+        roi_min,
+        roi_val,
+        grid.step_ms / 60000.0,
+        stake_fixed,
+        stake_pct,
+        float(wallet),
+        int(max_open_trades),
+        float(fee),
+        float(fee if maker_fee is None else maker_fee),
+        float(slippage),
+        cap,
     )
     timings["simulate"] = time.perf_counter() - t
 
     trades = _trades_from_records(grid, irec, frec, REASON_NAMES, exit_tags)
     config = {
-        "stake": stake, "fee": fee, "maker_fee": maker_fee, "slippage": slippage,
-        "stoploss": strat.stoploss, "max_open_trades": max_open_trades, "wallet": wallet,
+        "stake": stake,
+        "fee": fee,
+        "maker_fee": maker_fee,
+        "slippage": slippage,
+        "stoploss": strat.stoploss,
+        "max_open_trades": max_open_trades,
+        "wallet": wallet,
         "sentiment_delay_s": sentiment_delay_s,
         "params": {k: getattr(strat, k) for k in strat.parameters()},
     }
     result = BacktestResult(
-        strategy=strat.name, timeframe=timeframe, pairs=grid.pairs,
-        candles=int(grid.length.sum()), trades=trades, metrics={}, timings=timings,
-        wallet=float(wallet), config=config, data=candles,
+        strategy=strat.name,
+        timeframe=timeframe,
+        pairs=grid.pairs,
+        candles=int(grid.length.sum()),
+        trades=trades,
+        metrics={},
+        timings=timings,
+        wallet=float(wallet),
+        config=config,
+        data=candles,
     )
     if compute_metrics:
         from engine.backtest.metrics import compute_metrics as _cm
@@ -340,18 +416,35 @@ def run_backtest(
     return result
 
 
-def _trades_from_records(grid: Grid, irec: I64, frec: F64, reason_names: tuple[str, ...],
-                         exit_tags: list[str]) -> Trades:
+def _trades_from_records(
+    grid: Grid, irec: I64, frec: F64, reason_names: tuple[str, ...], exit_tags: list[str]
+) -> Trades:
     from engine.backtest.core import (
-        F_AMOUNT, F_CLOSE_RATE, F_FEE_CLOSE, F_FEE_OPEN, F_OPEN_RATE, F_STAKE, I_PAIR,
-        I_REASON, I_SHORT, I_T_CLOSE, I_T_OPEN, REASON_EXIT_SIGNAL,
+        F_AMOUNT,
+        F_CLOSE_RATE,
+        F_FEE_CLOSE,
+        F_FEE_OPEN,
+        F_OPEN_RATE,
+        F_STAKE,
+        I_PAIR,
+        I_REASON,
+        I_SHORT,
+        I_T_CLOSE,
+        I_T_OPEN,
+        REASON_EXIT_SIGNAL,
     )
 
     pidx = irec[:, I_PAIR]
     short = irec[:, I_SHORT] == 1
     amount = frec[:, F_AMOUNT]
-    pa, ratio = exact_profit(amount, frec[:, F_OPEN_RATE], frec[:, F_CLOSE_RATE],
-                             frec[:, F_FEE_OPEN], frec[:, F_FEE_CLOSE], short)
+    pa, ratio = exact_profit(
+        amount,
+        frec[:, F_OPEN_RATE],
+        frec[:, F_CLOSE_RATE],
+        frec[:, F_FEE_OPEN],
+        frec[:, F_FEE_CLOSE],
+        short,
+    )
     names = np.array(list(reason_names), dtype=object)
     reasons = names[irec[:, I_REASON]]
     sig = irec[:, I_REASON] == REASON_EXIT_SIGNAL

@@ -24,7 +24,9 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
-def align_sentiment(close_time_ms: I64, series: SentimentSeries, *, delay_ms: int = 0) -> tuple[F64, F64]:
+def align_sentiment(
+    close_time_ms: I64, series: SentimentSeries, *, delay_ms: int = 0
+) -> tuple[F64, F64]:
     """(score, confidence) per candle, using only items usable by its close time."""
     t = np.asarray(series.time_ms, dtype=np.int64)
     if t.shape != np.shape(series.score) or t.shape != np.shape(series.confidence):

@@ -20,18 +20,24 @@ from engine.errors import DataError
 
 
 def _span(candles: dict[str, Candles]) -> tuple[int, int]:
-    return (min(int(c.open_time[0]) for c in candles.values()),
-            max(int(c.open_time[-1]) for c in candles.values()) + 1)
+    return (
+        min(int(c.open_time[0]) for c in candles.values()),
+        max(int(c.open_time[-1]) for c in candles.values()) + 1,
+    )
 
 
-def split_candles(candles: dict[str, Candles], at_ms: int) -> tuple[dict[str, Candles], dict[str, Candles]]:
+def split_candles(
+    candles: dict[str, Candles], at_ms: int
+) -> tuple[dict[str, Candles], dict[str, Candles]]:
     """(before, from) ``at_ms`` for every pair; pairs empty on one side are dropped there."""
     a = {s: c.between(None, at_ms) for s, c in candles.items()}
     b = {s: c.between(at_ms, None) for s, c in candles.items()}
     return {s: c for s, c in a.items() if len(c)}, {s: c for s, c in b.items() if len(c)}
 
 
-def out_of_sample(candles: dict[str, Candles], fraction: float = 0.3) -> tuple[dict[str, Candles], dict[str, Candles]]:
+def out_of_sample(
+    candles: dict[str, Candles], fraction: float = 0.3
+) -> tuple[dict[str, Candles], dict[str, Candles]]:
     """In-sample = the first (1 - fraction) of the time span, out-of-sample = the rest."""
     if not 0.0 < fraction < 1.0:
         raise ValueError("fraction must be in (0, 1)")
@@ -39,9 +45,17 @@ def out_of_sample(candles: dict[str, Candles], fraction: float = 0.3) -> tuple[d
     return split_candles(candles, int(t0 + (t1 - t0) * (1.0 - fraction)))
 
 
-def walk_forward(candles: dict[str, Candles], strategy: str, *, folds: int = 4,
-                 train_fraction: float = 0.6, epochs: int = 50, loss: str = "sharpe",
-                 seed: int = 0, **bt: Any) -> dict[str, Any]:
+def walk_forward(
+    candles: dict[str, Candles],
+    strategy: str,
+    *,
+    folds: int = 4,
+    train_fraction: float = 0.6,
+    epochs: int = 50,
+    loss: str = "sharpe",
+    seed: int = 0,
+    **bt: Any,
+) -> dict[str, Any]:
     """Rolling train/test folds; returns per-fold chosen params, in- and out-of-sample
     metrics, and the out-of-sample profit summed over folds."""
     from engine.backtest.hyperopt import run_hyperopt
@@ -72,8 +86,21 @@ def walk_forward(candles: dict[str, Candles], strategy: str, *, folds: int = 4,
         kw = {k: v for k, v in bt.items() if k != "stoploss"}
         ins = run_backtest(train, strategy, params=params, stoploss=sl, **kw).metrics
         oos = run_backtest(test, strategy, params=params, stoploss=sl, **kw).metrics
-        out.append({"fold": f, "train": [a, b], "test": [b, c], "params": res["best"]["params"],
-                    "in_sample": {k: ins[k] for k in ("profit_total", "sharpe", "max_drawdown_account", "total_trades")},
-                    "out_of_sample": {k: oos[k] for k in ("profit_total", "sharpe", "max_drawdown_account", "total_trades")}})
+        out.append(
+            {
+                "fold": f,
+                "train": [a, b],
+                "test": [b, c],
+                "params": res["best"]["params"],
+                "in_sample": {
+                    k: ins[k]
+                    for k in ("profit_total", "sharpe", "max_drawdown_account", "total_trades")
+                },
+                "out_of_sample": {
+                    k: oos[k]
+                    for k in ("profit_total", "sharpe", "max_drawdown_account", "total_trades")
+                },
+            }
+        )
     oos_profit = float(np.sum([f["out_of_sample"]["profit_total"] for f in out]))
     return {"folds": out, "out_of_sample_profit_total": oos_profit}

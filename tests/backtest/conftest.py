@@ -13,8 +13,18 @@ DATA = shared_data()
 REF = DATA / "reference"
 TESTDATA = DATA / "ohlcv" / "freqtrade_testdata"
 BINANCE = DATA / "ohlcv" / "binance_spot_5m_2025"
-TEST_PAIRS = ["ADA/BTC", "DASH/BTC", "ETC/BTC", "ETH/BTC", "LTC/BTC", "NXT/BTC", "TRX/BTC",
-              "XLM/BTC", "XMR/BTC", "ZEC/BTC"]
+TEST_PAIRS = [
+    "ADA/BTC",
+    "DASH/BTC",
+    "ETC/BTC",
+    "ETH/BTC",
+    "LTC/BTC",
+    "NXT/BTC",
+    "TRX/BTC",
+    "XLM/BTC",
+    "XMR/BTC",
+    "ZEC/BTC",
+]
 
 
 def need(path: Path) -> Path:
@@ -28,8 +38,10 @@ def testdata() -> dict[str, Candles]:
     """The 10 *_BTC-5m pairs from the CSVs (values rounded to 8 decimals, as the
     reference run saw them), gap-filled."""
     d = need(TESTDATA)
-    return {p: fill_gaps(read_candles(d / f"{pair_to_filename(p, '5m')}.csv", p, "5m"))
-            for p in TEST_PAIRS}
+    return {
+        p: fill_gaps(read_candles(d / f"{pair_to_filename(p, '5m')}.csv", p, "5m"))
+        for p in TEST_PAIRS
+    }
 
 
 @pytest.fixture(scope="session")

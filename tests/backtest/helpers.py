@@ -13,9 +13,14 @@ T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 STEP = 300_000
 
 
-def candles(symbol: str, o: list[float], h: list[float] | None = None,
-            lo: list[float] | None = None, c: list[float] | None = None,
-            start: int = T0) -> Candles:
+def candles(
+    symbol: str,
+    o: list[float],
+    h: list[float] | None = None,
+    lo: list[float] | None = None,
+    c: list[float] | None = None,
+    start: int = T0,
+) -> Candles:
     n = len(o)
     oa = np.asarray(o, dtype=np.float64)
     ca = np.asarray(c if c is not None else o, dtype=np.float64)

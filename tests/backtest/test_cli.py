@@ -25,9 +25,25 @@ def _one_line_error(res) -> None:  # type: ignore[no-untyped-def]
 def test_backtest_json_and_report(tmp_path: Path) -> None:
     d = need(TESTDATA)
     out = tmp_path / "rep"
-    res = runner.invoke(app, ["backtest", "--data", str(d), "--pairs", "ETH/BTC,LTC/BTC",
-                              "--stake", "0.05", "--wallet", "1", "--stoploss", "-0.1",
-                              "--out", str(out), "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--data",
+            str(d),
+            "--pairs",
+            "ETH/BTC,LTC/BTC",
+            "--stake",
+            "0.05",
+            "--wallet",
+            "1",
+            "--stoploss",
+            "-0.1",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert doc["candles"] > 10_000
@@ -43,12 +59,15 @@ def test_backtest_json_and_report(tmp_path: Path) -> None:
     assert json.loads((out / "summary.json").read_text())["metrics"]["total_trades"] == len(rows)
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--pairs", "NOPE/BTC"], "no candles for NOPE/BTC"),
-    (["--timerange", "20300101-"], "no candles in timerange"),
-    (["--strategy", "nope"], "unknown strategy"),
-    (["--stake", "abc"], "--stake"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--pairs", "NOPE/BTC"], "no candles for NOPE/BTC"),
+        (["--timerange", "20300101-"], "no candles in timerange"),
+        (["--strategy", "nope"], "unknown strategy"),
+        (["--stake", "abc"], "--stake"),
+    ],
+)
 def test_backtest_bad_arguments_one_line(args: list[str], needle: str) -> None:
     d = need(TESTDATA)
     res = runner.invoke(app, ["backtest", "--data", str(d), *args])

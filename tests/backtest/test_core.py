@@ -126,7 +126,7 @@ def test_fees_and_slippage_cost_money() -> None:
     fee = run(c, s, fee=0.001).trades.profit_abs[0]
     slip = run(c, s, slippage=0.001).trades.profit_abs[0]
     assert base == 0 and fee < 0 and slip < 0
-    assert fee == pytest.approx(-(100 * 0.001 + 100 * 0.999 * 0.001 / 1.0) , rel=1e-2)
+    assert fee == pytest.approx(-(100 * 0.001 + 100 * 0.999 * 0.001 / 1.0), rel=1e-2)
 
 
 def test_force_exit_at_last_candle_open_per_pair() -> None:
@@ -144,8 +144,9 @@ def test_tick_rounding_matches_freqtrade_rules() -> None:
     assert ceil_tick(123.456, -1) == 123.456
 
 
-@pytest.mark.parametrize("folder,name", [(TESTDATA, "ETH_BTC-5m.feather"),
-                                         (BINANCE, "XRP_USDT-5m.feather")])
+@pytest.mark.parametrize(
+    "folder,name", [(TESTDATA, "ETH_BTC-5m.feather"), (BINANCE, "XRP_USDT-5m.feather")]
+)
 def test_tick_decimals_equal_freqtrade_string_method(folder, name) -> None:  # type: ignore[no-untyped-def]
     """Our exact arithmetic gives what Freqtrade's "%.15f"-string method gives."""
     path = folder / name

@@ -45,7 +45,9 @@ def test_cagr_and_streaks() -> None:
 
 def test_metrics_of_a_run_are_consistent() -> None:
     c = {"A/B": candles("A/B", [10, 10, 11, 11, 9, 9, 10, 10] * 40)}
-    s = Scripted({"A/B": {"enter_long": list(range(0, 320, 8)), "exit_long": list(range(2, 320, 8))}})
+    s = Scripted(
+        {"A/B": {"enter_long": list(range(0, 320, 8)), "exit_long": list(range(2, 320, 8))}}
+    )
     r = run_backtest(c, s, stake=100.0, fee=0.001, wallet=1000.0)
     m = r.metrics
     assert m["total_trades"] == len(r.trades) == m["wins"] + m["losses"] + m["draws"]
@@ -54,7 +56,18 @@ def test_metrics_of_a_run_are_consistent() -> None:
     assert 0 <= m["max_drawdown_account"] <= 1
     assert m["trade_count_long"] == m["total_trades"]
     assert set(m["exit_reasons"]) <= {"exit_signal", "force_exit", "stop_loss"}
-    for key in ("sharpe_daily", "sortino_daily", "calmar_daily", "best_day", "worst_day",
-                "max_consecutive_wins", "max_consecutive_losses", "trades_per_day",
-                "drawdown_duration", "best_pair", "worst_pair", "market_change"):
+    for key in (
+        "sharpe_daily",
+        "sortino_daily",
+        "calmar_daily",
+        "best_day",
+        "worst_day",
+        "max_consecutive_wins",
+        "max_consecutive_losses",
+        "trades_per_day",
+        "drawdown_duration",
+        "best_pair",
+        "worst_pair",
+        "market_change",
+    ):
         assert key in m

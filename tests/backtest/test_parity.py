@@ -14,19 +14,46 @@ from engine.candles import Candles
 from tests.backtest.conftest import REF, need
 
 FLOATS = ("open_rate", "close_rate", "profit_ratio", "profit_abs", "amount", "stake_amount")
-SUMMARY_KEYS = ("total_trades", "profit_total", "profit_total_abs", "max_drawdown_account",
-                "max_drawdown_abs", "max_relative_drawdown", "wins", "losses", "draws",
-                "winrate", "profit_factor", "expectancy", "expectancy_ratio", "sharpe",
-                "sortino", "calmar", "sqn", "cagr", "market_change", "starting_balance",
-                "final_balance", "trade_count_long")
+SUMMARY_KEYS = (
+    "total_trades",
+    "profit_total",
+    "profit_total_abs",
+    "max_drawdown_account",
+    "max_drawdown_abs",
+    "max_relative_drawdown",
+    "wins",
+    "losses",
+    "draws",
+    "winrate",
+    "profit_factor",
+    "expectancy",
+    "expectancy_ratio",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "sqn",
+    "cagr",
+    "market_change",
+    "starting_balance",
+    "final_balance",
+    "trade_count_long",
+)
 
 
-def compare(name: str, candles: dict[str, Candles], stoploss: float, stake: float,
-            wallet: float) -> None:
+def compare(
+    name: str, candles: dict[str, Candles], stoploss: float, stake: float, wallet: float
+) -> None:
     ref = list(csv.DictReader(need(REF / f"{name}.csv").open()))
     summary = json.loads((REF / f"{name}.summary.json").read_text())
-    res = run_backtest(candles, "ema_rsi_cross", stake=stake, fee=0.001, stoploss=stoploss,
-                       max_open_trades=-1, wallet=wallet)
+    res = run_backtest(
+        candles,
+        "ema_rsi_cross",
+        stake=stake,
+        fee=0.001,
+        stoploss=stoploss,
+        max_open_trades=-1,
+        wallet=wallet,
+    )
     ours = res.trades.rows()
     assert len(ours) == len(ref) == summary["total_trades"]
 

@@ -49,17 +49,19 @@ def test_splits_do_not_overlap(testdata: dict[str, Candles]) -> None:
         assert ins[s].open_time[-1] < oos[s].open_time[0]
     total = sum(len(c) for c in testdata.values())
     assert sum(len(c) for c in ins.values()) + sum(len(c) for c in oos.values()) == total
-    a, b = split_candles(testdata, int(testdata["ETH/BTC"].open_time[100]))
+    a, _b = split_candles(testdata, int(testdata["ETH/BTC"].open_time[100]))
     assert len(a["ETH/BTC"]) == 100
 
 
 def test_walk_forward_folds(testdata: dict[str, Candles]) -> None:
     small = {k: v for k, v in list(testdata.items())[:3]}
-    wf = walk_forward(small, "ema_rsi_cross", folds=2, epochs=4, stake=0.05, fee=0.001,
-                      stoploss=-0.1, wallet=1.0)
+    wf = walk_forward(
+        small, "ema_rsi_cross", folds=2, epochs=4, stake=0.05, fee=0.001, stoploss=-0.1, wallet=1.0
+    )
     f0, f1 = wf["folds"]
     assert f0["train"][1] == f0["test"][0] and f0["test"][0] < f1["test"][0]
     assert f1["test"][0] >= f0["test"][1] - 1
     assert wf["out_of_sample_profit_total"] == pytest.approx(
-        f0["out_of_sample"]["profit_total"] + f1["out_of_sample"]["profit_total"])
+        f0["out_of_sample"]["profit_total"] + f1["out_of_sample"]["profit_total"]
+    )
     assert np.isfinite(wf["out_of_sample_profit_total"])

@@ -12,8 +12,7 @@ from tests.backtest.helpers import STEP, T0, candles
 
 
 def _series(times: list[int], scores: list[float]) -> SentimentSeries:
-    return SentimentSeries(np.array(times, dtype=np.int64), np.array(scores),
-                           np.ones(len(scores)))
+    return SentimentSeries(np.array(times, dtype=np.int64), np.array(scores), np.ones(len(scores)))
 
 
 def test_headline_one_second_after_close_cannot_change_that_candles_signal() -> None:
@@ -22,23 +21,29 @@ def test_headline_one_second_after_close_cannot_change_that_candles_signal() -> 
     close_k = int(c["BTC/USDT"].close_time[k])
     strat = get_strategy("sentiment_momentum")
     quiet = _series([T0], [0.0])
-    late = _series([T0, close_k + 1000], [0.0, 0.9])     # 1 s after candle k's close
-    on_time = _series([T0, close_k], [0.0, 0.9])         # exactly at the close
+    late = _series([T0, close_k + 1000], [0.0, 0.9])  # 1 s after candle k's close
+    on_time = _series([T0, close_k], [0.0, 0.9])  # exactly at the close
     from engine.backtest.runner import build_frame
     from engine.strategy import analyze
 
     def enter(series: SentimentSeries) -> np.ndarray:
-        f = analyze(get_strategy("sentiment_momentum"), build_frame(c["BTC/USDT"], series, 0), {"pair": "BTC/USDT"})
+        f = analyze(
+            get_strategy("sentiment_momentum"),
+            build_frame(c["BTC/USDT"], series, 0),
+            {"pair": "BTC/USDT"},
+        )
         return np.asarray(f["enter_long"])
 
     base, lt, ot = enter(quiet), enter(late), enter(on_time)
     assert not base[k] and not lt[k]
-    assert ot[k]                      # the test can fail: on time it does change the signal
-    assert lt[k + 1]                  # ...and the late one reaches the next candle
+    assert ot[k]  # the test can fail: on time it does change the signal
+    assert lt[k + 1]  # ...and the late one reaches the next candle
     assert np.array_equal(base[: k + 1], lt[: k + 1])
     # through the whole backtest: no trade opens on candle k+1 from the late headline
     r_late = run_backtest(c, strat, sentiment=late, stake=100.0, wallet=1000.0)
-    r_on = run_backtest(c, get_strategy("sentiment_momentum"), sentiment=on_time, stake=100.0, wallet=1000.0)
+    r_on = run_backtest(
+        c, get_strategy("sentiment_momentum"), sentiment=on_time, stake=100.0, wallet=1000.0
+    )
     assert int(r_on.trades.open_ms[0]) == T0 + (k + 1) * STEP
     assert int(r_late.trades.open_ms[0]) == T0 + (k + 2) * STEP
 

@@ -51,7 +51,9 @@ def test_user_code_errors_become_strategy_error() -> None:
         def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
             raise ZeroDivisionError("oops")
 
-    with pytest.raises(StrategyError, match=r"broken.populate_indicators failed: ZeroDivisionError"):
+    with pytest.raises(
+        StrategyError, match=r"broken.populate_indicators failed: ZeroDivisionError"
+    ):
         run_backtest({"A/B": candles("A/B", [1.0] * 10)}, Broken())
 
 
