@@ -115,19 +115,20 @@ def trade_stats(irec, frec, ntr, wallet, days):
 
 
 @njit(cache=True, nogil=True)
-def _signals_ema_rsi(cl, vol, valid, offset, length, fast, slow, rsi_p, rsi_max, el, xl):
-    n_p = cl.shape[1]
+def _signals_ema_rsi(cl, vol, valid, offset, length, fast, slow, rsi_p, rsi_max, el, xl, f, s, r):
+    """Signals of one parameter set into the (times, pairs) ``el``/``xl``; ``f``, ``s``,
+    ``r`` are scratch buffers at least as long as the longest pair."""
+    n_p = cl.shape[0]
     for p in range(n_p):
         a = offset[p]
         n = length[p]
-        x = np.ascontiguousarray(cl[a : a + n, p])
-        f = np.empty(n)
-        s = np.empty(n)
-        r = np.empty(n)
+        x = cl[p, a : a + n]
         st = first_valid1(x)
         ema_into(x, st, fast, f)
         ema_into(x, st, slow, s)
         rsi_into(x, st, rsi_p, r)
+        el[a, p] = False
+        xl[a, p] = False
         for i in range(1, n):
             up = f[i] > s[i] and f[i - 1] <= s[i - 1]
             el[a + i, p] = up and r[i] < rsi_max and vol[a + i, p] > 0
@@ -165,15 +166,35 @@ def batch_ema_rsi(
     n_t, n_p = op.shape
     out = np.zeros((n_sets, N_S))
     empty_f = np.zeros(0)
+    # buffers shared by all sets of this call (signals are fully rewritten per set)
+    el = np.zeros((n_t, n_p), dtype=np.bool_)
+    xl = np.zeros((n_t, n_p), dtype=np.bool_)
+    es = np.zeros((n_t, n_p), dtype=np.bool_)
+    scale = np.ones((n_t, n_p))
+    limit = np.full((n_t, n_p), np.nan)
+    m = 0
+    for p in range(n_p):
+        m = max(m, length[p])
+    f = np.empty(m)
+    s = np.empty(m)
+    r = np.empty(m)
     for k in range(n_sets):
-        el = np.zeros((n_t, n_p), dtype=np.bool_)
-        xl = np.zeros((n_t, n_p), dtype=np.bool_)
         _signals_ema_rsi(
-            cl, vol, valid, offset, length, fasts[k], slows[k], rsi_ps[k], rsi_maxs[k], el, xl
+            cl,
+            vol,
+            valid,
+            offset,
+            length,
+            fasts[k],
+            slows[k],
+            rsi_ps[k],
+            rsi_maxs[k],
+            el,
+            xl,
+            f,
+            s,
+            r,
         )
-        es = np.zeros((n_t, n_p), dtype=np.bool_)
-        scale = np.ones((n_t, n_p))
-        limit = np.full((n_t, n_p), np.nan)
         cap = 1 + n_p
         for t in range(n_t):
             for p in range(n_p):
@@ -236,6 +257,7 @@ class BatchEvaluator:
             self.vol[a:b, i] = candles[s].volume
             self.tick[a:b, i] = monthly_tick_decimals(candles[s])
         self.last_idx = (g.offset + g.length - 1).astype(np.int64)
+        self.close_pt = np.ascontiguousarray(g.close.T)  # per-pair rows for the indicators
         starts = [int(c.open_time[0]) for c in candles.values()]
         ends = [int(c.open_time[-1]) for c in candles.values()]
         self.days = (max(ends) - min(starts)) // 86_400_000
@@ -261,7 +283,7 @@ class BatchEvaluator:
                 g.open,
                 g.high,
                 g.low,
-                g.close,
+                self.close_pt,
                 self.vol,
                 g.valid,
                 g.offset,
@@ -415,24 +437,38 @@ def run_hyperopt(
     evaluator = (
         BatchEvaluator(candles, stake=stake, fee=fee, wallet=wallet, jobs=jobs) if batched else None
     )
-    t0 = time.perf_counter()
-    done = 0
-    while done < epochs:
-        n = min(batch, epochs - done)
-        trials = [study.ask(dists) for _ in range(n)]
-        params = [dict(t.params) for t in trials]
+
+    def evaluate(params: list[dict[str, Any]]) -> list[dict[str, float]]:
         if evaluator is not None:
             rows = evaluator.evaluate(params, sl)
-            stats = [dict(zip(STAT_NAMES, map(float, r), strict=True)) for r in rows]
-        else:
-            stats = [_single_stats(candles, strategy, p, stake, fee, sl, wallet) for p in params]
-        for t, st in zip(trials, stats, strict=True):
-            t.set_user_attr("metrics", st)
-            value = loss_of(st, loss, wallet)
-            study.tell(t, list(value) if isinstance(value, tuple) else value)
-        done += n
-        if on_progress is not None:
-            on_progress(done)
+            return [dict(zip(STAT_NAMES, map(float, r), strict=True)) for r in rows]
+        return [_single_stats(candles, strategy, p, stake, fee, sl, wallet) for p in params]
+
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    # Pipelined: while the numba kernels (GIL-free) evaluate batch k, this thread asks
+    # Optuna for batch k+1; batch k is told before k+2 is asked.
+    t0 = time.perf_counter()
+    asked = done = 0
+    pending: tuple[list[Any], Future[list[dict[str, float]]]] | None = None
+    with ThreadPoolExecutor(1) as pool:
+        while asked < epochs or pending is not None:
+            nxt = None
+            if asked < epochs:
+                n = min(batch, epochs - asked)
+                trials = [study.ask(dists) for _ in range(n)]
+                asked += n
+                nxt = (trials, pool.submit(evaluate, [dict(t.params) for t in trials]))
+            if pending is not None:
+                p_trials, fut = pending
+                for t, st in zip(p_trials, fut.result(), strict=True):
+                    t.set_user_attr("metrics", st)
+                    value = loss_of(st, loss, wallet)
+                    study.tell(t, list(value) if isinstance(value, tuple) else value)
+                done += len(p_trials)
+                if on_progress is not None:
+                    on_progress(done)
+            pending = nxt
     seconds = time.perf_counter() - t0
     if multi:
         front = sorted(study.best_trials, key=lambda t: -t.values[0])
