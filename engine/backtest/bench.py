@@ -154,6 +154,20 @@ def bench_cli(data: Path, ref_csv: Path, repeat: int) -> dict[str, Any]:
                 )
                 wall.append(w)
         match = _trades_match(out / "trades.csv", ref_csv)
+        # the fixed cost of starting the app (interpreter + bot.cli imports), for context
+        startup: list[float] = []
+        for _ in range(repeat):
+            r0 = os.times()
+            subprocess.run(
+                [sys.executable, "-m", "bot.cli", "--help"],
+                env=env,
+                capture_output=True,
+                check=False,
+            )
+            r1 = os.times()
+            startup.append(
+                (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
+            )
     c = statistics.median(cpu)
     return {
         "command": " ".join(cmd[1:]).replace(str(out), "DIR"),
@@ -165,6 +179,7 @@ def bench_cli(data: Path, ref_csv: Path, repeat: int) -> dict[str, Any]:
         "target_fraction": 1 / 20,
         "identical_trades": match[0],
         "trades_check": match[1],
+        "startup_cpu_s": statistics.median(startup),
     }
 
 
