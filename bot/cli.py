@@ -51,10 +51,31 @@ def _attr(path: str) -> Any | None:
     return getattr(module, attr)
 
 
-def _setup(settings: Settings) -> None:
+def _setup(settings: Settings) -> Settings:
+    """Logging with secret masking, schema at head, secrets encrypted into the vault.
+
+    Returns the settings with secrets filled in from the vault where the file and env
+    gave none (a token stored once with `config set-secret` need not be repeated).
+    """
+    from engine.db import SessionFactory, make_engine
+    from engine.migrate import upgrade
     from engine.secrets import configure_logging
+    from engine.secrets_sync import sync_secrets, vault_for
 
     configure_logging(settings.logging.level, settings.secret_values(), settings.logging.file)
+    try:
+        upgrade(settings.database.url)
+        db = make_engine(settings.database.url)
+        try:
+            settings = sync_secrets(settings, SessionFactory(db), vault_for(settings))
+        finally:
+            db.dispose()
+    except SentitradeError as e:
+        fail(str(e))
+    from engine.secrets import secret_filter
+
+    secret_filter().add(settings.secret_values())
+    return settings
 
 
 def check_live_allowed(settings: Settings, confirmed: bool) -> None:
@@ -76,7 +97,7 @@ def run(
     """Run the service: scheduler, bots, chat transports, alerts."""
     settings = settings_or_exit(config)
     check_live_allowed(settings, i_understand_live_trading)
-    _setup(settings)
+    settings = _setup(settings)
     runner = _attr("engine.runner:run_service")
     if runner is None:
         fail("the trading engine is not installed in this build (engine.runner missing)")
@@ -92,7 +113,7 @@ def demo(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     settings = settings_or_exit(config)
     if settings.exchange.mode == "live":
         fail('the demo never trades live: set exchange.mode = "replay" or "paper"')
-    _setup(settings)
+    settings = _setup(settings)
     from engine.demo import run_demo
 
     try:
@@ -132,7 +153,7 @@ def db_upgrade(
         upgrade(settings.database.url, revision)
     except SentitradeError as e:
         fail(str(e))
-    except Exception as e:  # noqa: BLE001 - driver errors: one line, not a traceback
+    except Exception as e:
         fail(f"migration failed on {settings.database.url.split('@')[-1]}: {type(e).__name__}: "
              f"{str(e).splitlines()[0] if str(e) else ''}")
     console.print(f"database at revision {revision}")

@@ -115,7 +115,9 @@ def find_candle_file(data: Path, symbol: str, timeframe: str) -> Path:
 
 def list_pairs(data: Path, timeframe: str) -> list[str]:
     """Pairs with a file for `timeframe` in `data`, sorted."""
-    found = {pt[0] for f in data.glob("*") if (pt := filename_to_pair(f.name)) and pt[1] == timeframe}
+    found = {
+        pt[0] for f in data.glob("*") if (pt := filename_to_pair(f.name)) and pt[1] == timeframe
+    }
     return sorted(found)
 
 
@@ -139,7 +141,7 @@ def read_candles(path: Path, symbol: str | None = None, timeframe: str | None = 
             raise DataError(f"{path.name}: unsupported format (use .feather, .csv or .csv.gz)")
     except DataError:
         raise
-    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for bad files
+    except Exception as e:
         raise DataError(f"{path}: cannot read candles ({type(e).__name__}: {e})") from None
     if ts.size == 0:
         raise DataError(f"{path}: no candles in file")
@@ -179,7 +181,8 @@ def _read_csv(path: Path) -> tuple[I64, list[F64]]:
     need = ["open", "high", "low", "close", "volume"]
     missing = [c for c in need if c not in names]
     if missing:
-        raise DataError(f"{path}: missing columns {missing} (header must be timestamp_ms,{','.join(need)})")
+        header = "timestamp_ms," + ",".join(need)
+        raise DataError(f"{path}: missing columns {missing} (header must be {header})")
     ts = table.column(tcol).cast(pa.int64()).to_numpy().astype(np.int64)
     cols = [
         table.column(c).cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
@@ -259,6 +262,7 @@ def load_candles(
     data: Path, symbols: list[str] | None, timeframe: str, fill: bool = True
 ) -> dict[str, Candles]:
     """Load several pairs from a folder (or one file); gap-filled as Freqtrade does."""
+    timeframe_ms(timeframe)
     data = Path(data)
     if not data.exists():
         raise DataError(f"data path {data} not found")

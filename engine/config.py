@@ -268,7 +268,10 @@ def _describe(err: Mapping[str, Any], source: str) -> str:
     loc = tuple(err.get("loc", ()))
     key = _fmt_loc(loc) or "(top level)"
     if err.get("type") == "extra_forbidden":
-        return f"unknown setting {key} in {source}: check the spelling against sentitrade.example.toml"
+        return (
+            f"unknown setting {key} in {source}: "
+            "check the spelling against sentitrade.example.toml"
+        )
     value = err.get("input")
     shown = "***" if loc and _is_secret_key(str(loc[-1])) else repr(value)
     if err.get("type") == "missing":

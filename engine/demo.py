@@ -23,6 +23,7 @@ from engine.migrate import upgrade
 from engine.models import NewsItem, Signal
 
 DEMO_HEADLINES = DEMO_DATA_DIR / "demo_headlines.csv"
+_DEMO_ALIASES = (("BTC", ("bitcoin", "btc")), ("ETH", ("ether", "eth")))
 
 
 @dataclass
@@ -65,7 +66,7 @@ def load_demo_headlines(path: Path = DEMO_HEADLINES) -> list[NewsItem]:
                     source_kind=r["source_kind"],
                     title=title,
                     published_at=datetime.fromisoformat(r["published_at"].replace("Z", "+00:00")),
-                    symbols=[s for s, words in (("BTC", ("bitcoin", "btc")), ("ETH", ("ether", "eth")))
+                    symbols=[s for s, words in _DEMO_ALIASES
                              if any(w in title.lower() for w in words)],
                 )
             )

@@ -28,7 +28,10 @@ from engine.dbtypes import Money, UTCDateTime, utcnow
 
 
 def _json(default: Any = None) -> Any:
-    factory = (lambda: list(default)) if isinstance(default, list) else (lambda: dict(default or {}))
+    if isinstance(default, list):
+        return Field(default_factory=lambda: list(default), sa_type=sa.JSON,
+                     sa_column_kwargs={"nullable": False})
+    factory = lambda: dict(default or {})  # noqa: E731
     return Field(default_factory=factory, sa_type=sa.JSON, sa_column_kwargs={"nullable": False})
 
 
