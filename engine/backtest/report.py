@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import math
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -303,6 +302,3 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
-
-def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
