@@ -278,7 +278,8 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
     style(ax2, "Equity (realised)")
     ax2.xaxis.set_major_formatter(date_fmt)
     ax2.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=5))
-    ax2.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
+    if result.wallet >= 10_000:  # 100k not 100000; small (BTC) wallets keep plain numbers
+        ax2.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
 
     ax3 = fig.add_subplot(gs[3], sharex=ax2)
     peak = np.maximum.accumulate(eq)
@@ -292,13 +293,15 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
     if len(labels) > 18:
         labels, rets = labels[-18:], rets[-18:]
     x = np.arange(len(labels))
-    ax4.bar(x, rets, color=np.where(rets >= 0, "#2e7d32", "#c62828"))
+    ax4.bar(
+        x, rets, width=0.8 if len(x) > 2 else 0.3, color=np.where(rets >= 0, "#2e7d32", "#c62828")
+    )
     step = max(1, math.ceil(len(labels) / 9))
     ax4.set_xticks(x[::step], [labels[i] for i in range(0, len(labels), step)])
+    ax4.set_xlim(-0.75, max(len(x), 4) - 0.25)  # a lone month stays a bar, not a wall
     ax4.axhline(0, color="#333", lw=0.8)
     style(ax4, "Monthly return %")
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
-
