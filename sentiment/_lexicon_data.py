@@ -92,7 +92,7 @@ NEUTRALISE: frozenset[str] = frozenset({
     "supported", "leading", "lead", "leads", "top", "care", "like", "well", "pretty",
     "please", "agreement", "agree", "agreed", "party", "stake", "mining", "gold", "reach",
     "demand", "pay", "payment", "payments", "cut", "cuts", "low", "lower", "risk",
-    "risks", "charge", "tax", "taxes", "limited", "capital", "great", "big", "large",
+    "risks", "charge", "tax", "taxes", "limited", "capital", "big", "large",
     "huge", "ensure", "ensures", "respect", "rescue", "save", "saving", "savings", "bond",
     "bonds", "yes", "no", "want", "wants", "hope", "play", "players", "join", "joins",
     "joined", "matter", "serious", "seriously", "important", "clean", "energy", "power",
@@ -107,8 +107,8 @@ NEUTRALISE: frozenset[str] = frozenset({
     "challenging", "dead", "death", "kill", "killed", "cancel", "cancelled", "canceled",
     "stop", "stops", "stopped", "leave", "left", "shock", "reserve", "reserves", "trade",
     "trading", "award", "awards", "winner", "prize", "promise", "promises", "commitment",
-    "committed", "loan", "loans", "debt", "freedom", "perfect", "proud", "excellent",
-    "confident", "confidence", "certain", "clear", "clearly", "easing", "eased",
+    "committed", "loan", "loans", "debt", "freedom",
+    "certain", "clear", "clearly", "easing", "eased",
 })
 
 # --- direction words and the quantities they move -------------------------------------
@@ -116,51 +116,59 @@ NEUTRALISE: frozenset[str] = frozenset({
 # the sign of (direction x quantity polarity): "loss narrowed" reads positive.
 DIRECTION: dict[str, int] = {}
 for _w in (
-    "rose rise rises rising risen increase increased increases increasing grew grow grows "
-    "growing up higher doubled doubles tripled triples jumped jump jumps jumping surged "
-    "surges surging soared soars climbed climb climbs climbing gained gains "
-    "rallied rallies spiked spikes spike boosted expanded widened widens strengthened "
-    "rebounded rebounds advanced advances advance hike hikes hiked accelerated "
-    "accelerates upswing uptick tops topped topping exceed exceeded exceeds pumps pumped "
-    "skyrockets skyrocketed rockets rocketed balloons ballooned swelled swells"
-).split():
+    "rose", "rise", "rises", "rising", "risen", "increase", "increased", "increases",
+    "increasing", "grew", "grow", "grows", "growing", "up", "higher", "doubled", "doubles",
+    "tripled", "triples", "jumped", "jump", "jumps", "jumping", "surged", "surges", "surging",
+    "soared", "soars", "climbed", "climb", "climbs", "climbing", "gained", "gains", "rallied",
+    "rallies", "spiked", "spikes", "spike", "boosted", "expanded", "widened", "widens",
+    "strengthened", "rebounded", "rebounds", "advanced", "advances", "advance", "hike", "hikes",
+    "hiked", "accelerated", "accelerates", "upswing", "uptick", "tops", "topped", "topping",
+    "exceed", "exceeded", "exceeds", "pumps", "pumped", "skyrockets", "skyrocketed", "rockets",
+    "rocketed", "balloons", "ballooned", "swelled", "swells"
+):
     DIRECTION[_w] = 1
 for _w in (
-    "fell fall falls falling fallen decreased decrease decreases decreasing declined "
-    "decline declines declining dropped drop drops dropping down lower lowered lowers "
-    "plunged plunges plunging slumped slump slumps tumbled tumbles tumble sank sinks sink "
-    "shrank shrinks shrink shrinking contracted contracts contraction narrowed narrows "
-    "narrowing weakened weakens slipped slips slid slides sliding dipped dips dip cut cuts "
-    "cutting reduced reduce reduces reducing reduction reductions crashed crashes "
-    "collapsed plummeted plummets plummet eased eases halved halves diminished diminishes "
-    "sheds shed tanked tanks tank slashed slashes slash trimmed trims downturn retreats "
-    "retreated slides lowers drops slowed slows"
-).split():
+    "fell", "fall", "falls", "falling", "fallen", "decreased", "decrease", "decreases",
+    "decreasing", "declined", "decline", "declines", "declining", "dropped", "drop", "drops",
+    "dropping", "down", "lower", "lowered", "lowers", "plunged", "plunges", "plunging",
+    "slumped", "slump", "slumps", "tumbled", "tumbles", "tumble", "sank", "sinks", "sink",
+    "shrank", "shrinks", "shrink", "shrinking", "contracted", "contracts", "contraction",
+    "narrowed", "narrows", "narrowing", "weakened", "weakens", "slipped", "slips", "slid",
+    "slides", "sliding", "dipped", "dips", "dip", "cut", "cuts", "cutting", "reduced", "reduce",
+    "reduces", "reducing", "reduction", "reductions", "crashed", "crashes", "collapsed",
+    "plummeted", "plummets", "plummet", "eased", "eases", "halved", "halves", "diminished",
+    "diminishes", "sheds", "shed", "tanked", "tanks", "tank", "slashed", "slashes", "slash",
+    "trimmed", "trims", "downturn", "retreats", "retreated", "slides", "lowers", "drops",
+    "slowed", "slows"
+):
     DIRECTION[_w] = -1
 
 # Quantities that are good when they rise (+1) or bad when they rise (-1).
 QUANTITY: dict[str, int] = {}
 for _w in (
-    "profit profits earnings income revenue revenues sales turnover ebit ebitda eps "
-    "margin margins orders order demand output production volume volumes dividend "
-    "dividends valuation price prices shares stock stocks capacity deliveries traffic "
-    "customers users subscribers employees jobs workforce staff headcount cash cashflow "
-    "result results performance tvl inflows inflow hashrate adoption liquidity rating "
-    "guidance forecast outlook exports market-cap marketcap cap returns return yield "
-    "growth value net operating gross bitcoin btc ether eth crypto cryptocurrency "
-    "token tokens coin coins market markets index nasdaq stake holdings reserves "
-    "sentiment interest confidence wages payout payouts backlog bookings occupancy "
-    "productivity efficiency"
-).split():
+    "profit", "profits", "earnings", "income", "revenue", "revenues", "sales", "turnover",
+    "ebit", "ebitda", "eps", "margin", "margins", "orders", "order", "demand", "output",
+    "production", "volume", "volumes", "dividend", "dividends", "valuation", "price", "prices",
+    "shares", "stock", "stocks", "capacity", "deliveries", "traffic", "customers", "users",
+    "subscribers", "employees", "jobs", "workforce", "staff", "headcount", "cash", "cashflow",
+    "result", "results", "performance", "tvl", "inflows", "inflow", "hashrate", "adoption",
+    "liquidity", "rating", "guidance", "forecast", "outlook", "exports", "market-cap",
+    "marketcap", "cap", "returns", "return", "yield", "growth", "value", "net", "operating",
+    "gross", "bitcoin", "btc", "ether", "eth", "crypto", "cryptocurrency", "token", "tokens",
+    "coin", "coins", "market", "markets", "index", "nasdaq", "stake", "holdings", "reserves",
+    "sentiment", "interest", "confidence", "wages", "payout", "payouts", "backlog", "bookings",
+    "occupancy", "productivity", "efficiency"
+):
     QUANTITY[_w] = 1
 for _w in (
-    "loss losses costs cost expenses expense debt debts deficit unemployment outflows "
-    "outflow layoffs redundancies liabilities impairment impairments writedowns "
-    "writedown provisions spending churn burn inflation delinquencies defaults "
-    "fees prices-paid volatility risk risks difficulties problems uncertainty "
-    "tariffs tariff fine fines penalty penalties complaints claims downtime "
-    "liquidations shortfall borrowing leverage bankruptcies"
-).split():
+    "loss", "losses", "costs", "cost", "expenses", "expense", "debt", "debts", "deficit",
+    "unemployment", "outflows", "outflow", "layoffs", "redundancies", "liabilities",
+    "impairment", "impairments", "writedowns", "writedown", "provisions", "spending", "churn",
+    "burn", "inflation", "delinquencies", "defaults", "fees", "prices-paid", "volatility",
+    "risk", "risks", "difficulties", "problems", "uncertainty", "tariffs", "tariff", "fine",
+    "fines", "penalty", "penalties", "complaints", "claims", "downtime", "liquidations",
+    "shortfall", "borrowing", "leverage", "bankruptcies"
+):
     QUANTITY[_w] = -1
 
 # Quantities that read negative on their own ("a net loss of EUR 2 mn").

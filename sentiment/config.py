@@ -6,11 +6,20 @@ Lives in `sentiment` (not `engine.config`) because `sentiment` must never import
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 ScorerName = Literal["lexicon", "finbert", "openai", "ensemble"]
+SourceName = Literal["rss", "cryptopanic", "reddit"]
+
+
+def _default_sources() -> list[SourceName]:
+    return ["rss"]
+
+
+def _default_ensemble() -> dict[ScorerName, float]:
+    return {"lexicon": 0.4, "finbert": 0.6}
 
 DEFAULT_SOURCE_WEIGHTS: dict[str, float] = {
     # the defaults for social sources...
@@ -43,7 +52,7 @@ class SentimentSettings(BaseModel):
     openai_api_key: SecretStr | None = None
     openai_model: str = "gpt-4o-mini"
     half_life_minutes: float = Field(default=120.0, gt=0)
-    sources: list[Literal["rss", "cryptopanic", "reddit"]] = Field(default_factory=lambda: ["rss"])
+    sources: list[SourceName] = Field(default_factory=_default_sources)
     rss_feeds: list[str] = Field(default_factory=lambda: list(DEFAULT_RSS_FEEDS))
     cryptopanic_token: SecretStr | None = None
     subreddits: list[str] = Field(default_factory=lambda: ["CryptoCurrency", "Bitcoin", "ethereum"])
@@ -88,9 +97,7 @@ class SentimentSettings(BaseModel):
     openai_cache_size: int = Field(default=10_000, ge=0)
 
     # --- ensemble and aggregation -----------------------------------------------------
-    ensemble_weights: dict[ScorerName, float] = Field(
-        default_factory=lambda: {"lexicon": 0.4, "finbert": 0.6}
-    )
+    ensemble_weights: dict[ScorerName, float] = Field(default_factory=_default_ensemble)
     source_weights: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_SOURCE_WEIGHTS)
     )
@@ -101,7 +108,7 @@ class SentimentSettings(BaseModel):
 
     @field_validator("source_weights", "ensemble_weights")
     @classmethod
-    def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+    def _non_negative(cls, v: dict[Any, float]) -> dict[Any, float]:
         bad = [k for k, w in v.items() if not w >= 0]
         if bad:
             raise ValueError(f"weights must be >= 0: {', '.join(map(str, bad))}")
@@ -109,7 +116,7 @@ class SentimentSettings(BaseModel):
 
     @field_validator("ensemble_weights")
     @classmethod
-    def _no_nested_ensemble(cls, v: dict[str, float]) -> dict[str, float]:
+    def _no_nested_ensemble(cls, v: dict[Any, float]) -> dict[Any, float]:
         if "ensemble" in v:
             raise ValueError("ensemble_weights cannot include 'ensemble'")
         if not any(w > 0 for w in v.values()):

@@ -166,7 +166,7 @@ def metrics(
     """(accuracy, macro-F1, per-class, confusion) over the three labels."""
     if len(truth) != len(pred):
         raise ValueError("truth and pred differ in length")
-    conf = {t: {p: 0 for p in LABELS} for t in LABELS}
+    conf: dict[str, dict[str, int]] = {t: {p: 0 for p in LABELS} for t in LABELS}
     for t, p in zip(truth, pred, strict=True):
         conf[t][p] += 1
     n = len(truth)

@@ -21,6 +21,7 @@ it needs as one dict lookup per token so it meets 50k headlines/s in one process
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import os
 import re
@@ -166,10 +167,8 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
                 m = _NUM.match(t)
                 if m is not None:
                     raw = m.group(0).replace(",", ".")
-                    try:
+                    with contextlib.suppress(ValueError):
                         pcts.append((i, float(raw), raw[0] in "+-"))
-                    except ValueError:
-                        pass
             elif t == "?" and i == n - 1:
                 flags_all |= 1 << 8
             i += 1
@@ -218,12 +217,12 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
     used_q: set[int] = set()
     for i, d in dirs:
         best = -1
-        bestdist = 99
+        bestdist = 99.0
         for j, _q in quants:
             dist = i - j if j < i else (j - i) + 0.5
-            if (j < i and i - j <= 7) or (j > i and j - i <= 3):
-                if dist < bestdist:
-                    best, bestdist = j, dist
+            in_window = (j < i and i - j <= 7) or (j > i and j - i <= 3)
+            if in_window and dist < bestdist:
+                best, bestdist = j, dist
         if best >= 0:
             qsign = next(qs for j, qs in quants if j == best)
             used_q.add(best)
