@@ -1,0 +1,249 @@
+"""The `sentitrade` command line: the composition root of the service.
+
+It lives in `bot` because it is the one place allowed to wire every layer together
+(`bot -> commands -> engine <- sentiment`). Each command group's implementation lives
+with the package that owns it; this file only registers them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engine.cli_support import ConfigOpt, JsonOpt, dumps, fail, print_json, settings_or_exit
+from engine.config import Settings
+from engine.errors import SentitradeError
+
+app = typer.Typer(
+    name="sentitrade",
+    help="Self-hosted crypto trading service steered from your phone.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+config_app = typer.Typer(help="Settings.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (ratios against a reference timed in the same run).",
+                        no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+LIVE_FLAG = "--i-understand-live-trading"
+
+
+def _attr(path: str) -> Any | None:
+    """`module:attr`, or None while that module has not been written yet."""
+    mod, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(mod)
+    except ModuleNotFoundError as e:
+        if e.name and mod.startswith(e.name):
+            return None
+        raise
+    return getattr(module, attr)
+
+
+def _setup(settings: Settings) -> Settings:
+    """Logging with secret masking, schema at head, secrets encrypted into the vault.
+
+    Returns the settings with secrets filled in from the vault where the file and env
+    gave none (a token stored once with `config set-secret` need not be repeated).
+    """
+    from engine.db import SessionFactory, make_engine
+    from engine.migrate import upgrade
+    from engine.secrets import configure_logging
+    from engine.secrets_sync import sync_secrets, vault_for
+
+    configure_logging(settings.logging.level, settings.secret_values(), settings.logging.file)
+    try:
+        upgrade(settings.database.url)
+        db = make_engine(settings.database.url)
+        try:
+            settings = sync_secrets(settings, SessionFactory(db), vault_for(settings))
+        finally:
+            db.dispose()
+    except SentitradeError as e:
+        fail(str(e))
+    from engine.secrets import secret_filter
+
+    secret_filter().add(settings.secret_values())
+    return settings
+
+
+def check_live_allowed(settings: Settings, confirmed: bool) -> None:
+    """Live orders need `exchange.mode = "live"` AND the explicit flag at start."""
+    if settings.exchange.mode == "live" and not confirmed:
+        fail(
+            f'exchange.mode is "live": real orders with real money. Start again with '
+            f"{LIVE_FLAG} if you mean it, or set exchange.mode = \"paper\"."
+        )
+
+
+@app.command()
+def run(
+    config: ConfigOpt = None,
+    i_understand_live_trading: Annotated[
+        bool, typer.Option(LIVE_FLAG, help="required when exchange.mode is live")
+    ] = False,
+) -> None:
+    """Run the service: scheduler, bots, chat transports, alerts."""
+    settings = settings_or_exit(config)
+    check_live_allowed(settings, i_understand_live_trading)
+    settings = _setup(settings)
+    runner = _attr("engine.runner:run_service")
+    if runner is None:
+        fail("the trading engine is not installed in this build (engine.runner missing)")
+    try:
+        runner(settings)
+    except SentitradeError as e:
+        fail(str(e))
+
+
+@app.command()
+def demo(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
+    """Replay the embedded sample (paper broker, lexicon sentiment, console alerts)."""
+    settings = settings_or_exit(config)
+    if settings.exchange.mode == "live":
+        fail('the demo never trades live: set exchange.mode = "replay" or "paper"')
+    settings = _setup(settings)
+    from engine.demo import run_demo
+
+    try:
+        summary = run_demo(settings)
+    except SentitradeError as e:
+        fail(str(e))
+    if json_out:
+        from dataclasses import asdict
+
+        print_json(asdict(summary))
+        return
+    t = Table(title=f"sentitrade demo - {summary.database}")
+    for col in ("symbol", "candles", "from (close)", "to (close)", "change", "long", "exit"):
+        t.add_column(col, justify="right" if col not in ("symbol",) else "left")
+    for s in summary.symbols:
+        chg = (s.last_close / s.first_close - 1) * 100
+        t.add_row(s.symbol, f"{s.candles:,}", f"{s.first:%Y-%m-%d %H:%M}",
+                  f"{s.last:%Y-%m-%d %H:%M}", f"{chg:+.2f}%", str(s.signals_long),
+                  str(s.signals_exit))
+    console.print(t)
+    console.print(
+        f"headlines stored: {summary.headlines_stored} new of {summary.headlines_total}; "
+        f"signals stored: {summary.signals_stored} new"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    config: ConfigOpt = None,
+    revision: Annotated[str, typer.Option(help="target revision")] = "head",
+) -> None:
+    """Create or migrate the database schema to `revision`."""
+    settings = settings_or_exit(config)
+    from engine.migrate import upgrade
+
+    try:
+        upgrade(settings.database.url, revision)
+    except SentitradeError as e:
+        fail(str(e))
+    except Exception as e:
+        fail(f"migration failed on {settings.database.url.split('@')[-1]}: {type(e).__name__}: "
+             f"{str(e).splitlines()[0] if str(e) else ''}")
+    console.print(f"database at revision {revision}")
+
+
+@config_app.command("show")
+def config_show(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
+    """Print the effective settings with every secret masked."""
+    settings = settings_or_exit(config)
+    data = settings.masked()
+    if json_out:
+        print_json(data)
+        return
+    import tomllib  # noqa: F401 - documents that the output is TOML-shaped
+
+    for section, values in data.items():
+        if isinstance(values, dict):
+            console.print(f"[bold]\\[{section}][/]")
+            for k, v in values.items():
+                console.print(f"{k} = {dumps(v)}", highlight=False)
+            console.print()
+        else:
+            console.print(f"[bold]{section}[/] = {dumps(values)}", highlight=False)
+
+
+@config_app.command("genkey")
+def config_genkey() -> None:
+    """Print a new master key (put it in SENTITRADE_MASTER_KEY or the key file)."""
+    from cryptography.fernet import Fernet
+
+    sys.stdout.write(Fernet.generate_key().decode() + "\n")
+
+
+@config_app.command("set-secret")
+def config_set_secret(
+    name: Annotated[str, typer.Argument(help="e.g. exchange.api_key, telegram.token")],
+    config: ConfigOpt = None,
+) -> None:
+    """Store a secret encrypted in the database (read from stdin, never from argv)."""
+    from engine.db import SessionFactory, make_engine
+    from engine.migrate import upgrade
+    from engine.secrets_sync import SECRET_FIELDS, vault_for
+
+    names = [f"{a}.{b}" for a, b in SECRET_FIELDS]
+    if name not in names:
+        fail(f"unknown secret {name!r}: one of {', '.join(names)}")
+    settings = settings_or_exit(config)
+    value = sys.stdin.readline().strip() if not sys.stdin.isatty() else typer.prompt(
+        name, hide_input=True)
+    if not value:
+        fail("empty secret: nothing stored")
+    try:
+        upgrade(settings.database.url)
+        sessions = SessionFactory(make_engine(settings.database.url))
+        with sessions.begin() as s:
+            vault_for(settings).put(s, name, value)
+    except SentitradeError as e:
+        fail(str(e))
+    console.print(f"{name} stored encrypted")
+
+
+def _register_optional() -> None:
+    """Command groups owned by other packages (see each module for its options)."""
+    sentiment_app = _attr("sentiment.cli:app")
+    if sentiment_app is not None:
+        app.add_typer(sentiment_app, name="sentiment", help="Score headlines, evaluate scorers.")
+    for name, target in (("backtest", "engine.backtest.cli:backtest"),
+                         ("hyperopt", "engine.backtest.cli:hyperopt")):
+        fn = _attr(target)
+        if fn is not None:
+            app.command(name)(fn)
+    for name, target in (
+        ("indicators", "engine.indicators.bench:cli"),
+        ("backtest", "engine.backtest.bench:cli"),
+        ("sentiment", "sentiment.bench:cli"),
+        ("engine", "engine.bench:cli"),
+        ("chat", "bot.bench:cli"),
+    ):
+        fn = _attr(target)
+        if fn is not None:
+            bench_app.command(name)(fn)
+
+
+_register_optional()
+
+
+def main() -> None:
+    logging.captureWarnings(True)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""Settings: one frozen pydantic model, read from a TOML file and then env vars.
+
+Precedence, highest first: `SENTITRADE_<SECTION>__<KEY>` environment variables, the TOML
+file given by `--config`, the defaults below. Unknown keys are rejected so that a typo
+never silently falls back to a default (a misspelt risk limit is a real-money bug).
+Any problem becomes one `ConfigError` line naming the key, the value given and what is
+allowed; secret values are never echoed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from engine.errors import ConfigError
+from sentiment.config import SentimentSettings
+
+ENV_PREFIX = "SENTITRADE_"
+Role = Literal["viewer", "trader", "admin"]
+ExchangeMode = Literal["replay", "paper", "live"]
+ApprovalMode = Literal["auto", "manual", "threshold"]
+Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"]
+
+_SECTION = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(BaseModel):
+    """Where state lives. SQLite (WAL) by default; any SQLAlchemy URL for Postgres."""
+
+    model_config = _SECTION
+    url: str = "sqlite:///var/sentitrade.db"
+    echo: bool = False
+
+
+class ExchangeSettings(BaseModel):
+    """Which exchange, which keys, and whether orders are real.
+
+    `mode`: `replay` = candles from files + paper broker; `paper` = live candles + paper
+    broker (the default); `live` = real orders, which also needs a confirmation flag at
+    start.
+    """
+
+    model_config = _SECTION
+    id: str = "binance"
+    api_key: SecretStr | None = None
+    secret: SecretStr | None = None
+    password: SecretStr | None = None
+    sandbox: bool = False
+    mode: ExchangeMode = "paper"
+    quote: str = "USDT"
+    starting_balance: Decimal = Field(default=Decimal("10000"), gt=0)
+    maker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)
+    taker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)
+    slippage_bps: float = Field(default=5.0, ge=0, le=1000)
+    replay_data: Path | None = Field(
+        default=None, description="folder or file of candles; empty = the embedded sample"
+    )
+    replay_speed: float = Field(
+        default=0.0, ge=0, description="candles per second in replay; 0 = as fast as possible"
+    )
+
+
+class TelegramSettings(BaseModel):
+    """Telegram transport. `allowed_users` maps a numeric user id to a role."""
+
+    model_config = _SECTION
+    token: SecretStr | None = None
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    allowed_users: dict[str, Role] = Field(default_factory=dict)
+    chat_ids: list[int] = Field(
+        default_factory=list, description="where alerts go; empty = each allowed user's DM"
+    )
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+
+    @field_validator("allowed_users")
+    @classmethod
+    def _numeric_ids(cls, v: dict[str, Role]) -> dict[str, Role]:
+        for uid in v:
+            if not uid.lstrip("-").isdigit():
+                raise ValueError(f"user id {uid!r} must be a number")
+        return v
+
+
+class DiscordSettings(BaseModel):
+    """Discord transport: a bot token, the guild for slash commands, allow-listed users."""
+
+    model_config = _SECTION
+    token: SecretStr | None = None
+    guild_id: int | None = None
+    channel_id: int | None = None
+    allowed_users: dict[str, Role] = Field(default_factory=dict)
+
+    @field_validator("allowed_users")
+    @classmethod
+    def _numeric_ids(cls, v: dict[str, Role]) -> dict[str, Role]:
+        for uid in v:
+            if not uid.isdigit():
+                raise ValueError(f"user id {uid!r} must be a number")
+        return v
+
+
+class RiskSettings(BaseModel):
+    """Pre-trade limits, sizing and circuit breakers (percentages are of equity)."""
+
+    model_config = _SECTION
+    max_position_pct: float = Field(default=20.0, gt=0, le=100)
+    max_total_exposure_pct: float = Field(default=80.0, gt=0, le=1000)
+    max_asset_exposure_pct: float = Field(default=40.0, gt=0, le=1000)
+    max_trades_per_day: int = Field(default=50, ge=1)
+    max_open_trades: int = Field(default=5, ge=1)
+    blacklist: list[str] = Field(default_factory=list)
+    whitelist: list[str] = Field(default_factory=list)
+    sizing: Literal["fixed_pct", "half_kelly", "atr"] = "fixed_pct"
+    fixed_pct: float = Field(default=5.0, gt=0, le=100)
+    kelly_min_trades: int = Field(default=30, ge=1)
+    atr_risk_pct: float = Field(default=1.0, gt=0, le=100)
+    atr_multiplier: float = Field(default=2.0, gt=0)
+    stoploss_pct: float = Field(default=5.0, gt=0, lt=100)
+    # circuit breakers (the seed's defaults)
+    daily_loss_pct: float = Field(default=5.0, gt=0, le=100)
+    daily_loss_pause_minutes: int = Field(default=60, ge=1)
+    drawdown_pause_pct: float = Field(default=10.0, gt=0, le=100)
+    drawdown_pause_hours: int = Field(default=24, ge=1)
+    drawdown_stop_pct: float = Field(default=20.0, gt=0, le=100)
+    api_errors_per_minute: int = Field(default=10, ge=1)
+    api_error_pause_minutes: int = Field(default=5, ge=1)
+    price_spike_pct: float = Field(default=10.0, gt=0)
+    price_spike_window_seconds: int = Field(default=60, ge=1)
+
+
+class ApprovalSettings(BaseModel):
+    """How proposals become orders: automatically, after a chat tap, or by size."""
+
+    model_config = _SECTION
+    mode: ApprovalMode = "manual"
+    auto_max_notional: Decimal = Field(default=Decimal("100"), ge=0)
+    expiry_seconds: int = Field(default=300, ge=5)
+    max_price_drift_pct: float = Field(default=1.0, gt=0, le=100)
+
+
+class BotSpec(BaseModel):
+    """One trading bot: a strategy over some symbols on one timeframe."""
+
+    model_config = _SECTION
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    strategy: str = "sentiment_momentum"
+    symbols: list[str] = Field(min_length=1)
+    timeframe: Timeframe = "5m"
+    approval_mode: ApprovalMode | None = None
+
+    @field_validator("symbols")
+    @classmethod
+    def _pairs(cls, v: list[str]) -> list[str]:
+        for s in v:
+            if s.count("/") != 1 or not all(s.split("/")):
+                raise ValueError(f"symbol {s!r} must look like BASE/QUOTE, e.g. BTC/USDT")
+        return [s.upper() for s in v]
+
+
+class SecuritySettings(BaseModel):
+    """Where the master key comes from (env var first, then the key file)."""
+
+    model_config = _SECTION
+    master_key_env: str = "SENTITRADE_MASTER_KEY"
+    key_file: Path = Path("var/master.key")
+
+
+class LoggingSettings(BaseModel):
+    model_config = _SECTION
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: Path | None = None
+
+
+def _default_bots() -> list[BotSpec]:
+    return [BotSpec(name="main", symbols=["BTC/USDT", "ETH/USDT"])]
+
+
+class Settings(BaseSettings):
+    """The effective configuration of one service process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    exchange: ExchangeSettings = ExchangeSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
+    sentiment: SentimentSettings = SentimentSettings()
+    risk: RiskSettings = RiskSettings()
+    approvals: ApprovalSettings = ApprovalSettings()
+    security: SecuritySettings = SecuritySettings()
+    logging: LoggingSettings = LoggingSettings()
+    bots: list[BotSpec] = Field(default_factory=_default_bots)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Env wins over the file, the file (passed as init kwargs) over defaults.
+        return (env_settings, init_settings)
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret in clear, for the log filter; never print this."""
+        out: list[str] = []
+        for section in (self.exchange, self.telegram, self.discord, self.sentiment):
+            for name in type(section).model_fields:
+                value = getattr(section, name)
+                if isinstance(value, SecretStr) and value.get_secret_value():
+                    out.append(value.get_secret_value())
+        env_key = os.environ.get(self.security.master_key_env)
+        if env_key:
+            out.append(env_key)
+        return out
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as plain data with every secret replaced by `***`."""
+        data: dict[str, Any] = json.loads(self.model_dump_json())
+        for section in data.values():
+            if isinstance(section, dict):
+                for k, v in section.items():
+                    if v is not None and _is_secret_key(k):
+                        section[k] = "***"
+        return data
+
+
+def _is_secret_key(key: str) -> bool:
+    return key in {"api_key", "secret", "password", "token", "openai_api_key"} or key.endswith(
+        "_token"
+    )
+
+
+def _fmt_loc(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + p)
+    return "".join(parts)
+
+
+def _describe(err: Mapping[str, Any], source: str) -> str:
+    loc = tuple(err.get("loc", ()))
+    key = _fmt_loc(loc) or "(top level)"
+    if err.get("type") == "extra_forbidden":
+        return (
+            f"unknown setting {key} in {source}: "
+            "check the spelling against sentitrade.example.toml"
+        )
+    value = err.get("input")
+    shown = "***" if loc and _is_secret_key(str(loc[-1])) else repr(value)
+    if err.get("type") == "missing":
+        return f"missing setting {key} in {source}: it is required"
+    msg = str(err.get("msg", "invalid")).replace("Input should be", "must be").replace(
+        "Value error, ", ""
+    )
+    return f"invalid setting {key} = {shown} in {source}: {msg}"
+
+
+def load_settings(
+    config: Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Load the effective settings or raise `ConfigError` with one actionable line.
+
+    `env` replaces `os.environ` (tests); `config` is the TOML file from `--config`.
+    """
+    file_data: dict[str, Any] = {}
+    source = "defaults"
+    if config is not None:
+        source = str(config)
+        try:
+            raw = Path(config).read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"config file {config} not found: pass an existing file to --config "
+                "(see sentitrade.example.toml)"
+            ) from None
+        except OSError as e:
+            raise ConfigError(f"config file {config} cannot be read: {e.strerror}") from None
+        try:
+            file_data = tomllib.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {config} is not UTF-8 text") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {config} is not valid TOML: {e}") from None
+    saved: dict[str, str] | None = None
+    if env is not None:
+        saved = dict(os.environ)
+        for k in list(os.environ):
+            if k.upper().startswith(ENV_PREFIX):
+                del os.environ[k]
+        os.environ.update({k: v for k, v in env.items() if k.upper().startswith(ENV_PREFIX)})
+    try:
+        env_keys = sorted(k for k in os.environ if k.upper().startswith(ENV_PREFIX))
+        if env_keys:
+            source += f" + env ({', '.join(env_keys)})" if len(env_keys) < 4 else " + env"
+        return Settings(**file_data)
+    except ValidationError as e:
+        raise ConfigError(_describe(e.errors()[0], source)) from None
+    except (ValueError, json.JSONDecodeError) as e:  # malformed complex env values
+        raise ConfigError(f"invalid setting in {source}: {e}".splitlines()[0]) from None
+    finally:
+        if saved is not None:
+            os.environ.clear()
+            os.environ.update(saved)

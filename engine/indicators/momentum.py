@@ -1,0 +1,162 @@
+"""Momentum family: RSI and friends (Wilder smoothing, TA-Lib seeding)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from engine.indicators import _validate as v
+from engine.indicators._common import fill_nan, first_valid1
+from engine.indicators._validate import F64
+
+__all__ = ["macd", "mom", "roc", "rsi"]
+
+
+@njit(cache=True, nogil=True)
+def rsi_into(x, start, period, out):
+    """Wilder RSI of ``x[start:]``, seeded with simple averages of the first ``period``
+    changes, first value at ``start + period``; TA-Lib (0.6+) reports 0 when gain + loss is
+    zero or NaN (a flat market), and so do we."""
+    n = x.shape[0]
+    first = start + period
+    fill_nan(out, first)
+    if first >= n:
+        return
+    inv = 1.0 / period
+    keep = (period - 1) * inv
+    gain = 0.0
+    loss = 0.0
+    prev = x[start]
+    for i in range(start + 1, first + 1):
+        cur = x[i]
+        d = cur - prev
+        prev = cur
+        if d < 0.0:
+            loss -= d
+        else:
+            gain += d
+    gain = gain / period
+    loss = loss / period
+    s = gain + loss
+    out[first] = 100.0 * (gain / s) if s > 0.0 else 0.0
+    for i in range(first + 1, n):
+        cur = x[i]
+        d = cur - prev
+        prev = cur
+        up = 0.0 if d < 0.0 else d  # a NaN change lands in gain, as in TA-Lib
+        dn = -d if d < 0.0 else 0.0
+        gain = gain * keep + up * inv
+        loss = loss * keep + dn * inv
+        s = gain + loss
+        out[i] = 100.0 * (gain / s) if s > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _rsi(x, period):
+    out = np.empty(x.shape[0])
+    rsi_into(x, first_valid1(x), period, out)
+    return out
+
+
+def rsi(close: Any, period: int = 14) -> F64:
+    """Relative Strength Index (Wilder); first value at index ``period`` (TA-Lib ``RSI``)."""
+    return _rsi(v.as_f64(close, "close"), v.period(period))
+
+
+@njit(cache=True, nogil=True)
+def macd_into(x, start, fast, slow, signal, macd_out, signal_out, hist_out):
+    """TA-Lib MACD: both EMAs start at ``slow - 1`` (the fast one seeded with the SMA of
+    the ``fast`` values ending there), the signal EMA is seeded with the SMA of the first
+    ``signal`` MACD values; all three outputs start at ``slow + signal - 2``."""
+    if slow < fast:
+        fast, slow = slow, fast
+    n = x.shape[0]
+    first = start + slow - 1
+    out0 = first + signal - 1
+    fill_nan(macd_out, out0)
+    fill_nan(signal_out, out0)
+    fill_nan(hist_out, out0)
+    if out0 >= n:
+        return
+    kf = 2.0 / (fast + 1)
+    kf1 = 1.0 - kf
+    ks = 2.0 / (slow + 1)
+    ks1 = 1.0 - ks
+    kg = 2.0 / (signal + 1)
+    kg1 = 1.0 - kg
+    tf = 0.0
+    for i in range(first - fast + 1, first + 1):
+        tf += x[i]
+    ts = 0.0
+    for i in range(start, first + 1):
+        ts += x[i]
+    ef = tf / fast
+    es = ts / slow
+    tg = ef - es
+    for i in range(first + 1, out0 + 1):
+        xi = x[i]
+        ef = ef * kf1 + xi * kf
+        es = es * ks1 + xi * ks
+        tg += ef - es
+    sig = tg / signal
+    m = ef - es
+    macd_out[out0] = m
+    signal_out[out0] = sig
+    hist_out[out0] = m - sig
+    for i in range(out0 + 1, n):
+        xi = x[i]
+        ef = ef * kf1 + xi * kf
+        es = es * ks1 + xi * ks
+        m = ef - es
+        sig = sig * kg1 + m * kg
+        macd_out[i] = m
+        signal_out[i] = sig
+        hist_out[i] = m - sig
+
+
+@njit(cache=True, nogil=True)
+def _macd(x, fast, slow, signal):
+    n = x.shape[0]
+    m = np.empty(n)
+    s = np.empty(n)
+    h = np.empty(n)
+    macd_into(x, first_valid1(x), fast, slow, signal, m, s, h)
+    return m, s, h
+
+
+def macd(
+    close: Any, fastperiod: int = 12, slowperiod: int = 26, signalperiod: int = 9
+) -> tuple[F64, F64, F64]:
+    """MACD ``(macd, signal, hist)`` with TA-Lib's seeding; for (12, 26, 9) the first
+    value is at index 33 (TA-Lib ``MACD``)."""
+    return _macd(
+        v.as_f64(close, "close"), v.period(fastperiod, "fastperiod"),
+        v.period(slowperiod, "slowperiod"), v.period(signalperiod, "signalperiod"),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _mom_roc(x, period, roc):
+    n = x.shape[0]
+    out = np.empty(n)
+    start = first_valid1(x)
+    fill_nan(out, start + period)
+    for i in range(start + period, n):
+        prev = x[i - period]
+        if roc:
+            out[i] = ((x[i] / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
+        else:
+            out[i] = x[i] - prev
+    return out
+
+
+def mom(close: Any, period: int = 10) -> F64:
+    """Momentum ``close - close[period ago]`` (TA-Lib ``MOM``)."""
+    return _mom_roc(v.as_f64(close, "close"), v.period(period), False)
+
+
+def roc(close: Any, period: int = 10) -> F64:
+    """Rate of change in percent; 0 where the old close is 0 (TA-Lib ``ROC``)."""
+    return _mom_roc(v.as_f64(close, "close"), v.period(period), True)

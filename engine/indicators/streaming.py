@@ -1,0 +1,410 @@
+"""Streaming form: one small state object per indicator, O(1) work per candle.
+
+The live loop feeds each closed candle to ``update`` instead of recomputing arrays. Each
+class repeats its batch kernel's arithmetic in the same order, so a stream returns exactly
+the batch value at every index (NaN during warm-up; leading NaN input is skipped as the
+batch form skips it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from engine.indicators import _validate as v
+from engine.indicators.volatility import RECOMPUTE
+
+__all__ = [
+    "ATRStream", "BBandsStream", "EMAStream", "MACDStream", "OBVStream", "RSIStream",
+    "SMAStream", "StdDevStream", "StochStream",
+]
+
+NAN = math.nan
+
+
+class _EMA:
+    """EMA core shared by EMAStream and MACDStream (SMA seed, then prev*k1 + x*k)."""
+
+    __slots__ = ("k", "k1", "n", "period", "total", "value")
+
+    def __init__(self, period: int) -> None:
+        self.period = period
+        self.k = 2.0 / (period + 1)
+        self.k1 = 1.0 - self.k
+        self.n = 0
+        self.total = 0.0
+        self.value = NAN
+
+    def update(self, x: float) -> float:
+        if self.n >= self.period:
+            self.value = self.value * self.k1 + x * self.k
+            return self.value
+        self.n += 1
+        self.total += x
+        if self.n == self.period:
+            self.value = self.total / self.period
+        return self.value
+
+
+class SMAStream:
+    """Simple moving average, equal to :func:`engine.indicators.sma`."""
+
+    def __init__(self, period: int = 30) -> None:
+        self.period = v.period(period)
+        self._inv = 1.0 / self.period
+        self._win: deque[float] = deque()
+        self._total = 0.0
+        self._started = False
+
+    def update(self, x: float) -> float:
+        x = float(x)
+        if not self._started:
+            if x != x:
+                return NAN
+            self._started = True
+        win = self._win
+        win.append(x)
+        if len(win) <= self.period:
+            self._total += x
+            return self._total * self._inv if len(win) == self.period else NAN
+        self._total += x - win.popleft()
+        return self._total * self._inv
+
+
+class EMAStream:
+    """Exponential moving average, equal to :func:`engine.indicators.ema`."""
+
+    def __init__(self, period: int = 30) -> None:
+        self._ema = _EMA(v.period(period))
+        self._started = False
+
+    def update(self, x: float) -> float:
+        x = float(x)
+        if not self._started:
+            if x != x:
+                return NAN
+            self._started = True
+        return self._ema.update(x)
+
+
+class RSIStream:
+    """Wilder RSI, equal to :func:`engine.indicators.rsi`."""
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = v.period(period)
+        self._inv = 1.0 / self.period
+        self._keep = (self.period - 1) * self._inv
+        self._prev = NAN
+        self._n = -1  # changes seen
+        self._gain = 0.0
+        self._loss = 0.0
+
+    def update(self, x: float) -> float:
+        x = float(x)
+        if self._n < 0:
+            if x != x:
+                return NAN
+            self._n = 0
+            self._prev = x
+            return NAN
+        d = x - self._prev
+        self._prev = x
+        self._n += 1
+        p = self.period
+        if self._n < p:
+            if d < 0.0:
+                self._loss -= d
+            else:
+                self._gain += d
+            return NAN
+        if self._n == p:
+            if d < 0.0:
+                self._loss -= d
+            else:
+                self._gain += d
+            self._gain = self._gain / p
+            self._loss = self._loss / p
+        else:
+            up = 0.0 if d < 0.0 else d
+            dn = -d if d < 0.0 else 0.0
+            self._gain = self._gain * self._keep + up * self._inv
+            self._loss = self._loss * self._keep + dn * self._inv
+        s = self._gain + self._loss
+        return 100.0 * (self._gain / s) if s > 0.0 else 0.0
+
+
+class MACDStream:
+    """MACD ``(macd, signal, hist)``, equal to :func:`engine.indicators.macd` (both EMAs
+    start at ``slow - 1``; the fast one is seeded from the last ``fast`` values there)."""
+
+    def __init__(self, fastperiod: int = 12, slowperiod: int = 26, signalperiod: int = 9) -> None:
+        f = v.period(fastperiod, "fastperiod")
+        s = v.period(slowperiod, "slowperiod")
+        if s < f:
+            f, s = s, f
+        self.fast, self.slow, self.signal = f, s, v.period(signalperiod, "signalperiod")
+        self._kf = 2.0 / (f + 1)
+        self._ks = 2.0 / (s + 1)
+        self._kg = 2.0 / (self.signal + 1)
+        self._win: deque[float] = deque(maxlen=s)
+        self._n = 0
+        self._ef = self._es = self._sig = self._tg = 0.0
+        self._started = False
+
+    def update(self, x: float) -> tuple[float, float, float]:
+        x = float(x)
+        if not self._started:
+            if x != x:
+                return NAN, NAN, NAN
+            self._started = True
+        self._n += 1
+        n, f, s, g = self._n, self.fast, self.slow, self.signal
+        if n < s:
+            self._win.append(x)
+            return NAN, NAN, NAN
+        if n == s:
+            self._win.append(x)
+            w = list(self._win)
+            tf = 0.0
+            for val in w[s - f:]:
+                tf += val
+            ts = 0.0
+            for val in w:
+                ts += val
+            self._ef = tf / f
+            self._es = ts / s
+            self._tg = self._ef - self._es
+        else:
+            self._ef = self._ef * (1.0 - self._kf) + x * self._kf
+            self._es = self._es * (1.0 - self._ks) + x * self._ks
+            m = self._ef - self._es
+            if n <= s + g - 1:
+                self._tg += m
+            elif n > s + g - 1:
+                self._sig = self._sig * (1.0 - self._kg) + m * self._kg
+                return m, self._sig, m - self._sig
+        if n == s + g - 1:
+            m = self._ef - self._es
+            self._sig = self._tg / g
+            return m, self._sig, m - self._sig
+        return NAN, NAN, NAN
+
+
+class _Moments:
+    """Sliding (mean, M2) with the same exact-recompute rule as the batch kernel."""
+
+    def __init__(self, period: int) -> None:
+        self.period = period
+        self.inv = 1.0 / period
+        self.win: deque[float] = deque()
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.err = 0.0
+        self.started = False
+
+    def _exact(self) -> None:
+        total = 0.0
+        for val in self.win:
+            total += val
+        mean = total / self.period
+        m2 = 0.0
+        for val in self.win:
+            d = val - mean
+            m2 += d * d
+        self.mean, self.m2 = mean, m2
+
+    def update(self, x: float) -> float:
+        """Return the variance (NaN during warm-up)."""
+        if not self.started:
+            if x != x:
+                return NAN
+            self.started = True
+        win = self.win
+        win.append(x)
+        if len(win) < self.period:
+            return NAN
+        if len(win) == self.period:
+            self._exact()
+        else:
+            b = win.popleft()
+            d = x - b
+            nm = self.mean + d * self.inv
+            t = d * ((x - nm) + (b - self.mean))
+            self.m2 += t
+            self.mean = nm
+            self.err += abs(t)
+            if self.err > RECOMPUTE * self.m2:
+                self._exact()
+                self.err = 0.0
+        return self.m2 * self.inv
+
+
+def _sd(var: float) -> float:
+    return math.sqrt(var) if var > 0.0 else (0.0 if var <= 0.0 else var)
+
+
+class StdDevStream:
+    """Rolling population standard deviation, equal to :func:`engine.indicators.stddev`."""
+
+    def __init__(self, period: int = 5, nbdev: float = 1.0) -> None:
+        self._m = _Moments(v.period(period))
+        self.nbdev = v.number(nbdev, "nbdev")
+
+    def update(self, x: float) -> float:
+        var = self._m.update(float(x))
+        return var if var != var and len(self._m.win) < self._m.period else _sd(var) * self.nbdev
+
+
+class BBandsStream:
+    """Bollinger Bands ``(upper, middle, lower)``, equal to :func:`engine.indicators.bbands`."""
+
+    def __init__(self, period: int = 5, nbdevup: float = 2.0, nbdevdn: float = 2.0) -> None:
+        self._m = _Moments(v.period(period))
+        self.up = v.number(nbdevup, "nbdevup")
+        self.dn = v.number(nbdevdn, "nbdevdn")
+
+    def update(self, x: float) -> tuple[float, float, float]:
+        var = self._m.update(float(x))
+        if len(self._m.win) < self._m.period:
+            return NAN, NAN, NAN
+        sd = _sd(var)
+        mean = self._m.mean
+        return mean + sd * self.up, mean, mean - sd * self.dn
+
+
+def _true_range(h: float, lo: float, pc: float) -> float:
+    g = h - lo
+    v2 = abs(pc - h)
+    if v2 > g:
+        g = v2
+    v3 = abs(pc - lo)
+    if v3 > g:
+        g = v3
+    return g
+
+
+class ATRStream:
+    """Wilder ATR, equal to :func:`engine.indicators.atr`."""
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = v.period(period)
+        self._inv = 1.0 / self.period
+        self._keep = (self.period - 1) * self._inv
+        self._pc = NAN
+        self._n = -1
+        self._total = 0.0
+        self._atr = NAN
+
+    def update(self, high: float, low: float, close: float) -> float:
+        h, lo, c = float(high), float(low), float(close)
+        if self._n < 0:
+            if h != h or lo != lo or c != c:
+                return NAN
+            self._n = 0
+            self._pc = c
+            return NAN
+        tr = _true_range(h, lo, self._pc)
+        self._pc = c
+        self._n += 1
+        if self._n < self.period:
+            self._total += tr
+            return NAN
+        if self._n == self.period:
+            self._total += tr
+            self._atr = self._total / self.period
+        else:
+            self._atr = self._atr * self._keep + tr * self._inv
+        return self._atr
+
+
+class OBVStream:
+    """On-Balance Volume, equal to :func:`engine.indicators.obv`."""
+
+    def __init__(self) -> None:
+        self._acc = NAN
+        self._prev = NAN
+        self._started = False
+
+    def update(self, close: float, volume: float) -> float:
+        c, vol = float(close), float(volume)
+        if not self._started:
+            if c != c or vol != vol:
+                return NAN
+            self._started = True
+            self._acc = vol
+            self._prev = c
+        self._acc += vol * (float(c > self._prev) - float(c < self._prev))
+        self._prev = c
+        return self._acc
+
+
+class StochStream:
+    """Slow stochastic ``(slowk, slowd)``, equal to :func:`engine.indicators.stoch`.
+    Highest/lowest come from monotonic deques: amortised O(1) per candle."""
+
+    def __init__(self, fastk_period: int = 5, slowk_period: int = 3, slowd_period: int = 3) -> None:
+        self.fk = v.period(fastk_period, "fastk_period")
+        self.sk = v.period(slowk_period, "slowk_period")
+        self.sd = v.period(slowd_period, "slowd_period")
+        self._hq: deque[tuple[int, float]] = deque()
+        self._lq: deque[tuple[int, float]] = deque()
+        self._i = -1
+        self._rk = [0.0] * self.sk
+        self._rs = [0.0] * self.sd
+        self._ik = self._is = 0
+        self._sum_k = self._sum_s = 0.0
+        self._poison = self._poison_d = 0.0
+
+    def update(self, high: float, low: float, close: float) -> tuple[float, float]:
+        h, lo, c = float(high), float(low), float(close)
+        if self._i < 0 and (h != h or lo != lo or c != c):
+            return NAN, NAN
+        self._i += 1
+        i, fk, sk, sd = self._i, self.fk, self.sk, self.sd
+        hq, lq = self._hq, self._lq
+        while hq and not (hq[-1][1] > h):
+            hq.pop()
+        hq.append((i, h))
+        while lq and not (lq[-1][1] < lo):
+            lq.pop()
+        lq.append((i, lo))
+        if hq[0][0] <= i - fk:
+            hq.popleft()
+        if lq[0][0] <= i - fk:
+            lq.popleft()
+        if i < fk - 1:
+            return NAN, NAN
+        hi, low_ = hq[0][1], lq[0][1]
+        diff = (hi - low_) / 100.0
+        kf = (c - low_) / diff if diff != 0.0 else 0.0
+        if sk == 1:
+            ks = kf
+        else:
+            old = self._rk[self._ik]
+            self._rk[self._ik] = kf
+            self._ik = (self._ik + 1) % sk
+            if sk <= 16:
+                s = 0.0
+                for val in self._rk:
+                    s += val
+                self._sum_k = s
+            else:
+                self._sum_k += kf - old
+            self._poison += kf - kf
+            if i < fk - 1 + sk - 1:
+                return NAN, NAN
+            ks = self._sum_k * (1.0 / sk) + self._poison
+        old = self._rs[self._is]
+        self._rs[self._is] = ks
+        self._is = (self._is + 1) % sd
+        if sd <= 16:
+            s = 0.0
+            for val in self._rs:
+                s += val
+            self._sum_s = s
+            self._poison_d += ks - ks
+        else:
+            self._sum_s += ks - old
+        if i < fk + sk + sd - 3:
+            return NAN, NAN
+        return ks, self._sum_s * (1.0 / sd) + self._poison_d

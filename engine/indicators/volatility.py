@@ -1,0 +1,330 @@
+"""Volatility family: Bollinger Bands, ATR/NATR, true range, standard deviation, Keltner
+and Donchian channels.
+
+Rolling variance is the one place we deliberately do *not* copy TA-Lib's arithmetic:
+TA-Lib keeps a running sum of squares of raw prices, which at BTC prices (~1e5) drifts by
+~1e-7 relative over a year of 5m candles. We slide a Welford (mean, M2) pair instead and
+recompute it exactly every block of candles, so the error scales with the variance and
+stays ~1e-13 while the hot loop stays short.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from engine.indicators import _validate as v
+from engine.indicators._common import ema_into, fill_nan, first_valid1, first_valid3
+from engine.indicators._validate import F64
+
+__all__ = ["atr", "bbands", "donchian", "keltner", "natr", "stddev", "trange"]
+
+
+# Rounding error of the sliding update is about 1e-16 x the sum of |update| since the last
+# exact recompute; recomputing once that sum exceeds RECOMPUTE x M2 keeps the variance
+# within ~1e-13 relative even when volatility collapses after a spike.
+RECOMPUTE = 1000.0
+
+
+@njit(cache=True, nogil=True)
+def window_moments(x, i, period):
+    """Two-pass mean and sum of squared deviations of ``x[i-period+1 : i+1]``."""
+    total = 0.0
+    for j in range(i - period + 1, i + 1):
+        total += x[j]
+    mean = total / period
+    m2 = 0.0
+    for j in range(i - period + 1, i + 1):
+        d = x[j] - mean
+        m2 += d * d
+    return mean, m2
+
+
+@njit(cache=True, nogil=True)
+def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
+    """Rolling mean and deviation of ``x[start:]`` in one pass.
+
+    A sliding Welford update whose error scales with the variance (TA-Lib's running sum
+    of squares scales with price squared), with an exact recompute whenever the
+    accumulated update magnitude makes the result doubtful. A NaN stays in the sums for
+    good, as in TA-Lib. ``mode`` picks the outputs (loop-invariant, so it is hoisted):
+    0 -> (mean, population variance) in o1, o2; 1 -> Bollinger (upper, middle, lower);
+    2 -> ``up`` x standard deviation in o1."""
+    n = x.shape[0]
+    first = start + period - 1
+    fill_nan(o1, first)
+    if mode != 2:
+        fill_nan(o2, first)
+    if mode == 1:
+        fill_nan(o3, first)
+    if first >= n:
+        return
+    inv = 1.0 / period
+    mean, m2 = window_moments(x, first, period)
+    err = 0.0
+    for i in range(first, n):
+        if i > first:
+            a = x[i]
+            b = x[i - period]
+            d = a - b
+            nm = mean + d * inv
+            t = d * ((a - nm) + (b - mean))
+            m2 += t
+            mean = nm
+            err += abs(t)
+            if err > RECOMPUTE * m2:
+                mean, m2 = window_moments(x, i, period)
+                err = 0.0
+        var = m2 * inv
+        if mode == 0:
+            o1[i] = mean
+            o2[i] = var if var > 0.0 else (0.0 if var <= 0.0 else var)
+        else:
+            # TA-Lib: a variance <= 0 gives a deviation of 0; NaN stays NaN
+            sd = math.sqrt(var) if var > 0.0 else (0.0 if var <= 0.0 else var)
+            if mode == 1:
+                o1[i] = mean + sd * up
+                o2[i] = mean
+                o3[i] = mean - sd * dn
+            else:
+                o1[i] = sd * up
+
+
+@njit(cache=True, nogil=True)
+def bbands_into(x, start, period, up, dn, upper, middle, lower):
+    """Bollinger Bands on the SMA: mean and deviation in one pass (``moments_into``)."""
+    moments_into(x, start, period, 1, up, dn, upper, middle, lower)
+
+
+@njit(cache=True, nogil=True)
+def stddev_into(x, start, period, nbdev, out):
+    moments_into(x, start, period, 2, nbdev, nbdev, out, out, out)
+
+
+@njit(cache=True, nogil=True)
+def true_range(h, lo, pc):
+    """TA-Lib's TRUE_RANGE macro (NaN in, NaN out)."""
+    g = h - lo
+    v2 = abs(pc - h)
+    if v2 > g:
+        g = v2
+    v3 = abs(pc - lo)
+    if v3 > g:
+        g = v3
+    return g
+
+
+@njit(cache=True, nogil=True)
+def atr_into(high, low, close, start, period, out):
+    """Wilder ATR: first value at ``start + period`` = mean of the first ``period`` true
+    ranges (the first candle has no previous close, so no true range)."""
+    n = close.shape[0]
+    first = start + period
+    fill_nan(out, first)
+    if first >= n:
+        return
+    inv = 1.0 / period
+    keep = (period - 1) * inv
+    total = 0.0
+    for i in range(start + 1, first + 1):
+        total += true_range(high[i], low[i], close[i - 1])
+    prev = total / period
+    out[first] = prev
+    for i in range(first + 1, n):
+        prev = prev * keep + true_range(high[i], low[i], close[i - 1]) * inv
+        out[i] = prev
+
+
+@njit(cache=True, nogil=True)
+def _atr(high, low, close, period):
+    out = np.empty(close.shape[0])
+    atr_into(high, low, close, first_valid3(high, low, close), period, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _natr(high, low, close, period):
+    out = np.empty(close.shape[0])
+    start = first_valid3(high, low, close)
+    atr_into(high, low, close, start, period, out)
+    for i in range(start + period, close.shape[0]):
+        c = close[i]
+        out[i] = (out[i] / c) * 100.0 if c != 0.0 else 0.0
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _trange(high, low, close):
+    n = close.shape[0]
+    out = np.empty(n)
+    start = first_valid3(high, low, close)
+    fill_nan(out, start + 1)
+    for i in range(start + 1, n):
+        out[i] = true_range(high[i], low[i], close[i - 1])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _bbands(x, period, up, dn):
+    n = x.shape[0]
+    upper = np.empty(n)
+    middle = np.empty(n)
+    lower = np.empty(n)
+    bbands_into(x, first_valid1(x), period, up, dn, upper, middle, lower)
+    return upper, middle, lower
+
+
+@njit(cache=True, nogil=True)
+def _stddev(x, period, nbdev):
+    out = np.empty(x.shape[0])
+    stddev_into(x, first_valid1(x), period, nbdev, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def minmax_into(high, low, start, period, hi_out, lo_out):
+    """Highest high and lowest low over ``period`` candles, TA-Lib's rescanning tracker
+    (amortised O(1); a rescan only when the extreme leaves the window)."""
+    n = high.shape[0]
+    first = start + period - 1
+    fill_nan(hi_out, first)
+    fill_nan(lo_out, first)
+    hi_idx = -1
+    lo_idx = -1
+    hi = 0.0
+    lo = 0.0
+    for today in range(first, n):
+        trailing = today - period + 1
+        t = low[today]
+        if lo_idx < trailing:
+            lo_idx = trailing
+            lo = low[lo_idx]
+            for j in range(lo_idx + 1, today + 1):
+                t = low[j]
+                if t < lo:
+                    lo_idx = j
+                    lo = t
+        elif t <= lo:
+            lo_idx = today
+            lo = t
+        t = high[today]
+        if hi_idx < trailing:
+            hi_idx = trailing
+            hi = high[hi_idx]
+            for j in range(hi_idx + 1, today + 1):
+                t = high[j]
+                if t > hi:
+                    hi_idx = j
+                    hi = t
+        elif t >= hi:
+            hi_idx = today
+            hi = t
+        hi_out[today] = hi
+        lo_out[today] = lo
+
+
+@njit(cache=True, nogil=True)
+def _donchian(high, low, period):
+    n = high.shape[0]
+    upper = np.empty(n)
+    middle = np.empty(n)
+    lower = np.empty(n)
+    start = 0
+    for i in range(n):
+        if high[i] == high[i] and low[i] == low[i]:
+            start = i
+            break
+    minmax_into(high, low, start, period, upper, lower)
+    for i in range(n):
+        middle[i] = (upper[i] + lower[i]) * 0.5
+    return upper, middle, lower
+
+
+@njit(cache=True, nogil=True)
+def _keltner(high, low, close, period, atr_period, mult):
+    n = close.shape[0]
+    upper = np.empty(n)
+    middle = np.empty(n)
+    lower = np.empty(n)
+    start = first_valid3(high, low, close)
+    ema_into(close, start, period, middle)
+    atr_into(high, low, close, start, atr_period, lower)
+    for i in range(n):
+        band = lower[i] * mult
+        m = middle[i]
+        upper[i] = m + band
+        lower[i] = m - band
+    return upper, middle, lower
+
+
+def atr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
+    """Average True Range (Wilder); first value at index ``period`` (TA-Lib ``ATR``)."""
+    h, lo, c = _hlc(high, low, close)
+    return _atr(h, lo, c, v.period(period))
+
+
+def natr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
+    """ATR as a percentage of close, comparable across price levels (TA-Lib ``NATR``)."""
+    h, lo, c = _hlc(high, low, close)
+    return _natr(h, lo, c, v.period(period))
+
+
+def trange(high: Any, low: Any, close: Any) -> F64:
+    """True range; first value at index 1 (TA-Lib ``TRANGE``)."""
+    h, lo, c = _hlc(high, low, close)
+    return _trange(h, lo, c)
+
+
+def bbands(
+    close: Any, period: int = 5, nbdevup: float = 2.0, nbdevdn: float = 2.0
+) -> tuple[F64, F64, F64]:
+    """Bollinger Bands ``(upper, middle, lower)`` around the SMA with population standard
+    deviation (TA-Lib ``BBANDS`` with ``matype=0``)."""
+    return _bbands(
+        v.as_f64(close, "close"), v.period(period), v.number(nbdevup, "nbdevup"),
+        v.number(nbdevdn, "nbdevdn"),
+    )
+
+
+def stddev(close: Any, period: int = 5, nbdev: float = 1.0) -> F64:
+    """Rolling population standard deviation times ``nbdev`` (TA-Lib ``STDDEV``), computed
+    without TA-Lib's running-sum-of-squares drift."""
+    return _stddev(
+        v.as_f64(close, "close"), v.period(period), v.number(nbdev, "nbdev")
+    )
+
+
+def donchian(high: Any, low: Any, period: int = 20) -> tuple[F64, F64, F64]:
+    """Donchian channel ``(upper, middle, lower)``: highest high, midpoint, lowest low of
+    the last ``period`` candles (upper/lower equal TA-Lib ``MAX(high)``/``MIN(low)``)."""
+    h = v.as_f64(high, "high")
+    lo = v.as_f64(low, "low")
+    v.same_length(("high", h), ("low", lo))
+    return _donchian(h, lo, v.period(period))
+
+
+def keltner(
+    high: Any, low: Any, close: Any, period: int = 20, atr_period: int = 10,
+    multiplier: float = 2.0,
+) -> tuple[F64, F64, F64]:
+    """Keltner channel ``(upper, middle, lower)``: EMA(close) +/- ``multiplier`` x ATR.
+    NaN until both the EMA and the ATR have warmed up."""
+    h, lo, c = _hlc(high, low, close)
+    return _keltner(
+        h, lo, c, v.period(period), v.period(atr_period, "atr_period"),
+        v.number(multiplier, "multiplier"),
+    )
+
+
+def _hlc(high: Any, low: Any, close: Any) -> tuple[F64, F64, F64]:
+    h = v.as_f64(high, "high")
+    lo = v.as_f64(low, "low")
+    c = v.as_f64(close, "close")
+    if h.shape != c.shape or lo.shape != c.shape:
+        v.same_length(("high", h), ("low", lo), ("close", c))
+    return h, lo, c
+
+

@@ -1,0 +1,103 @@
+"""The engine's face to the outside: what chat commands (and the CLI) may ask of it.
+
+`commands/` talks to the engine only through `TradingAPI` (plus read-only queries on
+`engine.models`), so every command works the same from console, Telegram and Discord,
+and tests can drive the real engine in-process. The engine's implementation is
+`engine.runner.Engine` (issue 6); the contract is this file.
+
+Every mutating method takes `by` (who asked: "telegram:123", "discord:456",
+"console", "auto") and records it. Methods raise `SentitradeError` subclasses with a
+message that can be shown to the user as it is (no secrets, no stack traces).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from engine.config import Settings
+from engine.db import SessionFactory
+from engine.models import Bot, Order, Proposal, RiskEvent, Trade
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Outcome of approve/reject. `changed` is False for a repeated tap (idempotent)."""
+
+    proposal: Proposal
+    changed: bool
+    order: Order | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerState:
+    rule: str  # daily_loss | drawdown_pause | drawdown_stop | api_errors | price_spike
+    action: str  # pause_entries | stop_bot | pause_exchange | cancel_pending
+    measured: float
+    threshold: float
+    until: datetime | None
+    event_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RiskStatus:
+    """Limits, how much of each is used, and active breakers (for /risk and /status)."""
+
+    limits: dict[str, Any]
+    usage: dict[str, Any]
+    breakers: list[BreakerState] = field(default_factory=list)
+    trading_state: str = "active"  # active | reducing | halted
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceView:
+    asset: str
+    free: Decimal
+    locked: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestOutput:
+    """A finished backtest for the chat: summary metrics, chart and trade list."""
+
+    summary: dict[str, Any]
+    report_png: bytes | None
+    trades_csv: bytes | None
+    text: str
+
+
+@runtime_checkable
+class TradingAPI(Protocol):
+    settings: Settings
+    sessions: SessionFactory
+
+    # -- bots
+    def list_bots(self) -> list[Bot]: ...
+    async def start_bot(self, name: str | None, by: str) -> Bot: ...
+    async def stop_bot(self, name: str | None, by: str) -> Bot: ...
+    async def pause_bot(self, name: str | None, by: str) -> Bot: ...
+
+    # -- proposals (approve/reject are idempotent; approve re-validates drift and risk
+    #    and, on success, places the order before returning)
+    def pending_proposals(self) -> list[Proposal]: ...
+    def get_proposal(self, proposal_id: int) -> Proposal | None: ...
+    async def approve(self, proposal_id: int, by: str) -> Decision: ...
+    async def reject(self, proposal_id: int, by: str) -> Decision: ...
+
+    # -- positions and money
+    def open_trades(self) -> list[Trade]: ...
+    async def last_prices(self, symbols: list[str]) -> dict[str, Decimal]: ...
+    async def balances(self) -> list[BalanceView]: ...
+    async def force_exit(self, trade_id: int | None, by: str) -> list[Trade]: ...
+
+    # -- risk
+    def risk_status(self) -> RiskStatus: ...
+    async def resume(self, by: str) -> list[RiskEvent]: ...
+
+    # -- research
+    async def backtest(
+        self, pair: str, timeframe: str, days: int, strategy: str
+    ) -> BacktestOutput: ...
