@@ -174,6 +174,10 @@ class HttpFetcher:
         self._next_at: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
+    def use_client(self, client: httpx.AsyncClient) -> None:
+        """Send through `client` from now on (validators and rate slots are kept)."""
+        self._client = client
+
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: uniform in [d/2, d], d = base * 2**attempt."""
         d = min(self.policy.backoff_max_s, self.policy.backoff_base_s * (2**attempt))
