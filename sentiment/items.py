@@ -94,6 +94,31 @@ class Score:
         if not 1 <= int(self.impact) <= 10:
             raise ValueError(f"impact must be in 1..10, got {self.impact!r}")
 
+    @classmethod
+    def trusted(
+        cls,
+        label: Label,
+        score: float,
+        confidence: float,
+        event_type: EventType,
+        impact: int,
+        symbols: tuple[str, ...],
+        scorer: str,
+        reasoning: str = "",
+    ) -> Score:
+        """Build without validation: only for scorers whose values are in range by
+        construction (the lexicon's hot path, ~2 µs saved per headline)."""
+        obj = object.__new__(cls)
+        _S_LABEL(obj, label)
+        _S_SCORE(obj, score)
+        _S_CONF(obj, confidence)
+        _S_EVENT(obj, event_type)
+        _S_IMPACT(obj, impact)
+        _S_SYMBOLS(obj, symbols)
+        _S_SCORER(obj, scorer)
+        _S_REASON(obj, reasoning)
+        return obj
+
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form (CLI `--json`, DB adapter)."""
         return {
@@ -106,6 +131,17 @@ class Score:
             "scorer": self.scorer,
             "reasoning": self.reasoning,
         }
+
+
+# Slot descriptors' setters: bypass the frozen __setattr__ in `Score.trusted`.
+_S_LABEL = Score.__dict__["label"].__set__
+_S_SCORE = Score.__dict__["score"].__set__
+_S_CONF = Score.__dict__["confidence"].__set__
+_S_EVENT = Score.__dict__["event_type"].__set__
+_S_IMPACT = Score.__dict__["impact"].__set__
+_S_SYMBOLS = Score.__dict__["symbols"].__set__
+_S_SCORER = Score.__dict__["scorer"].__set__
+_S_REASON = Score.__dict__["reasoning"].__set__
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,9 +35,9 @@ from sentiment.symbols import SymbolTagger
 
 __all__ = ["LexiconScorer", "analyse"]
 
-_TOKEN: Final = re.compile(
-    r"[+\-]?\d+(?:[.,]\d+)?\s?%|[a-z][a-z0-9'\-]*[a-z0-9%]|[a-z]|\d+(?:[.,]\d+)*[a-z]*|\?"
-)
+# A plain character class is ~2x faster than an alternation; sentence-final periods are
+# removed before matching so "hack." still reads "hack" while "12.5%" stays one token.
+_TOKEN: Final = re.compile(r"[a-z0-9'%+\-.$]+|\?")
 _NUM: Final = re.compile(r"[+\-]?\d+(?:[.,]\d+)?")
 
 ALPHA: Final = 15.0  # VADER's normalisation constant
@@ -144,9 +144,11 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
     low = text.lower()
     if "’" in low:
         low = low.replace("’", "'")
+    if "." in low:
+        low = low.replace(". ", " ").rstrip(".")
     toks = _TOKEN.findall(low)
     n = len(toks)
-    vals: list[list[float]] = []  # [index, valence]
+    vals: list[tuple[int, float]] = []  # (index, valence)
     dirs: list[tuple[int, int]] = []
     quants: list[tuple[int, int]] = []
     pcts: list[tuple[int, float, bool]] = []  # index, value, signed
@@ -158,10 +160,12 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
     neg_at: list[int] = []
     boost_at: dict[int, float] = {}
     get = table.get
-    i = 0
-    while i < n:
-        t = toks[i]
-        rec = get(t)
+    # One C-speed pass keeps only the tokens that mean something (most do not).
+    hits = [(i, t, get(t)) for i, t in enumerate(toks) if t in table or t[-1] in "%?"]
+    skip_until = -1
+    for i, t, rec in hits:
+        if i < skip_until:
+            continue
         if rec is None:
             if t[-1] == "%":
                 m = _NUM.match(t)
@@ -171,7 +175,6 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
                         pcts.append((i, float(raw), raw[0] in "+-"))
             elif t == "?" and i == n - 1:
                 flags_all |= 1 << 8
-            i += 1
             continue
         d, q, v, ev, fl, b = rec
         if b:
@@ -183,10 +186,10 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
                 ln = len(ph)
                 if ph[1] == nxt and i + ln <= n and (ln == 2 or tuple(toks[i : i + ln]) == ph):
                     if pv != 0.0:
-                        vals.append([i, pv])
-                    if pev and D.EVENT_PRIORITY[pev] > eprio:
-                        event, eprio = pev, D.EVENT_PRIORITY[pev]
-                    i += ln
+                        vals.append((i, pv))
+                    if pev and _PRIO[pev] > eprio:
+                        event, eprio = pev, _PRIO[pev]
+                    skip_until = i + ln
                     matched = True
                     break
             if matched:
@@ -200,7 +203,7 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
             if fl & _F_BIG:
                 big = True
         if ev:
-            p = D.EVENT_PRIORITY[ev]
+            p = _PRIO[ev]
             if p > eprio:
                 event, eprio = ev, p
         if d:
@@ -208,10 +211,9 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
         elif q:
             quants.append((i, q))
             if v:
-                vals.append([i, v])
+                vals.append((i, v))
         elif v:
-            vals.append([i, v])
-        i += 1
+            vals.append((i, v))
 
     # direction x quantity pairs
     used_q: set[int] = set()
@@ -233,7 +235,7 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
             if 0 < pi - i <= 4 or 0 < i - pi <= 2:
                 v *= 1.0 + min(abs(pv), 50.0) / 50.0
                 break
-        vals.append([i, v])
+        vals.append((i, v))
         if eprio == 0:
             event, eprio = "market", 1
     if used_q:
@@ -241,14 +243,12 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
     # signed percentages not already carried by a direction word
     for pi, pv, signed in pcts:
         if signed and pv != 0 and not any(abs(pi - i) <= 2 for i, _ in dirs):
-            vals.append([pi, math.copysign(1.2 + min(abs(pv), 50.0) / 25.0, pv)])
+            vals.append((pi, math.copysign(1.2 + min(abs(pv), 50.0) / 25.0, pv)))
             if eprio == 0:
                 event, eprio = "market", 1
 
     s = 0.0
-    for iv in vals:
-        i = int(iv[0])
-        v = iv[1]
+    for i, v in vals:
         if neg_at:
             for k in neg_at:
                 if i - 3 <= k < i:
@@ -267,7 +267,7 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
         s *= QUESTION_FACTOR
     compound = s / math.sqrt(s * s + ALPHA) if s else 0.0
 
-    maxpct = max((abs(p[1]) for p in pcts), default=0.0)
+    maxpct = max([abs(p[1]) for p in pcts]) if pcts else 0.0
     if event == "none" and not vals:
         impact = 1
     else:
@@ -285,6 +285,9 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
 
 
 _MAJOR = frozenset({"BTC", "ETH"})
+_BTC: Final = "BTC"
+_ETH: Final = "ETH"
+_PRIO: Final = D.EVENT_PRIORITY
 
 
 class LexiconScorer:
@@ -315,7 +318,8 @@ class LexiconScorer:
         return _analyse(text, self._table, bool(_MAJOR.intersection(syms))), syms
 
     def _one(self, text: str) -> Score:
-        a, syms = self.analyse(text)
+        syms = self._tagger.tag(text)
+        a = _analyse(text, self._table, (_BTC in syms or _ETH in syms) if syms else False)
         c = a.compound
         label: Label
         if c >= self._pos:
@@ -331,15 +335,9 @@ class LexiconScorer:
             if a.cues == 0:
                 conf = min(conf, 0.6)  # silence is weak evidence of neutrality
         et: EventType = a.event_type  # type: ignore[assignment]
-        return Score(
-            label=label,
-            score=max(-1.0, min(1.0, c)),
-            confidence=max(0.0, min(1.0, conf)),
-            event_type=et,
-            impact=a.impact,
-            symbols=syms,
-            scorer=self.name,
-        )
+        # Values are in range by construction: skip Score's validation (hot path).
+        return Score.trusted(label, max(-1.0, min(1.0, c)), max(0.0, min(1.0, conf)), et,
+                             a.impact, syms, self.name)
 
     def score(self, texts: Sequence[str]) -> list[Score]:
         """Score each text; same order and length as `texts`."""

@@ -74,6 +74,16 @@ class SymbolTagger:
                 self._multi.setdefault(parts[0], []).append((parts, sym))
         for lst in self._multi.values():
             lst.sort(key=lambda e: len(e[0]), reverse=True)
+        # Case variants looked up directly: no per-word lower() on the hot path.
+        self._cased: dict[str, str] = {}
+        for name, sym in self._by_name.items():
+            if " " in name:
+                continue
+            for v in (name, name.capitalize(), name.upper(), name.title()):
+                self._cased.setdefault(v, sym)
+        self._multi_cased: set[str] = set()
+        for first in self._multi:
+            self._multi_cased.update((first, first.capitalize(), first.upper()))
 
     @property
     def symbols(self) -> frozenset[str]:
@@ -88,30 +98,27 @@ class SymbolTagger:
         """
         words = _WORD.findall(text)
         found: list[str] = []
-        by_name = self._by_name
         by_ticker = self._by_ticker
-        multi = self._multi
+        cased = self._cased
+        multi_cased = self._multi_cased
         n = len(words)
         i = 0
         while i < n:
             w = words[i]
-            if w[0] == "$":
-                w = w[1:]
-                sym = by_ticker.get(w.upper())
-            else:
-                sym = by_ticker.get(w)
-            if sym is None:
+            sym = by_ticker.get(w) or cased.get(w)
+            if sym is None and w[0] == "$":
+                sym = by_ticker.get(w[1:].upper())
+            if w in multi_cased or (sym is None and not w.islower()):
                 lw = w.lower()
-                cands = multi.get(lw)
-                if cands is not None:
-                    for parts, msym in cands:
-                        ln = len(parts)
-                        if tuple(x.lower() for x in words[i : i + ln]) == parts:
-                            sym = msym
-                            i += ln - 1
-                            break
-                if sym is None:
-                    sym = by_name.get(lw)
+                for parts, msym in self._multi.get(lw, ()):
+                    ln = len(parts)
+                    if tuple(x.lower() for x in words[i : i + ln]) == parts:
+                        sym = msym
+                        i += ln - 1
+                        break
+                else:
+                    if sym is None:
+                        sym = self._by_name.get(lw)
             if sym is not None and sym not in found:
                 found.append(sym)
             i += 1
