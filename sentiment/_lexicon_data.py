@@ -85,6 +85,26 @@ DOMAIN_VALENCE: dict[str, float] = {
     "high": 0.6, "higher": 1.2, "growth": 1.4, "grew": 1.2, "doubled": 1.6,
 }
 
+# Market-structure words: buying/selling pressure, supply overhangs, relative strength.
+DOMAIN_VALENCE.update({
+    "accumulates": 1.8, "frenzy": 1.0, "record": 1.8, "ipo": 1.4, "creditors": -1.2, "stuck": -1.2,
+    "bugs": -1.4, "license": 1.2, "licence": 1.2, "licensed": 1.2, "revoked": -2.4,
+    "revokes": -2.4, "underperforms": -2.0, "underperform": -1.8, "underperformed": -2.0,
+    "regains": 1.6, "regained": 1.6, "debut": 1.0, "debuts": 1.2, "obtains": 0.8,
+    "raids": -2.2, "raid": -2.0, "raided": -2.2, "dismissal": 1.4, "unmoved": -0.4,
+    "capitulate": -2.4, "capitulates": -2.4, "capitulated": -2.4, "stalls": -1.6,
+    "stalled": -1.6, "fizzles": -1.8, "slumps": -2.4,
+})
+
+# Buying and selling read as pressure on a coin only when the headline names one
+# ("MicroStrategy buys 12,000 BTC", "miners sell bitcoin"); in company news "sells tires"
+# or "bought a stake" is neutral. Applied by the scorer when symbols were tagged.
+TRADE_VERBS: dict[str, float] = {
+    "buys": 1.6, "bought": 1.4, "buying": 1.4, "purchases": 1.4, "purchased": 1.4,
+    "adds": 1.0, "sells": -1.6, "sold": -1.2, "selling": -1.6, "sell": -1.2,
+    "dumps": -2.0, "dumped": -2.0, "offloads": -1.8, "offloaded": -1.8, "unloads": -1.8,
+}
+
 # VADER words that are (near) neutral in financial news: their everyday tone misleads.
 NEUTRALISE: frozenset[str] = frozenset({
     "share", "shares", "interest", "credit", "security", "securities", "united", "trust",
@@ -167,7 +187,10 @@ for _w in (
     "burn", "inflation", "delinquencies", "defaults", "fees", "prices-paid", "volatility",
     "risk", "risks", "difficulties", "problems", "uncertainty", "tariffs", "tariff", "fine",
     "fines", "penalty", "penalties", "complaints", "claims", "downtime", "liquidations",
-    "shortfall", "borrowing", "leverage", "bankruptcies"
+    "shortfall", "borrowing", "leverage", "bankruptcies",
+    # legal pressure: "SEC drops case" reads positive, "lawsuits mount" negative
+    "case", "lawsuit", "lawsuits", "charges", "probe", "investigation", "scrutiny",
+    "restrictions",
 ):
     QUANTITY[_w] = -1
 
@@ -252,6 +275,55 @@ PHRASES: dict[tuple[str, ...], tuple[float, str]] = {
     ("wiped", "out"): (-2.6, "market"),
     ("not", "guilty"): (2.0, "regulatory"),
     ("no", "longer"): (-0.6, ""),
+    ("buys", "the", "dip"): (2.0, "market"),
+    ("bought", "the", "dip"): (2.0, "market"),
+    ("buying", "the", "dip"): (2.0, "market"),
+    ("buy", "back"): (2.0, "market"),
+    ("buys", "back"): (2.0, "market"),
+    ("bought", "back"): (1.8, "market"),
+    ("adds", "support"): (1.8, "market"),
+    ("added", "support"): (1.8, "market"),
+    ("adding", "support"): (1.8, "market"),
+    ("start", "trading"): (1.2, "market"),
+    ("starts", "trading"): (1.2, "market"),
+    ("begins", "trading"): (1.2, "market"),
+    ("trading", "begins"): (1.2, "market"),
+    ("wins", "dismissal"): (2.6, "regulatory"),
+    ("won", "dismissal"): (2.6, "regulatory"),
+    ("during", "dip"): (0.0, ""),
+    ("during", "the", "dip"): (0.0, ""),
+    ("on", "the", "dip"): (0.0, ""),
+    ("record", "date"): (0.0, ""),
+    ("of", "record"): (0.0, ""),
+    ("on", "record"): (0.0, ""),
+    ("files", "for"): (1.0, ""),
+    ("filed", "for"): (1.0, ""),
+    ("filed", "for", "bankruptcy"): (-3.6, "market"),
+    ("files", "for", "insolvency"): (-3.6, "market"),
+    ("to", "end"): (-1.2, ""),
+    ("dries", "up"): (-1.8, "market"),
+    ("dried", "up"): (-1.8, "market"),
+    ("drying", "up"): (-1.8, "market"),
+    ("wins", "lawsuit"): (2.6, "regulatory"),
+    ("wins", "case"): (2.6, "regulatory"),
+    ("won", "lawsuit"): (2.6, "regulatory"),
+    ("loses", "lawsuit"): (-2.6, "regulatory"),
+    ("lost", "lawsuit"): (-2.6, "regulatory"),
+    ("loses", "case"): (-2.6, "regulatory"),
+    ("hits", "record", "low"): (-2.8, "market"),
+    ("hit", "record", "low"): (-2.8, "market"),
+    ("hits", "record", "lows"): (-2.8, "market"),
+    ("hits", "record", "high"): (3.0, "market"),
+    ("hit", "record", "high"): (3.0, "market"),
+    ("hits", "record"): (2.4, "market"),
+    ("hit", "record"): (2.4, "market"),
+    ("record", "inflows"): (2.8, "market"),
+    ("record", "outflows"): (-2.8, "market"),
+    ("record", "losses"): (-2.8, "market"),
+    ("record", "loss"): (-2.8, "market"),
+    ("license", "revoked"): (-2.6, "regulatory"),
+    ("extreme", "fear"): (-2.4, "market"),
+    ("extreme", "greed"): (1.2, "market"),
     ("up", "to"): (0.0, ""),
     ("set", "up"): (0.0, ""),
     ("sets", "up"): (0.0, ""),
@@ -260,9 +332,9 @@ PHRASES: dict[tuple[str, ...], tuple[float, str]] = {
     ("pick", "up"): (0.0, ""),
     ("picks", "up"): (0.6, ""),
     ("follow", "up"): (0.0, ""),
-    ("step", "down"): (-0.4, ""),
-    ("steps", "down"): (-0.4, ""),
-    ("stepped", "down"): (-0.4, ""),
+    ("step", "down"): (-1.2, ""),
+    ("steps", "down"): (-1.2, ""),
+    ("stepped", "down"): (-1.2, ""),
     ("shut", "down"): (-2.2, ""),
     ("shuts", "down"): (-2.2, ""),
     ("shutting", "down"): (-2.2, ""),
@@ -344,7 +416,7 @@ EXTRA_NEGATORS: frozenset[str] = frozenset({
     "didnt", "doesnt", "dont", "refuses", "refused", "rules", "avoid", "avoids", "avoided",
     "stops", "prevent", "prevents", "prevented", "denies", "denied", "halts", "blocks",
     "blocked", "delays", "delayed", "postpones", "postponed", "rejects", "rejected",
-    "resists",
+    "resists", "fewer", "delay", "ends",
 })
 # Negators that flip a following sentiment word, but ("denies", "delays") also carry
 # their own tone: those stay in DOMAIN_VALENCE.
@@ -356,4 +428,7 @@ HEDGES: frozenset[str] = frozenset({
     "proposes", "proposal", "would", "should", "whether", "predicts", "prediction",
 })
 CONTRAST: frozenset[str] = frozenset({"but", "however", "although", "though", "yet", "while"})
+# "Ether rebounds after weekend sell-off": the clause after these is background, the
+# headline's news is before it.
+BACKGROUND: frozenset[str] = frozenset({"after", "following"})
 BIG_AMOUNTS: frozenset[str] = frozenset({"billion", "billions", "bn", "trillion", "b"})

@@ -57,6 +57,9 @@ _F_HEDGE: Final = 2
 _F_CONTRAST: Final = 4
 _F_BIG: Final = 8
 _F_PHRASE: Final = 16
+_F_TRADE: Final = 32
+_F_BACKGROUND: Final = 64
+BACKGROUND_FACTOR: Final = 0.6
 
 # record: (direction, quantity, valence, event, flags, booster)
 _Rec = tuple[int, int, float, str, int, float]
@@ -97,6 +100,7 @@ def _build_table(extra_items: tuple[tuple[str, float], ...] = ()) -> dict[str, _
     words = (
         set(valence) | set(D.DIRECTION) | set(D.QUANTITY) | set(D.EVENT_WORDS) | negators
         | set(boosters) | D.HEDGES | D.CONTRAST | D.BIG_AMOUNTS | phrase_first
+        | set(D.TRADE_VERBS) | D.BACKGROUND
     )
     table: dict[str, _Rec] = {}
     for w in words:
@@ -106,11 +110,13 @@ def _build_table(extra_items: tuple[tuple[str, float], ...] = ()) -> dict[str, _
             | (_F_CONTRAST if w in D.CONTRAST else 0)
             | (_F_BIG if w in D.BIG_AMOUNTS else 0)
             | (_F_PHRASE if w in phrase_first else 0)
+            | (_F_TRADE if w in D.TRADE_VERBS else 0)
+            | (_F_BACKGROUND if w in D.BACKGROUND else 0)
         )
         table[w] = (
             D.DIRECTION.get(w, 0),
             D.QUANTITY.get(w, 0),
-            valence.get(w, 0.0),
+            D.TRADE_VERBS.get(w, valence.get(w, 0.0)),
             D.EVENT_WORDS.get(w, ""),
             flags,
             boosters.get(w, 0.0),
@@ -140,7 +146,9 @@ class Analysis:
         self.cues = cues
 
 
-def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
+def _analyse(
+    text: str, table: Mapping[str, _Rec], major: bool, has_symbols: bool = False
+) -> Analysis:
     low = text.lower()
     if "’" in low:
         low = low.replace("’", "'")
@@ -149,13 +157,14 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
     toks = _TOKEN.findall(low)
     n = len(toks)
     vals: list[tuple[int, float]] = []  # (index, valence)
-    dirs: list[tuple[int, int]] = []
+    dirs: list[tuple[int, int, float]] = []  # index, sign, own valence
     quants: list[tuple[int, int]] = []
     pcts: list[tuple[int, float, bool]] = []  # index, value, signed
     event = "none"
     eprio = 0
     flags_all = 0
     contrast_at = -1
+    background_at = -1
     big = False
     neg_at: list[int] = []
     boost_at: dict[int, float] = {}
@@ -195,6 +204,8 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
             if matched:
                 continue
         if fl:
+            if fl & _F_TRADE and not has_symbols:
+                continue  # "sells tires": not market pressure without a coin named
             flags_all |= fl
             if fl & _F_NEG:
                 neg_at.append(i)
@@ -202,12 +213,14 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
                 contrast_at = i
             if fl & _F_BIG:
                 big = True
+            if fl & _F_BACKGROUND and background_at < 0 and i > 0:
+                background_at = i
         if ev:
             p = _PRIO[ev]
             if p > eprio:
                 event, eprio = ev, p
         if d:
-            dirs.append((i, d))
+            dirs.append((i, d, v))
         elif q:
             quants.append((i, q))
             if v:
@@ -217,7 +230,7 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
 
     # direction x quantity pairs
     used_q: set[int] = set()
-    for i, d in dirs:
+    for i, d, own in dirs:
         best = -1
         bestdist = 99.0
         for j, _q in quants:
@@ -230,7 +243,8 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
             used_q.add(best)
             v = d * qsign * PAIR_VALENCE
         else:
-            v = d * BARE_DIRECTION
+            # "Solana rallies" is price: as strong as the word itself ("rallies" > "rises")
+            v = d * max(BARE_DIRECTION, abs(own))
         for pi, pv, _signed in pcts:
             if 0 < pi - i <= 4 or 0 < i - pi <= 2:
                 v *= 1.0 + min(abs(pv), 50.0) / 50.0
@@ -242,7 +256,7 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
         vals = [iv for iv in vals if iv[0] not in used_q]
     # signed percentages not already carried by a direction word
     for pi, pv, signed in pcts:
-        if signed and pv != 0 and not any(abs(pi - i) <= 2 for i, _ in dirs):
+        if signed and pv != 0 and not any(abs(pi - i) <= 2 for i, _, _ in dirs):
             vals.append((pi, math.copysign(1.2 + min(abs(pv), 50.0) / 25.0, pv)))
             if eprio == 0:
                 event, eprio = "market", 1
@@ -260,6 +274,8 @@ def _analyse(text: str, table: Mapping[str, _Rec], major: bool) -> Analysis:
                 v += math.copysign(BOOST, v) if bb > 0 else -math.copysign(BOOST, v)
         if contrast_at >= 0:
             v *= 0.5 if i < contrast_at else 1.5
+        if 0 <= background_at < i:
+            v *= BACKGROUND_FACTOR
         s += v
     if flags_all & _F_HEDGE:
         s *= HEDGE_FACTOR
@@ -315,11 +331,12 @@ class LexiconScorer:
     def analyse(self, text: str) -> tuple[Analysis, tuple[str, ...]]:
         """Compound score, event type and impact of one text, plus its symbols."""
         syms = self._tagger.tag(text)
-        return _analyse(text, self._table, bool(_MAJOR.intersection(syms))), syms
+        return _analyse(text, self._table, bool(_MAJOR.intersection(syms)), bool(syms)), syms
 
     def _one(self, text: str) -> Score:
         syms = self._tagger.tag(text)
-        a = _analyse(text, self._table, (_BTC in syms or _ETH in syms) if syms else False)
+        a = _analyse(text, self._table, (_BTC in syms or _ETH in syms) if syms else False,
+                     bool(syms))
         c = a.compound
         label: Label
         if c >= self._pos:

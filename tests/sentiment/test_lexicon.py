@@ -157,3 +157,27 @@ def test_phrasebank_50_agree_is_latin1_and_scores(lex: LexiconScorer, phrasebank
     assert len(rows) == 4846
     rep = evaluate(lex, rows)
     assert rep.accuracy > 0.65 and rep.macro_f1 > 0.6
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("MicroStrategy buys another 12,000 BTC", "positive"),
+        ("Miners sell bitcoin as hashprice slumps", "negative"),
+        ("The company designs and sells tires for trucks", "neutral"),  # no coin: no pressure
+        ("SEC drops case against Coinbase", "positive"),  # direction x legal pressure
+        ("Grayscale wins lawsuit against SEC", "positive"),
+        ("Bitcoin miners capitulate as hashprice hits record low", "negative"),
+        ("Fed signals fewer rate cuts, bitcoin dips", "negative"),
+        ("Robinhood adds support for Solana", "positive"),
+        ("Ethereum developers delay upgrade after testnet bugs", "negative"),
+        ("The record date for the dividend is March 14", "neutral"),
+    ],
+)
+def test_crypto_market_knowledge(lex: LexiconScorer, text: str, label: str) -> None:
+    assert one(lex, text).label == label, one(lex, text)
+
+
+def test_background_clause_weighs_less(lex: LexiconScorer) -> None:
+    assert one(lex, "Ether rebounds after weekend sell-off").score > 0
+    assert one(lex, "Ether sell-off after weekend rebound").score < 0
