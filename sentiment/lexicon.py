@@ -134,24 +134,41 @@ for _lst in _PHRASE_BY_FIRST.values():
 
 class Analysis:
     """The intermediate result of one text: kept for tests and for the other scorers,
-    which reuse the event type and impact."""
+    which reuse the event type, impact and symbols."""
 
-    __slots__ = ("compound", "cues", "event_type", "impact", "pct")
+    __slots__ = ("compound", "cues", "event_type", "impact", "pct", "symbols")
 
-    def __init__(self, compound: float, event_type: str, impact: int, pct: float, cues: int):
+    def __init__(self, compound: float, event_type: str, impact: int, pct: float, cues: int,
+                 symbols: tuple[str, ...] = ()):
         self.compound = compound
         self.event_type = event_type
         self.impact = impact
         self.pct = pct
         self.cues = cues
+        self.symbols = symbols
 
 
-def _analyse(
-    text: str, table: Mapping[str, _Rec], major: bool, has_symbols: bool = False
-) -> Analysis:
+_SymTab = dict[str, tuple[str, str]]
+_Multi = dict[str, list[tuple[tuple[str, ...], str]]]
+_UPPER_RE: dict[str, re.Pattern[str]] = {}
+
+
+def _upper_present(text: str, tick: str) -> bool:
+    """Is the ticker written in upper case as a word ("LINK", not "link" or "LINKED")?"""
+    if tick not in text:
+        return False
+    rx = _UPPER_RE.get(tick)
+    if rx is None:
+        rx = _UPPER_RE[tick] = re.compile(rf"(?<![A-Za-z0-9]){re.escape(tick)}(?![A-Za-z0-9])")
+    return rx.search(text) is not None
+
+
+def _analyse(text: str, table: Mapping[str, _Rec], symtab: _SymTab, multi: _Multi) -> Analysis:
     low = text.lower()
     if "’" in low:
         low = low.replace("’", "'")
+    if "'s" in low:
+        low = low.replace("'s", "")  # "Bitcoin's rally" -> "bitcoin rally"
     if "." in low:
         low = low.replace(". ", " ").rstrip(".")
     toks = _TOKEN.findall(low)
@@ -168,13 +185,33 @@ def _analyse(
     big = False
     neg_at: list[int] = []
     boost_at: dict[int, float] = {}
+    trade: list[tuple[int, float]] = []
+    syms: list[str] = []
     get = table.get
+    symget = symtab.get
     # One C-speed pass keeps only the tokens that mean something (most do not).
-    hits = [(i, t, get(t)) for i, t in enumerate(toks) if t in table or t[-1] in "%?"]
+    hits = [(i, t) for i, t in enumerate(toks)
+            if t in table or t in symtab or t[-1] in "%?" or "-" in t]
     skip_until = -1
-    for i, t, rec in hits:
+    sym_skip = -1
+    for i, t in hits:
+        st = symget(t)
+        if st is not None and i >= sym_skip:
+            sym = st[0]
+            for parts, msym in multi.get(t, ()):
+                ln = len(parts)
+                if tuple(toks[i : i + ln]) == parts:
+                    sym = msym
+                    sym_skip = i + ln
+                    break
+            else:
+                if sym and st[1] and not _upper_present(text, st[1]):
+                    sym = ""
+            if sym and sym not in syms:
+                syms.append(sym)
         if i < skip_until:
             continue
+        rec = get(t)
         if rec is None:
             if t[-1] == "%":
                 m = _NUM.match(t)
@@ -182,6 +219,11 @@ def _analyse(
                     raw = m.group(0).replace(",", ".")
                     with contextlib.suppress(ValueError):
                         pcts.append((i, float(raw), raw[0] in "+-"))
+            elif "-" in t:
+                st = symget(t.split("-", 1)[0])  # "bitcoin-backed", "ETH-USD"
+                if st is not None and st[0] and (not st[1] or _upper_present(text, st[1])) \
+                        and st[0] not in syms:
+                    syms.append(st[0])
             elif t == "?" and i == n - 1:
                 flags_all |= 1 << 8
             continue
@@ -204,8 +246,9 @@ def _analyse(
             if matched:
                 continue
         if fl:
-            if fl & _F_TRADE and not has_symbols:
-                continue  # "sells tires": not market pressure without a coin named
+            if fl & _F_TRADE:
+                trade.append((i, v))  # counted only if a coin is named (decided below)
+                continue
             flags_all |= fl
             if fl & _F_NEG:
                 neg_at.append(i)
@@ -228,6 +271,9 @@ def _analyse(
         elif v:
             vals.append((i, v))
 
+    if trade and syms:
+        vals.extend(trade)  # "buys 12,000 BTC" is pressure; "sells tires" is not
+    major = "BTC" in syms or "ETH" in syms
     # direction x quantity pairs
     used_q: set[int] = set()
     for i, d, own in dirs:
@@ -297,12 +343,9 @@ def _analyse(
         if major:
             impact += 1
         impact = max(1, min(10, impact))
-    return Analysis(compound, event, impact, maxpct, len(vals))
+    return Analysis(compound, event, impact, maxpct, len(vals), tuple(syms))
 
 
-_MAJOR = frozenset({"BTC", "ETH"})
-_BTC: Final = "BTC"
-_ETH: Final = "ETH"
 _PRIO: Final = D.EVENT_PRIORITY
 
 
@@ -325,18 +368,18 @@ class LexiconScorer:
         extra = tuple(sorted((k.lower(), float(v)) for k, v in (extra_lexicon or {}).items()))
         self._table = _build_table(extra)
         self._tagger = tagger or SymbolTagger(aliases)
+        self._symtab, self._multi = self._tagger.token_tables()
         self._pos = pos_threshold
         self._neg = neg_threshold
 
     def analyse(self, text: str) -> tuple[Analysis, tuple[str, ...]]:
         """Compound score, event type and impact of one text, plus its symbols."""
-        syms = self._tagger.tag(text)
-        return _analyse(text, self._table, bool(_MAJOR.intersection(syms)), bool(syms)), syms
+        a = _analyse(text, self._table, self._symtab, self._multi)
+        return a, a.symbols
 
     def _one(self, text: str) -> Score:
-        syms = self._tagger.tag(text)
-        a = _analyse(text, self._table, (_BTC in syms or _ETH in syms) if syms else False,
-                     bool(syms))
+        a = _analyse(text, self._table, self._symtab, self._multi)
+        syms = a.symbols
         c = a.compound
         label: Label
         if c >= self._pos:

@@ -85,6 +85,23 @@ class SymbolTagger:
         for first in self._multi:
             self._multi_cased.update((first, first.capitalize(), first.upper()))
 
+    def token_tables(
+        self,
+    ) -> tuple[dict[str, tuple[str, str]], dict[str, list[tuple[tuple[str, ...], str]]]]:
+        """Lower-case token -> (symbol, ticker that must appear in upper case or "") and
+        first word -> multi-word names: lets the lexicon tag symbols inside its own token
+        scan instead of a second pass over the text."""
+        tab: dict[str, tuple[str, str]] = {}
+        for tick, sym in self._by_ticker.items():
+            tab.setdefault(tick.lower(), (sym, tick))
+            tab["$" + tick.lower()] = (sym, "")
+        for name, sym in self._by_name.items():
+            if " " not in name:
+                tab[name] = (sym, "")
+        for first in self._multi:
+            tab.setdefault(first, ("", ""))  # only the start of a multi-word name
+        return tab, {k: list(v) for k, v in self._multi.items()}
+
     @property
     def symbols(self) -> frozenset[str]:
         """Every symbol the tagger knows."""

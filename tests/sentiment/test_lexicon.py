@@ -181,3 +181,19 @@ def test_crypto_market_knowledge(lex: LexiconScorer, text: str, label: str) -> N
 def test_background_clause_weighs_less(lex: LexiconScorer) -> None:
     assert one(lex, "Ether rebounds after weekend sell-off").score > 0
     assert one(lex, "Ether sell-off after weekend rebound").score < 0
+
+
+def test_fused_symbol_tagging_matches_the_tagger() -> None:
+    """The lexicon tags symbols inside its own token scan; it must agree with SymbolTagger."""
+    from sentiment.bench import headlines
+    from sentiment.symbols import SymbolTagger
+
+    texts = [*headlines(400), "Bitcoin Cash forks while bitcoin holds",
+             "Will the link between rates and crypto hold near term?",
+             "LINK and NEAR rally; $dot too", "Shiba Inu and XBT", "Ethereum's ETH and ether",
+             "Bitcoin-backed loans and ETH-USD", "Strategic bitcoin reserve bill passes",
+             "Solana's SOL, sol and the sun", "MATIC becomes POL"]
+    lex = LexiconScorer(aliases={"PEPE": ["pepe", "frog coin"]})
+    tagger = SymbolTagger({"PEPE": ["pepe", "frog coin"]})
+    for t in texts:
+        assert set(lex.score([t])[0].symbols) == set(tagger.tag(t)), t
