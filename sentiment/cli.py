@@ -111,9 +111,16 @@ def eval_cmd(
     if limit:
         rows = rows[:limit]
     sc = _build(scorer, model)
-    sc.score(["warm-up"])  # model load and first-call costs are not throughput
     try:
-        report = evaluate(sc, rows)
+        sc.score(["warm-up"])  # model load and first-call costs are not throughput
+        if not json_out and sys.stdout.isatty():
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task(f"scoring with {sc.name}", total=len(rows))
+                report = evaluate(sc, rows, progress=lambda k: bar.advance(task, k))
+        else:
+            report = evaluate(sc, rows)
     except SentimentError as exc:
         raise _fail(f"scoring failed: {exc}", 1) from None
     report.extra["data"] = str(data)

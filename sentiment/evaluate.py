@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -184,13 +184,21 @@ def metrics(
     return acc, macro, per, conf
 
 
-def evaluate(scorer: Scorer, rows: Sequence[tuple[str, Label]], batch: int = 256) -> EvalReport:
-    """Score `rows` with `scorer` and compare with the labels."""
+def evaluate(
+    scorer: Scorer,
+    rows: Sequence[tuple[str, Label]],
+    batch: int = 256,
+    progress: Callable[[int], None] | None = None,
+) -> EvalReport:
+    """Score `rows` with `scorer` and compare with the labels; `progress(n)` is called
+    after each batch with the number of rows just scored (the CLI's progress bar)."""
     texts = [t for t, _ in rows]
     t0 = time.perf_counter()
     preds: list[Label] = []
     for i in range(0, len(texts), batch):
         preds.extend(s.label for s in scorer.score(texts[i : i + batch]))
+        if progress is not None:
+            progress(min(batch, len(texts) - i))
     dt = time.perf_counter() - t0
     acc, macro, per, conf = metrics([lab for _, lab in rows], preds)
     return EvalReport(

@@ -121,3 +121,13 @@ def test_eval_phrasebank_cli(phrasebank: Path) -> None:
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["n"] == 2264 and out["accuracy"] >= 0.75 and out["macro_f1"] >= 0.70
+
+
+def test_evaluate_reports_progress() -> None:
+    from sentiment.evaluate import evaluate
+    from sentiment.lexicon import LexiconScorer
+
+    rows = [("Bitcoin rallies", "positive")] * 600
+    steps: list[int] = []
+    rep = evaluate(LexiconScorer(), rows, batch=256, progress=steps.append)  # type: ignore[arg-type]
+    assert steps == [256, 256, 88] and rep.n == 600 and rep.accuracy == 1.0
