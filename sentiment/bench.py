@@ -94,10 +94,15 @@ def _bench_lexicon(n: int) -> dict[str, Any]:
             "cpus": os.cpu_count(), "target_per_s": 50_000, "meets_target": rate >= 50_000}
 
 
-def _bench_finbert(model: str | None, n: int, batch_size: int) -> dict[str, Any]:
+def _bench_finbert(model: str | None, n: int, batch_size: int, threads: int) -> dict[str, Any]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     import transformers
+
+    if threads:
+        # Both paths run with the same intra-op threads. On a shared/oversubscribed box
+        # torch's default (one thread per core, spin-waiting) can be 10x slower than 1.
+        torch.set_num_threads(threads)
 
     from sentiment._tinybert import build_random_bert
     from sentiment.finbert import FinbertScorer
@@ -117,10 +122,10 @@ def _bench_finbert(model: str | None, n: int, batch_size: int) -> dict[str, Any]
                                       device=-1)
         naive(texts[0])
         naive_rate = _rate(lambda: [naive(t) for t in texts], n, 1)
-        fast = FinbertScorer(path, batch_size=batch_size)
+        fast = FinbertScorer(path, batch_size=batch_size, torch_threads=threads)
         fast.score(texts[:8])
         fast_rate = _rate(lambda: fast.score(texts), n, 2)
-        q = FinbertScorer(path, batch_size=batch_size, quantize=True)
+        q = FinbertScorer(path, batch_size=batch_size, quantize=True, torch_threads=threads)
         q.score(texts[:8])
         q_rate = _rate(lambda: q.score(texts), n, 2)
         from sentiment.lexicon import LexiconScorer
@@ -164,15 +169,15 @@ def _bench_openai(n: int) -> dict[str, Any]:
 
 
 def run(model: str | None = None, *, lexicon_n: int = 20_000, finbert_n: int = 256,
-        batch_size: int = 32, scorers: Sequence[str] = ("lexicon", "finbert", "openai")
-        ) -> list[dict[str, Any]]:
+        batch_size: int = 32, torch_threads: int = 1,
+        scorers: Sequence[str] = ("lexicon", "finbert", "openai")) -> list[dict[str, Any]]:
     """All measurements as plain dicts (the CLI prints them)."""
     out: list[dict[str, Any]] = []
     if "lexicon" in scorers:
         out.append(_bench_lexicon(lexicon_n))
     if "finbert" in scorers:
         try:
-            out.append(_bench_finbert(model, finbert_n, batch_size))
+            out.append(_bench_finbert(model, finbert_n, batch_size, torch_threads))
         except ImportError as exc:
             out.append({"scorer": "finbert", "skipped": f"torch/transformers missing: {exc}"})
     if "openai" in scorers:
@@ -186,6 +191,8 @@ def cli(
     lexicon_n: int = typer.Option(20_000, "--lexicon-n", min=100),
     finbert_n: int = typer.Option(256, "--finbert-n", min=16),
     batch_size: int = typer.Option(32, "--batch-size", min=1),
+    torch_threads: int = typer.Option(
+        1, "--torch-threads", min=0, help="Same for both FinBERT paths; 0 = torch default"),
     only: str = typer.Option("lexicon,finbert,openai", "--only", help="Comma-separated"),
 ) -> None:
     """Throughput of each sentiment scorer; FinBERT path vs naive batch-1 pipeline."""
@@ -196,7 +203,7 @@ def cli(
     if model is not None and not Path(model).exists():
         raise typer.BadParameter(f"{model}: no such directory", param_hint="--model")
     results = run(model, lexicon_n=lexicon_n, finbert_n=finbert_n, batch_size=batch_size,
-                  scorers=wanted)
+                  torch_threads=torch_threads, scorers=wanted)
     if json_out:
         typer.echo(json.dumps({"bench": "sentiment", "results": results}))
         return
