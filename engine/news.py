@@ -160,23 +160,34 @@ def load_scored(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    fallback: str | None = "lexicon",
 ) -> list[ScoredItem]:
-    """The scored series for aggregation: published in [since, until], one scorer."""
+    """The scored series for aggregation: items published in [since, until], each with
+    `scorer`'s score, or `fallback`'s where `scorer` has none (e.g. the openai scorer
+    fell back during an outage), so an outage never blanks the signal."""
+    names = [scorer] if not fallback or fallback == scorer else [scorer, fallback]
     with session_factory() as s:
         q = (select(NewsItem, SentimentScore)
              .join(SentimentScore, col(SentimentScore.news_item_id) == col(NewsItem.id))
-             .where(SentimentScore.scorer == scorer))
+             .where(col(SentimentScore.scorer).in_(names)))
         if since is not None:
             q = q.where(col(NewsItem.published_at) >= since)
         if until is not None:
             q = q.where(col(NewsItem.published_at) <= until)
-        rows = s.exec(q.order_by(col(NewsItem.published_at))).all()
-        return [
-            ScoredItem(published_at=item.published_at, source_kind=item.source_kind,
-                       score=sc.score, confidence=sc.confidence,
-                       symbols=tuple(sc.symbols or item.symbols or ()))
-            for item, sc in rows
-        ]
+        rows = s.exec(q.order_by(col(NewsItem.published_at), col(NewsItem.id))).all()
+    best: dict[int, tuple[NewsItem, SentimentScore]] = {}
+    for item, sc in rows:
+        if item.id is None:
+            continue
+        have = best.get(item.id)
+        if have is None or (sc.scorer == scorer and have[1].scorer != scorer):
+            best[item.id] = (item, sc)
+    return [
+        ScoredItem(published_at=item.published_at, source_kind=item.source_kind,
+                   score=sc.score, confidence=sc.confidence,
+                   symbols=tuple(sc.symbols or item.symbols or ()))
+        for item, sc in best.values()
+    ]
 
 
 def load_aggregator(

@@ -101,6 +101,10 @@ async def test_fallback_scores_stored_under_their_own_name(sf: SessionFactory) -
 
     assert await score_pending(sf, FallingBack()) == 1
     assert len(unscored(sf, "openai")) == 1 and unscored(sf, "lexicon") == []
+    # aggregation still sees the item (lexicon's score stands in until openai scores it)
+    (only,) = load_scored(sf, "openai")
+    assert only.score > 0
+    assert load_scored(sf, "openai", fallback=None) == []
 
 
 async def test_load_scored_and_aggregate_point_in_time(sf: SessionFactory) -> None:
@@ -173,3 +177,22 @@ def test_save_items_accepts_prekeyed_items(sf: SessionFactory) -> None:
 
     it = with_keys(raw("https://a.io/k", "Keyed"))
     assert len(save_items(sf, [it, replace(it, url="https://other.io/k")])) == 1
+
+
+async def test_primary_scorer_preferred_over_fallback(sf: SessionFactory) -> None:
+    save_items(sf, [raw("https://a.io/1", "Ether rallies")])
+    await score_pending(sf, LexiconScorer())
+
+    class Grumpy:
+        name = "openai"
+
+        def score(self, texts: Sequence[str]) -> list[Score]:
+            return [Score("negative", -0.9, 0.9, scorer="openai") for _ in texts]
+
+        async def ascore(self, texts: Sequence[str]) -> list[Score]:
+            return self.score(texts)
+
+    await score_pending(sf, Grumpy())
+    (item,) = load_scored(sf, "openai")
+    assert item.score == -0.9
+    assert load_scored(sf, "lexicon")[0].score > 0
