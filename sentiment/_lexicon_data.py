@@ -91,6 +91,8 @@ DOMAIN_VALENCE.update({
     "bugs": -1.4, "license": 1.2, "licence": 1.2, "licensed": 1.2, "revoked": -2.4,
     "revokes": -2.4, "underperforms": -2.0, "underperform": -1.8, "underperformed": -2.0,
     "regains": 1.6, "regained": 1.6, "debut": 1.0, "debuts": 1.2, "obtains": 0.8,
+    "bulls": 1.6, "bears": -1.6, "regain": 1.4, "eyes": 0.6, "looms": -1.4, "looming": -1.4,
+    "largest": 0.8, "recovers": 2.2, "recovered": 2.2,
     "raids": -2.2, "raid": -2.0, "raided": -2.2, "dismissal": 1.4, "unmoved": -0.4,
     "capitulate": -2.4, "capitulates": -2.4, "capitulated": -2.4, "stalls": -1.6,
     "stalled": -1.6, "fizzles": -1.8, "slumps": -2.4,
@@ -135,6 +137,10 @@ NEUTRALISE: frozenset[str] = frozenset({
 # +1: the quantity goes up; -1: it goes down. A direction word next to a quantity gives
 # the sign of (direction x quantity polarity): "loss narrowed" reads positive.
 DIRECTION: dict[str, int] = {}
+for _w in ("surge", "soar", "rally", "rocket", "skyrocket", "spike", "climb"):
+    DIRECTION[_w] = 1
+for _w in ("plunge", "crash", "tumble", "plummet", "slump", "sink", "slide", "dive"):
+    DIRECTION[_w] = -1
 for _w in (
     "rose", "rise", "rises", "rising", "risen", "increase", "increased", "increases",
     "increasing", "grew", "grow", "grows", "growing", "up", "higher", "doubled", "doubles",
@@ -184,7 +190,7 @@ for _w in (
     "loss", "losses", "costs", "cost", "expenses", "expense", "debt", "debts", "deficit",
     "unemployment", "outflows", "outflow", "layoffs", "redundancies", "liabilities",
     "impairment", "impairments", "writedowns", "writedown", "provisions", "spending", "churn",
-    "burn", "inflation", "delinquencies", "defaults", "fees", "prices-paid", "volatility",
+    "inflation", "delinquencies", "defaults", "fees", "prices-paid", "volatility",
     "risk", "risks", "difficulties", "problems", "uncertainty", "tariffs", "tariff", "fine",
     "fines", "penalty", "penalties", "complaints", "claims", "downtime", "liquidations",
     "shortfall", "borrowing", "leverage", "bankruptcies",
@@ -281,6 +287,16 @@ PHRASES: dict[tuple[str, ...], tuple[float, str]] = {
     ("buy", "back"): (2.0, "market"),
     ("buys", "back"): (2.0, "market"),
     ("bought", "back"): (1.8, "market"),
+    ("agrees", "to", "pay"): (-1.8, "regulatory"),
+    ("agreed", "to", "pay"): (-1.8, "regulatory"),
+    ("ordered", "to", "pay"): (-2.4, "regulatory"),
+    ("funding", "round"): (1.4, "partnership"),
+    ("series", "a"): (1.2, "partnership"),
+    ("series", "b"): (1.2, "partnership"),
+    ("series", "c"): (1.2, "partnership"),
+    ("seed", "round"): (1.2, "partnership"),
+    ("token", "burn"): (1.4, "market"),
+    ("burn", "rate"): (0.0, ""),
     ("adds", "support"): (1.8, "market"),
     ("added", "support"): (1.8, "market"),
     ("adding", "support"): (1.8, "market"),

@@ -59,7 +59,7 @@ _F_BIG: Final = 8
 _F_PHRASE: Final = 16
 _F_TRADE: Final = 32
 _F_BACKGROUND: Final = 64
-BACKGROUND_FACTOR: Final = 0.6
+BACKGROUND_FACTOR: Final = 0.5
 
 # record: (direction, quantity, valence, event, flags, booster)
 _Rec = tuple[int, int, float, str, int, float]

@@ -197,3 +197,17 @@ def test_fused_symbol_tagging_matches_the_tagger() -> None:
     tagger = SymbolTagger({"PEPE": ["pepe", "frog coin"]})
     for t in texts:
         assert set(lex.score([t])[0].symbols) == set(tagger.tag(t)), t
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Ethereum gas fees surge as NFT mint clogs network", "negative"),  # fees x up
+        ("Shiba Inu burn rate skyrockets 1,000%", "positive"),  # token burns cut supply
+        ("BTC eyes $70K as bulls regain control", "positive"),
+        ("Terraform Labs agrees to pay $4.47 billion settlement", "negative"),
+        ("Web3 startup raises $20 million in Series A", "positive"),
+    ],
+)
+def test_more_crypto_knowledge(lex: LexiconScorer, text: str, label: str) -> None:
+    assert one(lex, text).label == label, one(lex, text)
