@@ -131,3 +131,14 @@ def test_evaluate_reports_progress() -> None:
     steps: list[int] = []
     rep = evaluate(LexiconScorer(), rows, batch=256, progress=steps.append)  # type: ignore[arg-type]
     assert steps == [256, 256, 88] and rep.n == 600 and rep.accuracy == 1.0
+
+
+def test_cli_import_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, sentiment.cli; "
+            "print([m for m in ('torch', 'transformers', 'openai', 'httpx') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=str(Path(__file__).resolve().parents[2]))
+    assert out.stdout.strip() == "[]"
