@@ -216,6 +216,7 @@ def _collector_for(sec: SentimentSettings, client: httpx.AsyncClient) -> NewsCol
     c = _collectors.get(key)
     if c is None:
         c = NewsCollector.from_settings(sec, client)
+        c.fetcher.defer_validators = True  # committed by poll() once items are stored
         _collectors.clear()
         _collectors[key] = c
     c.fetcher.use_client(client)
@@ -254,8 +255,13 @@ async def poll(
     new_count = 0
     try:
         col_ = collector or _collector_for(sec, http)
-        result = await col_.collect()
-        new_rows = await asyncio.to_thread(save_items, session_factory, result.items)
+        try:
+            result = await col_.collect()
+            new_rows = await asyncio.to_thread(save_items, session_factory, result.items)
+        except BaseException:
+            col_.fetcher.discard_validators()  # refetch in full next time: nothing lost
+            raise
+        col_.fetcher.commit_validators()
         new_count = len(new_rows)
         log.info("news poll: %d fetched, %d new, %d sources failed",
                  len(result.items), new_count, len(result.errors))

@@ -171,8 +171,21 @@ class HttpFetcher:
         self._clock = clock
         self._rng = rng
         self._validators: dict[str, tuple[str | None, str | None]] = {}
+        self._pending: dict[str, tuple[str | None, str | None]] = {}
+        self.defer_validators = False
         self._next_at: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def commit_validators(self) -> None:
+        """Adopt the ETags/Last-Modified seen since the last commit. With
+        `defer_validators`, the caller commits only once the items are safely stored:
+        otherwise a failed save followed by a 304 would lose those items for good."""
+        self._validators.update(self._pending)
+        self._pending.clear()
+
+    def discard_validators(self) -> None:
+        """Forget uncommitted validators: the next poll refetches in full."""
+        self._pending.clear()
 
     def use_client(self, client: httpx.AsyncClient) -> None:
         """Send through `client` from now on (validators and rate slots are kept)."""
@@ -277,7 +290,10 @@ class HttpFetcher:
                 etag = resp.headers.get("ETag")
                 modified = resp.headers.get("Last-Modified")
                 if etag or modified:
-                    self._validators[url] = (etag, modified)
+                    if self.defer_validators:
+                        self._pending[url] = (etag, modified)
+                    else:
+                        self._validators[url] = (etag, modified)
                 ctype = resp.headers.get("Content-Type", "")
                 return FetchResult(url, b"".join(chunks), ctype.split(";")[0].strip().lower(),
                                    resp.charset_encoding)

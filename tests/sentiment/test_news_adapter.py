@@ -196,3 +196,23 @@ async def test_primary_scorer_preferred_over_fallback(sf: SessionFactory) -> Non
     (item,) = load_scored(sf, "openai")
     assert item.score == -0.9
     assert load_scored(sf, "lexicon")[0].score > 0
+
+
+async def test_failed_save_does_not_lose_items_to_a_304(sf: SessionFactory,
+                                                        server: NewsServer) -> None:
+    server.serve("/feed", rss([("Bitcoin ETF inflows hit record", "https://n.io/1", NOW)]),
+                 "application/rss+xml")
+    fetcher = HttpFetcher(httpx.AsyncClient(), FetchPolicy(retries=0, rate_per_minute=6000))
+    fetcher.defer_validators = True
+    col = NewsCollector([RssSource(server.url("/feed"))], fetcher)
+
+    def db_down() -> object:
+        raise RuntimeError("database is locked")
+
+    assert await poll(db_down, SentimentSettings(), collector=col,  # type: ignore[arg-type]
+                      scorer=LexiconScorer()) == 0
+    # the next poll must fetch in full (no If-None-Match) and store the item
+    assert await poll(sf, SentimentSettings(), collector=col, scorer=LexiconScorer()) == 1
+    assert "If-None-Match" not in server.hits("/feed")[-1].headers
+    assert await poll(sf, SentimentSettings(), collector=col, scorer=LexiconScorer()) == 0
+    assert server.hits("/feed")[-1].headers.get("If-None-Match")  # committed after the save
