@@ -132,7 +132,7 @@ def db_upgrade(
         upgrade(settings.database.url, revision)
     except SentitradeError as e:
         fail(str(e))
-    except Exception as e:  # noqa: BLE001 - driver errors: one line, not a traceback
+    except Exception as e:
         fail(f"migration failed on {settings.database.url.split('@')[-1]}: {type(e).__name__}: "
              f"{str(e).splitlines()[0] if str(e) else ''}")
     console.print(f"database at revision {revision}")
