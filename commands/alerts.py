@@ -67,17 +67,21 @@ def format_alert(kind: str, payload: dict[str, Any],
                      f"{g('error', g('reason', 'unknown error'))}")
     if kind == "breaker_tripped":
         until = g("until") or "manual /resume"
-        return Reply(f"Circuit breaker tripped: {g('rule', '?')}\n"
+        return Reply(f"Circuit breaker tripped: {g('rule', '?')}"
+                     + (f" ({g('scope')})" if g("scope") else "") + "\n"
                      f"measured {g('measured', '?')} vs threshold {g('threshold', '?')}\n"
                      f"action: {g('action', '?')}, until {until}")
     if kind == "breaker_cleared":
-        return Reply(f"Circuit breaker cleared: {g('rule', '?')}"
-                     + (f" by {g('cleared_by')}" if g("cleared_by") else ""))
+        by = g("by") or g("cleared_by")
+        return Reply(f"Circuit breaker cleared: {g('rule', '?')}" + (f" by {by}" if by else ""))
     if kind == "daily_summary":
-        return Reply(f"Daily summary {g('date', '')}\n"
-                     f"trades {g('trades', 0)}, "
-                     f"realised PnL {signed(g('pnl', g('realized_pnl')))}\n"
-                     f"equity {num(g('equity'))}, open positions {g('open_positions', '?')}")
+        trades = g("trades_closed", g("trades", 0))
+        return Reply(f"Daily summary {g('day', g('date', ''))}\n"
+                     f"realised PnL {signed(g('realized_pnl', g('pnl')))} over {trades} trades\n"
+                     f"equity {num(g('equity'))}, open positions "
+                     f"{g('open_trades', g('open_positions', '?'))}")
     if kind == "error":
-        return Reply(f"Error: {g('message', '?')}", ok=False)
+        return Reply("Error: " + str(g("text") or g("error") or g("detail") or "?"), ok=False)
+    if g("text"):
+        return Reply(str(g("text")))
     return Reply(f"{kind}: " + ", ".join(f"{k}={v}" for k, v in list(payload.items())[:8]))
