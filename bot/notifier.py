@@ -150,21 +150,20 @@ class Notifier:
         async with lock:
             while sent < limit:
                 with self.api.sessions() as s:
-                    row = s.exec(select(OutboxDelivery, OutboxMessage)
-                                 .join(OutboxMessage,
-                                       col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
-                                 .where(OutboxDelivery.destination == dest.key,
-                                        OutboxDelivery.state == DeliveryState.PENDING)
-                                 .order_by(col(OutboxDelivery.outbox_id)).limit(1)).first()
-                if row is None:
+                    rows = s.exec(select(OutboxDelivery, OutboxMessage)
+                                  .join(OutboxMessage,
+                                        col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
+                                  .where(OutboxDelivery.destination == dest.key,
+                                         OutboxDelivery.state == DeliveryState.PENDING)
+                                  .order_by(col(OutboxDelivery.outbox_id)).limit(100)).all()
+                if not rows:
                     return sent
-                delivery, msg = row
-                if delivery.next_attempt_at > utcnow():
-                    return sent  # head not due: nothing behind it may overtake
-                ok = await self._deliver(sink, dest, delivery, msg)
-                if not ok:
-                    return sent
-                sent += 1
+                for delivery, msg in rows:
+                    if delivery.next_attempt_at > utcnow():
+                        return sent  # head not due: nothing behind it may overtake
+                    if not await self._deliver(sink, dest, delivery, msg):
+                        return sent
+                    sent += 1
         return sent
 
     def _render(self, msg: OutboxMessage) -> Reply:
