@@ -139,7 +139,7 @@ def read_candles(path: Path, symbol: str | None = None, timeframe: str | None = 
             raise DataError(f"{path.name}: unsupported format (use .feather, .csv or .csv.gz)")
     except DataError:
         raise
-    except Exception as e:  # noqa: BLE001 - pyarrow raises many types for bad files
+    except Exception as e:
         raise DataError(f"{path}: cannot read candles ({type(e).__name__}: {e})") from None
     if ts.size == 0:
         raise DataError(f"{path}: no candles in file")

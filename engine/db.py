@@ -22,7 +22,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     """Create the engine for `url`, making the SQLite file's folder when needed."""
     try:
         parsed = make_url(url)
-    except Exception:  # noqa: BLE001 - SQLAlchemy raises several types for bad URLs
+    except Exception:
         raise ConfigError(f"invalid setting database.url = {url!r}: not a database URL") from None
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
