@@ -77,7 +77,7 @@ class FakeEngine:
         bot = s.exec(q).first()  # type: ignore[attr-defined]
         if bot is None:
             raise StateError(f"no bot named {name!r}")
-        return bot  # type: ignore[no-any-return]
+        return bot
 
     async def _set(self, name: str | None, state: str, by: str) -> Bot:
         with self.sessions.begin() as s:

@@ -189,7 +189,7 @@ class FakeTelegram:
         elif request.can_read_body:
             form = await request.post()
             for k, v in form.items():
-                if hasattr(v, "file"):
+                if isinstance(v, web.FileField):
                     files[k] = (v.filename, v.file.read())
                 else:
                     params[k] = v
