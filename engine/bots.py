@@ -68,7 +68,7 @@ class BotManager:
                 out.append(bot)
         return out
 
-    def list(self) -> list[Bot]:
+    def all(self) -> list[Bot]:
         """All bots (cached: this manager is the only writer of bot state)."""
         if self._cache is None:
             with self.sessions() as s:
@@ -79,7 +79,7 @@ class BotManager:
         self._cache = None
 
     def get(self, name: str | None) -> Bot:
-        bots = self.list()
+        bots = self.all()
         if name is None:
             if len(bots) == 1:
                 return bots[0]
@@ -105,7 +105,7 @@ class BotManager:
             return bot
 
     def stop_all(self, by: str) -> list[Bot]:
-        out = []
-        for b in self.list():
+        out: list[Bot] = []
+        for b in self.all():
             out.append(self.set_state(b.name, "stop", by))
         return out

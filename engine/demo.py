@@ -11,16 +11,15 @@ default, and ends with a summary.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-
-import asyncio
-import tempfile
-from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import func, select
@@ -61,7 +60,8 @@ def load_demo_headlines(path: Path = DEMO_HEADLINES) -> list[NewsItem]:
                     source_kind=r["source_kind"],
                     title=title,
                     published_at=datetime.fromisoformat(r["published_at"].replace("Z", "+00:00")),
-                    symbols=[s for s, words in (("BTC", ("bitcoin", "btc")), ("ETH", ("ether", "eth")))
+                    symbols=[s for s, words in (("BTC", ("bitcoin", "btc")),
+                                                ("ETH", ("ether", "eth")))
                              if any(w in title.lower() for w in words)],
                 )
             )
@@ -158,7 +158,7 @@ async def run_demo_async(settings: Settings, notifiers: Sequence[Notifier] = ())
     clock.set(datetime.fromtimestamp(first / 1000, UTC))
     eng = Engine(st, sessions, clock=clock,
                  notifiers=list(notifiers) or [ConsoleNotifier(echo=False)])
-    await eng.start()
+    await eng.start(reconcile=False)
     start_eq = eng.equity()
     await run_replay(eng, feed)
     summary = summarize(eng, url if tmp is None else "(temporary SQLite)", start_eq)

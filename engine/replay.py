@@ -23,8 +23,8 @@ CURSOR = "replay_cursor_ms"
 
 def load_cursor(eng: Engine) -> int | None:
     with eng.sessions() as s:
-        vals = [b.params.get(CURSOR) for b in s.exec(select(Bot)).all()]
-    vals = [v for v in vals if v is not None]
+        raw = [b.params.get(CURSOR) for b in s.exec(select(Bot)).all()]
+    vals = [int(v) for v in raw if v is not None]
     return min(vals) if vals else None
 
 
@@ -36,7 +36,9 @@ def save_cursor(eng: Engine, ts_ms: int) -> None:
 
 async def run_replay(eng: Engine, feed: ReplayFeed, *, save_every: int = 12,
                      on_step: Callable[[int], None] | None = None) -> int:
-    """Process every step after the saved cursor; returns the number processed."""
+    """Process every step after the saved cursor; returns the number processed.
+
+    The engine must have been started with `reconcile=False`."""
     assert isinstance(eng.clock, ManualClock), "replay needs the engine on a ManualClock"
     cursor = load_cursor(eng)
     if cursor is not None:
@@ -46,6 +48,7 @@ async def run_replay(eng: Engine, feed: ReplayFeed, *, save_every: int = 12,
             eng.clock.set(ms_to_dt(ts))
             for bar in bars:
                 eng.warm(bar)
+    await eng.reconcile()  # after warm-up: a resubmitted paper order needs a price
     n = 0
     async for ts, bars in feed.run(after_ms=cursor):
         for bar in bars:

@@ -165,14 +165,17 @@ class Engine:
         return self._view
 
     # ================================================================ lifecycle
-    async def start(self) -> None:
-        """Sync bots, seed the paper wallet, load markets, reconcile, rebuild baselines."""
+    async def start(self, *, reconcile: bool = True) -> None:
+        """Sync bots, seed the paper wallet, load markets, reconcile, rebuild baselines.
+
+        A replay passes `reconcile=False` and reconciles once prices are warm."""
         self.bots.sync_specs()
         if isinstance(self.broker, PaperBroker):
             self.broker.fund(self.settings.exchange.quote, self.settings.exchange.starting_balance)
         self.markets = await self.broker.load_markets()
         self.refresh_sentiment()
-        await self.reconcile()
+        if reconcile:
+            await self.reconcile()
         self._rebuild_baselines()
 
     async def close(self) -> None:
@@ -202,7 +205,7 @@ class Engine:
 
     def market(self, symbol: str) -> MarketInfo | None:
         m = self.markets.get(symbol)
-        if m is None and isinstance(self.broker, PaperBroker):
+        if m is None and isinstance(self.broker, PaperBroker) and symbol.count("/") == 1:
             m = self.broker.market(symbol)
             self.markets[symbol] = m
         return m
@@ -215,7 +218,7 @@ class Engine:
                                         Decimal(repr(bar.low)))
         self.monitor.price(bar.symbol, bar.ts, bar.close)
         out: list[Signal] = []
-        for bot in self.bots.list():
+        for bot in self.bots.all():
             if bar.symbol not in bot.symbols or bot.timeframe != bar.timeframe:
                 continue
             sig = await self._bot_bar(bot, bar)
@@ -227,7 +230,7 @@ class Engine:
         """Feed indicators without acting (replay resume after a restart)."""
         self.quotes[bar.symbol] = Quote(Decimal(repr(bar.close)), Decimal(repr(bar.high)),
                                         Decimal(repr(bar.low)))
-        for bot in self.bots.list():
+        for bot in self.bots.all():
             if bar.symbol in bot.symbols and bot.timeframe == bar.timeframe:
                 self.fusion.on_bar(bot.name, bar, self.sentiment.at(bar.symbol, bar.ts),
                                    self._holding(bot.id, bar.symbol) is not None)
@@ -323,13 +326,32 @@ class Engine:
                 if not ask:
                     auto_pid = p.id
         except IntegrityError:
-            return None  # this candle was already processed (replay after restart)
+            # this candle was already processed (replay after a restart): finish its
+            # pipeline if the crash came between the proposal and its auto-approval
+            await self._finish_auto(bot, bar)
+            return None
         if auto_pid is not None:
             try:
                 await self.approve(auto_pid, "auto")
             except ApprovalError as e:
                 log.info("auto approval of #%s refused: %s", auto_pid, e)
         return sig
+
+    async def _finish_auto(self, bot: Bot, bar: Bar) -> None:
+        with self.sessions() as s:
+            sig = s.exec(select(Signal).where(Signal.bot_id == bot.id, Signal.symbol == bar.symbol,
+                                              Signal.timeframe == bar.timeframe,
+                                              Signal.ts == bar.ts)).first()
+            p = None if sig is None else s.exec(
+                select(Proposal).where(Proposal.signal_id == sig.id)).first()
+        if p is None or p.state != ProposalState.PENDING or p.id is None:
+            return
+        if needs_approval(bot.approval_mode, p.notional, self.settings.approvals.auto_max_notional):
+            return
+        try:
+            await self.approve(p.id, "auto")
+        except ApprovalError as e:
+            log.info("auto approval of #%s refused: %s", p.id, e)
 
     async def tick(self) -> None:
         """After a candle step: working orders, expiry, breakers, snapshot, alerts."""
@@ -485,7 +507,7 @@ class Engine:
 
     # ================================================================ bots
     def list_bots(self) -> list[Bot]:
-        return self.bots.list()
+        return self.bots.all()
 
     async def start_bot(self, name: str | None, by: str) -> Bot:
         return self.bots.set_state(name, "start", by)
@@ -652,7 +674,7 @@ class Engine:
                                               days=days, strategy=strategy)
         png: bytes | None = None
         try:
-            from engine.backtest.report import render_report_png  # type: ignore[import-not-found]
+            from engine.backtest.report import render_report_png
 
             png = await asyncio.to_thread(render_report_png, result)
         except ImportError:

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from engine.clock import Clock
 from engine.db import SessionFactory
-from engine.errors import InsufficientFunds, OrderRejected
+from engine.errors import ExchangeUnavailable, InsufficientFunds, OrderRejected
 from engine.execution.broker import (
     BrokerFill,
     BrokerOrder,
@@ -92,7 +92,8 @@ class PaperBroker:
     def _quote(self, symbol: str) -> Quote:
         q = self.quotes(symbol)
         if q is None:
-            raise OrderRejected(f"no price for {symbol} yet: the paper broker cannot fill")
+            # not sent, so safe to retry: reconciliation resubmits once a price is known
+            raise ExchangeUnavailable(f"no price for {symbol} yet: the paper broker cannot fill")
         return q
 
     def _free(self, asset: str) -> Decimal:
