@@ -112,6 +112,7 @@ class FakeDiscord:
         self.retry_after = 0.05
         self.heartbeat_ms = 41250
         self._sockets: dict[web.WebSocketResponse, int] = {}  # identified socket -> seq
+        self._change: asyncio.Future[None] | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -304,14 +305,29 @@ class FakeDiscord:
     def texts(self, fi: FakeInteraction) -> list[str]:
         return [m.edits[-1] if m.edits else m.content for m in self.responses(fi)]
 
+    def _changed(self) -> None:
+        """Wake `wait_for` callers: the bot sent, edited or answered something."""
+        fut, self._change = self._change, None
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
     async def wait_for(self, pred: Any, timeout: float = 10.0) -> Any:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        """Wait until `pred()` is truthy and return it; woken by every REST call, and
+        re-checked every 50 ms for conditions on other state."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            if self._change is None:
+                self._change = loop.create_future()
+            change = self._change
             v = pred()
             if v:
                 return v
-            await asyncio.sleep(0.005)
-        raise TimeoutError("condition not met")
+            left = end - loop.time()
+            if left <= 0:
+                raise TimeoutError("condition not met")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(change), min(left, 0.05))
 
     # ------------------------------------------------------------ REST
     @staticmethod
@@ -342,6 +358,12 @@ class FakeDiscord:
         return {}, []
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._route(request)
+        finally:
+            self._changed()
+
+    async def _route(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
         self.requests.append((request.method, path))
         if self.down:

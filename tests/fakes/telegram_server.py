@@ -76,6 +76,7 @@ class FakeTelegram:
         self._group_sends: dict[int, deque[float]] = defaultdict(deque)
         self._overall: deque[float] = deque()
         self._cond = asyncio.Condition()
+        self._change: asyncio.Future[None] | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -144,14 +145,30 @@ class FakeTelegram:
     def answer_for(self, cq_id: str) -> dict[str, Any] | None:
         return next((a for a in self.answers if a.get("callback_query_id") == cq_id), None)
 
+    def _changed(self) -> None:
+        """Wake `wait_for` callers: something was sent, edited or answered."""
+        fut, self._change = self._change, None
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+
     async def wait_for(self, pred: Any, timeout: float = 5.0) -> Any:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        """Wait until `pred()` is truthy and return it. Woken by the fake's own changes
+        (no polling delay in latency measurements); re-checked every 50 ms for
+        conditions that depend on something else."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            if self._change is None:
+                self._change = loop.create_future()
+            change = self._change
             v = pred()
             if v:
                 return v
-            await asyncio.sleep(0.005)
-        raise TimeoutError("condition not met")
+            left = end - loop.time()
+            if left <= 0:
+                raise TimeoutError("condition not met")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(change), min(left, 0.05))
 
     # ------------------------------------------------------------ protocol
     def _message_json(self, m: SentMessage) -> dict[str, Any]:
@@ -288,6 +305,7 @@ class FakeTelegram:
         for name, (fname, data) in f.items():
             m.filename, m.file_bytes = fname or name, data
         self.messages[m.message_id] = m
+        self._changed()
         return self._ok(self._message_json(m))
 
     async def _m_sendMessage(self, p: dict[str, Any], f: dict[str, Any]) -> web.Response:
@@ -309,8 +327,10 @@ class FakeTelegram:
             return self._err(400, "Bad Request: message is not modified")
         m.edits.append(text)
         m.reply_markup = p.get("reply_markup")
+        self._changed()
         return self._ok(self._message_json(m))
 
     async def _m_answerCallbackQuery(self, p: dict[str, Any], f: dict[str, Any]) -> web.Response:
         self.answers.append(p)
+        self._changed()
         return self._ok(True)
