@@ -77,6 +77,7 @@ class FakeTelegram:
         self._overall: deque[float] = deque()
         self._cond = asyncio.Condition()
         self._change: asyncio.Future[None] | None = None
+        self._closing = False
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -91,6 +92,10 @@ class FakeTelegram:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        """Release pending long polls first: aiohttp's cleanup waits for open handlers."""
+        self._closing = True
+        async with self._cond:
+            self._cond.notify_all()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -285,8 +290,8 @@ class FakeTelegram:
                 self.updates = [u for u in self.updates if u["update_id"] >= offset]
             if not self.updates and timeout > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._cond.wait_for(lambda: bool(self.updates)),
-                                           timeout)
+                    await asyncio.wait_for(self._cond.wait_for(
+                        lambda: bool(self.updates) or self._closing), timeout)
             batch = self.updates[: int(p.get("limit") or 100)]
         return self._ok(batch)
 
