@@ -322,3 +322,54 @@ async def test_token_never_logged(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     assert Route.BASE == "https://discord.com/api/v10"
     assert caplog.records and not any("secret-token-XYZ" in r.getMessage()
                                       for r in caplog.records)
+
+
+async def test_real_engine_approve_over_discord(tmp_path: Path) -> None:
+    """The same flow against engine.runner.Engine (paper broker) instead of the fake."""
+    from decimal import Decimal
+
+    from engine.config import Settings
+    from engine.db import SessionFactory, make_engine
+    from engine.execution.paper import Quote
+    from engine.migrate import upgrade
+    from engine.runner import Engine
+    from tests.chat.test_real_engine import _propose
+
+    fake = FakeDiscord()
+    await fake.start()
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    upgrade(url)
+    settings = Settings.model_validate({
+        "database": {"url": url}, "exchange": {"mode": "paper", "slippage_bps": 0},
+        "bots": [{"name": "main", "symbols": ["BTC/USDT"]}],
+        "discord": {"token": fake.token, "api_base": fake.rest_base,
+                    "guild_id": fake.guild_id, "channel_id": fake.channel_id,
+                    "allowed_users": {str(TRADER): "trader"}}})
+    eng = Engine(settings, SessionFactory(make_engine(url)))
+    await eng.start()
+    eng.quotes["BTC/USDT"] = Quote(Decimal("60000"))
+    dc = DiscordTransport(settings, eng, CallbackSigner(derive_key(b"r" * 32)),
+                          ready_timeout=15)
+    notifier = Notifier(eng, [dc], poll_interval=0.02)
+    dc.on_decided = notifier.proposal_decided
+    await dc.start()
+    await notifier.start()
+    try:
+        fi = await fake.slash(TRADER, "start_bot", {"name": "main"})
+        assert "Started main: running" in (await _answer(fake, fi))[0]
+        pid = _propose(eng)
+        msg = await fake.wait_for(lambda: _proposal(fake))
+        a = await fake.press(TRADER, msg.id, msg.custom_ids()["Approve"])
+        b = await fake.press(TRADER, msg.id, msg.custom_ids()["Approve"])
+        await fake.wait_for(lambda: a.callbacks and b.callbacks)
+        assert "Approved by alice" in msg.edits[-1] and len(msg.edits) == 1
+        assert "filled 0.01 @ 60,000.0000" in msg.edits[-1]
+        await fake.wait_for(lambda: any(m.content.startswith("Filled: BUY 0.01 BTC/USDT @ 60,000")
+                                        for m in fake.in_channel()))
+        assert eng.get_proposal(pid).state == "executed"  # type: ignore[union-attr]
+        assert len(eng.open_trades()) == 1
+    finally:
+        await notifier.stop()
+        await dc.stop()
+        await eng.close()
+        await fake.stop()
