@@ -373,3 +373,27 @@ async def test_real_engine_approve_over_discord(tmp_path: Path) -> None:
         await dc.stop()
         await eng.close()
         await fake.stop()
+
+
+async def test_build_wires_discord_with_the_notifier(tmp_path: Path) -> None:
+    """transports.build picks Discord up from the settings; its alerts and decisions go
+    through the shared notifier."""
+    from bot.transports import build
+
+    fake = FakeDiscord()
+    await fake.start()
+    settings = _settings(tmp_path, fake)
+    engine = FakeEngine(settings)  # type: ignore[arg-type]
+    services = build(settings, engine, console=False)  # type: ignore[arg-type]
+    [dc] = [s for s in services.sinks if isinstance(s, DiscordTransport)]
+    assert dc.on_decided == services.notifier.proposal_decided
+    await services.start()
+    try:
+        engine.propose()
+        msg = await fake.wait_for(lambda: _proposal(fake))
+        await fake.press(TRADER, msg.id, msg.custom_ids()["Approve"])
+        await fake.wait_for(lambda: msg.edits)
+        assert "Approved by alice" in msg.edits[-1]
+    finally:
+        await services.stop()
+        await fake.stop()
