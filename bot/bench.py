@@ -7,7 +7,8 @@ it; (2) an Approve press -> paper order placed and the proposal message edited. 
 the same loop, a bare HTTP POST to the fake (the reference: DESIGN.md reports speed as
 ratios against a reference timed in the same run) and a /version round trip (the
 transport's floor). CPU per round trip (process time, the in-process fake included)
-does not depend on how busy the machine is; wall-clock percentiles do.
+is reported too: on a shared machine wall-clock percentiles mostly measure the other
+tenants, and the load average is printed with the figures for that reason.
 
 The transport runs with its production flood limiter. Telegram allows about one
 message per second per chat, so the /status requests rotate over 20 users (each chat
