@@ -109,15 +109,19 @@ def run(
 
 @app.command()
 def demo(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
-    """Replay the embedded sample (paper broker, lexicon sentiment, console alerts)."""
+    """Replay the embedded sample through the whole loop (paper broker, lexicon
+    sentiment, threshold approvals, circuit breakers, console alerts)."""
     settings = settings_or_exit(config)
     if settings.exchange.mode == "live":
         fail('the demo never trades live: set exchange.mode = "replay" or "paper"')
     settings = _setup(settings)
     from engine.demo import run_demo
+    from engine.events import ConsoleNotifier
 
+    notifier = ConsoleNotifier(echo=not json_out,
+                               kinds=["fill", "breaker_tripped", "breaker_cleared", "error"])
     try:
-        summary = run_demo(settings)
+        summary = run_demo(settings, [notifier])
     except SentitradeError as e:
         fail(str(e))
     if json_out:
@@ -125,19 +129,26 @@ def demo(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
 
         print_json(asdict(summary))
         return
-    t = Table(title=f"sentitrade demo - {summary.database}")
-    for col in ("symbol", "candles", "from (close)", "to (close)", "change", "long", "exit"):
-        t.add_column(col, justify="right" if col not in ("symbol",) else "left")
-    for s in summary.symbols:
-        chg = (s.last_close / s.first_close - 1) * 100
-        t.add_row(s.symbol, f"{s.candles:,}", f"{s.first:%Y-%m-%d %H:%M}",
-                  f"{s.last:%Y-%m-%d %H:%M}", f"{chg:+.2f}%", str(s.signals_long),
-                  str(s.signals_exit))
+    t = Table(title=f"sentitrade demo - {summary.period} - {summary.database}")
+    t.add_column("what")
+    t.add_column("value", justify="right")
+
+    def fmt(d: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "none"
+
+    t.add_row("candles replayed", f"{summary.candles:,}")
+    t.add_row("headlines scored", str(summary.headlines))
+    t.add_row("signals", fmt(summary.signals))
+    t.add_row("proposals", fmt(summary.proposals))
+    t.add_row("orders", fmt(summary.orders))
+    t.add_row("fills", str(summary.fills))
+    t.add_row("trades closed / open", f"{summary.trades_closed} / {summary.trades_open}")
+    t.add_row("realized PnL", summary.realized_pnl)
+    t.add_row("equity start -> end", f"{summary.starting_equity} -> {summary.final_equity}")
+    t.add_row("breaker trips", "; ".join(summary.breaker_trips) or "none")
+    t.add_row("alerts (delivered)", f"{fmt(summary.alerts)} ({summary.alerts_delivered})")
+    t.add_row("seconds", f"{summary.seconds:.1f}")
     console.print(t)
-    console.print(
-        f"headlines stored: {summary.headlines_stored} new of {summary.headlines_total}; "
-        f"signals stored: {summary.signals_stored} new"
-    )
 
 
 @db_app.command("upgrade")

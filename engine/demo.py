@@ -1,54 +1,48 @@
-"""`sentitrade demo`: the service's main job on embedded defaults, offline.
+"""`sentitrade demo`: the whole loop on embedded defaults, offline, in seconds.
 
-Replays the embedded sample candles (or `exchange.replay_data`), stores the demo
-headlines and one Signal per EMA/RSI cross, and summarises what it did.
+Replays the embedded sample candles (BTC/USDT and ETH/USDT 5m, incl. the 10 Oct 2025
+crash) on an accelerated clock through the real Engine: lexicon sentiment over the
+demo headlines, streaming indicators, fusion, risk checks, `threshold` approvals (small
+proposals execute automatically, bigger ones wait for a tap that never comes and
+expire), the paper broker, circuit breakers and console alerts. Runs on a fresh
+temporary SQLite database unless `database.url` is set to something else than the
+default, and ends with a summary.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-from sqlmodel import select
+from sqlmodel import func, select
 
-from engine.candles import DEMO_DATA_DIR, Candles, load_candles
-from engine.config import Settings
+from engine.candles import DEMO_DATA_DIR
+from engine.clock import ManualClock
+from engine.config import DatabaseSettings, Settings
 from engine.db import SessionFactory, make_engine
+from engine.events import ConsoleNotifier, Notifier
 from engine.migrate import upgrade
-from engine.models import NewsItem, Signal
+from engine.models import (
+    Fill,
+    NewsItem,
+    Order,
+    OutboxDelivery,
+    Proposal,
+    RiskEvent,
+    SentimentScore,
+    Signal,
+    Trade,
+)
 
 DEMO_HEADLINES = DEMO_DATA_DIR / "demo_headlines.csv"
-_DEMO_ALIASES = (("BTC", ("bitcoin", "btc")), ("ETH", ("ether", "eth")))
-
-
-@dataclass
-class SymbolSummary:
-    symbol: str
-    candles: int
-    first: datetime
-    last: datetime
-    first_close: float
-    last_close: float
-    signals_long: int = 0
-    signals_exit: int = 0
-
-
-@dataclass
-class DemoSummary:
-    database: str
-    symbols: list[SymbolSummary] = field(default_factory=list)
-    headlines_stored: int = 0
-    headlines_total: int = 0
-    signals_stored: int = 0
-
-
-def _ms_to_dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def load_demo_headlines(path: Path = DEMO_HEADLINES) -> list[NewsItem]:
@@ -66,71 +60,150 @@ def load_demo_headlines(path: Path = DEMO_HEADLINES) -> list[NewsItem]:
                     source_kind=r["source_kind"],
                     title=title,
                     published_at=datetime.fromisoformat(r["published_at"].replace("Z", "+00:00")),
-                    symbols=[s for s, words in _DEMO_ALIASES
+                    symbols=[s for s, words in (("BTC", ("bitcoin", "btc")),
+                                                ("ETH", ("ether", "eth")))
                              if any(w in title.lower() for w in words)],
                 )
             )
     return rows
 
 
-def cross_signals(c: Candles) -> list[tuple[int, str, float, dict[str, float]]]:
-    """EMA(12/26) crosses with an RSI(14) filter: (index, direction, strength, inputs)."""
-    from engine.indicators import ema, rsi
 
-    fast, slow, r = ema(c.close, 12), ema(c.close, 26), rsi(c.close, 14)
-    up = (fast[1:] > slow[1:]) & (fast[:-1] <= slow[:-1]) & (r[1:] < 70)
-    down = (fast[1:] < slow[1:]) & (fast[:-1] >= slow[:-1])
-    out: list[tuple[int, str, float, dict[str, float]]] = []
-    for i in np.flatnonzero(up | down) + 1:
-        direction = "long" if up[i - 1] else "exit"
-        spread = float((fast[i] - slow[i]) / slow[i])
-        inputs = {"ema_fast": float(fast[i]), "ema_slow": float(slow[i]), "rsi": float(r[i])}
-        out.append((int(i), direction, min(1.0, abs(spread) * 100), inputs))
+
+@dataclass
+class DemoSummary:
+    database: str
+    period: str = ""
+    candles: int = 0
+    headlines: int = 0
+    signals: dict[str, int] = field(default_factory=dict)
+    proposals: dict[str, int] = field(default_factory=dict)
+    orders: dict[str, int] = field(default_factory=dict)
+    fills: int = 0
+    trades_closed: int = 0
+    trades_open: int = 0
+    realized_pnl: str = "0"
+    starting_equity: str = "0"
+    final_equity: str = "0"
+    breaker_trips: list[str] = field(default_factory=list)
+    alerts: dict[str, int] = field(default_factory=dict)
+    alerts_delivered: int = 0
+    seconds: float = 0.0
+
+
+def score_headlines(sessions: SessionFactory) -> int:
+    """Score unscored headlines with the lexicon scorer (stop-gap: VADER directly until
+    the sentiment package's lexicon scorer is merged)."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    from engine.fusion import HACK_RE
+
+    vader = SentimentIntensityAnalyzer()
+    n = 0
+    with sessions.begin() as s:
+        done = set(s.exec(select(SentimentScore.news_item_id)).all())
+        for item in s.exec(select(NewsItem)).all():
+            if item.id in done:
+                continue
+            c = vader.polarity_scores(item.title.removeprefix("DEMO: "))["compound"]
+            label = "positive" if c > 0.05 else "negative" if c < -0.05 else "neutral"
+            event = "hack" if HACK_RE.search(item.title) else "none"
+            s.add(SentimentScore(news_item_id=item.id or 0, scorer="lexicon", label=label,
+                                 score=c, confidence=abs(c), event_type=event,
+                                 symbols=[f"{b}/USDT" for b in item.symbols]))
+            n += 1
+    return n
+
+
+def demo_settings(settings: Settings, db_url: str) -> Settings:
+    """The demo's overrides: replay, threshold approvals sized so that some proposals
+    pass automatically and some wait, ATR sizing."""
+    risk = settings.risk.model_copy(update={"sizing": "atr", "atr_risk_pct": 0.02})
+    approvals = settings.approvals.model_copy(update={"mode": "threshold",
+                                                      "auto_max_notional": Decimal(600)})
+    exchange = settings.exchange.model_copy(update={"mode": "replay"})
+    bots = [b.model_copy(update={"approval_mode": None}) for b in settings.bots]
+    return settings.model_copy(update={"database": DatabaseSettings(url=db_url),
+                                       "risk": risk, "approvals": approvals,
+                                       "exchange": exchange, "bots": bots})
+
+
+async def run_demo_async(settings: Settings, notifiers: Sequence[Notifier] = ()) -> DemoSummary:
+    import time
+
+    from engine.market import ReplayFeed
+    from engine.replay import run_replay
+    from engine.runner import Engine
+
+    t0 = time.perf_counter()
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    url = settings.database.url
+    if url == DatabaseSettings().url:
+        tmp = tempfile.TemporaryDirectory(prefix="sentitrade-demo-")
+        url = f"sqlite:///{tmp.name}/demo.db"
+    st = demo_settings(settings, url)
+    upgrade(url)
+    sessions = SessionFactory(make_engine(url))
+    items = load_demo_headlines()
+    with sessions.begin() as s:
+        known = set(s.exec(select(NewsItem.dedup_key)).all())
+        s.add_all([it for it in items if it.dedup_key not in known])
+    score_headlines(sessions)
+    symbols = sorted({sym for b in st.bots for sym in b.symbols})
+    timeframe = st.bots[0].timeframe if st.bots else "5m"
+    clock = ManualClock()
+    feed = ReplayFeed(st.exchange.replay_data or DEMO_DATA_DIR, symbols, timeframe, clock,
+                      speed=st.exchange.replay_speed)
+    first = min(int(c.close_time[0]) for c in feed.candles.values())
+    clock.set(datetime.fromtimestamp(first / 1000, UTC))
+    eng = Engine(st, sessions, clock=clock,
+                 notifiers=list(notifiers) or [ConsoleNotifier(echo=False)])
+    await eng.start(reconcile=False)
+    start_eq = eng.equity()
+    await run_replay(eng, feed)
+    summary = summarize(eng, url if tmp is None else "(temporary SQLite)", start_eq)
+    summary.candles = sum(len(c) for c in feed.candles.values())
+    last = max(int(c.close_time[-1]) for c in feed.candles.values())
+    summary.period = (f"{datetime.fromtimestamp(first / 1000, UTC):%Y-%m-%d} .. "
+                      f"{datetime.fromtimestamp(last / 1000, UTC):%Y-%m-%d}")
+    summary.headlines = len(items)
+    summary.seconds = round(time.perf_counter() - t0, 2)
+    await eng.close()
+    sessions.engine.dispose()
+    if tmp is not None:
+        tmp.cleanup()
+    return summary
+
+
+def _count(s: Any, column: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in s.exec(select(column, func.count()).group_by(column)).all()}
+
+
+def summarize(eng: Any, database: str, start_eq: Decimal) -> DemoSummary:
+    out = DemoSummary(database=database)
+    with eng.sessions() as s:
+        out.signals = _count(s, Signal.direction)
+        out.proposals = _count(s, Proposal.state)
+        out.orders = _count(s, Order.state)
+        out.fills = int(s.exec(select(func.count()).select_from(Fill)).one())
+        closed = s.exec(select(Trade).where(Trade.is_open == False)).all()  # noqa: E712
+        out.trades_closed = len(closed)
+        out.trades_open = int(s.exec(select(func.count()).select_from(Trade)
+                                     .where(Trade.is_open == True)).one())  # noqa: E712
+        pnl = sum((t.realized_pnl or Decimal(0) for t in closed), Decimal(0))
+        out.realized_pnl = f"{pnl:.2f}"
+        out.breaker_trips = [f"{e.created_at:%Y-%m-%d %H:%M} {e.rule} {e.measured:.2f} -> "
+                             f"{e.action}" for e in s.exec(select(RiskEvent)).all()]
+        from engine.models import OutboxMessage
+
+        out.alerts = _count(s, OutboxMessage.kind)
+        out.alerts_delivered = int(s.exec(select(func.count()).select_from(OutboxDelivery)
+                                          .where(OutboxDelivery.state == "delivered")).one())
+        out.final_equity = f"{eng.equity(s):.2f}"
+    out.starting_equity = f"{start_eq:.2f}"
     return out
 
 
-def run_demo(settings: Settings) -> DemoSummary:
-    """Migrate, ingest the sample, store signals; safe to run again (rows are unique)."""
-    url = settings.database.url
-    upgrade(url)
-    sessions = SessionFactory(make_engine(url))
-    data = settings.exchange.replay_data or DEMO_DATA_DIR
-    symbols = sorted({s for b in settings.bots for s in b.symbols})
-    timeframe = settings.bots[0].timeframe if settings.bots else "5m"
-    candles = load_candles(Path(data), symbols, timeframe)
-    summary = DemoSummary(database=url)
-
-    items = load_demo_headlines()
-    summary.headlines_total = len(items)
-    with sessions.begin() as s:
-        known = set(s.exec(select(NewsItem.dedup_key)).all())
-        for it in items:
-            if it.dedup_key not in known:
-                s.add(it)
-                summary.headlines_stored += 1
-
-    for sym, c in candles.items():
-        close_t = c.close_time
-        ss = SymbolSummary(sym, len(c), _ms_to_dt(int(close_t[0])), _ms_to_dt(int(close_t[-1])),
-                           float(c.close[0]), float(c.close[-1]))
-        with sessions() as s:
-            seen = set(s.exec(select(Signal.ts).where(Signal.symbol == sym,
-                                                      Signal.bot_id == None)).all())  # noqa: E711
-        for i, direction, strength, inputs in cross_signals(c):
-            ts = _ms_to_dt(int(close_t[i]))
-            if ts in seen:  # NULL bot ids are distinct in a UNIQUE: check explicitly
-                continue
-            if direction == "long":
-                ss.signals_long += 1
-            else:
-                ss.signals_exit += 1
-            sig = Signal(symbol=sym, timeframe=c.timeframe, ts=ts,
-                         direction=direction, strength=strength, confidence=0.5,
-                         technical_score=strength if direction == "long" else -strength,
-                         price=Decimal(repr(float(c.close[i]))), inputs=inputs)
-            with sessions.begin() as s:
-                s.add(sig)
-            summary.signals_stored += 1
-        summary.symbols.append(ss)
-    sessions.engine.dispose()
-    return summary
+def run_demo(settings: Settings, notifiers: Sequence[Notifier] = ()) -> DemoSummary:
+    """Synchronous entry point for the CLI."""
+    return asyncio.run(run_demo_async(settings, notifiers))

@@ -1,0 +1,314 @@
+"""Execution: places orders through a broker and books what comes back.
+
+The order row (with its client order id) is committed BEFORE anything is sent, so after
+a crash we always know what we may have sent and can ask the exchange about it by that
+id instead of guessing. `book` is the only writer of fills: one transaction updates the
+order (through the transition table), inserts fills (unique per order and trade key,
+so a fill reported twice is booked once), moves the position and the paper wallet, and
+writes the alerts.
+
+Retries: a timeout or 5xx leaves the order PENDING_CREATE (it may have arrived);
+reconciliation then fetches it by client id and books it, or resubmits with the SAME
+client id (the exchange refuses a duplicate, so this is safe). A rate limit means it
+did not arrive. Only an explicit refusal marks the order FAILED.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+from sqlmodel import Session, col, select
+
+from engine.approvals import ProposalTrigger, transition
+from engine.clock import Clock
+from engine.db import SessionFactory
+from engine.errors import (
+    ExchangeError,
+    ExchangeUnavailable,
+    InsufficientFunds,
+    OrderRejected,
+    RateLimited,
+)
+from engine.events import OrderCanceled, OrderFailed, OrderFilled, ReconciliationMismatch, record
+from engine.execution.broker import Broker, BrokerOrder, OrderRequest
+from engine.execution.orders import ACTIVE, ORDER_FSM, OrderTrigger
+from engine.models import Fill, Order, OrderState, Proposal, ProposalState, Trade
+
+log = logging.getLogger("sentitrade.execution")
+DUST = Decimal("0.00000001")
+
+
+def client_order_id(proposal_id: int, attempt: int = 0) -> str:
+    """Deterministic per proposal: a retried approval can never mint a second id."""
+    return f"st-p{proposal_id}" + (f"-{attempt}" if attempt else "")
+
+
+class ExecutionEngine:
+    def __init__(self, sessions: SessionFactory, broker: Broker, clock: Clock, *,
+                 on_api_error: Callable[[Exception], None] | None = None) -> None:
+        self.sessions = sessions
+        self.broker = broker
+        self.clock = clock
+        self.on_api_error = on_api_error or (lambda e: None)
+        self.version = 0  # bumped on every booking: lets callers cache DB reads
+
+    # ------------------------------------------------------------ create/send
+    def create_order_row(self, s: Session, p: Proposal, *, type_: str = "market",
+                         price: Decimal | None = None) -> Order:
+        """The order row for an approved proposal, in the caller's transaction."""
+        assert p.id is not None
+        existing = s.exec(select(Order).where(Order.proposal_id == p.id)).first()
+        if existing is not None:
+            return existing
+        now = self.clock.now()
+        o = Order(client_order_id=client_order_id(p.id), exchange=self.broker.name,
+                  bot_id=p.bot_id, proposal_id=p.id, trade_id=p.trade_id, symbol=p.symbol,
+                  side=p.side, type=type_, amount=p.amount, price=price,
+                  state=OrderState.PENDING_CREATE, created_at=now, updated_at=now)
+        s.add(o)
+        s.flush()
+        return o
+
+    async def submit(self, order_id: int) -> Order:
+        """Send a PENDING_CREATE order and book the answer; returns the order as booked."""
+        with self.sessions() as s:
+            o = s.get(Order, order_id)
+            assert o is not None, f"order {order_id} does not exist"
+        if o.state != OrderState.PENDING_CREATE:
+            return o
+        req = OrderRequest(o.client_order_id, o.symbol, o.side, o.type, o.amount, o.price)
+        try:
+            res = await self.broker.create_order(req)
+        except (InsufficientFunds, OrderRejected) as e:
+            return self.fail(order_id, str(e))
+        except (RateLimited, ExchangeUnavailable) as e:
+            self.on_api_error(e)
+            log.warning("order %s not confirmed (%s): reconciliation will settle it",
+                        o.client_order_id, e)
+            with self.sessions.begin() as s:
+                row = s.get(Order, order_id)
+                assert row is not None
+                row.error = f"{type(e).__name__}: {e}"[:500]
+                row.updated_at = self.clock.now()
+                return row
+        except ExchangeError as e:
+            self.on_api_error(e)
+            return self.fail(order_id, str(e))
+        return self.book(order_id, res)
+
+    def fail(self, order_id: int, reason: str) -> Order:
+        self.version += 1
+        with self.sessions.begin() as s:
+            o = s.get(Order, order_id)
+            assert o is not None
+            if o.state not in ACTIVE:
+                return o
+            o.state = ORDER_FSM.next(o.state, OrderTrigger.FAIL)
+            o.error = reason[:500]
+            o.updated_at = now = self.clock.now()
+            self._settle_proposal(s, o)
+            record(s, OrderFailed(ts_event=now, order_id=o.id or 0,
+                                  client_order_id=o.client_order_id, symbol=o.symbol,
+                                  reason=reason))
+            return o
+
+    # ------------------------------------------------------------ booking
+    def book(self, order_id: int, res: BrokerOrder) -> Order:
+        """Apply the exchange's view of an order: one transaction, idempotent."""
+        self.version += 1
+        with self.sessions.begin() as s:
+            o = s.exec(select(Order).where(Order.id == order_id).with_for_update()).one()
+            if o.state in (OrderState.FILLED, OrderState.CANCELED, OrderState.FAILED):
+                return o
+            now = self.clock.now()
+            was_pending = o.state == OrderState.PENDING_CREATE
+            if res.exchange_order_id and not o.exchange_order_id:
+                o.exchange_order_id = res.exchange_order_id
+            if was_pending and res.status != "rejected" and o.type == "limit":
+                self.broker.on_open(s, o)
+            known = set(s.exec(select(Fill.trade_key).where(Fill.order_id == o.id)).all())
+            for f in res.fills:
+                if f.trade_key in known:
+                    continue
+                known.add(f.trade_key)
+                s.add(Fill(order_id=o.id or 0, trade_key=f.trade_key, amount=f.amount,
+                           price=f.price, fee=f.fee, fee_currency=f.fee_currency, ts=f.ts))
+                prev = o.filled
+                o.filled = prev + f.amount
+                o.fee += f.fee
+                o.average_price = ((o.average_price or Decimal(0)) * prev
+                                   + f.price * f.amount) / o.filled
+                self.broker.on_fill(s, o, f)
+                s.flush()
+                pnl = self._apply_to_trade(s, o, f.amount, f.price, f.fee)
+                trig = OrderTrigger.FILL if o.filled >= o.amount - DUST else OrderTrigger.PARTIAL
+                o.state = ORDER_FSM.next(o.state, trig)
+                record(s, OrderFilled(ts_event=f.ts, order_id=o.id or 0,
+                                      client_order_id=o.client_order_id, trade_key=f.trade_key,
+                                      symbol=o.symbol, side=o.side, amount=f.amount,
+                                      price=f.price, fee=f.fee, order_state=o.state,
+                                      realized_pnl=pnl))
+            if res.status == "open" and o.state == OrderState.PENDING_CREATE:
+                o.state = ORDER_FSM.next(o.state, OrderTrigger.ACCEPT)
+            elif res.status == "canceled" and o.state != OrderState.FILLED:
+                o.state = ORDER_FSM.next(o.state, OrderTrigger.CANCELED)
+                self.broker.on_release(s, o)
+                reason = res.error or ("book exhausted: rest canceled" if o.filled else "canceled")
+                record(s, OrderCanceled(ts_event=now, order_id=o.id or 0,
+                                        client_order_id=o.client_order_id, symbol=o.symbol,
+                                        reason=reason))
+            elif res.status == "rejected" and o.state in ACTIVE:
+                o.state = ORDER_FSM.next(o.state, OrderTrigger.FAIL)
+                o.error = (res.error or "rejected")[:500]
+                record(s, OrderFailed(ts_event=now, order_id=o.id or 0,
+                                      client_order_id=o.client_order_id, symbol=o.symbol,
+                                      reason=o.error))
+            o.updated_at = now
+            self._settle_proposal(s, o)
+            return o
+
+    def _settle_proposal(self, s: Session, o: Order) -> None:
+        if o.proposal_id is None or o.state in ACTIVE:
+            return
+        p = s.get(Proposal, o.proposal_id)
+        if p is None or p.state != ProposalState.APPROVED:
+            return
+        trig = ProposalTrigger.EXECUTE if o.filled > 0 else ProposalTrigger.FAIL
+        transition(s, p, trig, by=None, at=self.clock.now(), note=o.error)
+
+    def _apply_to_trade(self, s: Session, o: Order, amount: Decimal, price: Decimal,
+                        fee: Decimal) -> Decimal | None:
+        """Open/grow a position on buys, shrink/close it on sells; returns realized PnL
+        when this fill closed the trade."""
+        now = self.clock.now()
+        if o.side == "buy":
+            t = s.get(Trade, o.trade_id) if o.trade_id else None
+            if t is None:
+                p = s.get(Proposal, o.proposal_id) if o.proposal_id else None
+                t = Trade(bot_id=o.bot_id, symbol=o.symbol, side="long", is_open=True,
+                          amount=Decimal(0), stake=Decimal(0), open_price=price, open_at=now,
+                          stop_price=p.stop_price if p else None, fees=Decimal(0))
+                s.add(t)
+                s.flush()
+                o.trade_id = t.id
+            new_amount = t.amount + amount
+            t.open_price = (t.open_price * t.amount + price * amount) / new_amount
+            t.amount = new_amount
+            t.stake += amount * price + fee
+            t.fees += fee
+            return None
+        t = s.get(Trade, o.trade_id) if o.trade_id else None
+        if t is None:
+            return None
+        t.amount -= amount
+        t.fees += fee
+        if t.amount > DUST:
+            return None
+        sells = s.exec(select(Fill).join(Order, col(Order.id) == Fill.order_id)
+                       .where(Order.trade_id == t.id, Order.side == "sell")).all()
+        proceeds = sum((f.amount * f.price - f.fee for f in sells), Decimal(0))
+        t.is_open = False
+        t.amount = Decimal(0)
+        t.close_price = price
+        t.close_at = now
+        t.realized_pnl = (proceeds - t.stake).quantize(Decimal("0.00000001"))
+        t.pnl_ratio = float(t.realized_pnl / t.stake) if t.stake else None
+        p = s.get(Proposal, o.proposal_id) if o.proposal_id else None
+        t.exit_reason = (p.reasons[0][:32] if p and p.reasons else "exit")
+        return t.realized_pnl
+
+    # ------------------------------------------------------------ cancel / poll
+    async def cancel(self, order_id: int, reason: str) -> Order:
+        with self.sessions.begin() as s:
+            o = s.get(Order, order_id)
+            assert o is not None
+            if o.state not in (OrderState.OPEN, OrderState.PARTIALLY_FILLED):
+                return o
+            o.state = ORDER_FSM.next(o.state, OrderTrigger.CANCEL)
+            o.updated_at = self.clock.now()
+        self.version += 1
+        try:
+            res = await self.broker.cancel_order(o)
+        except ExchangeError as e:
+            self.on_api_error(e)
+            log.warning("cancel of %s failed (%s): reconciliation retries", o.client_order_id, e)
+            return o
+        res = BrokerOrder(res.client_order_id, res.exchange_order_id, res.status, res.filled,
+                          res.average, res.fills, res.error or reason)
+        return self.book(order_id, res)
+
+    async def poll_open(self) -> int:
+        """Ask the broker about every working order and book news; returns orders changed."""
+        with self.sessions() as s:
+            rows = s.exec(select(Order).where(col(Order.state).in_(
+                [OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL]))).all()
+        changed = 0
+        for o in rows:
+            try:
+                res = await self.broker.fetch_order(o)
+            except ExchangeError as e:
+                self.on_api_error(e)
+                continue
+            if res is None:
+                continue
+            if res.fills or res.status != "open":
+                self.book(o.id or 0, res)
+                changed += 1
+        return changed
+
+    async def reconcile(self, *, resubmit: bool = True) -> list[str]:
+        """Settle every order the DB thinks is working against the broker.
+
+        PENDING_CREATE: found by client id -> booked; not found -> resubmitted with the
+        same client id (or failed when `resubmit` is off). Orders the exchange reports
+        but we never stored are alerted as orphans by the live broker's own check.
+        """
+        notes: list[str] = []
+        with self.sessions() as s:
+            rows = s.exec(select(Order).where(col(Order.state).in_(list(ACTIVE)))
+                          .order_by(col(Order.id))).all()
+        for o in rows:
+            assert o.id is not None
+            try:
+                res = await self.broker.fetch_order(o)
+            except ExchangeError as e:
+                self.on_api_error(e)
+                notes.append(f"{o.client_order_id}: fetch failed ({e})")
+                continue
+            if res is not None:
+                if res.fills or res.status != "open" or o.state == OrderState.PENDING_CREATE:
+                    self.book(o.id, res)
+                    notes.append(f"{o.client_order_id}: synced ({res.status})")
+                continue
+            if o.state == OrderState.PENDING_CREATE:
+                if resubmit:
+                    await self.submit(o.id)
+                    notes.append(f"{o.client_order_id}: resubmitted")
+                else:
+                    self.fail(o.id, "not found at the exchange after restart")
+                    notes.append(f"{o.client_order_id}: failed (not found)")
+            elif self.broker.name != "paper":
+                with self.sessions.begin() as s:
+                    record(s, ReconciliationMismatch(
+                        ts_event=self.clock.now(), key=f"missing:{o.client_order_id}",
+                        detail=f"order {o.client_order_id} is {o.state} here but unknown "
+                               "at the exchange"))
+                notes.append(f"{o.client_order_id}: unknown at exchange")
+        return notes
+
+    async def sync_balances(self, assets: Sequence[str] | None = None) -> dict[str, Decimal]:
+        """Live only: store the exchange's balances (the paper wallet IS the DB)."""
+        if self.broker.name == "paper":
+            return {}
+        from engine.execution.broker import balance_row
+
+        bal = await self.broker.fetch_balances()
+        with self.sessions.begin() as s:
+            for asset, (free, locked) in bal.items():
+                if assets and asset not in assets:
+                    continue
+                row = balance_row(s, self.broker.account, asset)
+                row.free, row.locked, row.updated_at = free, locked, self.clock.now()
+        return {a: f + lk for a, (f, lk) in bal.items()}

@@ -1,0 +1,180 @@
+"""Market data: providers behind one interface (replay files, ccxt polling), a
+tick-to-candle aggregator and candle validation.
+
+Everything leaves here as `Bar`s stamped with their CLOSE time (the boundary where the
+files' and ccxt's open-time stamps are converted, DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from engine.candles import DEMO_DATA_DIR, Candles, load_candles, timeframe_ms
+from engine.clock import ManualClock, ms_to_dt
+from engine.fusion import Bar
+
+
+class MarketData(Protocol):
+    """A provider of closed candles."""
+
+    async def closed_bars(self, symbol: str, timeframe: str, since_ms: int | None) -> list[Bar]:
+        ...
+
+
+def bars_from(c: Candles) -> Iterator[Bar]:
+    ct = c.close_time
+    for i in range(len(c)):
+        yield Bar(c.symbol, c.timeframe, ms_to_dt(int(ct[i])), float(c.open[i]),
+                  float(c.high[i]), float(c.low[i]), float(c.close[i]), float(c.volume[i]))
+
+
+@dataclass(frozen=True, slots=True)
+class CandleIssue:
+    kind: str  # gap | duplicate | unsorted | ohlc
+    index: int
+    detail: str
+
+
+def validate_candles(c: Candles) -> list[CandleIssue]:
+    """Gaps, duplicates, out-of-order stamps and OHLC that cannot be (low > high...)."""
+    out: list[CandleIssue] = []
+    step = timeframe_ms(c.timeframe)
+    d = np.diff(c.open_time)
+    for i in np.flatnonzero(d == 0):
+        out.append(CandleIssue("duplicate", int(i) + 1, f"stamp {int(c.open_time[i])} twice"))
+    for i in np.flatnonzero(d < 0):
+        out.append(CandleIssue("unsorted", int(i) + 1, "stamp earlier than the previous one"))
+    for i in np.flatnonzero(d > step):
+        out.append(CandleIssue("gap", int(i) + 1, f"{int(d[i] // step) - 1} candle(s) missing"))
+    bad = ((c.low > np.minimum(c.open, c.close)) | (c.high < np.maximum(c.open, c.close))
+           | (c.low > c.high) | (c.volume < 0) | ~np.isfinite(c.close))
+    for i in np.flatnonzero(bad):
+        out.append(CandleIssue("ohlc", int(i), "OHLC values are inconsistent"))
+    return out
+
+
+class CandleAggregator:
+    """Trades/ticks -> right-aligned candles: a bar is emitted when a tick arrives past
+    its close time (or on `flush(now)`), stamped with that close time."""
+
+    def __init__(self, symbol: str, timeframe: str) -> None:
+        self.symbol, self.timeframe = symbol, timeframe
+        self.step = timeframe_ms(timeframe)
+        self._close_ms: int | None = None
+        self._o = self._h = self._l = self._c = self._v = 0.0
+
+    def _bucket_close(self, ts_ms: int) -> int:
+        # (open, close]: a tick exactly at the close belongs to the closing candle
+        return -(-ts_ms // self.step) * self.step
+
+    def add(self, ts_ms: int, price: float, volume: float = 0.0) -> Bar | None:
+        close = self._bucket_close(ts_ms)
+        done: Bar | None = None
+        if self._close_ms is not None and close > self._close_ms:
+            done = self._bar()
+            self._close_ms = None
+        if self._close_ms is None:
+            self._close_ms = close
+            self._o = self._h = self._l = self._c = price
+            self._v = volume
+            return done
+        if close < self._close_ms:
+            return done  # late tick for a candle already emitted: ignored
+        self._h, self._l, self._c = max(self._h, price), min(self._l, price), price
+        self._v += volume
+        return done
+
+    def flush(self, now_ms: int) -> Bar | None:
+        if self._close_ms is not None and now_ms >= self._close_ms:
+            b = self._bar()
+            self._close_ms = None
+            return b
+        return None
+
+    def _bar(self) -> Bar:
+        assert self._close_ms is not None
+        return Bar(self.symbol, self.timeframe, ms_to_dt(self._close_ms), self._o, self._h,
+                   self._l, self._c, self._v)
+
+
+class ReplayFeed:
+    """Candles from files, merged across symbols in close-time order, driving a
+    `ManualClock`: `replay_speed` candles per second (0 = as fast as possible)."""
+
+    def __init__(self, data: Path | None, symbols: Sequence[str], timeframe: str,
+                 clock: ManualClock, speed: float = 0.0) -> None:
+        self.candles = load_candles(Path(data or DEMO_DATA_DIR), list(symbols), timeframe)
+        self.clock = clock
+        self.speed = speed
+        self.timeframe = timeframe
+
+    def steps(self, after_ms: int | None = None) -> Iterator[tuple[int, list[Bar]]]:
+        heads: list[tuple[int, str, int]] = []
+        for sym, c in self.candles.items():
+            heapq.heappush(heads, (int(c.close_time[0]), sym, 0))
+        step: list[Bar] = []
+        step_ts: int | None = None
+        while heads:
+            ts, sym, i = heapq.heappop(heads)
+            c = self.candles[sym]
+            if i + 1 < len(c):
+                heapq.heappush(heads, (int(c.close_time[i + 1]), sym, i + 1))
+            if step_ts is not None and ts != step_ts:
+                if after_ms is None or step_ts > after_ms:
+                    yield step_ts, step
+                step = []
+            step_ts = ts
+            step.append(Bar(sym, c.timeframe, ms_to_dt(ts), float(c.open[i]), float(c.high[i]),
+                            float(c.low[i]), float(c.close[i]), float(c.volume[i])))
+        if step_ts is not None and step and (after_ms is None or step_ts > after_ms):
+            yield step_ts, step
+
+    async def run(self, after_ms: int | None = None) -> AsyncIterator[tuple[int, list[Bar]]]:
+        """Async steps; the clock is set to each step's close time before it is yielded."""
+        delay = 1.0 / self.speed if self.speed > 0 else 0.0
+        for ts, bars in self.steps(after_ms):
+            self.clock.set(ms_to_dt(ts))
+            yield ts, bars
+            await asyncio.sleep(delay)
+
+    async def closed_bars(self, symbol: str, timeframe: str, since_ms: int | None) -> list[Bar]:
+        c = self.candles[symbol]
+        now_ms = int(self.clock.now().timestamp() * 1000)
+        ct = c.close_time
+        lo = 0 if since_ms is None else int(np.searchsorted(ct, since_ms, "right"))
+        hi = int(np.searchsorted(ct, now_ms, "right"))
+        sub = Candles(c.symbol, c.timeframe, c.open_time[lo:hi], c.open[lo:hi], c.high[lo:hi],
+                      c.low[lo:hi], c.close[lo:hi], c.volume[lo:hi])
+        return list(bars_from(sub))
+
+
+class CcxtFeed:
+    """OHLCV polling through a ccxt async exchange (its own rate limiter on); markets
+    are loaded once. The still-forming last candle is dropped."""
+
+    def __init__(self, exchange: Any) -> None:
+        self.exchange = exchange
+        self._markets_loaded = False
+
+    async def closed_bars(self, symbol: str, timeframe: str, since_ms: int | None) -> list[Bar]:
+        if not self._markets_loaded:
+            await self.exchange.load_markets()
+            self._markets_loaded = True
+        step = timeframe_ms(timeframe)
+        rows = await self.exchange.fetch_ohlcv(symbol, timeframe, since=since_ms, limit=500)
+        now_ms = int(self.exchange.milliseconds())
+        out: list[Bar] = []
+        for o_ms, o, h, lo, c, v in rows:
+            close_ms = int(o_ms) + step
+            if close_ms > now_ms or (since_ms is not None and close_ms <= since_ms):
+                continue
+            out.append(Bar(symbol, timeframe, ms_to_dt(close_ms), float(o), float(h), float(lo),
+                           float(c), float(v or 0)))
+        return out

@@ -1,0 +1,693 @@
+"""`Engine`: the trading core behind `TradingAPI`, and `run_service` (`sentitrade run`).
+
+Build one for tests with an in-memory or temp-file database and a manual clock:
+
+    sessions = SessionFactory(make_engine(url)); upgrade(url)
+    eng = Engine(settings, sessions, clock=ManualClock(t0), notifiers=[ConsoleNotifier()])
+    await eng.start()
+    await eng.on_bar(Bar(...)); await eng.tick()
+
+The broker defaults to the paper broker (replay/paper modes) quoting the last bar seen;
+live mode needs a broker passed in (`engine.execution.ccxt_broker.CcxtBroker`), so live
+trading never happens by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from engine.approvals import (
+    ProposalTrigger,
+    check_decidable,
+    due_for_expiry,
+    needs_approval,
+    transition,
+)
+from engine.bots import BotManager
+from engine.clock import Clock, SystemClock
+from engine.config import Settings
+from engine.db import SessionFactory, make_engine
+from engine.errors import ApprovalError, SentitradeError
+from engine.events import (
+    RECORDED,
+    BreakerCleared,
+    ConsoleNotifier,
+    DailySummary,
+    JobFailed,
+    Notifier,
+    OutboxDispatcher,
+    ProposalApproved,
+    ProposalCreated,
+    ProposalExpired,
+    ProposalRefused,
+    ProposalRejected,
+    record,
+)
+from engine.execution.broker import Broker, MarketInfo
+from engine.execution.engine import ExecutionEngine
+from engine.execution.paper import PaperBroker, Quote
+from engine.fusion import Bar, DbSentiment, Fusion, SentimentSource, SignalDraft
+from engine.models import (
+    Balance,
+    Bot,
+    BotState,
+    EquitySnapshot,
+    Order,
+    OrderState,
+    Proposal,
+    ProposalState,
+    RiskEvent,
+    Signal,
+    Trade,
+)
+from engine.risk import (
+    BreakerMonitor,
+    Intent,
+    RiskContext,
+    Trip,
+    active_breakers,
+    closed_pnl_ratios,
+    pre_trade,
+    size_position,
+    trading_state,
+    write_trip,
+)
+from engine.service import BacktestOutput, BalanceView, BreakerState, Decision, RiskStatus
+
+log = logging.getLogger("sentitrade.engine")
+
+
+@dataclass
+class _View:
+    """DB state the hot loop reads every candle, cached until something is written."""
+
+    key: tuple[int, int]
+    holdings: dict[tuple[int | None, str], Trade]
+    balances: list[tuple[str, Decimal]]
+    active: list[RiskEvent]
+    working: bool
+    next_expiry: datetime | None
+
+
+@dataclass
+class EngineStats:
+    bars: int = 0
+    signals: int = 0
+    proposals: int = 0
+    blocked: int = 0
+    trips: int = 0
+
+
+class Engine:
+    """The trading engine; implements `engine.service.TradingAPI`."""
+
+    def __init__(self, settings: Settings, sessions: SessionFactory | None = None, *,
+                 clock: Clock | None = None, broker: Broker | None = None,
+                 sentiment: SentimentSource | None = None,
+                 notifiers: Sequence[Notifier] = (),
+                 fusion: Fusion | None = None) -> None:
+        self.settings = settings
+        self.sessions = sessions or SessionFactory(make_engine(settings.database.url))
+        self.clock: Clock = clock or SystemClock()
+        self.quotes: dict[str, Quote] = {}
+        ex = settings.exchange
+        if broker is None:
+            if ex.mode == "live":
+                raise SentitradeError("live mode needs a live broker: use run_service, which "
+                                      "builds one only with the explicit live flag")
+            broker = PaperBroker(self.sessions, self.quotes.get, self.clock,
+                                 maker_fee=ex.maker_fee, taker_fee=ex.taker_fee,
+                                 slippage_bps=ex.slippage_bps)
+        self.broker = broker
+        self.monitor = BreakerMonitor(settings.risk)
+        self.execution = ExecutionEngine(self.sessions, broker, self.clock,
+                                         on_api_error=self._api_error)
+        self.bots = BotManager(self.sessions, settings, self.clock)
+        self._db_sentiment = sentiment is None
+        self.sentiment: SentimentSource = sentiment or DbSentiment(
+            self.sessions, half_life_minutes=settings.sentiment.half_life_minutes)
+        self.fusion = fusion or Fusion()
+        self.notifiers = list(notifiers) or [ConsoleNotifier()]
+        self.outbox = OutboxDispatcher(self.sessions, self.notifiers, self.clock)
+        self.markets: dict[str, MarketInfo] = {}
+        self.stats = EngineStats()
+        self._lock = asyncio.Lock()
+        self._last_snapshot: datetime | None = None
+        self._view: _View | None = None
+
+    def view(self) -> _View:
+        """Cached reads for the per-candle path; refreshed after any booking or alert
+        (every state change the engine makes books an order or records an event)."""
+        key = (self.execution.version, RECORDED[0])
+        if self._view is not None and self._view.key == key:
+            return self._view
+        with self.sessions() as s:
+            trades = s.exec(select(Trade).where(col(Trade.is_open).is_(True))).all()
+            bals = s.exec(select(Balance).where(Balance.account == self.broker.account)).all()
+            active = active_breakers(s, self.clock.now())
+            working = s.exec(select(func.count()).select_from(Order).where(
+                col(Order.state).in_([OrderState.OPEN, OrderState.PARTIALLY_FILLED,
+                                      OrderState.PENDING_CANCEL]))).one()
+            nxt = s.exec(select(func.min(Proposal.expires_at)).where(
+                Proposal.state == ProposalState.PENDING)).one()
+        self._view = _View(key, {(t.bot_id, t.symbol): t for t in trades},
+                           [(b.asset, b.free + b.locked) for b in bals], list(active),
+                           bool(working), nxt)
+        return self._view
+
+    # ================================================================ lifecycle
+    async def start(self, *, reconcile: bool = True) -> None:
+        """Sync bots, seed the paper wallet, load markets, reconcile, rebuild baselines.
+
+        A replay passes `reconcile=False` and reconciles once prices are warm."""
+        self.bots.sync_specs()
+        if isinstance(self.broker, PaperBroker):
+            self.broker.fund(self.settings.exchange.quote, self.settings.exchange.starting_balance)
+        self.markets = await self.broker.load_markets()
+        self.refresh_sentiment()
+        if reconcile:
+            await self.reconcile()
+        self._rebuild_baselines()
+
+    async def close(self) -> None:
+        await self.broker.close()
+
+    def refresh_sentiment(self) -> None:
+        if self._db_sentiment and isinstance(self.sentiment, DbSentiment):
+            self.sentiment.refresh()
+
+    def _rebuild_baselines(self) -> None:
+        with self.sessions() as s:
+            last_clear = s.exec(select(func.max(RiskEvent.cleared_at))).one()
+            q = select(func.max(EquitySnapshot.equity))
+            if last_clear is not None:
+                q = q.where(col(EquitySnapshot.ts) >= last_clear)
+            peak = s.exec(q).one()
+        if peak is not None:
+            self.monitor.peak = Decimal(str(peak))
+
+    async def reconcile(self) -> list[str]:
+        notes = await self.execution.reconcile()
+        await self.execution.sync_balances()
+        return notes
+
+    def _api_error(self, e: Exception) -> None:
+        self.monitor.api_error(self.clock.now())
+
+    def market(self, symbol: str) -> MarketInfo | None:
+        m = self.markets.get(symbol)
+        if m is None and isinstance(self.broker, PaperBroker) and symbol.count("/") == 1:
+            m = self.broker.market(symbol)
+            self.markets[symbol] = m
+        return m
+
+    # ================================================================ the loop
+    async def on_bar(self, bar: Bar) -> list[Signal]:
+        """A candle closed: quotes, indicators, signals, proposals (auto ones executed)."""
+        self.stats.bars += 1
+        self.quotes[bar.symbol] = Quote(Decimal(repr(bar.close)), Decimal(repr(bar.high)),
+                                        Decimal(repr(bar.low)))
+        self.monitor.price(bar.symbol, bar.ts, bar.close)
+        out: list[Signal] = []
+        for bot in self.bots.all():
+            if bar.symbol not in bot.symbols or bot.timeframe != bar.timeframe:
+                continue
+            sig = await self._bot_bar(bot, bar)
+            if sig is not None:
+                out.append(sig)
+        return out
+
+    def warm(self, bar: Bar) -> None:
+        """Feed indicators without acting (replay resume after a restart)."""
+        self.quotes[bar.symbol] = Quote(Decimal(repr(bar.close)), Decimal(repr(bar.high)),
+                                        Decimal(repr(bar.low)))
+        for bot in self.bots.all():
+            if bar.symbol in bot.symbols and bot.timeframe == bar.timeframe:
+                self.fusion.on_bar(bot.name, bar, self.sentiment.at(bar.symbol, bar.ts),
+                                   self._holding(bot.id, bar.symbol) is not None)
+
+    def _holding(self, bot_id: int | None, symbol: str) -> Trade | None:
+        return self.view().holdings.get((bot_id, symbol))
+
+    async def _bot_bar(self, bot: Bot, bar: Bar) -> Signal | None:
+        trade = self._holding(bot.id, bar.symbol)
+        reading = self.sentiment.at(bar.symbol, bar.ts)
+        draft = self.fusion.on_bar(bot.name, bar, reading, trade is not None)
+        if bot.state == BotState.STOPPED:
+            return None
+        stop_hit = (trade is not None and trade.stop_price is not None
+                    and Decimal(repr(bar.low)) <= trade.stop_price)
+        if stop_hit and trade is not None:
+            draft = SignalDraft("exit", 1.0, 1.0, draft.technical, draft.sentiment,
+                                {**draft.inputs, "stop": float(trade.stop_price or 0)},
+                                (f"stoploss {trade.stop_price} hit (low {bar.low})",), draft.atr)
+        if draft.direction == "flat":
+            return None
+        if draft.direction == "long" and (trade is not None or bot.state != BotState.RUNNING):
+            return None
+        if draft.direction == "exit" and trade is None:
+            return None
+        return await self._signal_to_proposal(bot, bar, draft, trade, force_auto=stop_hit)
+
+    async def _signal_to_proposal(self, bot: Bot, bar: Bar, d: SignalDraft,
+                                  trade: Trade | None, force_auto: bool) -> Signal | None:
+        now = self.clock.now()
+        price = Decimal(repr(bar.close))
+        approvals = self.settings.approvals
+        auto_pid: int | None = None
+        try:
+            with self.sessions.begin() as s:
+                sig = Signal(bot_id=bot.id, symbol=bar.symbol, timeframe=bar.timeframe,
+                             ts=bar.ts, direction=d.direction, strength=d.strength,
+                             confidence=d.confidence, technical_score=d.technical,
+                             sentiment_score=d.sentiment, price=price, inputs=dict(d.inputs),
+                             created_at=now)
+                s.add(sig)
+                s.flush()
+                self.stats.signals += 1
+                pending = s.exec(select(Proposal).where(
+                    Proposal.bot_id == bot.id, Proposal.symbol == bar.symbol,
+                    col(Proposal.state).in_([ProposalState.PENDING, ProposalState.APPROVED]))
+                ).first()
+                if pending is not None:
+                    sig.inputs = {**sig.inputs, "skipped": f"proposal #{pending.id} open"}
+                    return sig
+                m = self.market(bar.symbol)
+                if d.direction == "long":
+                    ctx = self.risk_context(s, bar.symbol)
+                    stake = size_position(ctx.equity, price, self.settings.risk,
+                                          closed_pnl_ratios=closed_pnl_ratios(s, bot.id),
+                                          atr=d.atr)
+                    amount = stake / price
+                    if m is not None:
+                        amount = m.round_amount(amount)
+                    intent = Intent(bar.symbol, "buy", "enter", amount, price)
+                    stop = (price * (1 - Decimal(str(self.settings.risk.stoploss_pct)) / 100)
+                            ).quantize(Decimal("0.01"))
+                    trade_id = None
+                else:
+                    assert trade is not None
+                    amount = trade.amount
+                    intent = Intent(bar.symbol, "sell", "exit", amount, price)
+                    ctx = self.risk_context(s, bar.symbol)
+                    stop, trade_id = None, trade.id
+                reason = pre_trade(intent, ctx, self.settings.risk)
+                if reason is not None:
+                    sig.inputs = {**sig.inputs, "blocked": reason}
+                    self.stats.blocked += 1
+                    return sig
+                notional = (amount * price).quantize(Decimal("0.01"))
+                ask = (not force_auto) and needs_approval(bot.approval_mode, notional,
+                                                          approvals.auto_max_notional)
+                p = Proposal(bot_id=bot.id, signal_id=sig.id, trade_id=trade_id,
+                             symbol=bar.symbol, side=intent.side, intent=intent.intent,
+                             amount=amount, ref_price=price, stop_price=stop, notional=notional,
+                             reasons=list(d.reasons), state=ProposalState.PENDING,
+                             created_at=now,
+                             expires_at=now + timedelta(seconds=approvals.expiry_seconds))
+                s.add(p)
+                s.flush()
+                assert p.id is not None
+                self.stats.proposals += 1
+                record(s, ProposalCreated(
+                    ts_event=now, proposal_id=p.id, bot=bot.name, symbol=p.symbol, side=p.side,
+                    intent=p.intent, amount=amount, ref_price=price, notional=notional,
+                    stop_price=stop, reasons=list(d.reasons), expires_at=p.expires_at,
+                    needs_approval=ask))
+                if not ask:
+                    auto_pid = p.id
+        except IntegrityError:
+            # this candle was already processed (replay after a restart): finish its
+            # pipeline if the crash came between the proposal and its auto-approval
+            await self._finish_auto(bot, bar)
+            return None
+        if auto_pid is not None:
+            try:
+                await self.approve(auto_pid, "auto")
+            except ApprovalError as e:
+                log.info("auto approval of #%s refused: %s", auto_pid, e)
+        return sig
+
+    async def _finish_auto(self, bot: Bot, bar: Bar) -> None:
+        with self.sessions() as s:
+            sig = s.exec(select(Signal).where(Signal.bot_id == bot.id, Signal.symbol == bar.symbol,
+                                              Signal.timeframe == bar.timeframe,
+                                              Signal.ts == bar.ts)).first()
+            p = None if sig is None else s.exec(
+                select(Proposal).where(Proposal.signal_id == sig.id)).first()
+        if p is None or p.state != ProposalState.PENDING or p.id is None:
+            return
+        if needs_approval(bot.approval_mode, p.notional, self.settings.approvals.auto_max_notional):
+            return
+        try:
+            await self.approve(p.id, "auto")
+        except ApprovalError as e:
+            log.info("auto approval of #%s refused: %s", p.id, e)
+
+    async def tick(self) -> None:
+        """After a candle step: working orders, expiry, breakers, snapshot, alerts."""
+        v = self.view()
+        if v.working:
+            await self.execution.poll_open()
+        if v.next_expiry is not None and v.next_expiry <= self.clock.now():
+            await self.expire_due()
+        await self.risk_monitor()
+        await self.drain_alerts(force=False)
+
+    async def drain_alerts(self, force: bool = True) -> int:
+        return await self.outbox.drain(force=force)
+
+    # ================================================================ money
+    def equity(self, s: Session | None = None) -> Decimal:
+        """Quote value of the wallet at the last prices (cached view when no session)."""
+        quote = self.settings.exchange.quote
+        total = Decimal(0)
+        if s is None:
+            rows = self.view().balances
+        else:
+            rows = [(b.asset, b.free + b.locked) for b in s.exec(
+                select(Balance).where(Balance.account == self.broker.account)).all()]
+        for asset, amt in rows:
+            if asset == quote:
+                total += amt
+            else:
+                q = self.quotes.get(f"{asset}/{quote}")
+                if q is not None:
+                    total += amt * q.last
+        return total
+
+    def risk_context(self, s: Session, symbol: str) -> RiskContext:
+        quote = self.settings.exchange.quote
+        now = self.clock.now()
+        exposure: dict[str, Decimal] = {}
+        free_quote = Decimal(0)
+        for b in s.exec(select(Balance).where(Balance.account == self.broker.account)).all():
+            if b.asset == quote:
+                free_quote = b.free
+                continue
+            q = self.quotes.get(f"{b.asset}/{quote}")
+            if q is not None and b.free + b.locked > 0:
+                exposure[b.asset] = (b.free + b.locked) * q.last
+        day0 = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        open_n = s.exec(select(func.count()).select_from(Trade)
+                        .where(col(Trade.is_open).is_(True))).one()
+        today = s.exec(select(func.count()).select_from(Trade)
+                       .where(col(Trade.open_at) >= day0)).one()
+        active = active_breakers(s, now)
+        paused_ex = any(e.action == "pause_exchange" for e in active)
+        return RiskContext(self.equity(s), free_quote, exposure, int(open_n), int(today),
+                           self.market(symbol), trading_state(active), paused_ex)
+
+    # ================================================================ proposals
+    def pending_proposals(self) -> list[Proposal]:
+        with self.sessions() as s:
+            return list(s.exec(select(Proposal).where(Proposal.state == ProposalState.PENDING)
+                               .order_by(col(Proposal.id))).all())
+
+    def get_proposal(self, proposal_id: int) -> Proposal | None:
+        with self.sessions() as s:
+            return s.get(Proposal, proposal_id)
+
+    def _order_for(self, proposal_id: int) -> Order | None:
+        with self.sessions() as s:
+            return s.exec(select(Order).where(Order.proposal_id == proposal_id)).first()
+
+    async def approve(self, proposal_id: int, by: str) -> Decision:
+        """Re-validate (expiry, drift, risk), then place the order before returning."""
+        async with self._lock:
+            now = self.clock.now()
+            refusal: str | None = None
+            order_id: int | None = None
+            with self.sessions.begin() as s:
+                p = s.get(Proposal, proposal_id)
+                if p is None:
+                    raise ApprovalError(f"no proposal #{proposal_id}")
+                if not check_decidable(p, ProposalTrigger.APPROVE, now):
+                    o = s.exec(select(Order).where(Order.proposal_id == p.id)).first()
+                    repeat = True
+                else:
+                    repeat = False
+                    if now >= p.expires_at:
+                        transition(s, p, ProposalTrigger.EXPIRE, by="engine", at=now)
+                        record(s, ProposalExpired(ts_event=now, proposal_id=p.id or 0, by="engine"))
+                        refusal = (f"proposal #{p.id} expired at {p.expires_at:%H:%M:%S} UTC: "
+                                   "it can no longer be approved")
+                    else:
+                        refusal = self._revalidate(s, p)
+                        if refusal is not None:
+                            transition(s, p, ProposalTrigger.REFUSE, by=by, at=now, note=refusal)
+                            record(s, ProposalRefused(ts_event=now, proposal_id=p.id or 0, by=by,
+                                                      note=refusal))
+                        elif transition(s, p, ProposalTrigger.APPROVE, by=by, at=now):
+                            record(s, ProposalApproved(ts_event=now, proposal_id=p.id or 0,
+                                                       by=by))
+                            order_id = self.execution.create_order_row(s, p).id
+            if refusal is not None:
+                raise ApprovalError(refusal)
+            if repeat:
+                if o is not None and o.state == OrderState.PENDING_CREATE and o.id is not None:
+                    o = await self.execution.submit(o.id)
+                return Decision(p, False, o, f"proposal #{p.id} already {p.state}")
+            assert order_id is not None
+            order = await self.execution.submit(order_id)
+            p2 = self.get_proposal(proposal_id)
+            assert p2 is not None
+            msg = f"proposal #{proposal_id} approved by {by}: order {order.client_order_id} " \
+                  f"{order.state}"
+            return Decision(p2, True, order, msg)
+
+    def _revalidate(self, s: Session, p: Proposal) -> str | None:
+        q = self.quotes.get(p.symbol)
+        if q is not None and p.ref_price > 0:
+            drift = abs(float(q.last / p.ref_price) - 1) * 100
+            if drift > self.settings.approvals.max_price_drift_pct:
+                return (f"price moved {drift:.2f}% since the proposal ({p.ref_price} -> "
+                        f"{q.last}) > max {self.settings.approvals.max_price_drift_pct}%")
+        price = q.last if q is not None else p.ref_price
+        if p.intent == "exit":
+            t = s.get(Trade, p.trade_id) if p.trade_id else None
+            if t is None or not t.is_open:
+                return f"trade #{p.trade_id} is no longer open"
+        ctx = self.risk_context(s, p.symbol)
+        return pre_trade(Intent(p.symbol, p.side, p.intent, p.amount, price), ctx,
+                         self.settings.risk)
+
+    async def reject(self, proposal_id: int, by: str) -> Decision:
+        async with self._lock:
+            now = self.clock.now()
+            with self.sessions.begin() as s:
+                p = s.get(Proposal, proposal_id)
+                if p is None:
+                    raise ApprovalError(f"no proposal #{proposal_id}")
+                if not check_decidable(p, ProposalTrigger.REJECT, now):
+                    return Decision(p, False, None, f"proposal #{p.id} already rejected")
+                if not transition(s, p, ProposalTrigger.REJECT, by=by, at=now):
+                    raise ApprovalError(f"proposal #{p.id} was decided concurrently; try again")
+                record(s, ProposalRejected(ts_event=now, proposal_id=p.id or 0, by=by))
+            return Decision(p, True, None, f"proposal #{proposal_id} rejected by {by}")
+
+    async def expire_due(self) -> int:
+        now = self.clock.now()
+        n = 0
+        with self.sessions.begin() as s:
+            for p in due_for_expiry(s, now):
+                if transition(s, p, ProposalTrigger.EXPIRE, by="engine", at=now):
+                    record(s, ProposalExpired(ts_event=now, proposal_id=p.id or 0, by="engine"))
+                    n += 1
+        return n
+
+    # ================================================================ bots
+    def list_bots(self) -> list[Bot]:
+        return self.bots.all()
+
+    async def start_bot(self, name: str | None, by: str) -> Bot:
+        return self.bots.set_state(name, "start", by)
+
+    async def stop_bot(self, name: str | None, by: str) -> Bot:
+        return self.bots.set_state(name, "stop", by)
+
+    async def pause_bot(self, name: str | None, by: str) -> Bot:
+        return self.bots.set_state(name, "pause", by)
+
+    # ================================================================ positions
+    def open_trades(self) -> list[Trade]:
+        with self.sessions() as s:
+            return list(s.exec(select(Trade).where(col(Trade.is_open).is_(True))
+                               .order_by(col(Trade.id))).all())
+
+    async def last_prices(self, symbols: list[str]) -> dict[str, Decimal]:
+        return {s: self.quotes[s].last for s in symbols if s in self.quotes}
+
+    async def balances(self) -> list[BalanceView]:
+        bal = await self.broker.fetch_balances()
+        return [BalanceView(a, f, lk) for a, (f, lk) in sorted(bal.items())]
+
+    async def force_exit(self, trade_id: int | None, by: str) -> list[Trade]:
+        """Sell the given open trade (all when None) at market now, bypassing policy."""
+        trades = [t for t in self.open_trades() if trade_id is None or t.id == trade_id]
+        if trade_id is not None and not trades:
+            raise SentitradeError(f"no open trade #{trade_id}")
+        now = self.clock.now()
+        out: list[Trade] = []
+        for t in trades:
+            q = self.quotes.get(t.symbol)
+            price = q.last if q is not None else t.open_price
+            async with self._lock:
+                with self.sessions.begin() as s:
+                    existing = s.exec(select(Proposal).where(
+                        Proposal.trade_id == t.id,
+                        col(Proposal.state).in_([ProposalState.PENDING,
+                                                 ProposalState.APPROVED]))).all()
+                    for e in existing:
+                        if e.state == ProposalState.PENDING:
+                            transition(s, e, ProposalTrigger.REJECT, by=by, at=now,
+                                       note="superseded by force exit")
+                    p = Proposal(bot_id=t.bot_id, trade_id=t.id, symbol=t.symbol, side="sell",
+                                 intent="exit", amount=t.amount, ref_price=price,
+                                 notional=(t.amount * price).quantize(Decimal("0.01")),
+                                 reasons=[f"force exit by {by}"], state=ProposalState.PENDING,
+                                 created_at=now, expires_at=now + timedelta(minutes=5))
+                    s.add(p)
+                    s.flush()
+                    transition(s, p, ProposalTrigger.APPROVE, by=by, at=now)
+                    record(s, ProposalApproved(ts_event=now, proposal_id=p.id or 0, by=by,
+                                               note="force exit"))
+                    oid = self.execution.create_order_row(s, p).id
+                assert oid is not None
+                await self.execution.submit(oid)
+            with self.sessions() as s:
+                t2 = s.get(Trade, t.id)
+                assert t2 is not None
+                out.append(t2)
+        return out
+
+    # ================================================================ risk
+    def risk_status(self) -> RiskStatus:
+        lim = self.settings.risk
+        with self.sessions() as s:
+            ctx = self.risk_context(s, "")
+            events = active_breakers(s, self.clock.now())
+        eq = ctx.equity or Decimal(1)
+        usage = {"equity": ctx.equity, "free_quote": ctx.free_quote,
+                 "open_trades": ctx.open_trades, "trades_today": ctx.trades_today,
+                 "total_exposure_pct": float(ctx.total_exposure / eq * 100),
+                 "asset_exposure_pct": {a: float(v / eq * 100) for a, v in ctx.exposure.items()},
+                 "peak_equity": self.monitor.peak, "day_start_equity": self.monitor.day_start}
+        return RiskStatus(limits=lim.model_dump(), usage=usage,
+                          breakers=[BreakerState(e.rule, e.action, e.measured, e.threshold,
+                                                 e.until, e.id) for e in events],
+                          trading_state=ctx.trading_state if not ctx.exchange_paused
+                          else "halted")
+
+    async def resume(self, by: str) -> list[RiskEvent]:
+        """Clear every active breaker now (admin). Stopped bots stay stopped: start them."""
+        now = self.clock.now()
+        cleared: list[RiskEvent] = []
+        with self.sessions.begin() as s:
+            for e in active_breakers(s, now):
+                e.cleared_at, e.cleared_by = now, by
+                record(s, BreakerCleared(ts_event=now, risk_event_id=e.id or 0, rule=e.rule,
+                                         by=by))
+                cleared.append(e)
+            eq = self.equity(s)
+        self.monitor.reset_baselines(eq, [e.rule for e in cleared])
+        await self.drain_alerts()
+        return cleared
+
+    async def risk_monitor(self) -> list[RiskEvent]:
+        """Evaluate the breakers; trip = RiskEvent + alert + the rule's action."""
+        now = self.clock.now()
+        eq = self.equity()
+        active = {e.rule for e in self.view().active
+                  if e.until is None or e.until > now}
+        trips = self.monitor.evaluate(now, eq, active) if eq > 0 else []
+        if self._last_snapshot is None or now - self._last_snapshot >= timedelta(hours=1):
+            with self.sessions.begin() as s:
+                s.add(EquitySnapshot(account=self.broker.account, ts=now, equity=eq))
+            self._last_snapshot = now
+        out: list[RiskEvent] = []
+        for trip in trips:
+            out.append(await self._trip(trip))
+        return out
+
+    async def _trip(self, trip: Trip) -> RiskEvent:
+        now = self.clock.now()
+        self.stats.trips += 1
+        with self.sessions.begin() as s:
+            ev = write_trip(s, trip, now, exchange=self.broker.name)
+        log.warning("breaker %s tripped: %.2f > %.2f -> %s", trip.rule, trip.measured,
+                    trip.threshold, trip.action)
+        if trip.action == "stop_bot":
+            await self.force_exit(None, "breaker:drawdown_stop")
+            self.bots.stop_all("breaker:drawdown_stop")
+        elif trip.action == "cancel_pending":
+            with self.sessions() as s:
+                working = s.exec(select(Order).where(
+                    Order.symbol == trip.scope,
+                    col(Order.state).in_([OrderState.OPEN, OrderState.PARTIALLY_FILLED]))).all()
+            for o in working:
+                await self.execution.cancel(o.id or 0, f"price spike {trip.measured:.1f}%")
+        return ev
+
+    async def daily_summary(self) -> None:
+        now = self.clock.now()
+        day = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+        start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+        with self.sessions.begin() as s:
+            closed = s.exec(select(Trade).where(col(Trade.close_at) >= start,
+                                                col(Trade.close_at) < start + timedelta(days=1))
+                            ).all()
+            pnl = sum((t.realized_pnl or Decimal(0) for t in closed), Decimal(0))
+            n_open = s.exec(select(func.count()).select_from(Trade)
+                            .where(col(Trade.is_open).is_(True))).one()
+            record(s, DailySummary(ts_event=now, day=day, equity=self.equity(s),
+                                   realized_pnl=pnl, trades_closed=len(closed),
+                                   open_trades=int(n_open)))
+
+    async def job_failed(self, job: str, err: BaseException) -> None:
+        log.exception("job %s failed", job, exc_info=err)
+        try:
+            with self.sessions.begin() as s:
+                record(s, JobFailed(ts_event=self.clock.now(), job=job,
+                                    error=f"{type(err).__name__}: {err}"[:300]))
+        except Exception:
+            log.exception("could not record the failure of job %s", job)
+
+    # ================================================================ research
+    async def backtest(self, pair: str, timeframe: str, days: int,
+                       strategy: str) -> BacktestOutput:
+        try:
+            from engine.backtest import run_backtest  # type: ignore[attr-defined]
+        except ImportError:
+            raise SentitradeError("backtesting is not available in this build "
+                                  "(engine.backtest.run_backtest missing)") from None
+        result: Any = await asyncio.to_thread(run_backtest, pair=pair, timeframe=timeframe,
+                                              days=days, strategy=strategy)
+        png: bytes | None = None
+        try:
+            from engine.backtest.report import render_report_png
+
+            png = await asyncio.to_thread(render_report_png, result)
+        except ImportError:
+            png = None
+        summary = dict(getattr(result, "summary", {}) or {})
+        csv_bytes = getattr(result, "trades_csv", None)
+        text = getattr(result, "text", None) or ", ".join(f"{k}: {v}" for k, v in summary.items())
+        return BacktestOutput(summary, png, csv_bytes if isinstance(csv_bytes, bytes) else None,
+                              text)
+
+
+def run_service(settings: Settings, notifiers: Sequence[Notifier] = ()) -> None:
+    """`sentitrade run`: migrate, build the engine, run the scheduler until Ctrl-C."""
+    from engine.scheduler import serve
+
+    asyncio.run(serve(settings, notifiers))

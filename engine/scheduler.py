@@ -1,0 +1,217 @@
+"""APScheduler wiring: the service's jobs on the same asyncio loop as the chat transports.
+
+Jobs (all UTC):
+
+| job            | trigger                                   | what                          |
+| -------------- | ----------------------------------------- | ----------------------------- |
+| tick:<tf>      | cron at each candle close + `tick_delay`  | closed candles -> on_bar, then
+|                |                                           | working orders, expiry, risk
+|                |                                           | monitor (breakers), alerts    |
+| news           | every `sentiment.poll_seconds`            | poll sources, score, refresh  |
+| expiry         | every 10 s                                | expire overdue proposals      |
+| reconcile      | every 60 s                                | orders + balances vs exchange |
+| alerts         | every `engine.alert_drain_seconds`        | drain the outbox              |
+| daily_summary  | cron 00:00                                | summary alert                 |
+
+Misfire/coalesce: every job has `coalesce=True` (a backlog of missed runs collapses
+into one: running the 09:05 tick three times after a stall would only re-read the
+same candles) and `max_instances=1` (a slow tick never overlaps the next). Ticks get a
+`misfire_grace_time` of half their timeframe: a tick that starts later than that is
+skipped, and the next one picks up every candle closed since (the feed is asked for
+candles since the last one seen, so nothing is lost, only late). Short jobs get 30 s.
+
+A failing job is logged and alerted (`JobFailed`, kind `error`) by `guarded` and never
+propagates: the scheduler keeps running. CPU-heavy work (news scoring with FinBERT,
+candle validation) runs in worker threads via `asyncio.to_thread`; the per-candle
+indicator update is O(1) streaming and stays on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from engine.candles import timeframe_ms
+from engine.config import Settings
+from engine.events import Notifier
+from engine.market import MarketData
+from engine.runner import Engine
+
+log = logging.getLogger("sentitrade.scheduler")
+JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
+
+
+def candle_close_trigger(timeframe: str, delay_s: int = 3) -> CronTrigger:
+    """Fire `delay_s` after each candle close (exchanges publish a closed candle a
+    moment after the boundary)."""
+    minutes = timeframe_ms(timeframe) // 60_000
+    if minutes < 60:
+        return CronTrigger(minute=f"*/{minutes}", second=delay_s, timezone="UTC")
+    hours = minutes // 60
+    if hours < 24:
+        return CronTrigger(hour=f"*/{hours}", minute=0, second=delay_s, timezone="UTC")
+    return CronTrigger(hour=0, minute=0, second=delay_s, timezone="UTC")
+
+
+def guarded(engine: Engine, name: str,
+            fn: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+    """Run `fn`; on any error log it and record a `JobFailed` alert, never raise."""
+
+    async def job() -> None:
+        try:
+            await fn()
+        except Exception as e:
+            await engine.job_failed(name, e)
+
+    job.__name__ = f"job_{name}"
+    return job
+
+
+class EngineScheduler:
+    """Builds the AsyncIOScheduler with every job of the service."""
+
+    def __init__(self, engine: Engine, feed: MarketData, *, tick_delay_s: int = 3,
+                 alert_drain_seconds: float = 2.0,
+                 news_poll: Callable[[], Awaitable[Any]] | None = None) -> None:
+        self.engine = engine
+        self.feed = feed
+        self.tick_delay_s = tick_delay_s
+        self.alert_drain_seconds = alert_drain_seconds
+        self.news_poll = news_poll
+        self.last_close_ms: dict[tuple[str, str], int] = {}
+        self.scheduler = AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
+
+    def timeframes(self) -> list[str]:
+        return sorted({b.timeframe for b in self.engine.list_bots()})
+
+    def build(self) -> AsyncIOScheduler:
+        e, add = self.engine, self.scheduler.add_job
+        for tf in self.timeframes():
+            add(guarded(e, f"tick:{tf}", self._tick_job(tf)),
+                candle_close_trigger(tf, self.tick_delay_s), id=f"tick:{tf}",
+                misfire_grace_time=max(1, timeframe_ms(tf) // 2000))
+        add(guarded(e, "news", self.poll_news),
+            IntervalTrigger(seconds=e.settings.sentiment.poll_seconds), id="news")
+        add(guarded(e, "expiry", e.expire_due), IntervalTrigger(seconds=10), id="expiry")
+        add(guarded(e, "reconcile", e.reconcile), IntervalTrigger(minutes=1), id="reconcile")
+        add(guarded(e, "alerts", e.drain_alerts),
+            IntervalTrigger(seconds=self.alert_drain_seconds), id="alerts")
+        add(guarded(e, "daily_summary", e.daily_summary),
+            CronTrigger(hour=0, minute=0, timezone="UTC"), id="daily_summary")
+        return self.scheduler
+
+    def _tick_job(self, timeframe: str) -> Callable[[], Awaitable[int]]:
+        async def run() -> int:
+            return await self.tick(timeframe)
+
+        return run
+
+    async def tick(self, timeframe: str) -> int:
+        """Every candle of `timeframe` closed since the last tick, then the per-tick
+        jobs (working orders, expiry, risk monitor, alerts)."""
+        n = 0
+        for bot in self.engine.list_bots():
+            if bot.timeframe != timeframe:
+                continue
+            for sym in bot.symbols:
+                key = (sym, timeframe)
+                bars = await self.feed.closed_bars(sym, timeframe, self.last_close_ms.get(key))
+                for bar in bars:
+                    await self.engine.on_bar(bar)
+                    self.last_close_ms[key] = int(bar.ts.timestamp() * 1000)
+                    n += 1
+        await self.engine.tick()
+        return n
+
+    async def poll_news(self) -> None:
+        if self.news_poll is not None:
+            await self.news_poll()
+        await asyncio.to_thread(self.engine.refresh_sentiment)
+
+
+def _news_poller(engine: Engine) -> Callable[[], Awaitable[Any]] | None:
+    """The sentiment package's poll when it is installed (`engine.news.poll`)."""
+    try:
+        from engine import news  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    poll = getattr(news, "poll", None)
+    if poll is None:
+        return None
+
+    async def run() -> Any:
+        return await poll(engine.settings, engine.sessions)
+
+    return run
+
+
+async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
+                stop: asyncio.Event | None = None) -> None:
+    """The service: migrate, build broker + feed + engine, reconcile, run the jobs until
+    SIGINT/SIGTERM (or `stop`). Replay mode runs the replay to its end instead."""
+    from engine.clock import ManualClock
+    from engine.db import SessionFactory, make_engine
+    from engine.errors import SecretsError
+    from engine.migrate import upgrade
+
+    upgrade(settings.database.url)
+    sessions = SessionFactory(make_engine(settings.database.url))
+    try:
+        from engine.secrets_sync import sync_secrets, vault_for
+
+        settings = sync_secrets(settings, sessions, vault_for(settings))
+    except SecretsError as e:
+        if settings.secret_values():
+            raise
+        log.warning("secrets vault not used: %s", e)
+    mode = settings.exchange.mode
+    if mode == "replay":
+        from engine.market import ReplayFeed
+        from engine.replay import run_replay
+
+        clock = ManualClock()
+        engine = Engine(settings, sessions, clock=clock, notifiers=notifiers)
+        await engine.start(reconcile=False)
+        symbols = sorted({s for b in settings.bots for s in b.symbols})
+        tf = settings.bots[0].timeframe
+        feed = ReplayFeed(settings.exchange.replay_data, symbols, tf, clock,
+                          speed=settings.exchange.replay_speed)
+        await run_replay(engine, feed)
+        await engine.close()
+        return
+    import ccxt.async_support as ccxt_async
+
+    from engine.market import CcxtFeed
+
+    ex_cls = getattr(ccxt_async, settings.exchange.id)
+    public = ex_cls({"enableRateLimit": True})
+    broker = None
+    if mode == "live":
+        from engine.execution.ccxt_broker import CcxtBroker
+
+        broker = CcxtBroker.from_settings(settings)
+    engine = Engine(settings, sessions, broker=broker, notifiers=notifiers)
+    await engine.start()
+    sched = EngineScheduler(engine, CcxtFeed(public), news_poll=_news_poller(engine)).build()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    sched.start()
+    log.info("service running: %d bots, mode %s", len(engine.list_bots()), mode)
+    try:
+        await stop.wait()
+    finally:
+        sched.shutdown(wait=False)
+        await engine.drain_alerts()
+        await engine.close()
+        await public.close()
