@@ -230,6 +230,11 @@ def _register_optional() -> None:
     """Command groups owned by other packages (see each module for its options)."""
     sentiment_app = _attr("sentiment.cli:app")
     if sentiment_app is not None:
+        import sentiment.cli
+
+        # `sentiment` cannot import engine.config: hand it the [sentiment] section
+        # from SENTITRADE_* env vars, with the same one-line errors as every command.
+        sentiment.cli.settings_provider = lambda: settings_or_exit(None).sentiment
         app.add_typer(sentiment_app, name="sentiment", help="Score headlines, evaluate scorers.")
     for name, target in (("backtest", "engine.backtest.cli:backtest"),
                          ("hyperopt", "engine.backtest.cli:hyperopt")):

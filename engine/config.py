@@ -86,6 +86,12 @@ class TelegramSettings(BaseModel):
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    callback_secret: SecretStr | None = Field(
+        default=None, description="HMAC key for button data; empty = derived from master key"
+    )
+    callback_ttl_seconds: int = Field(
+        default=86400, ge=60, description="buttons older than this are refused as stale"
+    )
 
     @field_validator("allowed_users")
     @classmethod
@@ -104,6 +110,12 @@ class DiscordSettings(BaseModel):
     guild_id: int | None = None
     channel_id: int | None = None
     allowed_users: dict[str, Role] = Field(default_factory=dict)
+    api_base: str = Field(
+        default="https://discord.com/api/v10", description="REST base (a fake in tests)"
+    )
+    gateway_url: str | None = Field(
+        default=None, description="gateway websocket URL; empty = the one Discord announces"
+    )
 
     @field_validator("allowed_users")
     @classmethod

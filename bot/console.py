@@ -1,0 +1,111 @@
+"""The console transport: a REPL over the same commands, and the demo's alert sink.
+
+Buttons are shown as numbered choices ("[1] Approve"): typing the number presses the
+button of the last message that had buttons. The local operator is the admin (whoever
+can type here owns the process). Used by `make demo` as the default transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.actions import press
+from bot.notifier import Destination, Notifier
+from commands import dispatch, split_args
+from commands.base import Ctx, Identity
+from commands.callbacks import CallbackSigner
+from commands.reply import Reply, console_text
+from engine.service import TradingAPI
+
+CONSOLE_USER = Identity(transport="console", user_id="local", name="console", role="admin")
+
+
+class ConsoleTransport:
+    """REPL + alert sink writing to `out`."""
+
+    transport = "console"
+
+    def __init__(self, api: TradingAPI, signer: CallbackSigner, out: TextIO | None = None,
+                 readline: Callable[[], str] | None = None) -> None:
+        self.api = api
+        self.signer = signer
+        self.out = out or sys.stdout
+        self._readline = readline or sys.stdin.readline
+        self._choices: list[str] = []
+        self._sent = 0
+        self.notifier: Notifier | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # ---------------------------------------------------------- sink
+    def destinations(self) -> list[Destination]:
+        return [Destination("console", "console", ("console", "local"))]
+
+    def _show(self, reply: Reply) -> None:
+        if reply.buttons:
+            self._choices = [self.signer.sign(b.action, int(b.id)) for b in reply.buttons]
+        self.out.write(console_text(reply) + "\n")
+        for part in reply.extra:
+            self.out.write(part + "\n")
+        if reply.image is not None:
+            self.out.write(f"(image {reply.image.filename}, {len(reply.image.data)} bytes)\n")
+        if reply.document is not None:
+            self.out.write(f"(file {reply.document.filename}, "
+                           f"{len(reply.document.data)} bytes)\n")
+        self.out.flush()
+
+    async def send(self, dest: Destination, reply: Reply) -> str:
+        self._sent += 1
+        self.out.write("\n* ")
+        self._show(reply)
+        return str(self._sent)
+
+    async def edit(self, dest: Destination, ref: str, reply: Reply) -> None:
+        self.out.write(f"\n* (update to alert {ref}) ")
+        self._show(reply)
+
+    # ---------------------------------------------------------- REPL
+    async def handle_line(self, line: str) -> Reply | None:
+        """One typed line: a number presses a button, anything else is a command."""
+        line = line.strip()
+        if not line:
+            return None
+        if line.isdigit() and self._choices:
+            idx = int(line) - 1
+            if not 0 <= idx < len(self._choices):
+                return Reply(f"choose 1 to {len(self._choices)}", ok=False)
+            res = await press(self.api, self.signer, CONSOLE_USER, self._choices[idx])
+            if res.decided_pid is not None and res.message is not None:
+                self._choices = []
+                if self.notifier is not None:
+                    await self.notifier.proposal_decided(res.decided_pid, res.message,
+                                                         skip="console")
+            return res.detail or res.message or Reply(res.toast)
+        name, args = split_args(line if line.startswith("/") else "/" + line)
+        ctx = Ctx(api=self.api, user=CONSOLE_USER, chat_id="console")
+        return await dispatch(ctx, name, args)
+
+    async def repl(self) -> None:
+        """Read lines until EOF or /quit."""
+        self.out.write("sentitrade console: /help for commands, /quit to leave\n")
+        while True:
+            self.out.write("> ")
+            self.out.flush()
+            line = await asyncio.to_thread(self._readline)
+            if not line or line.strip() in ("/quit", "quit", "exit"):
+                return
+            reply = await self.handle_line(line)
+            if reply is not None:
+                self._show(reply)
+
+    async def start(self) -> None:
+        """Start the REPL in the background when stdin is interactive."""
+        if self._task is None and sys.stdin.isatty():
+            self._task = asyncio.create_task(self.repl(), name="sentitrade-console")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None

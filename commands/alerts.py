@@ -1,0 +1,87 @@
+"""Outbox alerts as Replies: fill, order canceled/failed, breaker trip/clear, proposal,
+daily summary, error. Transport-agnostic so every chat shows the same words.
+
+Payloads come from the engine's outbox rows; a missing key shows as '?' rather than
+failing, because an alert that cannot be formatted must still be delivered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from commands.fmt import amount, num, proposal_text, signed
+from commands.reply import Button, Reply
+from engine.models import Proposal, ProposalState
+
+ALERT_TYPES = ("proposal", "fill", "order_canceled", "order_failed", "breaker_tripped",
+               "breaker_cleared", "daily_summary", "error")
+
+
+def proposal_buttons(pid: int) -> tuple[Button, ...]:
+    return (Button(str(pid), "Approve", "approve"), Button(str(pid), "Reject", "reject"),
+            Button(str(pid), "Details", "details"))
+
+
+def proposal_reply(p: Proposal) -> Reply:
+    """A proposal card; buttons only while it can still be decided."""
+    buttons = proposal_buttons(p.id or 0) if p.state == ProposalState.PENDING else ()
+    return Reply(proposal_text(p), buttons=buttons)
+
+
+def decided_text(p: Proposal, outcome: str, by: str, fill: str = "") -> str:
+    """The edited proposal message after a decision: outcome, who, and the fill."""
+    text = proposal_text(p) + f"\n\n{outcome} by {by}"
+    return text + (f"\n{fill}" if fill else "")
+
+
+def format_alert(kind: str, payload: dict[str, Any],
+                 proposal: Proposal | None = None) -> Reply:
+    """The Reply for one outbox row of `kind`."""
+    g = payload.get
+    if kind == "proposal":
+        if proposal is not None:
+            return proposal_reply(proposal)
+        pid = int(g("proposal_id", 0) or 0)
+        return Reply(f"Proposal #{pid}: {str(g('side', '?')).upper()} {amount(g('amount'))} "
+                     f"{g('symbol', '?')} @ ~{num(g('ref_price'), 4)}",
+                     buttons=proposal_buttons(pid) if pid else ())
+    if kind == "fill":
+        text = (f"Filled: {str(g('side', '?')).upper()} {amount(g('amount'))} {g('symbol', '?')} "
+                f"@ {num(g('price'), 4)}, fee {amount(g('fee'))}"
+                + (f" {g('fee_currency')}" if g("fee_currency") else ""))
+        if g("pnl") is not None or g("realized_pnl") is not None:
+            pnl = g("pnl") if g("pnl") is not None else g("realized_pnl")
+            text += f"\nclosed trade PnL {signed(pnl)}"
+            if g("pnl_ratio") is not None:
+                with contextlib.suppress(TypeError, ValueError):
+                    text += f" ({float(str(g('pnl_ratio'))) * 100:+.2f}%)"
+        if g("proposal_id"):
+            text += f"\n(proposal #{g('proposal_id')})"
+        return Reply(text)
+    if kind == "order_canceled":
+        return Reply(f"Order canceled: {g('symbol', '?')} {g('side', '')} "
+                     f"{amount(g('amount'))} {g('reason', '')}".rstrip())
+    if kind == "order_failed":
+        return Reply(f"Order failed: {g('symbol', '?')} {g('side', '')} {amount(g('amount'))}: "
+                     f"{g('error', g('reason', 'unknown error'))}")
+    if kind == "breaker_tripped":
+        until = g("until") or "manual /resume"
+        return Reply(f"Circuit breaker tripped: {g('rule', '?')}"
+                     + (f" ({g('scope')})" if g("scope") else "") + "\n"
+                     f"measured {g('measured', '?')} vs threshold {g('threshold', '?')}\n"
+                     f"action: {g('action', '?')}, until {until}")
+    if kind == "breaker_cleared":
+        by = g("by") or g("cleared_by")
+        return Reply(f"Circuit breaker cleared: {g('rule', '?')}" + (f" by {by}" if by else ""))
+    if kind == "daily_summary":
+        trades = g("trades_closed", g("trades", 0))
+        return Reply(f"Daily summary {g('day', g('date', ''))}\n"
+                     f"realised PnL {signed(g('realized_pnl', g('pnl')))} over {trades} trades\n"
+                     f"equity {num(g('equity'))}, open positions "
+                     f"{g('open_trades', g('open_positions', '?'))}")
+    if kind == "error":
+        return Reply("Error: " + str(g("text") or g("error") or g("detail") or "?"), ok=False)
+    if g("text"):
+        return Reply(str(g("text")))
+    return Reply(f"{kind}: " + ", ".join(f"{k}={v}" for k, v in list(payload.items())[:8]))

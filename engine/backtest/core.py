@@ -1,0 +1,425 @@
+"""The simulation core: one numba pass over aligned (pair x time) arrays.
+
+Time-major like Freqtrade: for each candle time, pairs are visited in the order given;
+for each pair, first a possible entry, then the exit checks of its open trade. Exits of
+an earlier pair free a slot for a later pair at the same time; never the other way.
+
+Intra-candle ordering (candle t, with the signal columns of the CLOSED candle t-1):
+
+1. Entry: ``enter_long[t-1]`` and not ``exit_long[t-1]`` / ``enter_short[t-1]``
+   (mirror for shorts), a free slot (``max_open_trades``), stake affordable, one trade
+   per pair, and not on the very last candle time. Market orders fill at ``open[t]``
+   (plus slippage against us), rounded to the nearest price step; limit orders
+   (``enter_limit[t-1]``) fill only if the candle reaches the limit, at the limit or a
+   better open; they live one candle.
+   The stop is set from the fill: ``open_rate * (1 - |stoploss|)`` rounded UP to the
+   pair's price step (DOWN for shorts), the step being the one of the entry's month.
+2. Exit checks, on the same candle the trade opened too, first match wins
+   (Freqtrade's order):
+   a. exit signal of candle t-1 (and no entry signal): fills at ``open[t]``;
+   b. fixed stoploss: ``low[t] <= stop`` (``high`` for shorts) fills at the stop
+      (at ``open[t]`` if the stop lies above the whole candle);
+   c. ROI: the table entry for the trade's age, profit measured at ``high[t]``; fills
+      at the rate that gives exactly that ROI, clamped into the candle, or at the open
+      if the candle gapped beyond it;
+   d. trailing stop: moved with ``high[t]`` first (the pessimistic path: the candle
+      went up, then down), then checked against ``low[t]``.
+   So when a stop and a target both lie inside one candle, the stop wins
+   (pessimistic).
+3. Trades still open after the last candle of their pair close at that candle's OPEN
+   (``force_exit``).
+
+The kernel computes profits in float for the wallet; `engine.backtest.runner` then
+recomputes the exported ``profit_abs`` exactly as Freqtrade does (decimal products,
+rounded to 8 places) so exported trades match trade for trade.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+REASON_EXIT_SIGNAL = 0
+REASON_STOP_LOSS = 1
+REASON_TRAILING = 2
+REASON_ROI = 3
+REASON_FORCE = 4
+REASON_NAMES = ("exit_signal", "stop_loss", "trailing_stop_loss", "roi", "force_exit")
+
+# trade record columns in the float matrix returned by `simulate`
+F_OPEN_RATE, F_CLOSE_RATE, F_AMOUNT, F_STAKE, F_PROFIT, F_FEE_OPEN, F_FEE_CLOSE = range(7)
+N_F = 7
+# integer columns
+I_PAIR, I_T_OPEN, I_T_CLOSE, I_REASON, I_SHORT = range(5)
+N_I = 5
+
+
+@njit(cache=True, nogil=True)
+def _pow10(d: int) -> float:
+    return 10.0**d
+
+
+@njit(cache=True, nogil=True)
+def ceil_tick(x: float, d: int) -> float:
+    """Freqtrade's ``price_to_precision(x, 10**-d, TICK_SIZE, ROUND_UP)`` on the float's
+    shortest decimal form: unchanged when that form has at most ``d`` decimals."""
+    if d < 0:
+        return x
+    scale = _pow10(d)
+    s = x * scale
+    if s > 4.0e15 or s != s:
+        return x
+    r = np.rint(s)
+    if abs(s - r) <= 1e-9 * max(1.0, abs(s)):
+        cand = r / scale
+        if x == cand:
+            return x
+        if x < cand:
+            return cand
+        return (r + 1.0) / scale
+    return (np.floor(s) + 1.0) / scale
+
+
+@njit(cache=True, nogil=True)
+def round_tick(x: float, d: int) -> float:
+    """Nearest multiple of the price step (Freqtrade rounds proposed entry rates so)."""
+    if d < 0:
+        return x
+    scale = _pow10(d)
+    s = x * scale
+    if s > 4.0e15 or s != s:
+        return x
+    return np.rint(s) / scale
+
+
+@njit(cache=True, nogil=True)
+def floor_tick(x: float, d: int) -> float:
+    """As `ceil_tick`, rounding DOWN (stops of short trades)."""
+    if d < 0:
+        return x
+    scale = _pow10(d)
+    s = x * scale
+    if s > 4.0e15 or s != s:
+        return x
+    r = np.rint(s)
+    if abs(s - r) <= 1e-9 * max(1.0, abs(s)):
+        cand = r / scale
+        if x == cand:
+            return x
+        if x > cand:
+            return cand
+        return (r - 1.0) / scale
+    return np.floor(s) / scale
+
+
+@njit(cache=True, nogil=True)
+def _decimals15(x: float) -> int:
+    """Digits after the point of ``"%.15f" % x`` with trailing zeros stripped (the way
+    Freqtrade infers a pair's price step from its candles); -1 for whole numbers/NaN.
+    Exact: the fraction times 1e15 is formed as an error-free product (Dekker)."""
+    if x != x or x < 0.0 or x >= 4.0e15:
+        return -1
+    f = x - np.floor(x)
+    b = 1.0e15
+    p = f * b
+    # Dekker two-product: p + e == f * b exactly
+    c = 134217729.0
+    t = c * f
+    fh = t - (t - f)
+    fl = f - fh
+    t = c * b
+    bh = t - (t - b)
+    bl = b - bh
+    e = ((fh * bh - p) + fh * bl + fl * bh) + fl * bl
+    r = np.rint(p)
+    rem = (p - r) + e
+    if rem > 0.5:
+        r += 1.0
+    elif rem < -0.5:
+        r -= 1.0
+    n = np.int64(r)
+    if n <= 0 or n >= 1_000_000_000_000_000:
+        return -1
+    digits = 15
+    if n % 100_000_000 == 0:
+        n //= 100_000_000
+        digits -= 8
+    if n % 10_000 == 0:
+        n //= 10_000
+        digits -= 4
+    while n % 10 == 0:
+        n //= 10
+        digits -= 1
+    return digits
+
+
+@njit(cache=True, nogil=True)
+def monthly_decimals(op, hi, lo, cl, starts, out):
+    """Per segment ``[starts[j], starts[j+1])`` (a calendar month) the maximum of
+    `_decimals15` over O/H/L/C, written to every candle of the segment in ``out``.
+    Stops scanning a month once it reaches 15 digits (the most there can be)."""
+    n = op.shape[0]
+    for j in range(starts.shape[0]):
+        a = starts[j]
+        b = starts[j + 1] if j + 1 < starts.shape[0] else n
+        best = -1
+        for i in range(a, b):
+            d = max(
+                max(_decimals15(op[i]), _decimals15(hi[i])),
+                max(_decimals15(lo[i]), _decimals15(cl[i])),
+            )
+            if d > best:
+                best = d
+                if best >= 15:
+                    break
+        for i in range(a, b):
+            out[i] = best
+
+
+@njit(cache=True, nogil=True)
+def _roi_for(age_min: float, roi_min, roi_val) -> float:
+    """ROI threshold for a trade of this age: the entry with the largest key <= age."""
+    best_k = -1.0
+    best = np.inf
+    for i in range(roi_min.shape[0]):
+        k = roi_min[i]
+        if k <= age_min and k > best_k:
+            best_k = k
+            best = roi_val[i]
+    return best
+
+
+@njit(cache=True, nogil=True)
+def simulate(
+    op,
+    hi,
+    lo,
+    valid,
+    el,
+    xl,
+    es,
+    xs,
+    scale,
+    limit,
+    tick,
+    last_idx,
+    end_t,
+    stoploss,
+    trailing,
+    tsp,
+    tsp_off,
+    only_off,
+    roi_min,
+    roi_val,
+    tf_min,
+    stake_fixed,
+    stake_pct,
+    wallet,
+    max_open,
+    fee_taker,
+    fee_maker,
+    slippage,
+    cap,
+):
+    """Run the event loop; returns (int records, float records, count).
+
+    Arrays are (times, pairs), C order, so one time step is contiguous; `valid` marks
+    where a pair has a candle; signals are the strategy's columns on their own candle
+    (the kernel reads t-1 at t). ``tick`` holds the price-step decimals per candle
+    (-1: no rounding). ``stoploss`` <= -1 or NaN disables the stop; ``tsp`` NaN means
+    no ``trailing_stop_positive``; ``max_open`` < 0 means unlimited; ``stake_pct`` > 0
+    sizes stakes as that fraction of equity.
+    """
+    n_t, n_p = op.shape
+    irec = np.zeros((cap, N_I), dtype=np.int64)
+    frec = np.zeros((cap, N_F), dtype=np.float64)
+    cur = np.full(n_p, -1, dtype=np.int64)
+    stop = np.zeros(n_p)
+    stop_trailing = np.zeros(n_p, dtype=np.bool_)
+    use_sl = stoploss == stoploss and stoploss > -1.0
+    sl_abs = abs(stoploss) if use_sl else 0.0
+    has_tsp = tsp == tsp
+    n_roi = roi_min.shape[0]
+    n_open = 0
+    ntr = 0
+    realised = 0.0
+    locked = 0.0
+    for t in range(n_t):
+        for p in range(n_p):
+            if not valid[t, p]:
+                continue
+            k = cur[p]
+            # ---------------------------------------------------------- entry
+            if k < 0:
+                if t == 0 or t == end_t:
+                    continue
+                s_el = el[t - 1, p]
+                s_es = es[t - 1, p]
+                if not (s_el or s_es) or not valid[t - 1, p]:
+                    continue
+                if max_open >= 0 and n_open >= max_open:
+                    continue
+                o = op[t, p]
+                h = hi[t, p]
+                lw = lo[t, p]
+                direction = 0
+                if s_el and not (xl[t - 1, p] or s_es):
+                    direction = 1
+                elif s_es and not (xs[t - 1, p] or s_el):
+                    direction = -1
+                if direction != 0:
+                    lim = limit[t - 1, p]
+                    price = 0.0
+                    fee = fee_taker
+                    if lim == lim:
+                        fee = fee_maker
+                        if direction == 1 and lw <= lim:
+                            price = min(lim, o)
+                        elif direction == -1 and h >= lim:
+                            price = max(lim, o)
+                    else:
+                        price = o * (1.0 + slippage) if direction == 1 else o * (1.0 - slippage)
+                    price = round_tick(price, tick[t, p])
+                    if price > 0.0 and ntr < cap:
+                        base = stake_fixed if stake_pct <= 0.0 else stake_pct * (wallet + realised)
+                        st = base * scale[t - 1, p]
+                        if st > 0.0 and st <= wallet + realised - locked:
+                            k = ntr
+                            ntr += 1
+                            cur[p] = k
+                            n_open += 1
+                            locked += st
+                            irec[k, I_PAIR] = p
+                            irec[k, I_T_OPEN] = t
+                            irec[k, I_SHORT] = 1 if direction == -1 else 0
+                            frec[k, F_OPEN_RATE] = price
+                            frec[k, F_AMOUNT] = st / price
+                            frec[k, F_STAKE] = st
+                            frec[k, F_FEE_OPEN] = fee
+                            stop_trailing[p] = False
+                            if use_sl:
+                                if direction == 1:
+                                    stop[p] = ceil_tick(price * (1.0 - sl_abs), tick[t, p])
+                                else:
+                                    stop[p] = floor_tick(price * (1.0 + sl_abs), tick[t, p])
+                if k < 0:
+                    continue
+            else:
+                o = op[t, p]
+                h = hi[t, p]
+                lw = lo[t, p]
+            # ---------------------------------------------------------- exits
+            short = irec[k, I_SHORT] == 1
+            orate = frec[k, F_OPEN_RATE]
+            amount = frec[k, F_AMOUNT]
+            fo = frec[k, F_FEE_OPEN]
+            t_open = irec[k, I_T_OPEN]
+            reason = -1
+            rate = 0.0
+            fc = fee_taker
+            # a. exit signal
+            if t > 0 and valid[t - 1, p]:
+                if short:
+                    sig = xs[t - 1, p] and not es[t - 1, p]
+                else:
+                    sig = xl[t - 1, p] and not el[t - 1, p]
+                if sig:
+                    reason = REASON_EXIT_SIGNAL
+                    rate = o * (1.0 + slippage) if short else o * (1.0 - slippage)
+            # profit at the favourable extreme (for trailing and ROI; skipped otherwise)
+            bound = lw if short else h
+            bound_profit = 0.0
+            if reason < 0 and (n_roi > 0 or (use_sl and trailing)):
+                ov = amount * orate * (1.0 - fo if short else 1.0 + fo)
+                if short:
+                    bound_profit = 1.0 - amount * bound * (1.0 + fee_taker) / ov
+                else:
+                    bound_profit = amount * bound * (1.0 - fee_taker) / ov - 1.0
+            # d (prepare). trailing adjusts the stop with the candle's extreme first
+            if reason < 0 and use_sl and trailing and not (only_off and bound_profit < tsp_off):
+                sl_val = sl_abs
+                if has_tsp and bound_profit > tsp_off:
+                    sl_val = abs(tsp)
+                if short:
+                    new = floor_tick(bound * (1.0 + sl_val), tick[t_open, p])
+                    if new < stop[p]:
+                        stop[p] = new
+                        stop_trailing[p] = True
+                else:
+                    new = ceil_tick(bound * (1.0 - sl_val), tick[t_open, p])
+                    if new > stop[p]:
+                        stop[p] = new
+                        stop_trailing[p] = True
+            hit = False
+            if reason < 0 and use_sl:
+                hit = (h >= stop[p]) if short else (lw <= stop[p])
+            # b. fixed stoploss
+            if hit and not stop_trailing[p]:
+                reason = REASON_STOP_LOSS
+            # c. ROI
+            if reason < 0 and n_roi > 0:
+                age = (t - t_open) * tf_min
+                roi = _roi_for(age, roi_min, roi_val)
+                if bound_profit > roi:
+                    reason = REASON_ROI
+                    fc = fee_maker
+                    if short:
+                        rr = orate * (1.0 - fo) * (1.0 - roi) / (1.0 + fc)
+                        rate = o if t > t_open and o < rr else min(max(rr, lw), h)
+                    else:
+                        rr = orate * (1.0 + fo) * (1.0 + roi) / (1.0 - fc)
+                        rate = o if t > t_open and o > rr else min(max(rr, lw), h)
+            # d. trailing stop
+            if reason < 0 and hit and stop_trailing[p]:
+                reason = REASON_TRAILING
+            if reason in (REASON_STOP_LOSS, REASON_TRAILING):
+                sp = stop[p]
+                if (not short and sp > h) or (short and sp < lw):
+                    rate = o
+                elif (
+                    reason == REASON_TRAILING
+                    and t == t_open
+                    and only_off
+                    and has_tsp
+                    and lw < o < h
+                ):
+                    if short:
+                        rate = min(h, o * (1.0 - tsp_off + abs(tsp)))
+                    else:
+                        rate = max(lw, o * (1.0 + tsp_off - abs(tsp)))
+                else:
+                    rate = sp
+                rate = rate * (1.0 + slippage) if short else rate * (1.0 - slippage)
+            if reason >= 0:
+                ov = amount * orate * (1.0 - fo if short else 1.0 + fo)
+                cv = amount * rate * (1.0 + fc if short else 1.0 - fc)
+                pa = ov - cv if short else cv - ov
+                irec[k, I_T_CLOSE] = t
+                irec[k, I_REASON] = reason
+                frec[k, F_CLOSE_RATE] = rate
+                frec[k, F_PROFIT] = pa
+                frec[k, F_FEE_CLOSE] = fc
+                realised += pa
+                locked -= frec[k, F_STAKE]
+                n_open -= 1
+                cur[p] = -1
+    # ------------------------------------------------------------------ force exit
+    for p in range(n_p):
+        k = cur[p]
+        if k < 0:
+            continue
+        t = last_idx[p]
+        short = irec[k, I_SHORT] == 1
+        rate = op[t, p]
+        rate = rate * (1.0 + slippage) if short else rate * (1.0 - slippage)
+        amount = frec[k, F_AMOUNT]
+        fo = frec[k, F_FEE_OPEN]
+        ov = amount * frec[k, F_OPEN_RATE] * (1.0 - fo if short else 1.0 + fo)
+        cv = amount * rate * (1.0 + fee_taker if short else 1.0 - fee_taker)
+        irec[k, I_T_CLOSE] = t
+        irec[k, I_REASON] = REASON_FORCE
+        frec[k, F_CLOSE_RATE] = rate
+        frec[k, F_PROFIT] = ov - cv if short else cv - ov
+        frec[k, F_FEE_CLOSE] = fee_taker
+        cur[p] = -1
+    return irec[:ntr], frec[:ntr], ntr

@@ -1,0 +1,469 @@
+"""`run_backtest`: strategy -> aligned arrays -> numba core -> trades and metrics.
+
+Everything pandas-free: frames are dicts of NumPy arrays, the timeline is a dense grid
+of candle open times shared by all pairs (a pair is "valid" where it has a candle; gaps
+inside a pair are filled beforehand as Freqtrade does, see `engine.candles.fill_gaps`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.candles import Candles, timeframe_ms
+from engine.errors import DataError
+from engine.strategy import Frame, Strategy, analyze, extract_signals, get_strategy
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+
+TRADE_COLUMNS = (
+    "pair",
+    "open_time",
+    "close_time",
+    "open_rate",
+    "close_rate",
+    "profit_ratio",
+    "profit_abs",
+    "amount",
+    "stake_amount",
+    "exit_reason",
+    "is_open",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentSeries:
+    """Timestamped sentiment (ms since epoch UTC, when the item was PUBLISHED), score in
+    [-1, 1] and confidence in [0, 1]. ``symbol`` None applies it to every pair.
+    See `engine.backtest.sentiment_align` for the point-in-time rule."""
+
+    time_ms: I64
+    score: F64
+    confidence: F64
+    symbol: str | None = None
+
+
+@dataclass(slots=True)
+class Trades:
+    """Closed trades as columns (oldest entry first), the reference files' columns plus
+    ``is_short``, ``open_ms``/``close_ms`` (candle open times, ms) and ``pair_index``."""
+
+    pair: npt.NDArray[np.str_]
+    pair_index: I64
+    open_ms: I64
+    close_ms: I64
+    open_rate: F64
+    close_rate: F64
+    profit_ratio: F64
+    profit_abs: F64
+    amount: F64
+    stake_amount: F64
+    exit_reason: npt.NDArray[np.str_]
+    is_short: npt.NDArray[np.bool_]
+    is_open: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.open_ms.shape[0])
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per trade in the reference CSV's columns (ISO-8601 UTC times)."""
+        ot = _iso_z(self.open_ms)
+        ct = _iso_z(self.close_ms)
+        amount = np.round(self.amount, 8).tolist()
+        cols = (
+            self.pair.tolist(),
+            ot,
+            ct,
+            self.open_rate.tolist(),
+            self.close_rate.tolist(),
+            self.profit_ratio.tolist(),
+            self.profit_abs.tolist(),
+            amount,
+            self.stake_amount.tolist(),
+            self.exit_reason.tolist(),
+            self.is_open.tolist(),
+        )
+        return [dict(zip(TRADE_COLUMNS, vals, strict=True)) for vals in zip(*cols, strict=True)]
+
+
+def _iso_z(ms: I64) -> list[str]:
+    """Candle times as ``2025-01-01T00:05:00Z`` strings (vectorised)."""
+    s = np.datetime_as_string(
+        (np.asarray(ms, dtype=np.int64) // 1000).astype("datetime64[s]"), unit="s"
+    )
+    return [x + "Z" for x in s.tolist()]
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    """What a run produced: trades, metrics (see `engine.backtest.metrics`), timings in
+    seconds (load, indicators, simulate, metrics, report), and what the report needs."""
+
+    strategy: str
+    timeframe: str
+    pairs: list[str]
+    candles: int
+    trades: Trades
+    metrics: dict[str, Any]
+    timings: dict[str, float]
+    wallet: float
+    config: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Candles] = field(default_factory=dict, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` document: candles, trades, metrics and timings."""
+        return {
+            "strategy": self.strategy,
+            "timeframe": self.timeframe,
+            "pairs": self.pairs,
+            "candles": self.candles,
+            "config": self.config,
+            "metrics": self.metrics,
+            "timings": self.timings,
+            "trades": self.trades.rows(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """Pairs on one dense timeline: (times, pairs) arrays and where each pair lives."""
+
+    pairs: list[str]
+    t0_ms: int
+    step_ms: int
+    offset: I64  # first time index of each pair
+    length: I64  # candles of each pair
+    valid: npt.NDArray[np.bool_]  # (times, pairs) like the value matrices
+    open: F64
+    high: F64
+    low: F64
+    close: F64
+
+    @property
+    def n_times(self) -> int:
+        return int(self.valid.shape[0])
+
+
+def make_grid(candles: dict[str, Candles], timeframe: str) -> Grid:
+    """Align pairs on a shared grid of candle open times (no copies of values beyond
+    one (times x pairs) matrix per column)."""
+    if not candles:
+        raise DataError("no pairs to backtest")
+    step = timeframe_ms(timeframe)
+    pairs = list(candles)
+    for s, c in candles.items():
+        if len(c) == 0:
+            raise DataError(f"{s}: no candles in the selected range")
+        d = np.diff(c.open_time)
+        if d.size and (np.any(d != step)):
+            raise DataError(f"{s}: candles are not gap-filled on {timeframe} (load with fill=True)")
+    t0 = min(int(c.open_time[0]) for c in candles.values())
+    t1 = max(int(c.open_time[-1]) for c in candles.values())
+    for s, c in candles.items():
+        if (int(c.open_time[0]) - t0) % step:
+            raise DataError(f"{s}: candle times not aligned to the {timeframe} grid")
+    n_t = (t1 - t0) // step + 1
+    n_p = len(pairs)
+    offset = np.array([(int(candles[s].open_time[0]) - t0) // step for s in pairs], dtype=np.int64)
+    length = np.array([len(candles[s]) for s in pairs], dtype=np.int64)
+    valid = np.zeros((n_t, n_p), dtype=np.bool_)
+    mats = [np.zeros((n_t, n_p)) for _ in range(4)]
+    for i, s in enumerate(pairs):
+        c = candles[s]
+        a, b = int(offset[i]), int(offset[i] + length[i])
+        valid[a:b, i] = True
+        for m, col in zip(mats, (c.open, c.high, c.low, c.close), strict=True):
+            m[a:b, i] = col
+    return Grid(pairs, t0, step, offset, length, valid, mats[0], mats[1], mats[2], mats[3])
+
+
+def monthly_tick_decimals(c: Candles) -> I64:
+    """Freqtrade's price step inferred from the candles (``get_tick_size_over_time``):
+    per calendar month (UTC, by open time) the most decimals any O/H/L/C shows in
+    ``"%.15f"`` form; -1 where a month has only whole numbers (no rounding)."""
+    from engine.backtest.core import monthly_decimals
+
+    t = c.open_time
+    first = np.datetime64(int(t[0]), "ms").astype("datetime64[M]")
+    last = np.datetime64(int(t[-1]), "ms").astype("datetime64[M]")
+    bounds = np.arange(first, last + 1).astype("datetime64[ms]").astype(np.int64)
+    starts = np.unique(np.searchsorted(t, bounds, side="left")).astype(np.int64)
+    out = np.empty(len(c), dtype=np.int64)
+    monthly_decimals(c.open, c.high, c.low, c.close, starts, out)
+    return out
+
+
+def parse_stake(stake: float | str) -> tuple[float, float]:
+    """``1000`` -> fixed 1000; ``"10%"`` -> 10 % of equity. Returns (fixed, fraction)."""
+    if isinstance(stake, str):
+        s = stake.strip()
+        if s.endswith("%"):
+            pct = float(s[:-1]) / 100.0
+            if not 0.0 < pct <= 1.0:
+                raise ValueError(f"stake {stake!r}: percentage must be in (0, 100]")
+            return 0.0, pct
+        stake = float(s)
+    if not stake > 0:
+        raise ValueError(f"stake must be positive, got {stake}")
+    return float(stake), 0.0
+
+
+def build_frame(c: Candles, sentiment: SentimentSeries | None, delay_ms: int) -> Frame:
+    """The columnar frame a strategy sees for one pair."""
+    f = Frame(
+        {
+            "date": c.open_time,
+            "open": c.open,
+            "high": c.high,
+            "low": c.low,
+            "close": c.close,
+            "volume": c.volume,
+            "close_time": c.close_time,
+        },
+        n=len(c),
+    )
+    if sentiment is not None and (sentiment.symbol is None or sentiment.symbol == c.symbol):
+        from engine.backtest.sentiment_align import align_sentiment
+
+        score, conf = align_sentiment(c.close_time, sentiment, delay_ms=delay_ms)
+        f["sentiment"] = score
+        f["sentiment_confidence"] = conf
+    return f
+
+
+def exact_profit(
+    amount: F64,
+    open_rate: F64,
+    close_rate: F64,
+    fee_open: F64,
+    fee_close: F64,
+    is_short: npt.NDArray[np.bool_],
+) -> tuple[F64, F64]:
+    """profit_abs rounded to 8 decimals and profit_ratio = profit_abs / open value, as
+    Freqtrade computes them (its trade values are decimal products of the floats' short
+    forms). Vectorised in float; the few trades whose value sits within float noise of
+    a rounding tie are redone in `Decimal`, so every trade matches."""
+    sign = np.where(is_short, -1.0, 1.0)
+    ov = amount * open_rate * (1.0 + sign * fee_open)
+    cv = amount * close_rate * (1.0 - sign * fee_close)
+    raw = (cv - ov) * sign
+    scaled = raw * 1e8
+    pa = np.round(raw, 8)
+    frac = scaled - np.floor(scaled)
+    for i in np.flatnonzero(np.abs(frac - 0.5) < 1e-3):
+        a = Decimal(repr(float(amount[i])))
+        ot = a * Decimal(repr(float(open_rate[i])))
+        ct = a * Decimal(repr(float(close_rate[i])))
+        fo, fc = Decimal(repr(float(fee_open[i]))), Decimal(repr(float(fee_close[i])))
+        if is_short[i]:
+            o_v, c_v = float(ot - ot * fo), float(ct + ct * fc)
+            pa[i] = round(o_v - c_v, 8)
+        else:
+            o_v, c_v = float(ot + ot * fo), float(ct - ct * fc)
+            pa[i] = round(c_v - o_v, 8)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ov != 0, pa / ov, 0.0)
+    return pa, ratio
+
+
+def run_backtest(
+    candles: dict[str, Candles],
+    strategy: str | Strategy,
+    *,
+    stake: float | str = 1000.0,
+    fee: float = 0.001,
+    maker_fee: float | None = None,
+    slippage: float = 0.0,
+    stoploss: float | None = None,
+    max_open_trades: int = -1,
+    wallet: float = 1_000_000.0,
+    sentiment: SentimentSeries | None = None,
+    sentiment_delay_s: float = 0.0,
+    params: dict[str, Any] | None = None,
+    compute_metrics: bool = True,
+) -> BacktestResult:
+    """Backtest ``strategy`` on ``candles`` (gap-filled, one timeframe, pairs in the
+    order to visit them at each time step).
+
+    stake: fixed quote amount per trade, or ``"N%"`` of equity (wallet + realised
+    profit). fee: taker fee per side (market orders); ``maker_fee`` for limit fills and
+    ROI exits (defaults to ``fee``). slippage: fraction against us on market fills.
+    stoploss: overrides the strategy's. max_open_trades: -1 for unlimited.
+    sentiment: a point-in-time series; a published item becomes visible to the first
+    candle whose close time is at or after ``published + sentiment_delay_s``.
+    Raises `DataError` for unusable data and `StrategyError` for failing strategy code.
+    """
+    from engine.backtest.core import REASON_NAMES, simulate
+
+    timings: dict[str, float] = {}
+    strat = get_strategy(strategy) if isinstance(strategy, str) else strategy
+    if params:
+        strat.set_params(**params)
+    if stoploss is not None:
+        strat.stoploss = float(stoploss)
+    tfs = {c.timeframe for c in candles.values()}
+    if len(tfs) != 1:
+        raise DataError(f"pairs have different timeframes: {sorted(tfs)}")
+    timeframe = tfs.pop()
+    stake_fixed, stake_pct = parse_stake(stake)
+    if not wallet > 0:
+        raise ValueError("wallet must be positive")
+
+    t = time.perf_counter()
+    grid = make_grid(candles, timeframe)
+    n_t, n_p = grid.valid.shape
+    sig = [np.zeros((n_t, n_p), dtype=np.bool_) for _ in range(4)]
+    scale = np.zeros((n_t, n_p))
+    limit = np.full((n_t, n_p), np.nan)
+    tick = np.full((n_t, n_p), -1, dtype=np.int64)
+    exit_tags: list[str] = []
+    delay_ms = round(sentiment_delay_s * 1000)
+    for i, s in enumerate(grid.pairs):
+        c = candles[s]
+        frame = analyze(
+            strat, build_frame(c, sentiment, delay_ms), {"pair": s, "timeframe": timeframe}
+        )
+        sg = extract_signals(strat, frame)
+        a, b = int(grid.offset[i]), int(grid.offset[i] + grid.length[i])
+        for m, col in zip(
+            sig, (sg.enter_long, sg.exit_long, sg.enter_short, sg.exit_short), strict=True
+        ):
+            m[a:b, i] = col
+        scale[a:b, i] = sg.stake_scale
+        limit[a:b, i] = sg.enter_limit
+        tick[a:b, i] = monthly_tick_decimals(c)
+        tag = frame.get("exit_tag")
+        exit_tags.append(tag if isinstance(tag, str) else "exit_signal")
+    timings["indicators"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    cap = int(sig[0].sum() + sig[2].sum()) + n_p + 1
+    roi_items = sorted(strat.minimal_roi.items())
+    roi_min = np.array([float(k) for k, _ in roi_items], dtype=np.float64)
+    roi_val = np.array([float(v) for _, v in roi_items], dtype=np.float64)
+    last_idx = (grid.offset + grid.length - 1).astype(np.int64)
+    sl = float(strat.stoploss) if strat.stoploss is not None else np.nan
+    tsp = strat.trailing_stop_positive
+    irec, frec, _ntr = simulate(
+        grid.open,
+        grid.high,
+        grid.low,
+        grid.valid,
+        sig[0],
+        sig[1],
+        sig[2],
+        sig[3],
+        scale,
+        limit,
+        tick,
+        last_idx,
+        n_t - 1,
+        sl,
+        bool(strat.trailing_stop),
+        np.nan if tsp is None else float(tsp),
+        float(strat.trailing_stop_positive_offset),
+        bool(strat.trailing_only_offset_is_reached),
+        roi_min,
+        roi_val,
+        grid.step_ms / 60000.0,
+        stake_fixed,
+        stake_pct,
+        float(wallet),
+        int(max_open_trades),
+        float(fee),
+        float(fee if maker_fee is None else maker_fee),
+        float(slippage),
+        cap,
+    )
+    timings["simulate"] = time.perf_counter() - t
+
+    trades = _trades_from_records(grid, irec, frec, REASON_NAMES, exit_tags)
+    config = {
+        "stake": stake,
+        "fee": fee,
+        "maker_fee": maker_fee,
+        "slippage": slippage,
+        "stoploss": strat.stoploss,
+        "max_open_trades": max_open_trades,
+        "wallet": wallet,
+        "sentiment_delay_s": sentiment_delay_s,
+        "params": {k: getattr(strat, k) for k in strat.parameters()},
+    }
+    result = BacktestResult(
+        strategy=strat.name,
+        timeframe=timeframe,
+        pairs=grid.pairs,
+        candles=int(grid.length.sum()),
+        trades=trades,
+        metrics={},
+        timings=timings,
+        wallet=float(wallet),
+        config=config,
+        data=candles,
+    )
+    if compute_metrics:
+        from engine.backtest.metrics import compute_metrics as _cm
+
+        t = time.perf_counter()
+        result.metrics = _cm(result)
+        timings["metrics"] = time.perf_counter() - t
+    return result
+
+
+def _trades_from_records(
+    grid: Grid, irec: I64, frec: F64, reason_names: tuple[str, ...], exit_tags: list[str]
+) -> Trades:
+    from engine.backtest.core import (
+        F_AMOUNT,
+        F_CLOSE_RATE,
+        F_FEE_CLOSE,
+        F_FEE_OPEN,
+        F_OPEN_RATE,
+        F_STAKE,
+        I_PAIR,
+        I_REASON,
+        I_SHORT,
+        I_T_CLOSE,
+        I_T_OPEN,
+        REASON_EXIT_SIGNAL,
+    )
+
+    pidx = irec[:, I_PAIR]
+    short = irec[:, I_SHORT] == 1
+    amount = frec[:, F_AMOUNT]
+    pa, ratio = exact_profit(
+        amount,
+        frec[:, F_OPEN_RATE],
+        frec[:, F_CLOSE_RATE],
+        frec[:, F_FEE_OPEN],
+        frec[:, F_FEE_CLOSE],
+        short,
+    )
+    names = np.array(list(reason_names), dtype=object)
+    reasons = names[irec[:, I_REASON]]
+    sig = irec[:, I_REASON] == REASON_EXIT_SIGNAL
+    if sig.any():
+        tags = np.array(exit_tags, dtype=object)
+        reasons[sig] = tags[pidx[sig]]
+    pairs = np.array(grid.pairs, dtype=object)
+    return Trades(
+        pair=pairs[pidx].astype(str),
+        pair_index=pidx.copy(),
+        open_ms=grid.t0_ms + irec[:, I_T_OPEN] * grid.step_ms,
+        close_ms=grid.t0_ms + irec[:, I_T_CLOSE] * grid.step_ms,
+        open_rate=frec[:, F_OPEN_RATE].copy(),
+        close_rate=frec[:, F_CLOSE_RATE].copy(),
+        profit_ratio=ratio,
+        profit_abs=pa,
+        amount=amount.copy(),
+        stake_amount=frec[:, F_STAKE].copy(),
+        exit_reason=reasons.astype(str),
+        is_short=short,
+        is_open=np.zeros(irec.shape[0], dtype=np.bool_),
+    )

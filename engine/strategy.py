@@ -1,0 +1,410 @@
+"""Freqtrade-style strategies on a columnar frame of NumPy arrays.
+
+A strategy is a class with Freqtrade's attributes (``timeframe``, ``stoploss``,
+``minimal_roi``, trailing settings, ``can_short``, ``startup_candle_count``) and the three
+``populate_*`` methods. Instead of a pandas DataFrame they receive a `Frame`: a dict of
+equal-length float/bool NumPy arrays (``open``, ``high``, ``low``, ``close``, ``volume``,
+``date`` as open-time ms, ``close_time``; sentiment columns when a series was given).
+Traders' code keeps its familiar shape (``frame["ema"] = ema(frame["close"], 12)``)
+while the backtester stays free of pandas in its hot path.
+
+Signal columns a strategy may write (missing ones mean "never"):
+``enter_long``, ``exit_long``, ``enter_short``, ``exit_short`` (bool),
+``enter_tag`` (int codes or a list of strings), ``stake_scale`` (float multiplier of
+the stake, e.g. sentiment confidence), ``enter_limit`` (limit price; NaN = market).
+
+User code runs through `call_strategy`, which turns any exception into
+`StrategyError` naming the strategy and hook, so a broken strategy never surfaces as a
+bare traceback from the engine (Freqtrade's ``strategy_wrapper``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.errors import SentitradeError
+
+F64 = npt.NDArray[np.float64]
+BoolA = npt.NDArray[np.bool_]
+
+INTERFACE_VERSION = 3
+SIGNAL_COLUMNS = ("enter_long", "exit_long", "enter_short", "exit_short")
+
+
+class StrategyError(SentitradeError):
+    """A strategy's own code failed or returned something unusable."""
+
+
+class Frame(dict[str, Any]):
+    """Columns of one pair's candles: name -> 1-D NumPy array of length `n`."""
+
+    def __init__(self, columns: dict[str, Any] | None = None, *, n: int | None = None) -> None:
+        super().__init__(columns or {})
+        if n is None:
+            n = len(next(iter(self.values()))) if self else 0
+        self.n = n
+
+    def __len__(self) -> int:  # len(frame) is the number of rows, as with a DataFrame
+        return self.n
+
+    def bool_column(self, name: str) -> BoolA:
+        """A signal column as bool (missing -> all False, NaN -> False)."""
+        if name not in self:
+            return np.zeros(self.n, dtype=np.bool_)
+        a = np.asarray(self[name])
+        if a.shape != (self.n,):
+            raise StrategyError(f"column {name!r} has shape {a.shape}, expected ({self.n},)")
+        if a.dtype == np.bool_:
+            return a
+        with np.errstate(invalid="ignore"):
+            return np.nan_to_num(a.astype(np.float64), nan=0.0) != 0.0
+
+
+# ---------------------------------------------------------------- small helpers
+
+
+def shift(a: Any, k: int = 1) -> F64:
+    """``a`` shifted forward by ``k`` rows with NaN in front (pandas ``shift``)."""
+    x = np.asarray(a, dtype=np.float64)
+    out = np.full_like(x, np.nan)
+    if k == 0:
+        return x.copy()
+    if k > 0:
+        out[k:] = x[:-k]
+    else:
+        out[:k] = x[-k:]
+    return out
+
+
+def crossed_above(a: Any, b: Any) -> BoolA:
+    """True where ``a`` goes from ``<= b`` to ``> b`` (qtpylib ``crossed_above``)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.broadcast_to(np.asarray(b, dtype=np.float64), a.shape)
+    out = np.zeros(a.shape, dtype=np.bool_)
+    out[1:] = (a[1:] > b[1:]) & (a[:-1] <= b[:-1])
+    return out
+
+
+def crossed_below(a: Any, b: Any) -> BoolA:
+    """True where ``a`` goes from ``>= b`` to ``< b``."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.broadcast_to(np.asarray(b, dtype=np.float64), a.shape)
+    out = np.zeros(a.shape, dtype=np.bool_)
+    out[1:] = (a[1:] < b[1:]) & (a[:-1] >= b[:-1])
+    return out
+
+
+# ---------------------------------------------------------------- hyperopt parameters
+
+
+class BaseParameter:
+    """A tunable value with a search space; reads as its current value on the instance."""
+
+    kind: ClassVar[str] = "base"
+
+    def __init__(self, default: Any, *, space: str = "buy", optimize: bool = True) -> None:
+        if space not in ("buy", "sell", "protection", "roi", "stoploss", "trailing"):
+            raise ValueError(f"unknown space {space!r}")
+        self.default = default
+        self.value = default
+        self.space = space
+        self.optimize = optimize
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj.__dict__.get(f"_p_{self.name}", self.default)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[f"_p_{self.name}"] = value
+
+
+class IntParameter(BaseParameter):
+    kind = "int"
+
+    def __init__(
+        self, low: int, high: int, *, default: int, space: str = "buy", optimize: bool = True
+    ) -> None:
+        if not low <= default <= high:
+            raise ValueError(f"default {default} outside [{low}, {high}]")
+        super().__init__(default, space=space, optimize=optimize)
+        self.low, self.high = int(low), int(high)
+
+
+class DecimalParameter(BaseParameter):
+    kind = "decimal"
+
+    def __init__(
+        self,
+        low: float,
+        high: float,
+        *,
+        default: float,
+        decimals: int = 3,
+        space: str = "buy",
+        optimize: bool = True,
+    ) -> None:
+        if not low <= default <= high:
+            raise ValueError(f"default {default} outside [{low}, {high}]")
+        super().__init__(default, space=space, optimize=optimize)
+        self.low, self.high, self.decimals = float(low), float(high), int(decimals)
+
+
+class CategoricalParameter(BaseParameter):
+    kind = "categorical"
+
+    def __init__(
+        self,
+        categories: Sequence[Any],
+        *,
+        default: Any = None,
+        space: str = "buy",
+        optimize: bool = True,
+    ) -> None:
+        cats = list(categories)
+        if len(cats) < 2:
+            raise ValueError("a categorical parameter needs at least two categories")
+        default = cats[0] if default is None else default
+        if default not in cats:
+            raise ValueError(f"default {default!r} not among {cats}")
+        super().__init__(default, space=space, optimize=optimize)
+        self.categories = cats
+
+
+class BooleanParameter(CategoricalParameter):
+    kind = "bool"
+
+    def __init__(self, *, default: bool = True, space: str = "buy", optimize: bool = True) -> None:
+        super().__init__([True, False], default=default, space=space, optimize=optimize)
+
+
+# ---------------------------------------------------------------- the interface
+
+
+class Strategy:
+    """Base class; subclass it and override the ``populate_*`` methods."""
+
+    INTERFACE_VERSION: ClassVar[int] = INTERFACE_VERSION
+    name: ClassVar[str] = "base"
+    timeframe: ClassVar[str] = "5m"
+    stoploss: float = -0.10
+    minimal_roi: ClassVar[dict[int, float]] = {}
+    trailing_stop: bool = False
+    trailing_stop_positive: float | None = None
+    trailing_stop_positive_offset: float = 0.0
+    trailing_only_offset_is_reached: bool = False
+    can_short: bool = False
+    use_exit_signal: bool = True
+    startup_candle_count: int = 0
+    order_type: str = "market"  # "market" or "limit" (limit price from `enter_limit`)
+
+    @classmethod
+    def parameters(cls) -> dict[str, BaseParameter]:
+        """Hyperoptable parameters declared on the class, by name."""
+        out: dict[str, BaseParameter] = {}
+        for klass in reversed(cls.__mro__):
+            for k, v in vars(klass).items():
+                if isinstance(v, BaseParameter):
+                    out[k] = v
+        return out
+
+    def set_params(self, **values: Any) -> Strategy:
+        """Set parameter values (unknown names raise); returns self for chaining."""
+        params = self.parameters()
+        for k, v in values.items():
+            if k in params or k in (
+                "stoploss",
+                "trailing_stop",
+                "trailing_stop_positive",
+                "trailing_stop_positive_offset",
+                "trailing_only_offset_is_reached",
+            ):
+                setattr(self, k, v)
+            else:
+                raise StrategyError(f"{self.name}: unknown parameter {k!r}")
+        return self
+
+    def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        return frame
+
+    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        return frame
+
+    def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        return frame
+
+
+def call_strategy(strategy: Strategy, hook: str, *args: Any) -> Any:
+    """Run one user hook; any exception becomes `StrategyError` naming strategy and hook."""
+    fn: Callable[..., Any] = getattr(strategy, hook)
+    try:
+        return fn(*args)
+    except StrategyError:
+        raise
+    except Exception as e:
+        raise StrategyError(
+            f"strategy {strategy.name}.{hook} failed: {type(e).__name__}: {e}"
+        ) from e
+
+
+def analyze(strategy: Strategy, frame: Frame, metadata: dict[str, Any]) -> Frame:
+    """populate_indicators -> entry -> exit, each through the safe wrapper."""
+    for hook in ("populate_indicators", "populate_entry_trend", "populate_exit_trend"):
+        out = call_strategy(strategy, hook, frame, metadata)
+        if not isinstance(out, dict):
+            raise StrategyError(f"strategy {strategy.name}.{hook} must return the frame")
+        frame = out if isinstance(out, Frame) else Frame(out, n=frame.n)
+    return frame
+
+
+# ---------------------------------------------------------------- built-ins
+
+
+class EmaRsiCross(Strategy):
+    """The reference strategy (../shared/data/reference/README.md), long only.
+
+    entry: EMA12 crosses above EMA26, RSI14 < 70, volume > 0; exit: EMA12 crosses below.
+    """
+
+    name = "ema_rsi_cross"
+    stoploss = -0.10
+    fast = IntParameter(5, 30, default=12, space="buy")
+    slow = IntParameter(15, 60, default=26, space="buy")
+    rsi_period = IntParameter(7, 21, default=14, space="buy")
+    rsi_max = DecimalParameter(50.0, 90.0, default=70.0, decimals=1, space="buy")
+
+    def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        from engine.indicators import ema, rsi
+
+        frame["ema_fast"] = ema(frame["close"], int(self.fast))
+        frame["ema_slow"] = ema(frame["close"], int(self.slow))
+        frame["rsi"] = rsi(frame["close"], int(self.rsi_period))
+        return frame
+
+    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        f, s = frame["ema_fast"], frame["ema_slow"]
+        with np.errstate(invalid="ignore"):
+            frame["enter_long"] = (
+                crossed_above(f, s) & (frame["rsi"] < float(self.rsi_max)) & (frame["volume"] > 0)
+            )
+        return frame
+
+    def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        frame["exit_long"] = crossed_below(frame["ema_fast"], frame["ema_slow"])
+        frame["exit_tag"] = "ema_cross_down"
+        return frame
+
+
+class SentimentMomentum(Strategy):
+    """Enter with the news: sentiment beyond a threshold, RSI not stretched; the stake is
+    scaled by the sentiment's confidence; exit when sentiment reverses (or the stop)."""
+
+    name = "sentiment_momentum"
+    stoploss = -0.05
+    can_short = True
+    threshold = DecimalParameter(0.05, 0.9, default=0.3, decimals=2, space="buy")
+    rsi_period = IntParameter(7, 21, default=14, space="buy")
+    rsi_long_max = DecimalParameter(50.0, 90.0, default=70.0, decimals=1, space="buy")
+    rsi_short_min = DecimalParameter(10.0, 50.0, default=30.0, decimals=1, space="buy")
+
+    def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        from engine.indicators import rsi
+
+        frame["rsi"] = rsi(frame["close"], int(self.rsi_period))
+        if "sentiment" not in frame:
+            frame["sentiment"] = np.full(frame.n, np.nan)
+            frame["sentiment_confidence"] = np.zeros(frame.n)
+        return frame
+
+    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)
+        r = frame["rsi"]
+        thr = float(self.threshold)
+        with np.errstate(invalid="ignore"):
+            frame["enter_long"] = (s > thr) & (r < float(self.rsi_long_max)) & (frame["volume"] > 0)
+            frame["enter_short"] = (
+                (s < -thr) & (r > float(self.rsi_short_min)) & (frame["volume"] > 0)
+            )
+        conf = np.asarray(frame.get("sentiment_confidence", np.ones(frame.n)), dtype=np.float64)
+        frame["stake_scale"] = np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0)
+        return frame
+
+    def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)
+        frame["exit_long"] = s < 0.0
+        frame["exit_short"] = s > 0.0
+        frame["exit_tag"] = "sentiment_reversal"
+        return frame
+
+
+_REGISTRY: dict[str, type[Strategy]] = {
+    EmaRsiCross.name: EmaRsiCross,
+    SentimentMomentum.name: SentimentMomentum,
+}
+
+
+def register(cls: type[Strategy]) -> type[Strategy]:
+    """Class decorator adding a strategy to the registry under ``cls.name``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def strategy_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_strategy(name: str) -> Strategy:
+    """A fresh instance of the registered strategy ``name``."""
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise StrategyError(
+            f"unknown strategy {name!r}: one of {', '.join(strategy_names())}"
+        ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What the core needs from one analysed pair (aligned to its candles)."""
+
+    enter_long: BoolA
+    exit_long: BoolA
+    enter_short: BoolA
+    exit_short: BoolA
+    stake_scale: F64
+    enter_limit: F64
+
+
+def extract_signals(strategy: Strategy, frame: Frame) -> Signals:
+    """Pull the signal columns out of an analysed frame, validated."""
+    n = frame.n
+
+    def floats(name: str, default: float) -> F64:
+        if name not in frame:
+            return np.full(n, default)
+        a = np.asarray(frame[name], dtype=np.float64)
+        if a.shape != (n,):
+            raise StrategyError(
+                f"{strategy.name}: column {name!r} has shape {a.shape}, expected ({n},)"
+            )
+        return a
+
+    el, xl = frame.bool_column("enter_long"), frame.bool_column("exit_long")
+    es, xs = frame.bool_column("enter_short"), frame.bool_column("exit_short")
+    if not strategy.can_short:
+        es = np.zeros(n, dtype=np.bool_)
+    if not strategy.use_exit_signal:
+        xl = np.zeros(n, dtype=np.bool_)
+        xs = np.zeros(n, dtype=np.bool_)
+    scale = np.nan_to_num(floats("stake_scale", 1.0), nan=0.0)
+    limit = floats("enter_limit", np.nan) if strategy.order_type == "limit" else np.full(n, np.nan)
+    return Signals(el, xl, es, xs, scale, limit)

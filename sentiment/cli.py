@@ -1,0 +1,151 @@
+"""`sentitrade sentiment score|eval`: score headlines by hand, measure a scorer on labels.
+
+Registered by `bot/cli.py` as `app.add_typer(sentiment.cli.app, name="sentiment")`.
+Module imports stay light (typer only); scorers import torch/openai when built.
+Settings come from `settings_provider`, which `bot/cli.py` may point at the loaded
+`Settings().sentiment`; by default the built-in defaults are used.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from sentiment.config import SentimentSettings
+from sentiment.errors import SentimentError
+from sentiment.items import Scorer
+
+__all__ = ["app", "settings_provider"]
+
+app = typer.Typer(
+    help="Score headlines and evaluate scorers.", no_args_is_help=True, add_completion=False
+)
+
+settings_provider: Callable[[], SentimentSettings] = SentimentSettings
+"""Where the CLI gets the `[sentiment]` section; `bot/cli.py` may replace it."""
+
+_SCORERS = ("lexicon", "finbert", "openai", "ensemble")
+
+
+def _fail(msg: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {msg}", err=True)
+    return typer.Exit(code)
+
+
+def _build(name: str | None, model: str | None) -> Scorer:
+    from sentiment.scorers import make_scorer
+
+    if name is not None and name not in _SCORERS:
+        raise typer.BadParameter(
+            f"unknown scorer {name!r} (choose from {', '.join(_SCORERS)})", param_hint="--scorer"
+        )
+    settings = settings_provider()
+    if model:
+        settings = settings.model_copy(update={"model": model})
+    try:
+        return make_scorer(name, settings)
+    except SentimentError as exc:
+        raise _fail(f"cannot build scorer {name or settings.scorer!r}: {exc}", 1) from None
+
+
+@app.command("score")
+def score_cmd(
+    headlines: list[str] = typer.Argument(
+        None, help="Headlines to score; none (or '-') reads one per line from stdin."
+    ),
+    scorer: str = typer.Option(None, "--scorer", "-s", help="lexicon|finbert|openai|ensemble"),
+    model: str = typer.Option(None, "--model", help="FinBERT hub id or local path"),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object per line."),
+) -> None:
+    """Print each headline's Score: label, score, confidence, event type, impact, symbols."""
+    texts = [h for h in (headlines or []) if h != "-"]
+    if not texts:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise _fail("no headlines given (pass them as arguments or on stdin)")
+        texts = [line.strip() for line in sys.stdin if line.strip()]
+        if not texts:
+            raise _fail("no headlines on stdin")
+    sc = _build(scorer, model)
+    try:
+        scores = sc.score(texts)
+    except SentimentError as exc:
+        raise _fail(f"scoring failed: {exc}", 1) from None
+    for text, s in zip(texts, scores, strict=True):
+        if json_out:
+            typer.echo(json.dumps({"text": text, **s.as_dict()}, ensure_ascii=False))
+        else:
+            syms = ",".join(s.symbols) or "-"
+            typer.echo(
+                f"{s.label:<8} {s.score:+.3f} conf={s.confidence:.2f} "
+                f"event={s.event_type} impact={s.impact} symbols={syms}  {text}"
+            )
+
+
+@app.command("eval")
+def eval_cmd(
+    data: Path = typer.Option(..., "--data", help="Labelled file (PhraseBank or CSV)."),
+    fmt: str = typer.Option(None, "--format", help="phrasebank|csv (default: by extension)"),
+    text_col: str = typer.Option("text", "--text-col", help="CSV text column"),
+    label_col: str = typer.Option("label", "--label-col", help="CSV label column"),
+    scorer: str = typer.Option(None, "--scorer", "-s", help="lexicon|finbert|openai|ensemble"),
+    model: str = typer.Option(None, "--model", help="FinBERT hub id or local path"),
+    encoding: str = typer.Option(None, "--encoding", help="Default: detect UTF-8 vs Latin-1"),
+    limit: int = typer.Option(0, "--limit", min=0, help="Only the first N rows (0 = all)"),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable JSON."),
+) -> None:
+    """Accuracy, macro-F1, per-class precision/recall, confusion matrix, headlines/s."""
+    from sentiment.evaluate import DataError, evaluate, load_dataset
+
+    if fmt is not None and fmt not in ("phrasebank", "csv"):
+        raise typer.BadParameter(f"unknown format {fmt!r} (phrasebank|csv)", param_hint="--format")
+    if not data.is_file():
+        raise _fail(f"--data {data}: no such file")
+    try:
+        rows = load_dataset(data, fmt, text_col, label_col, encoding)  # type: ignore[arg-type]
+    except DataError as exc:
+        raise _fail(str(exc)) from None
+    if limit:
+        rows = rows[:limit]
+    sc = _build(scorer, model)
+    try:
+        sc.score(["warm-up"])  # model load and first-call costs are not throughput
+        if not json_out and sys.stdout.isatty():
+            from rich.progress import Progress
+
+            with Progress(transient=True) as bar:
+                task = bar.add_task(f"scoring with {sc.name}", total=len(rows))
+                report = evaluate(sc, rows, progress=lambda k: bar.advance(task, k))
+        else:
+            report = evaluate(sc, rows)
+    except SentimentError as exc:
+        raise _fail(f"scoring failed: {exc}", 1) from None
+    report.extra["data"] = str(data)
+    if json_out:
+        typer.echo(json.dumps({**report.as_dict(), "data": str(data)}))
+        return
+    typer.echo(f"scorer: {report.scorer}   data: {data}   n={report.n}")
+    typer.echo(f"accuracy: {report.accuracy:.4f}   macro-F1: {report.macro_f1:.4f}")
+    typer.echo(f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for c, m in report.per_class.items():
+        typer.echo(
+            f"{c:<10}{m['precision']:>10.4f}{m['recall']:>10.4f}{m['f1']:>10.4f}"
+            f"{int(m['support']):>10d}"
+        )
+    labels = list(report.confusion)
+    typer.echo("confusion (rows = true, columns = predicted):")
+    typer.echo(f"{'':<10}" + "".join(f"{p:>10}" for p in labels))
+    for t in labels:
+        typer.echo(f"{t:<10}" + "".join(f"{report.confusion[t][p]:>10d}" for p in labels))
+    typer.echo(f"throughput: {report.headlines_per_s:,.0f} headlines/s ({report.seconds:.3f} s)")
+
+
+def main() -> None:  # pragma: no cover - convenience for `python -m sentiment.cli`
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
