@@ -43,6 +43,7 @@ from engine.models import (
 )
 
 DEMO_HEADLINES = DEMO_DATA_DIR / "demo_headlines.csv"
+_DEMO_ALIASES = (("BTC", ("bitcoin", "btc")), ("ETH", ("ether", "eth")))
 
 
 def load_demo_headlines(path: Path = DEMO_HEADLINES) -> list[NewsItem]:
