@@ -37,7 +37,6 @@ from engine.models import (
     OutboxDelivery,
     Proposal,
     RiskEvent,
-    SentimentScore,
     Signal,
     Trade,
 )
@@ -91,28 +90,13 @@ class DemoSummary:
     seconds: float = 0.0
 
 
-def score_headlines(sessions: SessionFactory) -> int:
-    """Score unscored headlines with the lexicon scorer (stop-gap: VADER directly until
-    the sentiment package's lexicon scorer is merged)."""
-    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+async def score_headlines(sessions: SessionFactory) -> int:
+    """Score unscored headlines with the sentiment package's lexicon scorer (through
+    `engine.news`, the same path the service's news poll takes)."""
+    from engine.news import score_pending
+    from sentiment.lexicon import LexiconScorer
 
-    from engine.fusion import HACK_RE
-
-    vader = SentimentIntensityAnalyzer()
-    n = 0
-    with sessions.begin() as s:
-        done = set(s.exec(select(SentimentScore.news_item_id)).all())
-        for item in s.exec(select(NewsItem)).all():
-            if item.id in done:
-                continue
-            c = vader.polarity_scores(item.title.removeprefix("DEMO: "))["compound"]
-            label = "positive" if c > 0.05 else "negative" if c < -0.05 else "neutral"
-            event = "hack" if HACK_RE.search(item.title) else "none"
-            s.add(SentimentScore(news_item_id=item.id or 0, scorer="lexicon", label=label,
-                                 score=c, confidence=abs(c), event_type=event,
-                                 symbols=[f"{b}/USDT" for b in item.symbols]))
-            n += 1
-    return n
+    return await score_pending(sessions, LexiconScorer())
 
 
 def demo_settings(settings: Settings, db_url: str) -> Settings:
@@ -152,7 +136,7 @@ async def run_demo_async(settings: Settings, notifiers: Sequence[Notifier] = ())
     with sessions.begin() as s:
         known = set(s.exec(select(NewsItem.dedup_key)).all())
         s.add_all([it for it in items if it.dedup_key not in known])
-    score_headlines(sessions)
+    await score_headlines(sessions)
     symbols = sorted({sym for b in st.bots for sym in b.symbols})
     timeframe = st.bots[0].timeframe if st.bots else "5m"
     clock = ManualClock()

@@ -87,7 +87,8 @@ class DbSentiment:
         items: dict[int, _Item] = {}
         for n, sc in rows:
             bases = frozenset(x.upper().split("/")[0] for x in (sc.symbols or n.symbols))
-            event = sc.event_type in ("hack", "exploit") or bool(HACK_RE.search(n.title))
+            event = (sc.event_type in ("hack/exploit", "hack", "exploit")
+                     or bool(HACK_RE.search(n.title)))
             items[n.id or 0] = _Item(n.published_at, float(sc.score), n.title, bases, event)
         self.load(items.values())
         return len(self._items)

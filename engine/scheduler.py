@@ -140,7 +140,7 @@ class EngineScheduler:
 def _news_poller(engine: Engine) -> Callable[[], Awaitable[Any]] | None:
     """The sentiment package's poll when it is installed (`engine.news.poll`)."""
     try:
-        from engine import news  # type: ignore[attr-defined]
+        from engine import news
     except ImportError:
         return None
     poll = getattr(news, "poll", None)
@@ -148,7 +148,7 @@ def _news_poller(engine: Engine) -> Callable[[], Awaitable[Any]] | None:
         return None
 
     async def run() -> Any:
-        return await poll(engine.settings, engine.sessions)
+        return await poll(engine.sessions, engine.settings)
 
     return run
 

@@ -120,3 +120,12 @@ async def test_run_service_in_replay_mode(tmp_path: Path) -> None:
     assert len(alerts.read_text().splitlines()) == n_alerts
     await serve(settings, [JsonlNotifier(alerts)])  # a restart after the end: nothing new
     assert len(alerts.read_text().splitlines()) == n_alerts
+
+
+async def test_backtest_through_the_engine(engine_factory) -> None:
+    eng = await engine_factory()
+    out = await eng.backtest("BTC/USDT", "5m", 7, "ema_rsi_cross")
+    assert out.summary["metrics"]["backtest_days"] <= 7.01
+    assert out.trades_csv is not None and out.trades_csv.count(b"\n") >= 1
+    assert out.report_png is None or out.report_png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"{out.summary['metrics']['total_trades']} trades" in out.text
