@@ -87,6 +87,18 @@ def check_live_allowed(settings: Settings, confirmed: bool) -> None:
         )
 
 
+def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
+    """Factory for `run_service(attach=...)`: the configured chat transports (Telegram
+    and Discord when their tokens are set, the console REPL on a terminal) plus the
+    notifier that drains the outbox to them."""
+    from bot.transports import build
+
+    def attach(api: Any) -> Any:
+        return build(settings, api, console=console_repl)
+
+    return attach
+
+
 @app.command()
 def run(
     config: ConfigOpt = None,
@@ -98,37 +110,15 @@ def run(
     settings = settings_or_exit(config)
     check_live_allowed(settings, i_understand_live_trading)
     settings = _setup(settings)
-    runner = _attr("engine.runner:run_service")
-    if runner is None:
-        fail("the trading engine is not installed in this build (engine.runner missing)")
+    from engine.runner import run_service
+
     try:
-        runner(settings)
+        run_service(settings, attach=_chat_attachment(settings, sys.stdin.isatty()))
     except SentitradeError as e:
         fail(str(e))
 
 
-@app.command()
-def demo(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
-    """Replay the embedded sample through the whole loop (paper broker, lexicon
-    sentiment, threshold approvals, circuit breakers, console alerts)."""
-    settings = settings_or_exit(config)
-    if settings.exchange.mode == "live":
-        fail('the demo never trades live: set exchange.mode = "replay" or "paper"')
-    settings = _setup(settings)
-    from engine.demo import run_demo
-    from engine.events import ConsoleNotifier
-
-    notifier = ConsoleNotifier(echo=not json_out,
-                               kinds=["fill", "breaker_tripped", "breaker_cleared", "error"])
-    try:
-        summary = run_demo(settings, [notifier])
-    except SentitradeError as e:
-        fail(str(e))
-    if json_out:
-        from dataclasses import asdict
-
-        print_json(asdict(summary))
-        return
+def _print_demo_summary(summary: Any) -> None:
     t = Table(title=f"sentitrade demo - {summary.period} - {summary.database}")
     t.add_column("what")
     t.add_column("value", justify="right")
@@ -149,6 +139,51 @@ def demo(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     t.add_row("alerts (delivered)", f"{fmt(summary.alerts)} ({summary.alerts_delivered})")
     t.add_row("seconds", f"{summary.seconds:.1f}")
     console.print(t)
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None,
+    json_out: JsonOpt = False,
+    chat: Annotated[
+        bool | None,
+        typer.Option("--chat/--no-chat",
+                     help="open the console chat after the replay (default: on a terminal)"),
+    ] = None,
+) -> None:
+    """Replay the embedded sample through the whole loop (paper broker, lexicon
+    sentiment, threshold approvals, circuit breakers, console alerts), then open the
+    console chat over the result when run on a terminal."""
+    settings = settings_or_exit(config)
+    if settings.exchange.mode == "live":
+        fail('the demo never trades live: set exchange.mode = "replay" or "paper"')
+    settings = _setup(settings)
+    from engine.demo import run_demo
+    from engine.events import ConsoleNotifier
+
+    notifier = ConsoleNotifier(echo=not json_out,
+                               kinds=["fill", "breaker_tripped", "breaker_cleared", "error"])
+    interactive = (sys.stdin.isatty() and not json_out) if chat is None else chat
+
+    async def console_chat(api: Any, summary: Any) -> None:
+        from bot.console import ConsoleTransport
+        from bot.transports import make_signer
+
+        _print_demo_summary(summary)
+        console.print("The engine is still up: try /status, /trades, /profit, /signals, "
+                      "/sentiment BTC, /risk; /quit to leave.")
+        await ConsoleTransport(api, make_signer(settings)).repl()
+
+    try:
+        summary = run_demo(settings, [notifier], console_chat if interactive else None)
+    except SentitradeError as e:
+        fail(str(e))
+    if json_out:
+        from dataclasses import asdict
+
+        print_json(asdict(summary))
+    elif not interactive:
+        _print_demo_summary(summary)
 
 
 @db_app.command("upgrade")

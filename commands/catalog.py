@@ -341,7 +341,9 @@ class Sentiment(Command[str]):
 
     async def run(self, ctx: Ctx, params: str) -> Reply:
         hl = ctx.api.settings.sentiment.half_life_minutes
-        v = queries.sentiment_for(ctx.api.sessions, params, hl)
+        clock = getattr(ctx.api, "clock", None)  # the engine's clock (replays run in the past)
+        v = queries.sentiment_for(ctx.api.sessions, params, hl,
+                                  now=clock.now() if clock is not None else None)
         if v.score is None:
             return Reply(f"No scored headlines about {params} in the last 48 h.")
         lines = [f"Sentiment {params}: {v.score:+.2f} (half-life {hl:g} min)"]
@@ -461,7 +463,7 @@ DEFAULT_STRATEGIES = ("ema_rsi_cross", "sentiment_momentum")
 def known_strategies() -> tuple[str, ...]:
     """Strategy names the engine knows (its registry when present, else the defaults)."""
     try:
-        from engine import strategy as strat_mod  # type: ignore[attr-defined]
+        from engine import strategy as strat_mod
     except ImportError:
         return DEFAULT_STRATEGIES
     for attr in ("STRATEGIES", "REGISTRY", "BUILTIN_STRATEGIES"):

@@ -281,7 +281,7 @@ class Settings(BaseSettings):
 
 def _is_secret_key(key: str) -> bool:
     return key in {"api_key", "secret", "password", "token", "openai_api_key"} or key.endswith(
-        "_token"
+        ("_token", "_secret")
     )
 
 

@@ -15,7 +15,7 @@ import asyncio
 import csv
 import hashlib
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -40,6 +40,7 @@ from engine.models import (
     Signal,
     Trade,
 )
+from engine.service import TradingAPI
 
 DEMO_HEADLINES = DEMO_DATA_DIR / "demo_headlines.csv"
 _DEMO_ALIASES = (("BTC", ("bitcoin", "btc")), ("ETH", ("ether", "eth")))
@@ -116,7 +117,11 @@ def demo_settings(settings: Settings, db_url: str) -> Settings:
                                        "exchange": exchange, "bots": bots})
 
 
-async def run_demo_async(settings: Settings, notifiers: Sequence[Notifier] = ()) -> DemoSummary:
+async def run_demo_async(
+    settings: Settings,
+    notifiers: Sequence[Notifier] = (),
+    interact: Callable[[TradingAPI, DemoSummary], Awaitable[None]] | None = None,
+) -> DemoSummary:
     import time
 
     from engine.market import ReplayFeed
@@ -156,6 +161,8 @@ async def run_demo_async(settings: Settings, notifiers: Sequence[Notifier] = ())
                       f"{datetime.fromtimestamp(last / 1000, UTC):%Y-%m-%d}")
     summary.headlines = len(items)
     summary.seconds = round(time.perf_counter() - t0, 2)
+    if interact is not None:  # e.g. the console chat over the final state
+        await interact(eng, summary)
     await eng.close()
     sessions.engine.dispose()
     if tmp is not None:
@@ -192,6 +199,10 @@ def summarize(eng: Any, database: str, start_eq: Decimal) -> DemoSummary:
     return out
 
 
-def run_demo(settings: Settings, notifiers: Sequence[Notifier] = ()) -> DemoSummary:
+def run_demo(
+    settings: Settings,
+    notifiers: Sequence[Notifier] = (),
+    interact: Callable[[TradingAPI, DemoSummary], Awaitable[None]] | None = None,
+) -> DemoSummary:
     """Synchronous entry point for the CLI."""
-    return asyncio.run(run_demo_async(settings, notifiers))
+    return asyncio.run(run_demo_async(settings, notifiers, interact))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -83,7 +83,15 @@ from engine.risk import (
     trading_state,
     write_trip,
 )
-from engine.service import BacktestOutput, BalanceView, BreakerState, Decision, RiskStatus
+from engine.service import (
+    Attachment,
+    BacktestOutput,
+    BalanceView,
+    BreakerState,
+    Decision,
+    RiskStatus,
+    TradingAPI,
+)
 
 log = logging.getLogger("sentitrade.engine")
 
@@ -749,8 +757,11 @@ class Engine:
         return BacktestOutput(summary, png, csv_bytes, text)
 
 
-def run_service(settings: Settings, notifiers: Sequence[Notifier] = ()) -> None:
-    """`sentitrade run`: migrate, build the engine, run the scheduler until Ctrl-C."""
+def run_service(settings: Settings, notifiers: Sequence[Notifier] = (),
+                attach: Callable[[TradingAPI], Attachment] | None = None) -> None:
+    """`sentitrade run`: migrate, build the engine, run the scheduler until Ctrl-C.
+
+    `attach` builds what runs beside the engine (the CLI passes the chat transports)."""
     from engine.scheduler import serve
 
-    asyncio.run(serve(settings, notifiers))
+    asyncio.run(serve(settings, notifiers, attach=attach))

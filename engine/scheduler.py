@@ -44,6 +44,7 @@ from engine.config import Settings
 from engine.events import Notifier
 from engine.market import MarketData
 from engine.runner import Engine
+from engine.service import Attachment, TradingAPI
 
 log = logging.getLogger("sentitrade.scheduler")
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
@@ -154,7 +155,8 @@ def _news_poller(engine: Engine) -> Callable[[], Awaitable[Any]] | None:
 
 
 async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
-                stop: asyncio.Event | None = None) -> None:
+                stop: asyncio.Event | None = None,
+                attach: Callable[[TradingAPI], Attachment] | None = None) -> None:
     """The service: migrate, build broker + feed + engine, reconcile, run the jobs until
     SIGINT/SIGTERM (or `stop`). Replay mode runs the replay to its end instead."""
     from engine.clock import ManualClock
@@ -180,12 +182,19 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         clock = ManualClock()
         engine = Engine(settings, sessions, clock=clock, notifiers=notifiers)
         await engine.start(reconcile=False)
+        attached = attach(engine) if attach is not None else None
+        if attached is not None:
+            await attached.start()
         symbols = sorted({s for b in settings.bots for s in b.symbols})
         tf = settings.bots[0].timeframe
         feed = ReplayFeed(settings.exchange.replay_data, symbols, tf, clock,
                           speed=settings.exchange.replay_speed)
-        await run_replay(engine, feed)
-        await engine.close()
+        try:
+            await run_replay(engine, feed)
+        finally:
+            if attached is not None:
+                await attached.stop()
+            await engine.close()
         return
     import ccxt.async_support as ccxt_async
 
@@ -209,10 +218,15 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     sched.start()
+    attached = attach(engine) if attach is not None else None
+    if attached is not None:
+        await attached.start()
     log.info("service running: %d bots, mode %s", len(engine.list_bots()), mode)
     try:
         await stop.wait()
     finally:
+        if attached is not None:
+            await attached.stop()
         sched.shutdown(wait=False)
         await engine.drain_alerts()
         await engine.close()

@@ -18,6 +18,7 @@ SECRET_FIELDS: tuple[tuple[str, str], ...] = (
     ("exchange", "secret"),
     ("exchange", "password"),
     ("telegram", "token"),
+    ("telegram", "callback_secret"),
     ("discord", "token"),
     ("sentiment", "openai_api_key"),
     ("sentiment", "cryptopanic_token"),

@@ -69,6 +69,15 @@ class BacktestOutput:
     text: str
 
 
+class Attachment(Protocol):
+    """Something that runs beside the engine for the service's lifetime (the chat
+    transports and their alert notifier): built from the engine, started after it,
+    stopped before it closes. `engine` never imports what implements this."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
 @runtime_checkable
 class TradingAPI(Protocol):
     settings: Settings

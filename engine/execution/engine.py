@@ -213,7 +213,7 @@ class ExecutionEngine:
                        .where(Order.trade_id == t.id, Order.side == "sell")).all()
         proceeds = sum((f.amount * f.price - f.fee for f in sells), Decimal(0))
         t.is_open = False
-        t.amount = Decimal(0)
+        t.amount = sum((f.amount for f in sells), Decimal(0))  # the closed size, kept
         t.close_price = price
         t.close_at = now
         t.realized_pnl = (proceeds - t.stake).quantize(Decimal("0.00000001"))
