@@ -65,8 +65,12 @@ async def press(api: TradingAPI, signer: CallbackSigner, user: Identity,
         return PressResult("Failed on our side; see the log.")
     p = d.proposal
     if not d.changed:
-        by = f" by {p.decided_by}" if p.decided_by else ""
-        return PressResult(f"Already {p.state}{by}.", proposal_reply(p))
+        if p.decided_by:
+            # Someone's tap decided it: that tap's edit (and the notifier's edits of the
+            # copies in other chats) shows the outcome and the fill. Editing here too
+            # could land after it and overwrite it with the plain card: answer only.
+            return PressResult(f"Already {p.state} by {p.decided_by}.")
+        return PressResult(f"Already {p.state}.", proposal_reply(p))
     if bp.action == "approve":
         fill = fill_line(d.order) if d.order is not None else d.message
         return PressResult("Approved.", Reply(decided_text(p, "Approved", who, fill)), pid)
