@@ -22,10 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from engine.config import RiskSettings
-from engine.fusion import Bar, DbSentiment, Fusion, _Item
-from engine.risk import Intent, RiskContext, pre_trade
-
 N_SYMBOLS, TIMEFRAMES, N_CANDLES = 100, ("5m", "15m", "1h"), 5_000
 
 
@@ -44,6 +40,11 @@ def _series(rng: np.random.Generator, n: int) -> np.ndarray[Any, np.dtype[np.flo
 
 
 def bench_tick(ticks: int = 200) -> dict[str, float]:
+    # imported here: `bot.cli` imports this module at start-up to register the command
+    from engine.config import RiskSettings
+    from engine.fusion import Bar, DbSentiment, Fusion, _Item
+    from engine.risk import Intent, RiskContext, pre_trade
+
     rng = np.random.default_rng(7)
     symbols = [f"C{i:03d}/USDT" for i in range(N_SYMBOLS)]
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -94,6 +95,7 @@ def bench_memory() -> dict[str, float]:
     from engine.clock import ManualClock
     from engine.config import Settings
     from engine.db import SessionFactory, make_engine
+    from engine.fusion import Bar
     from engine.migrate import upgrade
     from engine.runner import Engine
 
