@@ -18,23 +18,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.backtest.runner import TRADE_COLUMNS
+
 if TYPE_CHECKING:
     from engine.backtest.runner import BacktestResult
 
 F64 = npt.NDArray[np.float64]
-TRADE_COLUMNS = (
-    "pair",
-    "open_time",
-    "close_time",
-    "open_rate",
-    "close_rate",
-    "profit_ratio",
-    "profit_abs",
-    "amount",
-    "stake_amount",
-    "exit_reason",
-    "is_open",
-)
 MAX_MARKED_TRADES = 120
 
 
