@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from engine.indicators import _validate as v
-from engine.indicators._common import fill_nan, first_valid1
+from engine.indicators._common import CHUNK, fill_nan, first_valid1, fma
 from engine.indicators._validate import F64
 
 __all__ = ["macd", "mom", "roc", "rsi"]
@@ -41,16 +41,29 @@ def rsi_into(x, start, period, out):
     loss = loss / period
     s = gain + loss
     out[first] = 100.0 * (gain / s) if s > 0.0 else 0.0
-    for i in range(first + 1, n):
-        cur = x[i]
-        d = cur - prev
-        prev = cur
-        up = 0.0 if d < 0.0 else d  # a NaN change lands in gain, as in TA-Lib
-        dn = -d if d < 0.0 else 0.0
-        gain = gain * keep + up * inv
-        loss = loss * keep + dn * inv
-        s = gain + loss
-        out[i] = 100.0 * (gain / s) if s > 0.0 else 0.0
+    # smoothing of a chunk into two small buffers, then its divisions vectorised (CHUNK)
+    gb = np.empty(CHUNK)
+    sb = np.empty(CHUNK)
+    xs = x[first + 1 :]
+    os = out[first + 1 :]
+    m = xs.shape[0]
+    for c0 in range(0, m, CHUNK):
+        xc = xs[c0 : c0 + CHUNK]
+        k = xc.shape[0]
+        for j in range(k):
+            cur = xc[j]
+            d = cur - prev
+            prev = cur
+            up = 0.0 if d < 0.0 else d  # a NaN change lands in gain, as in TA-Lib
+            dn = -d if d < 0.0 else 0.0
+            gain = fma(gain, keep, up * inv)
+            loss = fma(loss, keep, dn * inv)
+            gb[j] = gain
+            sb[j] = gain + loss
+        oc = os[c0 : c0 + k]
+        for j in range(k):
+            s = sb[j]
+            oc[j] = 100.0 * (gb[j] / s) if s > 0.0 else 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -97,33 +110,34 @@ def macd_into(x, start, fast, slow, signal, macd_out, signal_out, hist_out):
     tg = ef - es
     for i in range(first + 1, out0 + 1):
         xi = x[i]
-        ef = ef * kf1 + xi * kf
-        es = es * ks1 + xi * ks
+        ef = fma(ef, kf1, xi * kf)
+        es = fma(es, ks1, xi * ks)
         tg += ef - es
     sig = tg / signal
     m = ef - es
     macd_out[out0] = m
     signal_out[out0] = sig
     hist_out[out0] = m - sig
-    for i in range(out0 + 1, n):
-        xi = x[i]
-        ef = ef * kf1 + xi * kf
-        es = es * ks1 + xi * ks
+    xs = x[out0 + 1 :]
+    mo = macd_out[out0 + 1 :]
+    so = signal_out[out0 + 1 :]
+    ho = hist_out[out0 + 1 :]
+    for j in range(xs.shape[0]):
+        xi = xs[j]
+        ef = fma(ef, kf1, xi * kf)
+        es = fma(es, ks1, xi * ks)
         m = ef - es
-        sig = sig * kg1 + m * kg
-        macd_out[i] = m
-        signal_out[i] = sig
-        hist_out[i] = m - sig
+        sig = fma(sig, kg1, m * kg)
+        mo[j] = m
+        so[j] = sig
+        ho[j] = m - sig
 
 
 @njit(cache=True, nogil=True)
 def _macd(x, fast, slow, signal):
-    n = x.shape[0]
-    m = np.empty(n)
-    s = np.empty(n)
-    h = np.empty(n)
-    macd_into(x, first_valid1(x), fast, slow, signal, m, s, h)
-    return m, s, h
+    out = np.empty((3, x.shape[0]))
+    macd_into(x, first_valid1(x), fast, slow, signal, out[0], out[1], out[2])
+    return out
 
 
 def macd(
@@ -131,10 +145,11 @@ def macd(
 ) -> tuple[F64, F64, F64]:
     """MACD ``(macd, signal, hist)`` with TA-Lib's seeding; for (12, 26, 9) the first
     value is at index 33 (TA-Lib ``MACD``)."""
-    return _macd(
+    m, s, h = _macd(
         v.as_f64(close, "close"), v.period(fastperiod, "fastperiod"),
         v.period(slowperiod, "slowperiod"), v.period(signalperiod, "signalperiod"),
     )
+    return m, s, h
 
 
 @njit(cache=True, nogil=True)

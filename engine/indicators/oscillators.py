@@ -112,11 +112,9 @@ def stoch_into(high, low, close, start, fk, sk, sd, k_out, d_out):
 
 @njit(cache=True, nogil=True)
 def _stoch(high, low, close, fk, sk, sd):
-    n = close.shape[0]
-    k = np.empty(n)
-    d = np.empty(n)
-    stoch_into(high, low, close, first_valid3(high, low, close), fk, sk, sd, k, d)
-    return k, d
+    out = np.empty((2, close.shape[0]))
+    stoch_into(high, low, close, first_valid3(high, low, close), fk, sk, sd, out[0], out[1])
+    return out
 
 
 def stoch(
@@ -126,10 +124,11 @@ def stoch(
     """Slow stochastic ``(slowk, slowd)`` with SMA smoothing (TA-Lib ``STOCH`` with both
     matypes 0); first value at ``fastk + slowk + slowd - 3``."""
     h, lo, c = _hlc(high, low, close)
-    return _stoch(
+    k, d = _stoch(
         h, lo, c, v.period(fastk_period, "fastk_period"),
         v.period(slowk_period, "slowk_period"), v.period(slowd_period, "slowd_period"),
     )
+    return k, d
 
 
 def stochf(
@@ -137,7 +136,8 @@ def stochf(
 ) -> tuple[F64, F64]:
     """Fast stochastic ``(fastk, fastd)`` (TA-Lib ``STOCHF`` with SMA)."""
     h, lo, c = _hlc(high, low, close)
-    return _stoch(
+    k, d = _stoch(
         h, lo, c, v.period(fastk_period, "fastk_period"), 1,
         v.period(fastd_period, "fastd_period"),
     )
+    return k, d

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 from engine.indicators import _validate as v
-from engine.indicators._common import ema_into, first_valid1, sma_into
+from engine.indicators._common import ema_into, first_valid1, sma_into, wilder_into
 from engine.indicators._validate import F64
 
 __all__ = ["ema", "rma", "sma", "smma", "wma"]
@@ -81,24 +81,8 @@ def _wma(x, period):
 @njit(cache=True, nogil=True)
 def _smma(x, period):
     """Wilder's smoothing (SMMA/RMA): alpha 1/period, seeded with the SMA."""
-    n = x.shape[0]
-    out = np.empty(n)
-    start = first_valid1(x)
-    first = start + period - 1
-    for i in range(min(first, n)):
-        out[i] = np.nan
-    if first >= n:
-        return out
-    total = 0.0
-    for i in range(start, first + 1):
-        total += x[i]
-    prev = total / period
-    out[first] = prev
-    inv = 1.0 / period
-    keep = (period - 1) * inv
-    for i in range(first + 1, n):
-        prev = prev * keep + x[i] * inv
-        out[i] = prev
+    out = np.empty(x.shape[0])
+    wilder_into(x, first_valid1(x), period, out)
     return out
 
 

@@ -17,7 +17,17 @@ import numpy as np
 from numba import njit
 
 from engine.indicators import _validate as v
-from engine.indicators._common import ema_into, fill_nan, first_valid1, first_valid3
+from engine.indicators._common import (
+    CHUNK,
+    ema_into,
+    fill_nan,
+    first_valid1,
+    first_valid2,
+    first_valid3,
+    fma,
+    sliding_max_into,
+    sliding_min_into,
+)
 from engine.indicators._validate import F64
 
 __all__ = ["atr", "bbands", "donchian", "keltner", "natr", "stddev", "trange"]
@@ -65,10 +75,23 @@ def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
     inv = 1.0 / period
     mean, m2 = window_moments(x, first, period)
     err = 0.0
-    for i in range(first, n):
-        if i > first:
-            a = x[i]
-            b = x[i - period]
+    mb = np.empty(CHUNK)
+    vb = np.empty(CHUNK)
+    mb[0] = mean
+    vb[0] = m2 * inv
+    _moments_out(mode, up, dn, mb[:1], vb[:1], o1[first:], o2[first:], o3[first:])
+    xa = x[first + 1 :]
+    xb = x[first + 1 - period : n - period]
+    m = xa.shape[0]
+    # the sliding update of a chunk into two small buffers, then the square roots and
+    # outputs of the chunk vectorised (CHUNK)
+    for c0 in range(0, m, CHUNK):
+        av = xa[c0 : c0 + CHUNK]
+        bv = xb[c0 : c0 + CHUNK]
+        k = av.shape[0]
+        for j in range(k):
+            a = av[j]
+            b = bv[j]
             d = a - b
             nm = mean + d * inv
             t = d * ((a - nm) + (b - mean))
@@ -76,21 +99,37 @@ def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
             mean = nm
             err += abs(t)
             if err > RECOMPUTE * m2:
-                mean, m2 = window_moments(x, i, period)
+                mean, m2 = window_moments(x, first + 1 + c0 + j, period)
                 err = 0.0
-        var = m2 * inv
-        if mode == 0:
-            o1[i] = mean
-            o2[i] = var if var > 0.0 else (0.0 if var <= 0.0 else var)
-        else:
-            # TA-Lib: a variance <= 0 gives a deviation of 0; NaN stays NaN
+            mb[j] = mean
+            vb[j] = m2 * inv
+        lo = first + 1 + c0
+        _moments_out(mode, up, dn, mb[:k], vb[:k], o1[lo:], o2[lo:], o3[lo:])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _moments_out(mode, up, dn, mb, vb, o1, o2, o3):
+    """Write a chunk of (mean, variance) as the outputs ``mode`` asks for. TA-Lib: a
+    variance <= 0 gives a deviation of 0 (and a variance of 0); NaN stays NaN."""
+    k = mb.shape[0]
+    if mode == 0:
+        for j in range(k):
+            var = vb[j]
+            o1[j] = mb[j]
+            o2[j] = var if var > 0.0 else (0.0 if var <= 0.0 else var)
+    elif mode == 1:
+        for j in range(k):
+            var = vb[j]
             sd = math.sqrt(var) if var > 0.0 else (0.0 if var <= 0.0 else var)
-            if mode == 1:
-                o1[i] = mean + sd * up
-                o2[i] = mean
-                o3[i] = mean - sd * dn
-            else:
-                o1[i] = sd * up
+            mean = mb[j]
+            o1[j] = mean + sd * up
+            o2[j] = mean
+            o3[j] = mean - sd * dn
+    else:
+        for j in range(k):
+            var = vb[j]
+            sd = math.sqrt(var) if var > 0.0 else (0.0 if var <= 0.0 else var)
+            o1[j] = sd * up
 
 
 @njit(cache=True, nogil=True)
@@ -118,9 +157,11 @@ def true_range(h, lo, pc):
 
 
 @njit(cache=True, nogil=True)
-def atr_into(high, low, close, start, period, out):
+def atr_into(high, low, close, start, period, out, norm=False):
     """Wilder ATR: first value at ``start + period`` = mean of the first ``period`` true
-    ranges (the first candle has no previous close, so no true range)."""
+    ranges (the first candle has no previous close, so no true range). With ``norm`` the
+    output is NATR, ``ATR / close * 100`` in the same pass (0 where the close is 0, as in
+    TA-Lib)."""
     n = close.shape[0]
     first = start + period
     fill_nan(out, first)
@@ -132,27 +173,43 @@ def atr_into(high, low, close, start, period, out):
     for i in range(start + 1, first + 1):
         total += true_range(high[i], low[i], close[i - 1])
     prev = total / period
-    out[first] = prev
-    for i in range(first + 1, n):
-        prev = prev * keep + true_range(high[i], low[i], close[i - 1]) * inv
-        out[i] = prev
+    hs = high[first + 1 :]
+    ls = low[first + 1 :]
+    pcs = close[first : n - 1]
+    os = out[first + 1 :]
+    m = hs.shape[0]
+    if not norm:
+        out[first] = prev
+        for j in range(m):
+            prev = fma(prev, keep, true_range(hs[j], ls[j], pcs[j]) * inv)
+            os[j] = prev
+        return
+    out[first] = _natr_of(prev, close[first])
+    cs = close[first + 1 :]
+    buf = np.empty(CHUNK)  # ATR of a chunk, then its divisions vectorised (CHUNK)
+    for c0 in range(0, m, CHUNK):
+        hv = hs[c0 : c0 + CHUNK]
+        lv = ls[c0 : c0 + CHUNK]
+        pv = pcs[c0 : c0 + CHUNK]
+        k = hv.shape[0]
+        for j in range(k):
+            prev = fma(prev, keep, true_range(hv[j], lv[j], pv[j]) * inv)
+            buf[j] = prev
+        cv = cs[c0 : c0 + k]
+        ov = os[c0 : c0 + k]
+        for j in range(k):
+            ov[j] = _natr_of(buf[j], cv[j])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _natr_of(atr, c):
+    return (atr / c) * 100.0 if c != 0.0 else 0.0
 
 
 @njit(cache=True, nogil=True)
-def _atr(high, low, close, period):
+def _atr(high, low, close, period, norm):
     out = np.empty(close.shape[0])
-    atr_into(high, low, close, first_valid3(high, low, close), period, out)
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _natr(high, low, close, period):
-    out = np.empty(close.shape[0])
-    start = first_valid3(high, low, close)
-    atr_into(high, low, close, start, period, out)
-    for i in range(start + period, close.shape[0]):
-        c = close[i]
-        out[i] = (out[i] / c) * 100.0 if c != 0.0 else 0.0
+    atr_into(high, low, close, first_valid3(high, low, close), period, out, norm)
     return out
 
 
@@ -162,19 +219,22 @@ def _trange(high, low, close):
     out = np.empty(n)
     start = first_valid3(high, low, close)
     fill_nan(out, start + 1)
-    for i in range(start + 1, n):
-        out[i] = true_range(high[i], low[i], close[i - 1])
+    if start + 1 >= n:
+        return out
+    hs = high[start + 1 :]
+    ls = low[start + 1 :]
+    pcs = close[start : n - 1]
+    os = out[start + 1 :]
+    for j in range(hs.shape[0]):
+        os[j] = true_range(hs[j], ls[j], pcs[j])
     return out
 
 
 @njit(cache=True, nogil=True)
 def _bbands(x, period, up, dn):
-    n = x.shape[0]
-    upper = np.empty(n)
-    middle = np.empty(n)
-    lower = np.empty(n)
-    bbands_into(x, first_valid1(x), period, up, dn, upper, middle, lower)
-    return upper, middle, lower
+    out = np.empty((3, x.shape[0]))
+    bbands_into(x, first_valid1(x), period, up, dn, out[0], out[1], out[2])
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -185,91 +245,47 @@ def _stddev(x, period, nbdev):
 
 
 @njit(cache=True, nogil=True)
-def minmax_into(high, low, start, period, hi_out, lo_out):
-    """Highest high and lowest low over ``period`` candles, TA-Lib's rescanning tracker
-    (amortised O(1); a rescan only when the extreme leaves the window)."""
-    n = high.shape[0]
-    first = start + period - 1
-    fill_nan(hi_out, first)
-    fill_nan(lo_out, first)
-    hi_idx = -1
-    lo_idx = -1
-    hi = 0.0
-    lo = 0.0
-    for today in range(first, n):
-        trailing = today - period + 1
-        t = low[today]
-        if lo_idx < trailing:
-            lo_idx = trailing
-            lo = low[lo_idx]
-            for j in range(lo_idx + 1, today + 1):
-                t = low[j]
-                if t < lo:
-                    lo_idx = j
-                    lo = t
-        elif t <= lo:
-            lo_idx = today
-            lo = t
-        t = high[today]
-        if hi_idx < trailing:
-            hi_idx = trailing
-            hi = high[hi_idx]
-            for j in range(hi_idx + 1, today + 1):
-                t = high[j]
-                if t > hi:
-                    hi_idx = j
-                    hi = t
-        elif t >= hi:
-            hi_idx = today
-            hi = t
-        hi_out[today] = hi
-        lo_out[today] = lo
-
-
-@njit(cache=True, nogil=True)
 def _donchian(high, low, period):
     n = high.shape[0]
-    upper = np.empty(n)
-    middle = np.empty(n)
-    lower = np.empty(n)
-    start = 0
-    for i in range(n):
-        if high[i] == high[i] and low[i] == low[i]:
-            start = i
-            break
-    minmax_into(high, low, start, period, upper, lower)
+    out = np.empty((3, n))
+    upper = out[0]
+    middle = out[1]
+    lower = out[2]
+    start = first_valid2(high, low)
+    sliding_max_into(high, start, period, upper)
+    sliding_min_into(low, start, period, lower)
     for i in range(n):
         middle[i] = (upper[i] + lower[i]) * 0.5
-    return upper, middle, lower
+    return out
 
 
 @njit(cache=True, nogil=True)
 def _keltner(high, low, close, period, atr_period, mult):
-    n = close.shape[0]
-    upper = np.empty(n)
-    middle = np.empty(n)
-    lower = np.empty(n)
+    out = np.empty((3, close.shape[0]))
+    upper = out[0]
+    middle = out[1]
+    lower = out[2]
     start = first_valid3(high, low, close)
     ema_into(close, start, period, middle)
     atr_into(high, low, close, start, atr_period, lower)
-    for i in range(n):
+    for i in range(close.shape[0]):
         band = lower[i] * mult
         m = middle[i]
         upper[i] = m + band
         lower[i] = m - band
-    return upper, middle, lower
+    return out
 
 
 def atr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """Average True Range (Wilder); first value at index ``period`` (TA-Lib ``ATR``)."""
     h, lo, c = _hlc(high, low, close)
-    return _atr(h, lo, c, v.period(period))
+    return _atr(h, lo, c, v.period(period), False)
 
 
 def natr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """ATR as a percentage of close, comparable across price levels (TA-Lib ``NATR``)."""
     h, lo, c = _hlc(high, low, close)
-    return _natr(h, lo, c, v.period(period))
+    return _atr(h, lo, c, v.period(period), True)
 
 
 def trange(high: Any, low: Any, close: Any) -> F64:
@@ -283,10 +299,11 @@ def bbands(
 ) -> tuple[F64, F64, F64]:
     """Bollinger Bands ``(upper, middle, lower)`` around the SMA with population standard
     deviation (TA-Lib ``BBANDS`` with ``matype=0``)."""
-    return _bbands(
+    upper, middle, lower = _bbands(
         v.as_f64(close, "close"), v.period(period), v.number(nbdevup, "nbdevup"),
         v.number(nbdevdn, "nbdevdn"),
     )
+    return upper, middle, lower
 
 
 def stddev(close: Any, period: int = 5, nbdev: float = 1.0) -> F64:
@@ -302,8 +319,10 @@ def donchian(high: Any, low: Any, period: int = 20) -> tuple[F64, F64, F64]:
     the last ``period`` candles (upper/lower equal TA-Lib ``MAX(high)``/``MIN(low)``)."""
     h = v.as_f64(high, "high")
     lo = v.as_f64(low, "low")
-    v.same_length(("high", h), ("low", lo))
-    return _donchian(h, lo, v.period(period))
+    if h.shape != lo.shape:
+        v.same_length(("high", h), ("low", lo))
+    upper, middle, lower = _donchian(h, lo, v.period(period))
+    return upper, middle, lower
 
 
 def keltner(
@@ -313,10 +332,11 @@ def keltner(
     """Keltner channel ``(upper, middle, lower)``: EMA(close) +/- ``multiplier`` x ATR.
     NaN until both the EMA and the ATR have warmed up."""
     h, lo, c = _hlc(high, low, close)
-    return _keltner(
+    upper, middle, lower = _keltner(
         h, lo, c, v.period(period), v.period(atr_period, "atr_period"),
         v.number(multiplier, "multiplier"),
     )
+    return upper, middle, lower
 
 
 def _hlc(high: Any, low: Any, close: Any) -> tuple[F64, F64, F64]:

@@ -17,18 +17,24 @@ __all__ = ["obv"]
 @njit(cache=True, nogil=True)
 def obv_into(close, volume, start, out):
     """TA-Lib OBV: starts at the first candle's volume, adds or subtracts each volume by
-    the sign of the close change (unchanged close: unchanged OBV)."""
+    the sign of the close change. An unchanged (or NaN) close leaves OBV unchanged without
+    reading the volume, so a NaN volume there does not poison the total (as in TA-Lib)."""
     n = close.shape[0]
     fill_nan(out, start)
     if n == 0:
         return
     acc = volume[start]
     prev = close[start]
-    for i in range(start, n):
-        c = close[i]
+    cs = close[start:]
+    vs = volume[start:]
+    os = out[start:]
+    for j in range(cs.shape[0]):
+        c = cs[j]
         # branch-free: a random-walk close mispredicts an if/elif half the time
-        acc += volume[i] * (np.float64(c > prev) - np.float64(c < prev))
-        out[i] = acc
+        sign = np.float64(c > prev) - np.float64(c < prev)
+        step = vs[j] * sign
+        acc += step if sign != 0.0 else 0.0
+        os[j] = acc
         prev = c
 
 
