@@ -41,12 +41,19 @@ class PackageLocator(caching._CacheLocator):
     """numba's usual locator for files of this package, with the package stamp added."""
 
     _defaults: ClassVar[list[Any]] = []
+    _writable: ClassVar[set[str]] = set()
+    _chosen: ClassVar[Any] = None  # the numba locator class that works for this package
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
 
     def ensure_cache_path(self) -> None:
-        self._inner.ensure_cache_path()
+        # numba probes a directory by creating a temporary file in it, once per kernel at
+        # import; once per directory is enough
+        path = self.get_cache_path()
+        if path not in self._writable:
+            self._inner.ensure_cache_path()
+            self._writable.add(path)
 
     def get_cache_path(self) -> str:
         return str(self._inner.get_cache_path())
@@ -61,11 +68,23 @@ class PackageLocator(caching._CacheLocator):
     def from_function(cls, py_func: Any, py_file: str) -> PackageLocator | None:
         if os.path.dirname(os.path.abspath(py_file)) != _PKG:
             return None
+        if cls._chosen is not None:  # same directory, same answer: skip numba's probe
+            return cls(cls._chosen(py_func, py_file))
         for other in cls._defaults:
             inner = other.from_function(py_func, py_file)
             if inner is not None:
+                if type(inner) in _PLAIN:
+                    cls._chosen = type(inner)
+                    cls._writable.add(inner.get_cache_path())
                 return cls(inner)
         return None
+
+
+_PLAIN = (
+    caching.UserProvidedCacheLocator,
+    caching.InTreeCacheLocator,
+    caching.UserWideCacheLocator,
+)
 
 
 def install() -> None:
