@@ -7,11 +7,12 @@ exactly where TA-Lib puts it.
 
 from engine.indicators.momentum import macd, mom, roc, rsi
 from engine.indicators.oscillators import stoch, stochf
-from engine.indicators.trend import ema, rma, sma, smma, wma
+from engine.indicators.trend import dema, ema, hma, kama, rma, sma, smma, tema, vwma, wma, zlema
 from engine.indicators.volatility import atr, bbands, donchian, keltner, natr, stddev, trange
 from engine.indicators.volume import obv
 
 __all__ = [
-    "atr", "bbands", "donchian", "ema", "keltner", "macd", "mom", "natr", "obv", "rma", "roc",
-    "rsi", "sma", "smma", "stddev", "stoch", "stochf", "trange", "wma",
+    "atr", "bbands", "dema", "donchian", "ema", "hma", "kama", "keltner", "macd", "mom", "natr",
+    "obv", "rma", "roc", "rsi", "sma", "smma", "stddev", "stoch", "stochf", "tema", "trange",
+    "vwma", "wma", "zlema",
 ]
