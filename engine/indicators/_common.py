@@ -60,6 +60,17 @@ fma = cast(Callable[[float, float, float], float], intrinsic(_fma_typer))
 instruction where the CPU has one, the correctly rounded libm ``fma`` otherwise)."""
 
 
+# TA-Lib 0.8's "is zero" for a difference of two comparable numbers: within 1e-14 of
+# their magnitude (~90 ulp), so a window flat to 15 digits counts as flat at any price.
+EPS_SCALED = 1e-14
+
+
+@njit(cache=True, nogil=True, inline="always")
+def is_zero_scaled(v, scale):
+    """TA-Lib's ``TA_IS_ZERO_SCALED(v, scale)``: ``|v| <= 1e-14 * scale``."""
+    return abs(v) <= EPS_SCALED * scale
+
+
 def sma_block(period: int) -> int:
     """Outputs between two exact restarts of the SMA running sum (see :func:`sma_into`)."""
     return max(SMA_BLOCK, 16 * period)

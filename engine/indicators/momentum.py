@@ -8,17 +8,30 @@ import numpy as np
 from numba import njit
 
 from engine.indicators import _validate as v
-from engine.indicators._common import CHUNK, fill_nan, first_valid1, fma
+from engine.indicators._common import (
+    CHUNK,
+    fill_nan,
+    first_valid1,
+    first_valid3,
+    fma,
+    is_zero_scaled,
+    sliding_max_into,
+    sliding_min_into,
+)
 from engine.indicators._validate import F64
+from engine.indicators.oscillators import stoch_into
+from engine.indicators.volatility import _hlc
 
-__all__ = ["macd", "mom", "roc", "rsi"]
+__all__ = ["cci", "cmo", "macd", "mom", "roc", "rsi", "stochrsi", "willr"]
 
 
 @njit(cache=True, nogil=True)
-def rsi_into(x, start, period, out):
+def rsi_into(x, start, period, out, cmo=False):
     """Wilder RSI of ``x[start:]``, seeded with simple averages of the first ``period``
     changes, first value at ``start + period``; TA-Lib (0.6+) reports 0 when gain + loss is
-    zero or NaN (a flat market), and so do we."""
+    zero or NaN (a flat market), and so do we. With ``cmo`` the output is Chande's momentum
+    oscillator ``100 * (gain - loss) / (gain + loss)`` on the same smoothed sums (TA-Lib's
+    CMO, which also reports 0 for a zero or NaN sum)."""
     n = x.shape[0]
     first = start + period
     fill_nan(out, first)
@@ -40,7 +53,10 @@ def rsi_into(x, start, period, out):
     gain = gain / period
     loss = loss / period
     s = gain + loss
-    out[first] = 100.0 * (gain / s) if s > 0.0 else 0.0
+    if cmo:
+        out[first] = 100.0 * ((gain - loss) / s) if s > 0.0 else 0.0
+    else:
+        out[first] = 100.0 * (gain / s) if s > 0.0 else 0.0
     # smoothing of a chunk into two small buffers, then its divisions vectorised (CHUNK)
     gb = np.empty(CHUNK)
     sb = np.empty(CHUNK)
@@ -58,7 +74,7 @@ def rsi_into(x, start, period, out):
             dn = -d if d < 0.0 else 0.0
             gain = fma(gain, keep, up * inv)
             loss = fma(loss, keep, dn * inv)
-            gb[j] = gain
+            gb[j] = gain - loss if cmo else gain
             sb[j] = gain + loss
         oc = os[c0 : c0 + k]
         for j in range(k):
@@ -175,3 +191,127 @@ def mom(close: Any, period: int = 10) -> F64:
 def roc(close: Any, period: int = 10) -> F64:
     """Rate of change in percent; 0 where the old close is 0 (TA-Lib ``ROC``)."""
     return _mom_roc(v.as_f64(close, "close"), v.period(period), True)
+
+
+@njit(cache=True, nogil=True)
+def _cmo(x, period):
+    out = np.empty(x.shape[0])
+    rsi_into(x, first_valid1(x), period, out, True)
+    return out
+
+
+def cmo(close: Any, period: int = 14) -> F64:
+    """Chande momentum oscillator in [-100, 100] on Wilder-smoothed gains and losses
+    (TA-Lib ``CMO``); first value at index ``period``."""
+    return _cmo(v.as_f64(close, "close"), v.period(period))
+
+
+@njit(cache=True, nogil=True)
+def _stochrsi(x, period, fk, fd):
+    n = x.shape[0]
+    r = np.empty(n)
+    start = first_valid1(x)
+    rsi_into(x, start, period, r)
+    out = np.empty((2, n))
+    stoch_into(r, r, r, min(start + period, n), fk, 1, fd, out[0], out[1])
+    return out
+
+
+def stochrsi(
+    close: Any, period: int = 14, fastk_period: int = 5, fastd_period: int = 3
+) -> tuple[F64, F64]:
+    """Stochastic RSI ``(fastk, fastd)``: the fast stochastic of the RSI (TA-Lib
+    ``STOCHRSI`` with SMA for %D)."""
+    k, d = _stochrsi(
+        v.as_f64(close, "close"), v.period(period), v.period(fastk_period, "fastk_period"),
+        v.period(fastd_period, "fastd_period"),
+    )
+    return k, d
+
+
+@njit(cache=True, nogil=True)
+def _cci(high, low, close, period):
+    """TA-Lib CCI: typical price ``(h + l + c) / 3``, its mean and mean absolute deviation
+    over the window (both recomputed from the window each step, as TA-Lib does: a running
+    mean would need the deviations again anyway), ``(tp - mean) / (0.015 * meandev)``;
+    0 when either is within 1e-14 of the mean's magnitude (TA-Lib 0.8's scaled zero)."""
+    n = close.shape[0]
+    out = np.empty(n)
+    start = first_valid3(high, low, close)
+    first = start + period - 1
+    fill_nan(out, first)
+    if first >= n:
+        return out
+    tp = np.empty(n)
+    for i in range(start, n):
+        tp[i] = (high[i] + low[i] + close[i]) / 3.0
+    inv = 1.0 / period
+    for i in range(first, n):
+        w = tp[i - period + 1 : i + 1]
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        j = 0
+        while j + 4 <= period:  # four accumulators: no single long add chain
+            a0 += w[j]
+            a1 += w[j + 1]
+            a2 += w[j + 2]
+            a3 += w[j + 3]
+            j += 4
+        while j < period:
+            a0 += w[j]
+            j += 1
+        mean = ((a0 + a1) + (a2 + a3)) / period
+        d0 = 0.0
+        d1 = 0.0
+        d2 = 0.0
+        d3 = 0.0
+        j = 0
+        while j + 4 <= period:
+            d0 += abs(w[j] - mean)
+            d1 += abs(w[j + 1] - mean)
+            d2 += abs(w[j + 2] - mean)
+            d3 += abs(w[j + 3] - mean)
+            j += 4
+        while j < period:
+            d0 += abs(w[j] - mean)
+            j += 1
+        dev = ((d0 + d1) + (d2 + d3)) * inv
+        diff = tp[i] - mean
+        scale = abs(mean)
+        flat = is_zero_scaled(diff, scale) or is_zero_scaled(dev, scale)  # TA-Lib 0.8
+        out[i] = diff / (0.015 * dev) if not flat else 0.0
+    return out
+
+
+def cci(high: Any, low: Any, close: Any, period: int = 14) -> F64:
+    """Commodity channel index (TA-Lib ``CCI``); first value at ``period - 1``."""
+    h, lo, c = _hlc(high, low, close)
+    return _cci(h, lo, c, v.period(period))
+
+
+@njit(cache=True, nogil=True)
+def _willr(high, low, close, period):
+    """Williams %R in [-100, 0]: ``(highest - close) / (highest - lowest) * -100`` over the
+    window (0 when the window is flat to 1e-14), computed as TA-Lib does (divide by
+    ``range / -100``)."""
+    n = close.shape[0]
+    out = np.empty(n)
+    lo_ = np.empty(n)
+    start = first_valid3(high, low, close)
+    sliding_max_into(high, start, period, out)
+    sliding_min_into(low, start, period, lo_)
+    for i in range(start + period - 1, n):
+        hh = out[i]
+        ll = lo_[i]
+        diff = (hh - ll) / (-100.0)
+        flat = is_zero_scaled(hh - ll, abs(hh) + abs(ll))  # TA-Lib 0.8's flat window
+        out[i] = (hh - close[i]) / diff if not flat else 0.0
+    return out
+
+
+def willr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
+    """Williams %R (TA-Lib ``WILLR``); first value at ``period - 1``."""
+    h, lo, c = _hlc(high, low, close)
+    return _willr(h, lo, c, v.period(period))

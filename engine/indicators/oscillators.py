@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from engine.indicators import _validate as v
-from engine.indicators._common import fill_nan, first_valid3
+from engine.indicators._common import fill_nan, first_valid3, is_zero_scaled
 from engine.indicators._validate import F64
 from engine.indicators.volatility import _hlc
 
@@ -72,7 +72,8 @@ def stoch_into(high, low, close, start, fk, sk, sd, k_out, d_out):
             hi_idx = today
             hi = t
         diff = (hi - lo) / 100.0
-        kf = (close[today] - lo) / diff if diff != 0.0 else 0.0
+        flat = is_zero_scaled(hi - lo, abs(hi) + abs(lo))  # TA-Lib 0.8's flat window
+        kf = (close[today] - lo) / diff if not flat else 0.0
         if sk == 1:
             ks = kf
         else:

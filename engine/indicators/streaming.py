@@ -12,7 +12,7 @@ import math
 from collections import deque
 
 from engine.indicators import _validate as v
-from engine.indicators._common import sma_block
+from engine.indicators._common import EPS_SCALED, sma_block
 from engine.indicators._fma import fma
 from engine.indicators.volatility import RECOMPUTE
 
@@ -397,7 +397,8 @@ class StochStream:
             return NAN, NAN
         hi, low_ = hq[0][1], lq[0][1]
         diff = (hi - low_) / 100.0
-        kf = (c - low_) / diff if diff != 0.0 else 0.0
+        flat = abs(hi - low_) <= EPS_SCALED * (abs(hi) + abs(low_))
+        kf = (c - low_) / diff if not flat else 0.0
         if sk == 1:
             ks = kf
         else:
