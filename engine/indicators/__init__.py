@@ -12,10 +12,11 @@ from engine.indicators.momentum import cci, cmo, macd, mom, roc, rsi, stochrsi, 
 from engine.indicators.oscillators import stoch, stochf
 from engine.indicators.trend import dema, ema, hma, kama, rma, sma, smma, tema, vwma, wma, zlema
 from engine.indicators.volatility import atr, bbands, donchian, keltner, natr, stddev, trange
-from engine.indicators.volume import obv
+from engine.indicators.volume import ad, adosc, cmf, mfi, obv, vwap, vwap_session
 
 __all__ = [
-    "atr", "bbands", "cci", "cmo", "dema", "donchian", "ema", "hma", "kama", "keltner", "macd",
-    "mom", "natr", "obv", "rma", "roc", "rsi", "sma", "smma", "stddev", "stoch", "stochf",
-    "stochrsi", "tema", "trange", "vwma", "willr", "wma", "zlema",
+    "ad", "adosc", "atr", "bbands", "cci", "cmf", "cmo", "dema", "donchian", "ema", "hma",
+    "kama", "keltner", "macd", "mfi", "mom", "natr", "obv", "rma", "roc", "rsi", "sma", "smma",
+    "stddev", "stoch", "stochf", "stochrsi", "tema", "trange", "vwap", "vwap_session", "vwma",
+    "willr", "wma", "zlema",
 ]

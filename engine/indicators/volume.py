@@ -8,10 +8,10 @@ import numpy as np
 from numba import njit
 
 from engine.indicators import _validate as v
-from engine.indicators._common import fill_nan, first_valid2
+from engine.indicators._common import fill_nan, first_valid2, first_valid4, fma, is_zero_scaled
 from engine.indicators._validate import F64
 
-__all__ = ["obv"]
+__all__ = ["ad", "adosc", "cmf", "mfi", "obv", "vwap", "vwap_session"]
 
 
 @njit(cache=True, nogil=True)
@@ -52,3 +52,300 @@ def obv(close: Any, volume: Any) -> F64:
     if c.shape != vol.shape:
         v.same_length(("close", c), ("volume", vol))
     return _obv(c, vol)
+
+
+def _hlcv(high: Any, low: Any, close: Any, volume: Any) -> tuple[F64, F64, F64, F64]:
+    h = v.as_f64(high, "high")
+    lo = v.as_f64(low, "low")
+    c = v.as_f64(close, "close")
+    vol = v.as_f64(volume, "volume")
+    if not (h.shape == lo.shape == c.shape == vol.shape):
+        v.same_length(("high", h), ("low", lo), ("close", c), ("volume", vol))
+    return h, lo, c, vol
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _clv_volume(h, lo, c, vol):
+    """Close location value times volume, TA-Lib's expression order; 0 for a candle with
+    no range (``high - low <= 0``)."""
+    r = h - lo
+    return (((c - lo) - (h - c)) / r) * vol if r > 0.0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def ad_into(high, low, close, volume, start, out):
+    """Chaikin accumulation/distribution line of ``[start:]`` (TA-Lib ``AD``)."""
+    n = close.shape[0]
+    fill_nan(out, start)
+    acc = 0.0
+    for i in range(start, n):
+        acc += _clv_volume(high[i], low[i], close[i], volume[i])
+        out[i] = acc
+
+
+@njit(cache=True, nogil=True)
+def _ad(high, low, close, volume):
+    out = np.empty(close.shape[0])
+    ad_into(high, low, close, volume, first_valid4(high, low, close, volume), out)
+    return out
+
+
+def ad(high: Any, low: Any, close: Any, volume: Any) -> F64:
+    """Accumulation/distribution line (TA-Lib ``AD``); defined from the first candle."""
+    return _ad(*_hlcv(high, low, close, volume))
+
+
+@njit(cache=True, nogil=True)
+def _adosc(high, low, close, volume, fast, slow):
+    """TA-Lib ADOSC: EMA(fast) - EMA(slow) of the AD line, both EMAs seeded with the first
+    AD value (not an SMA) and output from ``max(fast, slow) - 1``."""
+    n = close.shape[0]
+    out = np.empty(n)
+    start = first_valid4(high, low, close, volume)
+    first = start + max(fast, slow) - 1
+    fill_nan(out, first)
+    if first >= n:
+        return out
+    kf = 2.0 / (fast + 1)
+    ks = 2.0 / (slow + 1)
+    kf1 = 1.0 - kf
+    ks1 = 1.0 - ks
+    acc = _clv_volume(high[start], low[start], close[start], volume[start])
+    ef = acc
+    es = acc
+    for i in range(start + 1, n):
+        acc += _clv_volume(high[i], low[i], close[i], volume[i])
+        ef = fma(ef, kf1, kf * acc)
+        es = fma(es, ks1, ks * acc)
+        if i >= first:
+            out[i] = ef - es
+    if first == start:
+        out[first] = 0.0
+    return out
+
+
+def adosc(
+    high: Any, low: Any, close: Any, volume: Any, fastperiod: int = 3, slowperiod: int = 10
+) -> F64:
+    """Chaikin A/D oscillator (TA-Lib ``ADOSC``)."""
+    return _adosc(
+        *_hlcv(high, low, close, volume), v.period(fastperiod, "fastperiod"),
+        v.period(slowperiod, "slowperiod"),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _mfi(high, low, close, volume, period):
+    """TA-Lib MFI: money flow ``typical price * volume`` split by the sign of the typical
+    price change, positive and negative sums over the window kept as running sums in
+    TA-Lib's order; ``100 * pos / (pos + neg)``, 0 when the sum is not positive, clamped
+    to [0, 100] (a negative price could push it out). As in TA-Lib 0.8, a typical-price
+    change within 1e-14 of the price counts as none, a window without any move gives 0
+    (not the running sums' residue), and a NaN price or volume makes every later value
+    NaN."""
+    n = close.shape[0]
+    out = np.empty(n)
+    start = first_valid4(high, low, close, volume)
+    first = start + period
+    fill_nan(out, first)
+    if first >= n:
+        return out
+    pos = np.zeros(period)
+    neg = np.zeros(period)
+    moved = np.zeros(period, dtype=np.bool_)  # did the typical price move at that slot
+    nmoved = 0
+    spos = 0.0
+    sneg = 0.0
+    prev = (high[start] + low[start] + close[start]) / 3.0
+    idx = 0
+    for today in range(start + 1, n):
+        if today > first:
+            spos -= pos[idx]
+            sneg -= neg[idx]
+            nmoved -= moved[idx]
+        tp = (high[today] + low[today] + close[today]) / 3.0
+        d = tp - prev
+        flat = is_zero_scaled(d, abs(tp) + abs(prev))
+        prev = tp
+        mf = tp * volume[today]
+        if flat:  # TA-Lib 0.8: a change within 1e-14 of the price is no change
+            pos[idx] = 0.0
+            neg[idx] = 0.0
+        elif d < 0.0:
+            neg[idx] = mf
+            sneg += mf
+            pos[idx] = 0.0
+        else:  # up, or NaN: a NaN price or volume poisons the sums for good, as in TA-Lib
+            pos[idx] = mf
+            spos += mf
+            neg[idx] = 0.0
+        moved[idx] = not flat
+        nmoved += not flat
+        idx += 1
+        if idx == period:
+            idx = 0
+        if today >= first:
+            if nmoved == 0:
+                # no flow left in the window: TA-Lib reports 0 and its sums restart from
+                # an exact 0 instead of the running sums' rounding residue
+                spos = 0.0
+                sneg = 0.0
+                out[today] = 0.0
+                continue
+            s = spos + sneg
+            if s <= 0.0:
+                out[today] = 0.0
+            else:  # NaN stays NaN
+                r = 100.0 * (spos / s)
+                out[today] = 100.0 if r > 100.0 else (0.0 if r < 0.0 else r)
+    return out
+
+
+def mfi(high: Any, low: Any, close: Any, volume: Any, period: int = 14) -> F64:
+    """Money flow index, a volume-weighted RSI (TA-Lib ``MFI``); first value at
+    ``period``."""
+    return _mfi(*_hlcv(high, low, close, volume), v.period(period))
+
+
+@njit(cache=True, nogil=True)
+def _cmf(high, low, close, volume, period):
+    """Chaikin money flow: the sum of close-location-weighted volume over the window
+    divided by the window's volume (0 when the volume is not positive). Running sums as in
+    TA-Lib, so a NaN close poisons the rest of the series and a NaN volume zeroes it, as
+    there."""
+    n = close.shape[0]
+    out = np.empty(n)
+    start = first_valid4(high, low, close, volume)
+    first = start + period - 1
+    fill_nan(out, first)
+    if first >= n:
+        return out
+    mfv = np.empty(n)
+    for i in range(start, n):
+        mfv[i] = _clv_volume(high[i], low[i], close[i], volume[i])
+    sm = 0.0
+    sv = 0.0
+    for i in range(start, first):
+        sm += mfv[i]
+        sv += volume[i]
+    for i in range(first, n):
+        sm += mfv[i]
+        sv += volume[i]
+        out[i] = sm / sv if sv > 0.0 else 0.0
+        tr = i - period + 1
+        sm -= mfv[tr]
+        sv -= volume[tr]
+    return out
+
+
+def cmf(high: Any, low: Any, close: Any, volume: Any, period: int = 20) -> F64:
+    """Chaikin money flow in [-1, 1] (TA-Lib ``CMF``); first value at ``period - 1``."""
+    return _cmf(*_hlcv(high, low, close, volume), v.period(period))
+
+
+@njit(cache=True, nogil=True)
+def _vwap(high, low, close, volume, period, session):
+    """VWAP of the typical price ``(h + l + c) / 3``.
+
+    ``period == 0``: cumulative from the first candle, or from the start of each session
+    (``session[i] != session[i - 1]`` starts a new one), exactly as TA-Lib's ``VWAP`` on
+    each session's slice: a candle with a non-finite price or volume is skipped, a value
+    carries forward while nothing has traded, and the line starts at 0 until the first
+    volume. ``period > 0``: rolling over ``period`` candles, which is TA-Lib's
+    ``VWMA(typical price, volume, period)`` (NaN for a window without volume)."""
+    n = close.shape[0]
+    out = np.empty(n)
+    start = first_valid4(high, low, close, volume)
+    if period > 0:
+        tp = np.empty(n)
+        for i in range(n):
+            tp[i] = (high[i] + low[i] + close[i]) / 3.0
+        first = start + period - 1
+        fill_nan(out, first)
+        if first >= n:
+            return out
+        if period == 1:
+            for i in range(first, n):
+                out[i] = tp[i]
+            return out
+        spv = 0.0
+        sv = 0.0
+        for i in range(start, first):
+            t = tp[i] * volume[i]
+            spv += t
+            sv += volume[i]
+        for i in range(first, n):
+            t = tp[i] * volume[i]
+            spv += t
+            sv += volume[i]
+            tpv = spv
+            tv = sv
+            tr = i - period + 1
+            t = tp[tr] * volume[tr]
+            spv -= t
+            sv -= volume[tr]
+            out[i] = tpv / period / (tv / period)
+        return out
+    fill_nan(out, start)
+    spv = 0.0
+    sv = 0.0
+    value = 0.0
+    has_sessions = session.shape[0] == n
+    for i in range(start, n):
+        if has_sessions and i > start and session[i] != session[i - 1]:
+            spv = 0.0
+            sv = 0.0
+            value = 0.0
+        tp = (high[i] + low[i] + close[i]) / 3.0
+        vol = volume[i]
+        t = tp * vol
+        if np.isfinite(tp) and np.isfinite(vol):
+            spv += t
+            sv += vol
+        if sv > 0.0:
+            value = spv / sv
+        out[i] = value
+    return out
+
+
+def vwap(
+    high: Any, low: Any, close: Any, volume: Any, period: int | None = None
+) -> F64:
+    """Volume-weighted average price of the typical price.
+
+    ``period=None``: cumulative from the first candle (TA-Lib ``VWAP``, which anchors at
+    the start of what it is given; see :func:`vwap_session` for the usual daily anchor).
+    ``period=n``: rolling over the last ``n`` candles."""
+    p = 0 if period is None else v.period(period)
+    return _vwap(*_hlcv(high, low, close, volume), p, np.empty(0, dtype=np.int64))
+
+
+def vwap_session(
+    high: Any, low: Any, close: Any, volume: Any, timestamps: Any,
+    session_ms: int = 86_400_000, offset_ms: int = 0, stamp: str = "close",
+) -> F64:
+    """Session VWAP: cumulative, restarting at every session boundary.
+
+    ``timestamps`` are UTC ms since the epoch, one per candle. Sessions are
+    ``session_ms`` long (default one day) and start at ``offset_ms`` past each multiple of
+    it (UTC midnight by default). Candles are stamped with their close time in the engine
+    (``stamp="close"``, the default): the candle stamped 00:00 covers (23:55, 00:00] and
+    belongs to the day that ends there, so it is keyed by ``ts - 1``. Pass ``"open"`` for
+    open-time stamps (as most files and ccxt deliver them). Each session equals TA-Lib's
+    ``VWAP`` on that session's slice."""
+    h, lo, c, vol = _hlcv(high, low, close, volume)
+    try:
+        ts = np.ascontiguousarray(timestamps, dtype=np.int64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"timestamps must be integer ms since the epoch: {exc}") from None
+    if ts.shape != c.shape:
+        raise ValueError(
+            f"timestamps has shape {ts.shape} but close has shape {c.shape}: "
+            "all inputs must describe the same candles"
+        )
+    length = v.period(session_ms, "session_ms")
+    shift = int(offset_ms) + (1 if stamp == "close" else 0)
+    if stamp not in ("close", "open"):
+        raise ValueError(f'stamp must be "close" or "open", got {stamp!r}')
+    key = (ts - shift) // length
+    return _vwap(h, lo, c, vol, 0, key)
