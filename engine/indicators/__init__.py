@@ -9,14 +9,25 @@ arrays with 0 there, as in TA-Lib). One module per family: ``trend``, ``momentum
 """
 
 from engine.indicators.momentum import cci, cmo, macd, mom, roc, rsi, stochrsi, willr
-from engine.indicators.oscillators import stoch, stochf
+from engine.indicators.oscillators import (
+    adx,
+    dmi,
+    dx,
+    minus_di,
+    plus_di,
+    ppo,
+    stoch,
+    stochf,
+    trix,
+    ultosc,
+)
 from engine.indicators.trend import dema, ema, hma, kama, rma, sma, smma, tema, vwma, wma, zlema
 from engine.indicators.volatility import atr, bbands, donchian, keltner, natr, stddev, trange
 from engine.indicators.volume import ad, adosc, cmf, mfi, obv, vwap, vwap_session
 
 __all__ = [
-    "ad", "adosc", "atr", "bbands", "cci", "cmf", "cmo", "dema", "donchian", "ema", "hma",
-    "kama", "keltner", "macd", "mfi", "mom", "natr", "obv", "rma", "roc", "rsi", "sma", "smma",
-    "stddev", "stoch", "stochf", "stochrsi", "tema", "trange", "vwap", "vwap_session", "vwma",
-    "willr", "wma", "zlema",
+    "ad", "adosc", "adx", "atr", "bbands", "cci", "cmf", "cmo", "dema", "dmi", "donchian", "dx",
+    "ema", "hma", "kama", "keltner", "macd", "mfi", "minus_di", "mom", "natr", "obv", "plus_di",
+    "ppo", "rma", "roc", "rsi", "sma", "smma", "stddev", "stoch", "stochf", "stochrsi", "tema",
+    "trange", "trix", "ultosc", "vwap", "vwap_session", "vwma", "willr", "wma", "zlema",
 ]

@@ -8,11 +8,22 @@ import numpy as np
 from numba import njit
 
 from engine.indicators import _validate as v
-from engine.indicators._common import fill_nan, first_valid3, is_zero_scaled
+from engine.indicators._common import (
+    ema_into,
+    fill_nan,
+    first_valid1,
+    first_valid3,
+    fma,
+    is_zero_scaled,
+    sma_into,
+)
 from engine.indicators._validate import F64
-from engine.indicators.volatility import _hlc
+from engine.indicators.trend import _multi_ema, wma_into
+from engine.indicators.volatility import _hlc, true_range
 
-__all__ = ["stoch", "stochf"]
+__all__ = [
+    "adx", "dmi", "dx", "minus_di", "plus_di", "ppo", "stoch", "stochf", "trix", "ultosc",
+]
 
 
 @njit(cache=True, nogil=True)
@@ -142,3 +153,271 @@ def stochf(
         v.period(fastd_period, "fastd_period"),
     )
     return k, d
+
+
+@njit(cache=True, nogil=True)
+def _trix(x, period):
+    """TA-Lib TRIX: the 1-period rate of change, in percent, of the triple EMA."""
+    n = x.shape[0]
+    out = _multi_ema(x, period, 3, 0)[2]
+    first = first_valid1(x) + 3 * (period - 1) + 1
+    if first - 1 < n:
+        prev = out[first - 1]
+        for i in range(first, n):
+            cur = out[i]
+            out[i] = ((cur / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
+            prev = cur
+    fill_nan(out, first)
+    return out
+
+
+def trix(close: Any, period: int = 30) -> F64:
+    """Rate of change of the triple-smoothed EMA, in percent (TA-Lib ``TRIX``); first
+    value at ``3 * (period - 1) + 1``."""
+    return _trix(v.as_f64(close, "close"), v.period(period))
+
+
+@njit(cache=True, nogil=True)
+def _ma_into(x, start, period, matype, out):
+    if matype == 0:
+        sma_into(x, start, period, out)
+    elif matype == 1:
+        ema_into(x, start, period, out)
+    else:
+        wma_into(x, start, period, out)
+
+
+@njit(cache=True, nogil=True)
+def _ppo(x, fast, slow, matype):
+    """TA-Lib PPO: ``(fast MA - slow MA) / slow MA * 100`` with each MA started on its
+    own (unlike MACD), 0 where the slow MA is 0; the shorter period is the fast one."""
+    if slow < fast:
+        fast, slow = slow, fast
+    n = x.shape[0]
+    out = np.empty(n)
+    sl = np.empty(n)
+    start = first_valid1(x)
+    _ma_into(x, start, fast, matype, out)
+    _ma_into(x, start, slow, matype, sl)
+    first = start + slow - 1
+    for i in range(first, n):
+        s = sl[i]
+        out[i] = ((out[i] - s) / s) * 100.0 if s != 0.0 else 0.0
+    fill_nan(out, first)
+    return out
+
+
+MA_TYPES = {0: "SMA", 1: "EMA", 2: "WMA"}
+
+
+def ppo(close: Any, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1) -> F64:
+    """Percentage price oscillator (TA-Lib ``PPO``; ``matype`` 0 SMA, 1 EMA (TA-Lib's
+    default), 2 WMA); first value at ``max(fast, slow) - 1``."""
+    if matype not in MA_TYPES:
+        raise ValueError(f"matype must be one of {MA_TYPES} (TA-Lib numbering), got {matype!r}")
+    return _ppo(
+        v.as_f64(close, "close"), v.period(fastperiod, "fastperiod"),
+        v.period(slowperiod, "slowperiod"), int(matype),
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bp_tr(high, low, close, i):
+    """Buying pressure ``close - min(low, previous close)`` and the true range."""
+    pc = close[i - 1]
+    lo = low[i]
+    true_low = lo if lo < pc else pc
+    return close[i] - true_low, true_range(high[i], lo, pc)
+
+
+@njit(cache=True, nogil=True)
+def _ultosc(high, low, close, p1, p2, p3):
+    """TA-Lib ULTOSC: buying-pressure / true-range ratios over three windows (sorted, the
+    shortest weighted 4, then 2, then 1), running sums in TA-Lib's order; a window with no
+    range contributes 0."""
+    if p1 > p2:
+        p1, p2 = p2, p1
+    if p2 > p3:
+        p2, p3 = p3, p2
+    if p1 > p2:
+        p1, p2 = p2, p1
+    n = close.shape[0]
+    out = np.empty(n)
+    start = first_valid3(high, low, close)
+    first = start + p3
+    fill_nan(out, first)
+    if first >= n:
+        return out
+    a1 = 0.0
+    b1 = 0.0
+    a2 = 0.0
+    b2 = 0.0
+    a3 = 0.0
+    b3 = 0.0
+    for i in range(first - p1 + 1, first):
+        bp, tr = _bp_tr(high, low, close, i)
+        a1 += bp
+        b1 += tr
+    for i in range(first - p2 + 1, first):
+        bp, tr = _bp_tr(high, low, close, i)
+        a2 += bp
+        b2 += tr
+    for i in range(first - p3 + 1, first):
+        bp, tr = _bp_tr(high, low, close, i)
+        a3 += bp
+        b3 += tr
+    for today in range(first, n):
+        bp, tr = _bp_tr(high, low, close, today)
+        a1 += bp
+        a2 += bp
+        a3 += bp
+        b1 += tr
+        b2 += tr
+        b3 += tr
+        o = 0.0
+        if b1 > 0.0:  # a NaN range sum (NaN high or low) contributes 0, as in TA-Lib
+            o += 4.0 * (a1 / b1)
+        if b2 > 0.0:
+            o += 2.0 * (a2 / b2)
+        if b3 > 0.0:
+            o += a3 / b3
+        bp, tr = _bp_tr(high, low, close, today - p1 + 1)
+        a1 -= bp
+        b1 -= tr
+        bp, tr = _bp_tr(high, low, close, today - p2 + 1)
+        a2 -= bp
+        b2 -= tr
+        bp, tr = _bp_tr(high, low, close, today - p3 + 1)
+        a3 -= bp
+        b3 -= tr
+        out[today] = 100.0 * (o / 7.0)
+    return out
+
+
+def ultosc(
+    high: Any, low: Any, close: Any, timeperiod1: int = 7, timeperiod2: int = 14,
+    timeperiod3: int = 28,
+) -> F64:
+    """Ultimate oscillator (TA-Lib ``ULTOSC``); first value at the longest period."""
+    h, lo, c = _hlc(high, low, close)
+    return _ultosc(
+        h, lo, c, v.period(timeperiod1, "timeperiod1"), v.period(timeperiod2, "timeperiod2"),
+        v.period(timeperiod3, "timeperiod3"),
+    )
+
+
+@njit(cache=True, nogil=True)
+def _dmi(high, low, close, period, mode):
+    """Wilder's directional movement in one pass (TA-Lib PLUS_DI, MINUS_DI, DX, ADX).
+
+    +DM / -DM: the larger of the high's rise and the low's fall, if positive; they and the
+    true range are kept as Wilder sums ``s - s / n + x`` (seeded with the sum of the first
+    ``n - 1``); DI = 100 * DM sum / TR sum; DX = 100 * |+DI - -DI| / (+DI + -DI); ADX =
+    Wilder average of DX seeded with the mean of the first ``n`` DX. ``mode``: 0 ADX,
+    1 +DI, 2 -DI, 3 DX, 4 rows (+DI, -DI, ADX)."""
+    n = close.shape[0]
+    rows = 3 if mode == 4 else 1
+    out = np.empty((rows, n))
+    start = first_valid3(high, low, close)
+    p = period
+    first_di = start + p
+    first_adx = start + 2 * p - 1
+    for r in range(rows):
+        fill_nan(out[r], n)
+    if first_di >= n:
+        return out
+    inv = 1.0 / p
+    keep = 1.0 - inv
+    sp = 0.0
+    sm = 0.0
+    st = 0.0
+    ph = high[start]
+    pl = low[start]
+    sum_dx = 0.0
+    adx = 0.0
+    last_dx = 0.0
+    for today in range(start + 1, n):
+        h = high[today]
+        lo = low[today]
+        up = h - ph
+        dn = pl - lo
+        ph = h
+        pl = lo
+        pdm = up if (up > 0.0 and up > dn) else 0.0
+        mdm = dn if (dn > 0.0 and dn > up) else 0.0
+        tr = true_range(h, lo, close[today - 1])
+        if today < first_di:
+            sp += pdm
+            sm += mdm
+            st += tr
+            continue
+        sp = fma(sp, keep, pdm)
+        sm = fma(sm, keep, mdm)
+        st = fma(st, keep, tr)
+        # TA-Lib: DI is 0 unless the TR sum is positive (a NaN high or low makes it NaN for
+        # good, so DI reads 0 from there); DX is defined only when +DI + -DI > 0, and DX
+        # and ADX keep their last value while it is not
+        defined = False
+        pdi = 0.0
+        mdi = 0.0
+        dx = last_dx
+        if st > 0.0:
+            pdi = 100.0 * (sp / st)
+            mdi = 100.0 * (sm / st)
+            tot = pdi + mdi
+            if tot > 0.0:
+                dx = 100.0 * (abs(mdi - pdi) / tot)
+                last_dx = dx
+                defined = True
+        if mode == 1:
+            out[0, today] = pdi
+        elif mode == 2:
+            out[0, today] = mdi
+        elif mode == 3:
+            out[0, today] = dx
+        elif mode == 4:
+            out[0, today] = pdi
+            out[1, today] = mdi
+        if mode == 0 or mode == 4:
+            if today < first_adx:
+                if defined:
+                    sum_dx += dx
+                continue
+            if today == first_adx:
+                adx = (sum_dx + dx) / p if defined else sum_dx / p
+            elif defined:
+                adx = fma(adx, keep, dx * inv)
+            out[rows - 1, today] = adx
+    return out
+
+
+def _dmi_call(high: Any, low: Any, close: Any, period: int, mode: int) -> Any:
+    h, lo, c = _hlc(high, low, close)
+    return _dmi(h, lo, c, v.period(period), mode)
+
+
+def adx(high: Any, low: Any, close: Any, period: int = 14) -> F64:
+    """Average directional index (TA-Lib ``ADX``), trend strength 0..100 regardless of
+    direction; first value at ``2 * period - 1``."""
+    return _dmi_call(high, low, close, period, 0)[0]
+
+
+def plus_di(high: Any, low: Any, close: Any, period: int = 14) -> F64:
+    """+DI (TA-Lib ``PLUS_DI``); first value at ``period``."""
+    return _dmi_call(high, low, close, period, 1)[0]
+
+
+def minus_di(high: Any, low: Any, close: Any, period: int = 14) -> F64:
+    """-DI (TA-Lib ``MINUS_DI``); first value at ``period``."""
+    return _dmi_call(high, low, close, period, 2)[0]
+
+
+def dx(high: Any, low: Any, close: Any, period: int = 14) -> F64:
+    """Directional movement index (TA-Lib ``DX``); first value at ``period``."""
+    return _dmi_call(high, low, close, period, 3)[0]
+
+
+def dmi(high: Any, low: Any, close: Any, period: int = 14) -> tuple[F64, F64, F64]:
+    """``(plus_di, minus_di, adx)`` in one pass: the DMI system as traders read it."""
+    pdi, mdi, a = _dmi_call(high, low, close, period, 4)
+    return pdi, mdi, a
