@@ -21,13 +21,22 @@ from engine.indicators.oscillators import (
     trix,
     ultosc,
 )
+from engine.indicators.statistics import (
+    linearreg,
+    linearreg_angle,
+    linearreg_intercept,
+    linearreg_slope,
+    var,
+    zscore,
+)
 from engine.indicators.trend import dema, ema, hma, kama, rma, sma, smma, tema, vwma, wma, zlema
 from engine.indicators.volatility import atr, bbands, donchian, keltner, natr, stddev, trange
 from engine.indicators.volume import ad, adosc, cmf, mfi, obv, vwap, vwap_session
 
 __all__ = [
     "ad", "adosc", "adx", "atr", "bbands", "cci", "cmf", "cmo", "dema", "dmi", "donchian", "dx",
-    "ema", "hma", "kama", "keltner", "macd", "mfi", "minus_di", "mom", "natr", "obv", "plus_di",
-    "ppo", "rma", "roc", "rsi", "sma", "smma", "stddev", "stoch", "stochf", "stochrsi", "tema",
-    "trange", "trix", "ultosc", "vwap", "vwap_session", "vwma", "willr", "wma", "zlema",
+    "ema", "hma", "kama", "keltner", "linearreg", "linearreg_angle", "linearreg_intercept",
+    "linearreg_slope", "macd", "mfi", "minus_di", "mom", "natr", "obv", "plus_di", "ppo", "rma",
+    "roc", "rsi", "sma", "smma", "stddev", "stoch", "stochf", "stochrsi", "tema", "trange",
+    "trix", "ultosc", "var", "vwap", "vwap_session", "vwma", "willr", "wma", "zlema", "zscore",
 ]
