@@ -8,6 +8,7 @@ arrays with 0 there, as in TA-Lib). One module per family: ``trend``, ``momentum
 2-D forms in ``batch``, O(1) per-candle forms in ``streaming``.
 """
 
+from engine.indicators.custom import ichimoku, sar, supertrend
 from engine.indicators.momentum import cci, cmo, macd, mom, roc, rsi, stochrsi, willr
 from engine.indicators.oscillators import (
     adx,
@@ -35,8 +36,9 @@ from engine.indicators.volume import ad, adosc, cmf, mfi, obv, vwap, vwap_sessio
 
 __all__ = [
     "ad", "adosc", "adx", "atr", "bbands", "cci", "cmf", "cmo", "dema", "dmi", "donchian", "dx",
-    "ema", "hma", "kama", "keltner", "linearreg", "linearreg_angle", "linearreg_intercept",
-    "linearreg_slope", "macd", "mfi", "minus_di", "mom", "natr", "obv", "plus_di", "ppo", "rma",
-    "roc", "rsi", "sma", "smma", "stddev", "stoch", "stochf", "stochrsi", "tema", "trange",
-    "trix", "ultosc", "var", "vwap", "vwap_session", "vwma", "willr", "wma", "zlema", "zscore",
+    "ema", "hma", "ichimoku", "kama", "keltner", "linearreg", "linearreg_angle",
+    "linearreg_intercept", "linearreg_slope", "macd", "mfi", "minus_di", "mom", "natr", "obv",
+    "plus_di", "ppo", "rma", "roc", "rsi", "sar", "sma", "smma", "stddev", "stoch", "stochf",
+    "stochrsi", "supertrend", "tema", "trange", "trix", "ultosc", "var", "vwap", "vwap_session",
+    "vwma", "willr", "wma", "zlema", "zscore",
 ]
