@@ -22,6 +22,13 @@ from engine.indicators.oscillators import (
     trix,
     ultosc,
 )
+from engine.indicators.patterns import (
+    cdldoji,
+    cdlengulfing,
+    cdlhammer,
+    cdlmorningstar,
+    cdlshootingstar,
+)
 from engine.indicators.statistics import (
     linearreg,
     linearreg_angle,
@@ -35,10 +42,11 @@ from engine.indicators.volatility import atr, bbands, donchian, keltner, natr, s
 from engine.indicators.volume import ad, adosc, cmf, mfi, obv, vwap, vwap_session
 
 __all__ = [
-    "ad", "adosc", "adx", "atr", "bbands", "cci", "cmf", "cmo", "dema", "dmi", "donchian", "dx",
-    "ema", "hma", "ichimoku", "kama", "keltner", "linearreg", "linearreg_angle",
-    "linearreg_intercept", "linearreg_slope", "macd", "mfi", "minus_di", "mom", "natr", "obv",
-    "plus_di", "ppo", "rma", "roc", "rsi", "sar", "sma", "smma", "stddev", "stoch", "stochf",
-    "stochrsi", "supertrend", "tema", "trange", "trix", "ultosc", "var", "vwap", "vwap_session",
-    "vwma", "willr", "wma", "zlema", "zscore",
+    "ad", "adosc", "adx", "atr", "bbands", "cci", "cdldoji", "cdlengulfing", "cdlhammer",
+    "cdlmorningstar", "cdlshootingstar", "cmf", "cmo", "dema", "dmi", "donchian", "dx", "ema",
+    "hma", "ichimoku", "kama", "keltner", "linearreg", "linearreg_angle", "linearreg_intercept",
+    "linearreg_slope", "macd", "mfi", "minus_di", "mom", "natr", "obv", "plus_di", "ppo", "rma",
+    "roc", "rsi", "sar", "sma", "smma", "stddev", "stoch", "stochf", "stochrsi", "supertrend",
+    "tema", "trange", "trix", "ultosc", "var", "vwap", "vwap_session", "vwma", "willr", "wma",
+    "zlema", "zscore",
 ]
