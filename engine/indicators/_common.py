@@ -2,8 +2,9 @@
 
 TA-Lib's Python wrapper skips leading NaNs: it finds the first index where every input is
 a number, runs the C function from there and pads the front with NaN. The ``first_valid``
-helpers reproduce that so NaN input behaves exactly as it does in TA-Lib; a NaN after the
-start is fed to the arithmetic like any other value, as TA-Lib does.
+helpers reproduce that (returning ``n`` when no candle is complete, so an all-NaN input
+gives an all-NaN output) so NaN input behaves exactly as it does in TA-Lib; a NaN after
+the start is fed to the arithmetic like any other value, as TA-Lib does.
 
 Speed notes, shared by every family:
 
@@ -82,7 +83,7 @@ def first_valid1(a):
     for i in range(n):
         if a[i] == a[i]:
             return i
-    return max(n - 1, 0)
+    return n
 
 
 @njit(cache=True, nogil=True)
@@ -91,7 +92,7 @@ def first_valid2(a, b):
     for i in range(n):
         if a[i] == a[i] and b[i] == b[i]:
             return i
-    return max(n - 1, 0)
+    return n
 
 
 @njit(cache=True, nogil=True)
@@ -100,7 +101,7 @@ def first_valid3(a, b, c):
     for i in range(n):
         if a[i] == a[i] and b[i] == b[i] and c[i] == c[i]:
             return i
-    return max(n - 1, 0)
+    return n
 
 
 @njit(cache=True, nogil=True)
@@ -109,7 +110,7 @@ def first_valid4(a, b, c, d):
     for i in range(n):
         if a[i] == a[i] and b[i] == b[i] and c[i] == c[i] and d[i] == d[i]:
             return i
-    return max(n - 1, 0)
+    return n
 
 
 @njit(cache=True, nogil=True)

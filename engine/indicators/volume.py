@@ -21,7 +21,7 @@ def obv_into(close, volume, start, out):
     reading the volume, so a NaN volume there does not poison the total (as in TA-Lib)."""
     n = close.shape[0]
     fill_nan(out, start)
-    if n == 0:
+    if start >= n:
         return
     acc = volume[start]
     prev = close[start]
