@@ -28,21 +28,20 @@ I32 = np.ndarray
 
 
 @njit(cache=True, nogil=True)
-def _supertrend(high, low, close, period, mult):
+def _supertrend(high, low, close, period, mult, rows, trend):
     """TA-Lib SUPERTREND: bands ``(h + l) / 2 +/- mult * ATR`` that only tighten while the
     previous close stays inside them; the trend flips when the close crosses the band
     it is trailing. Row 0 the line (NaN warm-up), row 1 the direction (+1 up, -1 down,
-    0 during warm-up as TA-Lib's integer output)."""
+    0 during warm-up as TA-Lib's integer output). ``rows[1]`` is scratch for the ATR."""
     n = close.shape[0]
-    line = np.empty(n)
-    trend = np.zeros(n, dtype=np.int32)
+    line = rows[0]
+    atr = rows[1]
     start = first_valid3(high, low, close)
-    atr = np.empty(n)
     atr_into(high, low, close, start, period, atr)
     first = start + period
     fill_nan(line, first)
     if first >= n:
-        return line, trend
+        return
     hl2 = (high[first] + low[first]) / 2.0
     band = mult * atr[first]
     upper = hl2 + band
@@ -67,7 +66,6 @@ def _supertrend(high, low, close, period, mult):
             d = 1
         line[i] = lower if d == 1 else upper
         trend[i] = d
-    return line, trend
 
 
 def supertrend(
@@ -77,22 +75,23 @@ def supertrend(
     below it in an uptrend (direction +1) and above it in a downtrend (-1); first value
     at ``period`` (Wilder ATR warm-up). ``direction`` is int32, 0 during warm-up."""
     h, lo, c = _hlc(high, low, close)
-    line, trend = _supertrend(h, lo, c, v.period(period), v.number(multiplier, "multiplier"))
-    return line, trend
+    rows = np.empty((2, c.shape[0]))
+    trend = np.zeros(c.shape[0], dtype=np.int32)
+    _supertrend(h, lo, c, v.period(period), v.number(multiplier, "multiplier"), rows, trend)
+    return rows[0], trend
 
 
 @njit(cache=True, nogil=True)
-def _sar(high, low, accel, maximum):
+def _sar(high, low, accel, maximum, out):
     """Wilder's Parabolic SAR exactly as TA-Lib runs it: the first candle only seeds
     (direction from its -DM against the second: short when the low fell more than the
     high rose), the SAR never enters the previous or current candle's range, and a
     penetration flips the position with the SAR reset to the extreme point."""
     n = high.shape[0]
-    out = np.empty(n)
     start = first_valid2(high, low)
     fill_nan(out, start + 1)
     if start + 1 >= n:
-        return out
+        return
     if accel > maximum:
         accel = maximum
     af = accel
@@ -170,7 +169,6 @@ def _sar(high, low, accel, maximum):
                 sar = prev_high
             if sar < new_high:
                 sar = new_high
-    return out
 
 
 def sar(high: Any, low: Any, acceleration: float = 0.02, maximum: float = 0.2) -> F64:
@@ -183,7 +181,9 @@ def sar(high: Any, low: Any, acceleration: float = 0.02, maximum: float = 0.2) -
     mx = v.number(maximum, "maximum")
     if acc < 0.0 or mx < 0.0:
         raise ValueError(f"acceleration and maximum must be >= 0, got {acc} and {mx}")
-    return _sar(h, lo, acc, mx)
+    out = np.empty(h.shape[0])
+    _sar(h, lo, acc, mx, out)
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -196,10 +196,10 @@ def _midline(high, low, start, period, out, tmp):
 
 
 @njit(cache=True, nogil=True)
-def _ichimoku(high, low, tenkan, kijun, senkou, shift):
+def _ichimoku(high, low, tenkan, kijun, senkou, shift, out):
+    """Rows: tenkan, kijun, senkou a, senkou b; row 4 is scratch."""
     n = high.shape[0]
-    out = np.empty((4, n))
-    tmp = np.empty(n)
+    tmp = out[4]
     start = first_valid2(high, low)
     _midline(high, low, start, tenkan, out[0], tmp)
     _midline(high, low, start, kijun, out[1], tmp)
@@ -214,7 +214,6 @@ def _ichimoku(high, low, tenkan, kijun, senkou, shift):
         else:
             a[i] = np.nan
             b[i] = np.nan
-    return out
 
 
 def ichimoku(
@@ -232,8 +231,9 @@ def ichimoku(
     lo = v.as_f64(low, "low")
     if h.shape != lo.shape:
         v.same_length(("high", h), ("low", lo))
-    t, k, a, b = _ichimoku(
+    out = np.empty((5, h.shape[0]))
+    _ichimoku(
         h, lo, v.period(tenkan, "tenkan"), v.period(kijun, "kijun"),
-        v.period(senkou, "senkou"), v.period(displacement, "displacement", minimum=0),
+        v.period(senkou, "senkou"), v.period(displacement, "displacement", minimum=0), out,
     )
-    return t, k, a, b
+    return out[0], out[1], out[2], out[3]

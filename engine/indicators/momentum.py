@@ -83,15 +83,16 @@ def rsi_into(x, start, period, out, cmo=False):
 
 
 @njit(cache=True, nogil=True)
-def _rsi(x, period):
-    out = np.empty(x.shape[0])
-    rsi_into(x, first_valid1(x), period, out)
-    return out
+def _rsi(x, period, cmo, out):
+    rsi_into(x, first_valid1(x), period, out, cmo)
 
 
 def rsi(close: Any, period: int = 14) -> F64:
     """Relative Strength Index (Wilder); first value at index ``period`` (TA-Lib ``RSI``)."""
-    return _rsi(v.as_f64(close, "close"), v.period(period))
+    x = v.as_f64(close, "close")
+    out = np.empty(x.shape[0])
+    _rsi(x, v.period(period), False, out)
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -150,10 +151,8 @@ def macd_into(x, start, fast, slow, signal, macd_out, signal_out, hist_out):
 
 
 @njit(cache=True, nogil=True)
-def _macd(x, fast, slow, signal):
-    out = np.empty((3, x.shape[0]))
+def _macd(x, fast, slow, signal, out):
     macd_into(x, first_valid1(x), fast, slow, signal, out[0], out[1], out[2])
-    return out
 
 
 def macd(
@@ -161,60 +160,68 @@ def macd(
 ) -> tuple[F64, F64, F64]:
     """MACD ``(macd, signal, hist)`` with TA-Lib's seeding; for (12, 26, 9) the first
     value is at index 33 (TA-Lib ``MACD``)."""
-    m, s, h = _macd(
-        v.as_f64(close, "close"), v.period(fastperiod, "fastperiod"),
-        v.period(slowperiod, "slowperiod"), v.period(signalperiod, "signalperiod"),
+    x = v.as_f64(close, "close")
+    out = np.empty((3, x.shape[0]))
+    _macd(
+        x, v.period(fastperiod, "fastperiod"), v.period(slowperiod, "slowperiod"),
+        v.period(signalperiod, "signalperiod"), out,
     )
-    return m, s, h
+    return out[0], out[1], out[2]
 
 
 @njit(cache=True, nogil=True)
-def _mom_roc(x, period, roc):
+def _mom_roc(x, period, roc, out):
     n = x.shape[0]
-    out = np.empty(n)
     start = first_valid1(x)
-    fill_nan(out, start + period)
-    for i in range(start + period, n):
-        prev = x[i - period]
-        if roc:
-            out[i] = ((x[i] / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
-        else:
-            out[i] = x[i] - prev
-    return out
+    first = start + period
+    fill_nan(out, first)
+    if first >= n:
+        return
+    xs = x[first:]
+    ps = x[start : n - period]
+    os = out[first:]
+    if roc:
+        for j in range(xs.shape[0]):
+            prev = ps[j]
+            os[j] = ((xs[j] / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
+    else:
+        for j in range(xs.shape[0]):
+            os[j] = xs[j] - ps[j]
 
 
 def mom(close: Any, period: int = 10) -> F64:
     """Momentum ``close - close[period ago]`` (TA-Lib ``MOM``)."""
-    return _mom_roc(v.as_f64(close, "close"), v.period(period), False)
+    x = v.as_f64(close, "close")
+    out = np.empty(x.shape[0])
+    _mom_roc(x, v.period(period), False, out)
+    return out
 
 
 def roc(close: Any, period: int = 10) -> F64:
     """Rate of change in percent; 0 where the old close is 0 (TA-Lib ``ROC``)."""
-    return _mom_roc(v.as_f64(close, "close"), v.period(period), True)
-
-
-@njit(cache=True, nogil=True)
-def _cmo(x, period):
+    x = v.as_f64(close, "close")
     out = np.empty(x.shape[0])
-    rsi_into(x, first_valid1(x), period, out, True)
+    _mom_roc(x, v.period(period), True, out)
     return out
 
 
 def cmo(close: Any, period: int = 14) -> F64:
     """Chande momentum oscillator in [-100, 100] on Wilder-smoothed gains and losses
     (TA-Lib ``CMO``); first value at index ``period``."""
-    return _cmo(v.as_f64(close, "close"), v.period(period))
+    x = v.as_f64(close, "close")
+    out = np.empty(x.shape[0])
+    _rsi(x, v.period(period), True, out)
+    return out
 
 
 @njit(cache=True, nogil=True)
-def _stochrsi(x, period, fk, fd):
+def _stochrsi(x, period, fk, fd, out):
+    """Rows 0, 1: fast %K, %D of the RSI, which is written to row 2 (scratch)."""
     n = x.shape[0]
-    r = np.empty(n)
+    r = out[2]
     start = first_valid1(x)
     rsi_into(x, start, period, r)
-    out = np.empty((2, n))
     stoch_into(r, r, r, min(start + period, n), fk, 1, fd, out[0], out[1])
-    return out
 
 
 def stochrsi(
@@ -222,45 +229,53 @@ def stochrsi(
 ) -> tuple[F64, F64]:
     """Stochastic RSI ``(fastk, fastd)``: the fast stochastic of the RSI (TA-Lib
     ``STOCHRSI`` with SMA for %D)."""
-    k, d = _stochrsi(
-        v.as_f64(close, "close"), v.period(period), v.period(fastk_period, "fastk_period"),
-        v.period(fastd_period, "fastd_period"),
+    x = v.as_f64(close, "close")
+    out = np.empty((3, x.shape[0]))
+    _stochrsi(
+        x, v.period(period), v.period(fastk_period, "fastk_period"),
+        v.period(fastd_period, "fastd_period"), out,
     )
-    return k, d
+    return out[0], out[1]
 
 
 @njit(cache=True, nogil=True)
-def _cci(high, low, close, period):
+def _cci(high, low, close, period, out):
     """TA-Lib CCI: typical price ``(h + l + c) / 3``, its mean and mean absolute deviation
     over the window (both recomputed from the window each step, as TA-Lib does: a running
     mean would need the deviations again anyway), ``(tp - mean) / (0.015 * meandev)``;
-    0 when either is within 1e-14 of the mean's magnitude (TA-Lib 0.8's scaled zero)."""
+    0 when either is within 1e-14 of the mean's magnitude (TA-Lib 0.8's scaled zero).
+    The typical prices of the window sit in a small ring buffer."""
     n = close.shape[0]
-    out = np.empty(n)
     start = first_valid3(high, low, close)
     first = start + period - 1
     fill_nan(out, first)
     if first >= n:
-        return out
-    tp = np.empty(n)
-    for i in range(start, n):
-        tp[i] = (high[i] + low[i] + close[i]) / 3.0
+        return
+    ring = np.empty(period)
+    for j in range(period - 1):
+        i = start + j
+        ring[j] = (high[i] + low[i] + close[i]) / 3.0
     inv = 1.0 / period
+    slot = period - 1
     for i in range(first, n):
-        w = tp[i - period + 1 : i + 1]
+        tp = (high[i] + low[i] + close[i]) / 3.0
+        ring[slot] = tp
+        slot += 1
+        if slot == period:
+            slot = 0
         a0 = 0.0
         a1 = 0.0
         a2 = 0.0
         a3 = 0.0
         j = 0
         while j + 4 <= period:  # four accumulators: no single long add chain
-            a0 += w[j]
-            a1 += w[j + 1]
-            a2 += w[j + 2]
-            a3 += w[j + 3]
+            a0 += ring[j]
+            a1 += ring[j + 1]
+            a2 += ring[j + 2]
+            a3 += ring[j + 3]
             j += 4
         while j < period:
-            a0 += w[j]
+            a0 += ring[j]
             j += 1
         mean = ((a0 + a1) + (a2 + a3)) / period
         d0 = 0.0
@@ -269,36 +284,37 @@ def _cci(high, low, close, period):
         d3 = 0.0
         j = 0
         while j + 4 <= period:
-            d0 += abs(w[j] - mean)
-            d1 += abs(w[j + 1] - mean)
-            d2 += abs(w[j + 2] - mean)
-            d3 += abs(w[j + 3] - mean)
+            d0 += abs(ring[j] - mean)
+            d1 += abs(ring[j + 1] - mean)
+            d2 += abs(ring[j + 2] - mean)
+            d3 += abs(ring[j + 3] - mean)
             j += 4
         while j < period:
-            d0 += abs(w[j] - mean)
+            d0 += abs(ring[j] - mean)
             j += 1
         dev = ((d0 + d1) + (d2 + d3)) * inv
-        diff = tp[i] - mean
+        diff = tp - mean
         scale = abs(mean)
         flat = is_zero_scaled(diff, scale) or is_zero_scaled(dev, scale)  # TA-Lib 0.8
         out[i] = diff / (0.015 * dev) if not flat else 0.0
-    return out
 
 
 def cci(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """Commodity channel index (TA-Lib ``CCI``); first value at ``period - 1``."""
     h, lo, c = _hlc(high, low, close)
-    return _cci(h, lo, c, v.period(period))
+    out = np.empty(c.shape[0])
+    _cci(h, lo, c, v.period(period), out)
+    return out
 
 
 @njit(cache=True, nogil=True)
-def _willr(high, low, close, period):
+def _willr(high, low, close, period, out):
     """Williams %R in [-100, 0]: ``(highest - close) / (highest - lowest) * -100`` over the
     window (0 when the window is flat to 1e-14), computed as TA-Lib does (divide by
     ``range / -100``)."""
     n = close.shape[0]
-    out = np.empty(n)
-    lo_ = np.empty(n)
+    lo_ = out[1]  # scratch row
+    out = out[0]
     start = first_valid3(high, low, close)
     sliding_max_into(high, start, period, out)
     sliding_min_into(low, start, period, lo_)
@@ -308,10 +324,11 @@ def _willr(high, low, close, period):
         diff = (hh - ll) / (-100.0)
         flat = is_zero_scaled(hh - ll, abs(hh) + abs(ll))  # TA-Lib 0.8's flat window
         out[i] = (hh - close[i]) / diff if not flat else 0.0
-    return out
 
 
 def willr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """Williams %R (TA-Lib ``WILLR``); first value at ``period - 1``."""
     h, lo, c = _hlc(high, low, close)
-    return _willr(h, lo, c, v.period(period))
+    out = np.empty((2, c.shape[0]))
+    _willr(h, lo, c, v.period(period), out)
+    return out[0]

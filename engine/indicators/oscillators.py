@@ -123,10 +123,8 @@ def stoch_into(high, low, close, start, fk, sk, sd, k_out, d_out):
 
 
 @njit(cache=True, nogil=True)
-def _stoch(high, low, close, fk, sk, sd):
-    out = np.empty((2, close.shape[0]))
+def _stoch(high, low, close, fk, sk, sd, out):
     stoch_into(high, low, close, first_valid3(high, low, close), fk, sk, sd, out[0], out[1])
-    return out
 
 
 def stoch(
@@ -136,11 +134,12 @@ def stoch(
     """Slow stochastic ``(slowk, slowd)`` with SMA smoothing (TA-Lib ``STOCH`` with both
     matypes 0); first value at ``fastk + slowk + slowd - 3``."""
     h, lo, c = _hlc(high, low, close)
-    k, d = _stoch(
+    out = np.empty((2, c.shape[0]))
+    _stoch(
         h, lo, c, v.period(fastk_period, "fastk_period"),
-        v.period(slowk_period, "slowk_period"), v.period(slowd_period, "slowd_period"),
+        v.period(slowk_period, "slowk_period"), v.period(slowd_period, "slowd_period"), out,
     )
-    return k, d
+    return out[0], out[1]
 
 
 def stochf(
@@ -148,33 +147,21 @@ def stochf(
 ) -> tuple[F64, F64]:
     """Fast stochastic ``(fastk, fastd)`` (TA-Lib ``STOCHF`` with SMA)."""
     h, lo, c = _hlc(high, low, close)
-    k, d = _stoch(
+    out = np.empty((2, c.shape[0]))
+    _stoch(
         h, lo, c, v.period(fastk_period, "fastk_period"), 1,
-        v.period(fastd_period, "fastd_period"),
+        v.period(fastd_period, "fastd_period"), out,
     )
-    return k, d
-
-
-@njit(cache=True, nogil=True)
-def _trix(x, period):
-    """TA-Lib TRIX: the 1-period rate of change, in percent, of the triple EMA."""
-    n = x.shape[0]
-    out = _multi_ema(x, period, 3, 0)[2]
-    first = first_valid1(x) + 3 * (period - 1) + 1
-    if first - 1 < n:
-        prev = out[first - 1]
-        for i in range(first, n):
-            cur = out[i]
-            out[i] = ((cur / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
-            prev = cur
-    fill_nan(out, first)
-    return out
+    return out[0], out[1]
 
 
 def trix(close: Any, period: int = 30) -> F64:
     """Rate of change of the triple-smoothed EMA, in percent (TA-Lib ``TRIX``); first
     value at ``3 * (period - 1) + 1``."""
-    return _trix(v.as_f64(close, "close"), v.period(period))
+    x = v.as_f64(close, "close")
+    out = np.empty(x.shape[0])
+    _multi_ema(x, v.period(period), 3, out)
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -188,14 +175,15 @@ def _ma_into(x, start, period, matype, out):
 
 
 @njit(cache=True, nogil=True)
-def _ppo(x, fast, slow, matype):
+def _ppo(x, fast, slow, matype, out):
     """TA-Lib PPO: ``(fast MA - slow MA) / slow MA * 100`` with each MA started on its
-    own (unlike MACD), 0 where the slow MA is 0; the shorter period is the fast one."""
+    own (unlike MACD), 0 where the slow MA is 0; the shorter period is the fast one.
+    ``out`` has two rows, the second is scratch."""
     if slow < fast:
         fast, slow = slow, fast
     n = x.shape[0]
-    out = np.empty(n)
-    sl = np.empty(n)
+    sl = out[1]
+    out = out[0]
     start = first_valid1(x)
     _ma_into(x, start, fast, matype, out)
     _ma_into(x, start, slow, matype, sl)
@@ -204,7 +192,6 @@ def _ppo(x, fast, slow, matype):
         s = sl[i]
         out[i] = ((out[i] - s) / s) * 100.0 if s != 0.0 else 0.0
     fill_nan(out, first)
-    return out
 
 
 MA_TYPES = {0: "SMA", 1: "EMA", 2: "WMA"}
@@ -215,10 +202,13 @@ def ppo(close: Any, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1)
     default), 2 WMA); first value at ``max(fast, slow) - 1``."""
     if matype not in MA_TYPES:
         raise ValueError(f"matype must be one of {MA_TYPES} (TA-Lib numbering), got {matype!r}")
-    return _ppo(
-        v.as_f64(close, "close"), v.period(fastperiod, "fastperiod"),
-        v.period(slowperiod, "slowperiod"), int(matype),
+    x = v.as_f64(close, "close")
+    out = np.empty((2, x.shape[0]))
+    _ppo(
+        x, v.period(fastperiod, "fastperiod"), v.period(slowperiod, "slowperiod"),
+        int(matype), out,
     )
+    return out[0]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -231,7 +221,7 @@ def _bp_tr(high, low, close, i):
 
 
 @njit(cache=True, nogil=True)
-def _ultosc(high, low, close, p1, p2, p3):
+def _ultosc(high, low, close, p1, p2, p3, out):
     """TA-Lib ULTOSC: buying-pressure / true-range ratios over three windows (sorted, the
     shortest weighted 4, then 2, then 1), running sums in TA-Lib's order; a window with no
     range contributes 0."""
@@ -242,12 +232,11 @@ def _ultosc(high, low, close, p1, p2, p3):
     if p1 > p2:
         p1, p2 = p2, p1
     n = close.shape[0]
-    out = np.empty(n)
     start = first_valid3(high, low, close)
     first = start + p3
     fill_nan(out, first)
     if first >= n:
-        return out
+        return
     a1 = 0.0
     b1 = 0.0
     a2 = 0.0
@@ -291,7 +280,6 @@ def _ultosc(high, low, close, p1, p2, p3):
         a3 -= bp
         b3 -= tr
         out[today] = 100.0 * (o / 7.0)
-    return out
 
 
 def ultosc(
@@ -300,14 +288,16 @@ def ultosc(
 ) -> F64:
     """Ultimate oscillator (TA-Lib ``ULTOSC``); first value at the longest period."""
     h, lo, c = _hlc(high, low, close)
-    return _ultosc(
+    out = np.empty(c.shape[0])
+    _ultosc(
         h, lo, c, v.period(timeperiod1, "timeperiod1"), v.period(timeperiod2, "timeperiod2"),
-        v.period(timeperiod3, "timeperiod3"),
+        v.period(timeperiod3, "timeperiod3"), out,
     )
+    return out
 
 
 @njit(cache=True, nogil=True)
-def _dmi(high, low, close, period, mode):
+def _dmi(high, low, close, period, mode, out):
     """Wilder's directional movement in one pass (TA-Lib PLUS_DI, MINUS_DI, DX, ADX).
 
     +DM / -DM: the larger of the high's rise and the low's fall, if positive; they and the
@@ -316,8 +306,7 @@ def _dmi(high, low, close, period, mode):
     Wilder average of DX seeded with the mean of the first ``n`` DX. ``mode``: 0 ADX,
     1 +DI, 2 -DI, 3 DX, 4 rows (+DI, -DI, ADX)."""
     n = close.shape[0]
-    rows = 3 if mode == 4 else 1
-    out = np.empty((rows, n))
+    rows = out.shape[0]
     start = first_valid3(high, low, close)
     p = period
     first_di = start + p
@@ -325,7 +314,7 @@ def _dmi(high, low, close, period, mode):
     for r in range(rows):
         fill_nan(out[r], n)
     if first_di >= n:
-        return out
+        return
     inv = 1.0 / p
     keep = 1.0 - inv
     sp = 0.0
@@ -388,12 +377,13 @@ def _dmi(high, low, close, period, mode):
             elif defined:
                 adx = fma(adx, keep, dx * inv)
             out[rows - 1, today] = adx
-    return out
 
 
 def _dmi_call(high: Any, low: Any, close: Any, period: int, mode: int) -> Any:
     h, lo, c = _hlc(high, low, close)
-    return _dmi(h, lo, c, v.period(period), mode)
+    out = np.empty((3 if mode == 4 else 1, c.shape[0]))
+    _dmi(h, lo, c, v.period(period), mode, out)
+    return out
 
 
 def adx(high: Any, low: Any, close: Any, period: int = 14) -> F64:

@@ -77,9 +77,8 @@ def _sum(kind, o, h, lo, c, a, b):
 
 
 @njit(cache=True, nogil=True)
-def _engulfing(o, h, lo, c):
+def _engulfing(o, h, lo, c, out):
     n = c.shape[0]
-    out = np.zeros(n, dtype=np.int32)
     for i in range(first_valid4(o, h, lo, c) + 1, n):
         c1 = _color(o, c, i - 1)
         c2 = _color(o, c, i)
@@ -92,39 +91,35 @@ def _engulfing(o, h, lo, c):
         if white or black:
             full = o[i] != c[i - 1] and c[i] != o[i - 1]
             out[i] = c2 * (100 if full else 80)
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _doji(o, h, lo, c):
+def _doji(o, h, lo, c, out):
     n = c.shape[0]
-    out = np.zeros(n, dtype=np.int32)
     kind, per, fac = BODY_DOJI
     start = first_valid4(o, h, lo, c) + per
     if start >= n:
-        return out
+        return
     total = _sum(kind, o, h, lo, c, start - per, start)
     for i in range(start, n):
         if abs(c[i] - o[i]) <= _avg(kind, per, fac, total, o, h, lo, c, i):
             out[i] = 100
         total += _rng(kind, o, h, lo, c, i) - _rng(kind, o, h, lo, c, i - per)
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _hammer_star(o, h, lo, c, star):
+def _hammer_star(o, h, lo, c, star, out):
     """Hammer (``star`` False): small body, long lower shadow, almost no upper shadow,
     body at or near the previous low. Shooting star: small body, long upper shadow,
     almost no lower shadow, body gapping above the previous body."""
     n = c.shape[0]
-    out = np.zeros(n, dtype=np.int32)
     bk, bp, bf = BODY_SHORT
     lk, lp, lf = SHADOW_LONG
     sk, sp, sf = SHADOW_VERY_SHORT
     nk, np_, nf = NEAR
     start = first_valid4(o, h, lo, c) + max(bp, lp, sp, 0 if star else np_) + 1
     if start >= n:
-        return out
+        return
     tb = _sum(bk, o, h, lo, c, start - bp, start)
     tl = _sum(lk, o, h, lo, c, start - lp, start)
     ts = _sum(sk, o, h, lo, c, start - sp, start)
@@ -150,20 +145,18 @@ def _hammer_star(o, h, lo, c, star):
         tl += _rng(lk, o, h, lo, c, i) - _rng(lk, o, h, lo, c, i - lp)
         ts += _rng(sk, o, h, lo, c, i) - _rng(sk, o, h, lo, c, i - sp)
         tn += _rng(nk, o, h, lo, c, i - 1) - _rng(nk, o, h, lo, c, i - 1 - np_)
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _morningstar(o, h, lo, c, penetration):
+def _morningstar(o, h, lo, c, penetration, out):
     """A long black candle, a short body gapping down, then a white candle (longer than
     short) closing more than ``penetration`` of the first body back into it."""
     n = c.shape[0]
-    out = np.zeros(n, dtype=np.int32)
     lk, lp, lf = BODY_LONG
     sk, sp, sf = BODY_SHORT
     start = first_valid4(o, h, lo, c) + max(lp, sp) + 2
     if start >= n:
-        return out
+        return
     tl = _sum(lk, o, h, lo, c, start - 2 - lp, start - 2)
     ts = _sum(sk, o, h, lo, c, start - 1 - sp, start - 1)
     ts2 = _sum(sk, o, h, lo, c, start - sp, start)
@@ -180,7 +173,6 @@ def _morningstar(o, h, lo, c, penetration):
         tl += _rng(lk, o, h, lo, c, i - 2) - _rng(lk, o, h, lo, c, i - 2 - lp)
         ts += _rng(sk, o, h, lo, c, i - 1) - _rng(sk, o, h, lo, c, i - 1 - sp)
         ts2 += _rng(sk, o, h, lo, c, i) - _rng(sk, o, h, lo, c, i - sp)
-    return out
 
 
 def _ohlc(open_: Any, high: Any, low: Any, close: Any) -> tuple[Any, Any, Any, Any]:
@@ -193,26 +185,33 @@ def _ohlc(open_: Any, high: Any, low: Any, close: Any) -> tuple[Any, Any, Any, A
     return o, h, lo, c
 
 
+def _run(kernel: Any, open_: Any, high: Any, low: Any, close: Any, *args: Any) -> I32:
+    o, h, lo, c = _ohlc(open_, high, low, close)
+    out = np.zeros(c.shape[0], dtype=np.int32)
+    kernel(o, h, lo, c, *args, out)
+    return out
+
+
 def cdlengulfing(open_: Any, high: Any, low: Any, close: Any) -> I32:
     """Engulfing (TA-Lib ``CDLENGULFING``): the body of a candle of the opposite colour
     engulfs the previous body; +/-100, or +/-80 when the bodies share one end."""
-    return _engulfing(*_ohlc(open_, high, low, close))
+    return _run(_engulfing, open_, high, low, close)
 
 
 def cdldoji(open_: Any, high: Any, low: Any, close: Any) -> I32:
     """Doji (TA-Lib ``CDLDOJI``): a body at most 10 % of the average high-low range of
     the previous 10 candles; 100 or 0."""
-    return _doji(*_ohlc(open_, high, low, close))
+    return _run(_doji, open_, high, low, close)
 
 
 def cdlhammer(open_: Any, high: Any, low: Any, close: Any) -> I32:
     """Hammer (TA-Lib ``CDLHAMMER``); 100 or 0."""
-    return _hammer_star(*_ohlc(open_, high, low, close), False)
+    return _run(_hammer_star, open_, high, low, close, False)
 
 
 def cdlshootingstar(open_: Any, high: Any, low: Any, close: Any) -> I32:
     """Shooting star (TA-Lib ``CDLSHOOTINGSTAR``); -100 or 0."""
-    return _hammer_star(*_ohlc(open_, high, low, close), True)
+    return _run(_hammer_star, open_, high, low, close, True)
 
 
 def cdlmorningstar(
@@ -222,4 +221,4 @@ def cdlmorningstar(
     pen = v.number(penetration, "penetration")
     if pen < 0.0:
         raise ValueError(f"penetration must be >= 0, got {pen}")
-    return _morningstar(*_ohlc(open_, high, low, close), pen)
+    return _run(_morningstar, open_, high, low, close, pen)

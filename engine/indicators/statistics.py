@@ -28,17 +28,16 @@ _DEG = 180.0 / math.pi
 
 
 @njit(cache=True, nogil=True)
-def _linreg(x, period, mode):
+def _linreg(x, period, mode, out):
     """Least-squares line through each window, x = 0 for the newest value and counting
     back (TA-Lib's convention). ``mode``: 0 value at the newest candle, 1 slope, 2 angle
     in degrees, 3 intercept (the line's value ``period - 1`` candles back)."""
     n = x.shape[0]
-    out = np.empty(n)
     start = first_valid1(x)
     first = start + period - 1
     fill_nan(out, first)
     if first >= n:
-        return out
+        return
     p = period
     sum_x = p * (p - 1) * 0.5
     sum_xx = p * (p - 1) * (2 * p - 1) / 6.0
@@ -73,11 +72,13 @@ def _linreg(x, period, mode):
             out[today] = math.atan(m) * _DEG
         else:
             out[today] = b
-    return out
 
 
 def _lr(close: Any, period: int, mode: int) -> F64:
-    return _linreg(v.as_f64(close, "close"), v.period(period, minimum=2), mode)
+    x = v.as_f64(close, "close")
+    out = np.empty(x.shape[0])
+    _linreg(x, v.period(period, minimum=2), mode, out)
+    return out
 
 
 def linearreg(close: Any, period: int = 14) -> F64:
@@ -105,22 +106,23 @@ def linearreg_intercept(close: Any, period: int = 14) -> F64:
 
 
 @njit(cache=True, nogil=True)
-def _moments(x, period):
-    out = np.empty((2, x.shape[0]))
+def _moments(x, period, out):
     moments_into(x, first_valid1(x), period, 0, 1.0, 1.0, out[0], out[1], out[1])
-    return out
 
 
 def var(close: Any, period: int = 5) -> F64:
     """Rolling population variance (TA-Lib ``VAR``, whose ``nbdev`` argument has no
     effect), from sliding Welford moments with exact restarts. A NaN in the input makes
     every later value NaN; TA-Lib 0.8 recovers at points its own drift control picks."""
-    return _moments(v.as_f64(close, "close"), v.period(period))[1]
+    x = v.as_f64(close, "close")
+    out = np.empty((2, x.shape[0]))
+    _moments(x, v.period(period), out)
+    return out[1]
 
 
 @njit(cache=True, nogil=True)
-def _zscore(x, period):
-    mv = _moments(x, period)
+def _zscore(x, period, mv):
+    _moments(x, period, mv)
     out = mv[0]
     var_ = mv[1]
     for i in range(x.shape[0]):
@@ -131,11 +133,13 @@ def _zscore(x, period):
             out[i] = 0.0  # a flat window: the value is at its mean
         else:
             out[i] = s  # NaN (warm-up or a NaN in the window)
-    return out
 
 
 def zscore(close: Any, period: int = 20) -> F64:
     """How many population standard deviations the close is from the mean of the last
     ``period`` closes (0 for a flat window); first value at ``period - 1``. Not in
     TA-Lib."""
-    return _zscore(v.as_f64(close, "close"), v.period(period))
+    x = v.as_f64(close, "close")
+    out = np.empty((2, x.shape[0]))
+    _zscore(x, v.period(period), out)
+    return out[0]

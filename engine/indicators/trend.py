@@ -30,28 +30,30 @@ __all__ = [
 
 
 @njit(cache=True, nogil=True)
-def _sma(x, period):
-    out = np.empty(x.shape[0])
+def _sma(x, period, out):
     sma_into(x, first_valid1(x), period, out)
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _ema(x, period):
-    out = np.empty(x.shape[0])
+def _ema(x, period, out):
     ema_into(x, first_valid1(x), period, out)
-    return out
 
 
 def sma(close: Any, period: int = 30) -> F64:
     """Simple moving average; first value at index ``period - 1`` (TA-Lib ``SMA``)."""
-    return _sma(v.as_f64(close, "close"), v.period(period))
+    x = v.as_f64(close, "close")
+    out = np.empty(x.shape[0])
+    _sma(x, v.period(period), out)
+    return out
 
 
 def ema(close: Any, period: int = 30) -> F64:
     """Exponential moving average, alpha ``2/(period+1)``, seeded with the SMA of the first
     ``period`` values so the first value sits at index ``period - 1`` (TA-Lib ``EMA``)."""
-    return _ema(v.as_f64(close, "close"), v.period(period))
+    x = v.as_f64(close, "close")
+    out = np.empty(x.shape[0])
+    _ema(x, v.period(period), out)
+    return out
 
 
 
@@ -101,56 +103,47 @@ def wma_into(x, start, period, out):
 
 
 @njit(cache=True, nogil=True)
-def _wma(x, period):
-    out = np.empty(x.shape[0])
+def _wma(x, period, out):
     wma_into(x, first_valid1(x), period, out)
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _smma(x, period):
+def _smma(x, period, out):
     """Wilder's smoothing (SMMA/RMA): alpha 1/period, seeded with the SMA."""
-    out = np.empty(x.shape[0])
     wilder_into(x, first_valid1(x), period, out)
-    return out
 
 
 def wma(close: Any, period: int = 30) -> F64:
     """Linearly weighted moving average (TA-Lib ``WMA``)."""
-    return _wma(v.as_f64(close, "close"), v.period(period))
+    return _run1(_wma, close, period)
 
 
 def smma(close: Any, period: int = 14) -> F64:
     """Smoothed (Wilder) moving average, alpha ``1/period``, SMA seed; the average inside
     RSI and ATR. Not in TA-Lib as a function."""
-    return _smma(v.as_f64(close, "close"), v.period(period))
+    return _run1(_smma, close, period)
 
 
 rma = smma
 
 
 @njit(cache=True, nogil=True)
-def _multi_ema(x, period, depth, lag):
-    """EMA applied ``depth`` times (1 to 3) to ``x`` (or, with ``lag > 0``, to ZLEMA's
-    de-lagged ``2 * x[i] - x[i - lag]``), each stage seeded, as in TA-Lib, with the SMA of
-    the first ``period`` values of the stage before. All stages run in one pass (no
-    intermediate arrays). Returns ``(e1, e2, e3)`` rows; rows past ``depth`` are unused."""
+def _multi_ema(x, period, mode, out):
+    """EMA applied once, twice or three times in one pass (no intermediate arrays), each
+    stage seeded, as in TA-Lib, with the SMA of the first ``period`` values of the stage
+    before. ``mode``: 0 ZLEMA (one EMA of ``2 * x[i] - x[i - lag]``, ``lag = (period - 1)
+    // 2``), 1 DEMA ``2 e1 - e2``, 2 TEMA ``3 e1 - 3 e2 + e3``, 3 TRIX (the 1-candle rate of
+    change of e3, in percent; 0 where the previous e3 is 0)."""
     n = x.shape[0]
-    out = np.empty((3, n))
-    e1o = out[0]
-    e2o = out[1]
-    e3o = out[2]
+    lag = (period - 1) // 2 if mode == 0 else 0
+    depth = 1 if mode == 0 else (2 if mode == 1 else 3)
     start = first_valid1(x) + lag
     f1 = start + period - 1
-    f2 = f1 + period - 1
-    f3 = f2 + period - 1
-    last = f1 if depth == 1 else (f2 if depth == 2 else f3)
-    fill_nan(e1o, min(last, f1))
-    fill_nan(e2o, last)
-    fill_nan(e3o, last)
+    last = f1 + (depth - 1) * (period - 1)  # first index where every stage has a value
+    first_out = last + 1 if mode == 3 else last
+    fill_nan(out, first_out)
     if last >= n:
-        fill_nan(e1o, n)
-        return out
+        return
     k = 2.0 / (period + 1)
     k1 = 1.0 - k
     e1 = 0.0
@@ -159,13 +152,13 @@ def _multi_ema(x, period, depth, lag):
     s1 = 0.0
     s2 = 0.0
     s3 = 0.0
+    f2 = f1 + period - 1
     for i in range(start, last + 1):  # warm-up: the stages start one after another
         xi = 2.0 * x[i] - x[i - lag] if lag > 0 else x[i]
         if i < f1:
             s1 += xi
             continue
         e1 = (s1 + xi) / period if i == f1 else fma(e1, k1, xi * k)
-        e1o[i] = e1
         if depth < 2:
             continue
         if i < f2:
@@ -174,86 +167,75 @@ def _multi_ema(x, period, depth, lag):
         e2 = (s2 + e1) / period if i == f2 else fma(e2, k1, e1 * k)
         if depth < 3:
             continue
-        if i < f3:
-            s3 += e2
-            continue
-        e3 = (s3 + e2) / period
-    e2o[last] = e2
-    e3o[last] = e3
+        s3 += e2
+    if depth == 3:
+        e3 = s3 / period
+    if mode == 0:
+        out[last] = e1
+    elif mode == 1:
+        out[last] = 2.0 * e1 - e2
+    elif mode == 2:
+        out[last] = 3.0 * e1 - 3.0 * e2 + e3
     xs = x[last + 1 :]
     xl = x[last + 1 - lag : n - lag]
-    o1 = e1o[last + 1 :]
-    o2 = e2o[last + 1 :]
-    o3 = e3o[last + 1 :]
+    os = out[last + 1 :]
     for j in range(xs.shape[0]):
         xi = 2.0 * xs[j] - xl[j] if lag > 0 else xs[j]
         e1 = fma(e1, k1, xi * k)
-        o1[j] = e1
-        if depth >= 2:
-            e2 = fma(e2, k1, e1 * k)
-            o2[j] = e2
-        if depth >= 3:
-            e3 = fma(e3, k1, e2 * k)
-            o3[j] = e3
+        if mode == 0:
+            os[j] = e1
+            continue
+        e2 = fma(e2, k1, e1 * k)
+        if mode == 1:
+            os[j] = 2.0 * e1 - e2
+            continue
+        prev = e3
+        e3 = fma(e3, k1, e2 * k)
+        if mode == 2:
+            os[j] = 3.0 * e1 - 3.0 * e2 + e3
+        else:
+            os[j] = ((e3 / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
+
+
+def _run1(kernel: Any, close: Any, period: int, *extra: Any) -> F64:
+    """Validate one price series and a period, allocate the output with numpy (its
+    allocator asks the kernel for huge pages on big arrays: fewer page faults than numba's
+    own ``np.empty``), run ``kernel(x, period, *extra, out)``."""
+    x = v.as_f64(close, "close")
+    out = np.empty(x.shape[0])
+    kernel(x, v.period(period), *extra, out)
     return out
-
-
-@njit(cache=True, nogil=True)
-def _dema(x, period):
-    e = _multi_ema(x, period, 2, 0)
-    out = e[0]
-    e2 = e[1]
-    for i in range(x.shape[0]):
-        out[i] = 2.0 * out[i] - e2[i]
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _tema(x, period):
-    e = _multi_ema(x, period, 3, 0)
-    out = e[0]
-    e2 = e[1]
-    e3 = e[2]
-    for i in range(x.shape[0]):
-        out[i] = 3.0 * out[i] - 3.0 * e2[i] + e3[i]
-    return out
-
-
-@njit(cache=True, nogil=True)
-def _zlema(x, period):
-    return _multi_ema(x, period, 1, (period - 1) // 2)[0]
 
 
 def dema(close: Any, period: int = 30) -> F64:
     """Double EMA ``2 * EMA - EMA(EMA)``, less lag than either (TA-Lib ``DEMA``); first
     value at ``2 * (period - 1)``."""
-    return _dema(v.as_f64(close, "close"), v.period(period))
+    return _run1(_multi_ema, close, period, 1)
 
 
 def tema(close: Any, period: int = 30) -> F64:
     """Triple EMA ``3 * e1 - 3 * e2 + e3`` (TA-Lib ``TEMA``); first value at
     ``3 * (period - 1)``."""
-    return _tema(v.as_f64(close, "close"), v.period(period))
+    return _run1(_multi_ema, close, period, 2)
 
 
 def zlema(close: Any, period: int = 30) -> F64:
     """Zero-lag EMA: the EMA of ``2 * close - close[lag]`` with ``lag = (period - 1) // 2``,
     which cancels most of the EMA's lag (TA-Lib ``ZLEMA``)."""
-    return _zlema(v.as_f64(close, "close"), v.period(period))
+    return _run1(_multi_ema, close, period, 0)
 
 
 @njit(cache=True, nogil=True)
-def _kama(x, period):
+def _kama(x, period, out):
     """TA-Lib KAMA: an EMA whose smoothing constant follows the efficiency ratio
     ``|change over period| / sum |changes|`` between the 2- and 30-period constants. The
     running sum of absolute changes is updated in TA-Lib's order."""
     n = x.shape[0]
-    out = np.empty(n)
     start = first_valid1(x)
     first = start + period
     fill_nan(out, first)
     if first >= n:
-        return out
+        return
     cmax = 2.0 / (30.0 + 1.0)
     cdiff = 2.0 / (2.0 + 1.0) - cmax
     sumroc = 0.0
@@ -274,7 +256,6 @@ def _kama(x, period):
         sc *= sc
         prev = (cur - prev) * sc + prev
         out[today] = prev
-    return out
 
 
 def kama(close: Any, period: int = 30) -> F64:
@@ -282,15 +263,16 @@ def kama(close: Any, period: int = 30) -> F64:
     first value at index ``period``."""
     x = v.as_f64(close, "close")
     p = v.period(period)
-    return x.copy() if p == 1 else _kama(x, p)  # TA-Lib: period 1 is the input itself
+    return x.copy() if p == 1 else _run1(_kama, x, p)  # TA-Lib: period 1 is the input itself
 
 
 @njit(cache=True, nogil=True)
-def _hma(x, period):
-    """Hull MA: ``WMA(2 * WMA(x, period // 2) - WMA(x, period), floor(sqrt(period)))``."""
+def _hma(x, period, out):
+    """Hull MA: ``WMA(2 * WMA(x, period // 2) - WMA(x, period), floor(sqrt(period)))``;
+    ``out`` has two rows, the second is scratch."""
     n = x.shape[0]
-    out = np.empty(n)
-    tmp = np.empty(n)
+    tmp = out[1]
+    out = out[0]
     start = first_valid1(x)
     half = period // 2
     sq = int(np.sqrt(period))
@@ -304,7 +286,6 @@ def _hma(x, period):
         tmp[i] = 2.0 * out[i] - tmp[i]
     wma_into(tmp, start + period - 1, sq, out)
     fill_nan(out, start + period - 1)
-    return out
 
 
 def hma(close: Any, period: int = 20) -> F64:
@@ -312,25 +293,28 @@ def hma(close: Any, period: int = 20) -> F64:
     ``period - 1 + floor(sqrt(period)) - 1``."""
     x = v.as_f64(close, "close")
     p = v.period(period)
-    return x.copy() if p == 1 else _hma(x, p)  # TA-Lib: period 1 is the input itself
+    if p == 1:
+        return x.copy()  # TA-Lib: period 1 is the input itself
+    out = np.empty((2, x.shape[0]))
+    _hma(x, p, out)
+    return out[0]
 
 
 @njit(cache=True, nogil=True)
-def _vwma(x, vol, period):
+def _vwma(x, vol, period, out):
     """TA-Lib VWMA: ``SMA(x * volume) / SMA(volume)`` with TA-Lib's running sums (add the
     new bar, read, subtract the trailing bar). A window with no volume gives NaN, as in
     TA-Lib; ``period == 1`` returns the input."""
     n = x.shape[0]
-    out = np.empty(n)
     start = first_valid2(x, vol)
     first = start + period - 1
     fill_nan(out, first)
     if first >= n:
-        return out
+        return
     if period == 1:
         for i in range(first, n):
             out[i] = x[i]
-        return out
+        return
     spv = 0.0
     sv = 0.0
     for i in range(start, first):
@@ -348,7 +332,6 @@ def _vwma(x, vol, period):
         spv -= t
         sv -= vol[tr]
         out[i] = tpv / period / (tv / period)
-    return out
 
 
 def vwma(close: Any, volume: Any, period: int = 30) -> F64:
@@ -357,4 +340,6 @@ def vwma(close: Any, volume: Any, period: int = 30) -> F64:
     vol = v.as_f64(volume, "volume")
     if c.shape != vol.shape:
         v.same_length(("close", c), ("volume", vol))
-    return _vwma(c, vol, v.period(period))
+    out = np.empty(c.shape[0])
+    _vwma(c, vol, v.period(period), out)
+    return out

@@ -207,47 +207,38 @@ def _natr_of(atr, c):
 
 
 @njit(cache=True, nogil=True)
-def _atr(high, low, close, period, norm):
-    out = np.empty(close.shape[0])
+def _atr(high, low, close, period, norm, out):
     atr_into(high, low, close, first_valid3(high, low, close), period, out, norm)
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _trange(high, low, close):
+def _trange(high, low, close, out):
     n = close.shape[0]
-    out = np.empty(n)
     start = first_valid3(high, low, close)
     fill_nan(out, start + 1)
     if start + 1 >= n:
-        return out
+        return
     hs = high[start + 1 :]
     ls = low[start + 1 :]
     pcs = close[start : n - 1]
     os = out[start + 1 :]
     for j in range(hs.shape[0]):
         os[j] = true_range(hs[j], ls[j], pcs[j])
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _bbands(x, period, up, dn):
-    out = np.empty((3, x.shape[0]))
+def _bbands(x, period, up, dn, out):
     bbands_into(x, first_valid1(x), period, up, dn, out[0], out[1], out[2])
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _stddev(x, period, nbdev):
-    out = np.empty(x.shape[0])
+def _stddev(x, period, nbdev, out):
     stddev_into(x, first_valid1(x), period, nbdev, out)
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _donchian(high, low, period):
+def _donchian(high, low, period, out):
     n = high.shape[0]
-    out = np.empty((3, n))
     upper = out[0]
     middle = out[1]
     lower = out[2]
@@ -256,12 +247,10 @@ def _donchian(high, low, period):
     sliding_min_into(low, start, period, lower)
     for i in range(n):
         middle[i] = (upper[i] + lower[i]) * 0.5
-    return out
 
 
 @njit(cache=True, nogil=True)
-def _keltner(high, low, close, period, atr_period, mult):
-    out = np.empty((3, close.shape[0]))
+def _keltner(high, low, close, period, atr_period, mult, out):
     upper = out[0]
     middle = out[1]
     lower = out[2]
@@ -273,25 +262,30 @@ def _keltner(high, low, close, period, atr_period, mult):
         m = middle[i]
         upper[i] = m + band
         lower[i] = m - band
-    return out
 
 
 def atr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """Average True Range (Wilder); first value at index ``period`` (TA-Lib ``ATR``)."""
     h, lo, c = _hlc(high, low, close)
-    return _atr(h, lo, c, v.period(period), False)
+    out = np.empty(c.shape[0])
+    _atr(h, lo, c, v.period(period), False, out)
+    return out
 
 
 def natr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """ATR as a percentage of close, comparable across price levels (TA-Lib ``NATR``)."""
     h, lo, c = _hlc(high, low, close)
-    return _atr(h, lo, c, v.period(period), True)
+    out = np.empty(c.shape[0])
+    _atr(h, lo, c, v.period(period), True, out)
+    return out
 
 
 def trange(high: Any, low: Any, close: Any) -> F64:
     """True range; first value at index 1 (TA-Lib ``TRANGE``)."""
     h, lo, c = _hlc(high, low, close)
-    return _trange(h, lo, c)
+    out = np.empty(c.shape[0])
+    _trange(h, lo, c, out)
+    return out
 
 
 def bbands(
@@ -299,19 +293,20 @@ def bbands(
 ) -> tuple[F64, F64, F64]:
     """Bollinger Bands ``(upper, middle, lower)`` around the SMA with population standard
     deviation (TA-Lib ``BBANDS`` with ``matype=0``)."""
-    upper, middle, lower = _bbands(
-        v.as_f64(close, "close"), v.period(period), v.number(nbdevup, "nbdevup"),
-        v.number(nbdevdn, "nbdevdn"),
-    )
-    return upper, middle, lower
+    x = v.as_f64(close, "close")
+    out = np.empty((3, x.shape[0]))
+    _bbands(x, v.period(period), v.number(nbdevup, "nbdevup"), v.number(nbdevdn, "nbdevdn"),
+            out)
+    return out[0], out[1], out[2]
 
 
 def stddev(close: Any, period: int = 5, nbdev: float = 1.0) -> F64:
     """Rolling population standard deviation times ``nbdev`` (TA-Lib ``STDDEV``), computed
     without TA-Lib's running-sum-of-squares drift."""
-    return _stddev(
-        v.as_f64(close, "close"), v.period(period), v.number(nbdev, "nbdev")
-    )
+    x = v.as_f64(close, "close")
+    out = np.empty(x.shape[0])
+    _stddev(x, v.period(period), v.number(nbdev, "nbdev"), out)
+    return out
 
 
 def donchian(high: Any, low: Any, period: int = 20) -> tuple[F64, F64, F64]:
@@ -321,8 +316,9 @@ def donchian(high: Any, low: Any, period: int = 20) -> tuple[F64, F64, F64]:
     lo = v.as_f64(low, "low")
     if h.shape != lo.shape:
         v.same_length(("high", h), ("low", lo))
-    upper, middle, lower = _donchian(h, lo, v.period(period))
-    return upper, middle, lower
+    out = np.empty((3, h.shape[0]))
+    _donchian(h, lo, v.period(period), out)
+    return out[0], out[1], out[2]
 
 
 def keltner(
@@ -332,11 +328,12 @@ def keltner(
     """Keltner channel ``(upper, middle, lower)``: EMA(close) +/- ``multiplier`` x ATR.
     NaN until both the EMA and the ATR have warmed up."""
     h, lo, c = _hlc(high, low, close)
-    upper, middle, lower = _keltner(
+    out = np.empty((3, c.shape[0]))
+    _keltner(
         h, lo, c, v.period(period), v.period(atr_period, "atr_period"),
-        v.number(multiplier, "multiplier"),
+        v.number(multiplier, "multiplier"), out,
     )
-    return upper, middle, lower
+    return out[0], out[1], out[2]
 
 
 def _hlc(high: Any, low: Any, close: Any) -> tuple[F64, F64, F64]:

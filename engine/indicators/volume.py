@@ -39,10 +39,8 @@ def obv_into(close, volume, start, out):
 
 
 @njit(cache=True, nogil=True)
-def _obv(close, volume):
-    out = np.empty(close.shape[0])
+def _obv(close, volume, out):
     obv_into(close, volume, first_valid2(close, volume), out)
-    return out
 
 
 def obv(close: Any, volume: Any) -> F64:
@@ -51,7 +49,17 @@ def obv(close: Any, volume: Any) -> F64:
     vol = v.as_f64(volume, "volume")
     if c.shape != vol.shape:
         v.same_length(("close", c), ("volume", vol))
-    return _obv(c, vol)
+    out = np.empty(c.shape[0])
+    _obv(c, vol, out)
+    return out
+
+
+def _run(kernel: Any, high: Any, low: Any, close: Any, volume: Any, *args: Any) -> F64:
+    """Validate the candles, allocate the output with numpy, run ``kernel(..., out)``."""
+    h, lo, c, vol = _hlcv(high, low, close, volume)
+    out = np.empty(c.shape[0])
+    kernel(h, lo, c, vol, *args, out)
+    return out
 
 
 def _hlcv(high: Any, low: Any, close: Any, volume: Any) -> tuple[F64, F64, F64, F64]:
@@ -84,28 +92,25 @@ def ad_into(high, low, close, volume, start, out):
 
 
 @njit(cache=True, nogil=True)
-def _ad(high, low, close, volume):
-    out = np.empty(close.shape[0])
+def _ad(high, low, close, volume, out):
     ad_into(high, low, close, volume, first_valid4(high, low, close, volume), out)
-    return out
 
 
 def ad(high: Any, low: Any, close: Any, volume: Any) -> F64:
     """Accumulation/distribution line (TA-Lib ``AD``); defined from the first candle."""
-    return _ad(*_hlcv(high, low, close, volume))
+    return _run(_ad, high, low, close, volume)
 
 
 @njit(cache=True, nogil=True)
-def _adosc(high, low, close, volume, fast, slow):
+def _adosc(high, low, close, volume, fast, slow, out):
     """TA-Lib ADOSC: EMA(fast) - EMA(slow) of the AD line, both EMAs seeded with the first
     AD value (not an SMA) and output from ``max(fast, slow) - 1``."""
     n = close.shape[0]
-    out = np.empty(n)
     start = first_valid4(high, low, close, volume)
     first = start + max(fast, slow) - 1
     fill_nan(out, first)
     if first >= n:
-        return out
+        return
     kf = 2.0 / (fast + 1)
     ks = 2.0 / (slow + 1)
     kf1 = 1.0 - kf
@@ -121,21 +126,18 @@ def _adosc(high, low, close, volume, fast, slow):
             out[i] = ef - es
     if first == start:
         out[first] = 0.0
-    return out
 
 
 def adosc(
     high: Any, low: Any, close: Any, volume: Any, fastperiod: int = 3, slowperiod: int = 10
 ) -> F64:
     """Chaikin A/D oscillator (TA-Lib ``ADOSC``)."""
-    return _adosc(
-        *_hlcv(high, low, close, volume), v.period(fastperiod, "fastperiod"),
-        v.period(slowperiod, "slowperiod"),
-    )
+    return _run(_adosc, high, low, close, volume, v.period(fastperiod, "fastperiod"),
+                v.period(slowperiod, "slowperiod"))
 
 
 @njit(cache=True, nogil=True)
-def _mfi(high, low, close, volume, period):
+def _mfi(high, low, close, volume, period, out):
     """TA-Lib MFI: money flow ``typical price * volume`` split by the sign of the typical
     price change, positive and negative sums over the window kept as running sums in
     TA-Lib's order; ``100 * pos / (pos + neg)``, 0 when the sum is not positive, clamped
@@ -144,12 +146,11 @@ def _mfi(high, low, close, volume, period):
     (not the running sums' residue), and a NaN price or volume makes every later value
     NaN."""
     n = close.shape[0]
-    out = np.empty(n)
     start = first_valid4(high, low, close, volume)
     first = start + period
     fill_nan(out, first)
     if first >= n:
-        return out
+        return
     pos = np.zeros(period)
     neg = np.zeros(period)
     moved = np.zeros(period, dtype=np.bool_)  # did the typical price move at that slot
@@ -198,53 +199,47 @@ def _mfi(high, low, close, volume, period):
             else:  # NaN stays NaN
                 r = 100.0 * (spos / s)
                 out[today] = 100.0 if r > 100.0 else (0.0 if r < 0.0 else r)
-    return out
 
 
 def mfi(high: Any, low: Any, close: Any, volume: Any, period: int = 14) -> F64:
     """Money flow index, a volume-weighted RSI (TA-Lib ``MFI``); first value at
     ``period``."""
-    return _mfi(*_hlcv(high, low, close, volume), v.period(period))
+    return _run(_mfi, high, low, close, volume, v.period(period))
 
 
 @njit(cache=True, nogil=True)
-def _cmf(high, low, close, volume, period):
+def _cmf(high, low, close, volume, period, out):
     """Chaikin money flow: the sum of close-location-weighted volume over the window
     divided by the window's volume (0 when the volume is not positive). Running sums as in
     TA-Lib, so a NaN close poisons the rest of the series and a NaN volume zeroes it, as
     there."""
     n = close.shape[0]
-    out = np.empty(n)
     start = first_valid4(high, low, close, volume)
     first = start + period - 1
     fill_nan(out, first)
     if first >= n:
-        return out
-    mfv = np.empty(n)
-    for i in range(start, n):
-        mfv[i] = _clv_volume(high[i], low[i], close[i], volume[i])
+        return
     sm = 0.0
     sv = 0.0
     for i in range(start, first):
-        sm += mfv[i]
+        sm += _clv_volume(high[i], low[i], close[i], volume[i])
         sv += volume[i]
     for i in range(first, n):
-        sm += mfv[i]
+        sm += _clv_volume(high[i], low[i], close[i], volume[i])
         sv += volume[i]
         out[i] = sm / sv if sv > 0.0 else 0.0
         tr = i - period + 1
-        sm -= mfv[tr]
+        sm -= _clv_volume(high[tr], low[tr], close[tr], volume[tr])
         sv -= volume[tr]
-    return out
 
 
 def cmf(high: Any, low: Any, close: Any, volume: Any, period: int = 20) -> F64:
     """Chaikin money flow in [-1, 1] (TA-Lib ``CMF``); first value at ``period - 1``."""
-    return _cmf(*_hlcv(high, low, close, volume), v.period(period))
+    return _run(_cmf, high, low, close, volume, v.period(period))
 
 
 @njit(cache=True, nogil=True)
-def _vwap(high, low, close, volume, period, session):
+def _vwap(high, low, close, volume, period, session, out):
     """VWAP of the typical price ``(h + l + c) / 3``.
 
     ``period == 0``: cumulative from the first candle, or from the start of each session
@@ -254,38 +249,34 @@ def _vwap(high, low, close, volume, period, session):
     volume. ``period > 0``: rolling over ``period`` candles, which is TA-Lib's
     ``VWMA(typical price, volume, period)`` (NaN for a window without volume)."""
     n = close.shape[0]
-    out = np.empty(n)
     start = first_valid4(high, low, close, volume)
     if period > 0:
-        tp = np.empty(n)
-        for i in range(n):
-            tp[i] = (high[i] + low[i] + close[i]) / 3.0
         first = start + period - 1
         fill_nan(out, first)
         if first >= n:
-            return out
+            return
         if period == 1:
             for i in range(first, n):
-                out[i] = tp[i]
-            return out
+                out[i] = (high[i] + low[i] + close[i]) / 3.0
+            return
         spv = 0.0
         sv = 0.0
         for i in range(start, first):
-            t = tp[i] * volume[i]
+            t = (high[i] + low[i] + close[i]) / 3.0 * volume[i]
             spv += t
             sv += volume[i]
         for i in range(first, n):
-            t = tp[i] * volume[i]
+            t = (high[i] + low[i] + close[i]) / 3.0 * volume[i]
             spv += t
             sv += volume[i]
             tpv = spv
             tv = sv
             tr = i - period + 1
-            t = tp[tr] * volume[tr]
+            t = (high[tr] + low[tr] + close[tr]) / 3.0 * volume[tr]
             spv -= t
             sv -= volume[tr]
             out[i] = tpv / period / (tv / period)
-        return out
+        return
     fill_nan(out, start)
     spv = 0.0
     sv = 0.0
@@ -305,7 +296,6 @@ def _vwap(high, low, close, volume, period, session):
         if sv > 0.0:
             value = spv / sv
         out[i] = value
-    return out
 
 
 def vwap(
@@ -317,7 +307,7 @@ def vwap(
     the start of what it is given; see :func:`vwap_session` for the usual daily anchor).
     ``period=n``: rolling over the last ``n`` candles."""
     p = 0 if period is None else v.period(period)
-    return _vwap(*_hlcv(high, low, close, volume), p, np.empty(0, dtype=np.int64))
+    return _run(_vwap, high, low, close, volume, p, np.empty(0, dtype=np.int64))
 
 
 def vwap_session(
@@ -348,4 +338,6 @@ def vwap_session(
     if stamp not in ("close", "open"):
         raise ValueError(f'stamp must be "close" or "open", got {stamp!r}')
     key = (ts - shift) // length
-    return _vwap(h, lo, c, vol, 0, key)
+    out = np.empty(c.shape[0])
+    _vwap(h, lo, c, vol, 0, key, out)
+    return out
