@@ -267,97 +267,105 @@ def sliding_min_into(x, start, period, out):
 
 @njit(cache=True, nogil=True)
 def _sliding_extreme(x, start, period, out, sgn):
-    """Sliding maximum of ``sgn * x`` times ``sgn``, by doubling windows (a sparse table).
-
-    Over a chunk of outputs, the maximum of every window of 2, 4, ..., h values is built
-    by doubling (each level one vectorised pass over L1-resident buffers); four windows of
-    ``h`` cover any ``period`` (they may overlap: harmless for a maximum). O(log period)
-    per output, no data-dependent branch, and unlike TA-Lib's serial forward/backward
-    maxima the passes vectorise. Both agree exactly on numbers; with NaN in the input the result
-    depends on how the maximum is formed, so that case runs TA-Lib's own scheme
-    (:func:`_vanherk_nan`).
-    """
+    """Sliding maximum of ``sgn * x`` times ``sgn`` over ``x[start:]``, chunk by chunk
+    (:func:`extreme_chunk`). The sparse-table maximum and TA-Lib's agree exactly on
+    numbers; with NaN in the input TA-Lib's result depends on how its maximum is formed,
+    so that case runs TA-Lib's own scheme (:func:`_vanherk_nan`)."""
     n = x.shape[0]
     p = period
     first = start + p - 1
     fill_nan(out, first)
     if first >= n:
         return
-    w = 1
-    while w * 2 <= p:
-        w *= 2
-    h = max(w // 2, 1)
     a_buf = np.empty(EXT_CHUNK + p)
     b_buf = np.empty(EXT_CHUNK + p)
     bad = False
     for c0 in range(first, n, EXT_CHUNK):
         c1 = min(c0 + EXT_CHUNK, n)
-        k = c1 - c0
-        m = k + p - 1
-        xv = x[c0 - p + 1 : c1]
-        for i in range(m):
-            v = xv[i]
-            bad |= v != v
-        ov = out[c0:c1]
-        if p < 4:  # one to three values: directly
-            x2 = xv[p // 2 :]
-            x3 = xv[p - 1 :]
-            for j in range(k):
-                a = sgn * xv[j]
-                b = sgn * x2[j]
-                c = sgn * x3[j]
-                a = a if a > b else b
-                ov[j] = sgn * (a if a > c else c)
-            continue
-        # windows of 2 (or 4) straight from x, then doubling up to h
-        x1 = xv[1:]
-        if h >= 4:
-            cnt = m - 3
-            x2 = xv[2:]
-            x3 = xv[3:]
-            for i in range(cnt):
-                a = sgn * xv[i]
-                b = sgn * x1[i]
-                c = sgn * x2[i]
-                d = sgn * x3[i]
-                a = a if a > b else b
-                c = c if c > d else d
-                a_buf[i] = a if a > c else c
-            s = 4
-        else:
-            cnt = m - 1
-            for i in range(cnt):
-                a = sgn * xv[i]
-                b = sgn * x1[i]
-                a_buf[i] = a if a > b else b
-            s = 2
-        src = a_buf
-        dst = b_buf
-        while s < h:
-            cnt -= s
-            u = src[:cnt]
-            u2 = src[s : s + cnt]
-            d_ = dst[:cnt]
-            for i in range(cnt):
-                a = u[i]
-                b = u2[i]
-                d_[i] = a if a > b else b
-            src, dst = dst, src
-            s *= 2
-        r1 = src[:k]
-        r2 = src[h : h + k]
-        r3 = src[p - 2 * h : p - 2 * h + k]
-        r4 = src[p - h : p - h + k]
-        for j in range(k):
-            a = r1[j]
-            b = r2[j]
-            c = r3[j]
-            d = r4[j]
-            a = a if a > b else b
-            c = c if c > d else d
-            ov[j] = sgn * (a if a > c else c)
+        bad |= extreme_chunk(x, c0, c1, p, sgn, a_buf, b_buf, out[c0:c1])
     if bad:
         _vanherk_nan(x, start, period, out, sgn)
+
+
+@njit(cache=True, nogil=True)
+def extreme_chunk(x, c0, c1, p, sgn, a_buf, b_buf, ov):
+    """Maxima of ``sgn * x`` over the windows ending at ``c0 .. c1 - 1`` (times ``sgn``)
+    into ``ov``; returns whether the inputs read hold a NaN. ``a_buf``/``b_buf`` hold
+    ``c1 - c0 + p`` values.
+
+    The maximum of every window of 2, 4, ..., h values is built by doubling (each level
+    one vectorised pass over L1-resident buffers); four windows of ``h`` cover any ``p``
+    (they may overlap: harmless for a maximum). O(log p) per output, no data-dependent
+    branch, where TA-Lib's forward/backward running maxima are serial chains."""
+    w = 1
+    while w * 2 <= p:
+        w *= 2
+    h = max(w // 2, 1)
+    k = c1 - c0
+    m = k + p - 1
+    xv = x[c0 - p + 1 : c1]
+    bad = False
+    for i in range(m):
+        v = xv[i]
+        bad |= v != v
+    if p < 4:  # one to three values: directly
+        x2 = xv[p // 2 :]
+        x3 = xv[p - 1 :]
+        for j in range(k):
+            a = sgn * xv[j]
+            b = sgn * x2[j]
+            c = sgn * x3[j]
+            a = a if a > b else b
+            ov[j] = sgn * (a if a > c else c)
+        return bad
+    # windows of 2 (or 4) straight from x, then doubling up to h
+    x1 = xv[1:]
+    if h >= 4:
+        cnt = m - 3
+        x2 = xv[2:]
+        x3 = xv[3:]
+        for i in range(cnt):
+            a = sgn * xv[i]
+            b = sgn * x1[i]
+            c = sgn * x2[i]
+            d = sgn * x3[i]
+            a = a if a > b else b
+            c = c if c > d else d
+            a_buf[i] = a if a > c else c
+        s = 4
+    else:
+        cnt = m - 1
+        for i in range(cnt):
+            a = sgn * xv[i]
+            b = sgn * x1[i]
+            a_buf[i] = a if a > b else b
+        s = 2
+    src = a_buf
+    dst = b_buf
+    while s < h:
+        cnt -= s
+        u = src[:cnt]
+        u2 = src[s : s + cnt]
+        d_ = dst[:cnt]
+        for i in range(cnt):
+            a = u[i]
+            b = u2[i]
+            d_[i] = a if a > b else b
+        src, dst = dst, src
+        s *= 2
+    r1 = src[:k]
+    r2 = src[h : h + k]
+    r3 = src[p - 2 * h : p - 2 * h + k]
+    r4 = src[p - h : p - h + k]
+    for j in range(k):
+        a = r1[j]
+        b = r2[j]
+        c = r3[j]
+        d = r4[j]
+        a = a if a > b else b
+        c = c if c > d else d
+        ov[j] = sgn * (a if a > c else c)
+    return bad
 
 
 @njit(cache=True, nogil=True)

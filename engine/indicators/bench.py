@@ -4,9 +4,11 @@ idiomatic pandas way), measured in the same run.
 Data: the shared BTC/USDT 5m candles (``shared/data/ohlcv/...``) tiled to ``n`` (each copy
 rescaled to continue from the previous close), else a seeded random walk.
 
-Timing: every kernel and its twins run once to warm up, then ``REPS`` (>= 7) rounds, each
-round timing ours, TA-Lib's and pandas' back to back, so load on the machine hits all of
-them alike; the medians are reported and the ratio is ours / TA-Lib. The default clock is
+Timing: every kernel and its TA-Lib twin run once to warm up, then ``REPS`` (>= 7) rounds,
+each timing both back to back in alternating order, so load on the machine hits both
+alike; pandas is timed in rounds of its own (its frees would otherwise hand the page-fault
+cost of fresh memory to whoever allocates next). Medians are reported; the ratio is
+ours / TA-Lib. The default clock is
 the calling thread's CPU time (every kernel here is single-threaded), which other
 processes on a shared machine barely disturb; ``--clock wall`` uses ``perf_counter``.
 Sizes: ``n`` (default 1M), 10,000 and 100 candles (per-call overhead).
@@ -275,13 +277,15 @@ def _clock(kind: str) -> Callable[[], float]:
 
 def _time_row(fns: list[Callable[[], Any] | None], reps: int, inner: int,
               clock: Callable[[], float]) -> list[float | None]:
-    """Median ms per call of each function, rounds interleaved."""
+    """Median ms per call of each function; rounds interleave them, and the order rotates
+    each round: the first allocation after another function freed big arrays pays the
+    page faults for fresh memory, and that must not always land on the same side."""
     live = [(i, f) for i, f in enumerate(fns) if f is not None]
     for _, f in live:
         f()
     samples: dict[int, list[float]] = {i: [] for i, _ in live}
-    for _ in range(reps):
-        for i, f in live:
+    for r in range(reps):
+        for i, f in live[r % len(live):] + live[: r % len(live)]:
             t0 = clock()
             for _ in range(inner):
                 f()
@@ -334,7 +338,9 @@ def bench_indicators(n: int = 1_000_000, json_out: bool = False, png: Path | Non
         inner = 1 if size >= 100_000 else (20 if size >= 10_000 else 2000)
         rows: dict[str, dict[str, Any]] = {}
         for name, ours, ref, pds in _cases(o, h, lo, c, vol):
-            o_ms, t_ms, p_ms = _time_row([ours, ref, pds], REPS, inner, tick)
+            # ours and TA-Lib side by side; pandas (a heavier allocator) on its own
+            o_ms, t_ms = _time_row([ours, ref], REPS, inner, tick)
+            p_ms = _time_row([pds], REPS, inner, tick)[0]
             assert o_ms is not None
             rows[name] = {"ours_ms": o_ms, "talib_ms": t_ms, "pandas_ms": p_ms,
                           "ratio": (o_ms / t_ms) if t_ms else None,

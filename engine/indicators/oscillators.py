@@ -9,7 +9,9 @@ from numba import njit
 
 from engine.indicators import _validate as v
 from engine.indicators._common import (
+    EXT_CHUNK,
     ema_into,
+    extreme_chunk,
     fill_nan,
     first_valid1,
     first_valid3,
@@ -28,15 +30,28 @@ __all__ = [
 
 @njit(cache=True, nogil=True)
 def stoch_into(high, low, close, start, fk, sk, sd, k_out, d_out):
-    """Fused TA-Lib STOCH (SMA smoothing): raw %K with TA-Lib's rescanning high/low
-    tracker, then the two SMAs kept in small ring buffers, one pass over the input.
-    With ``sk == 1`` this is STOCHF (``k_out`` = fast %K, ``d_out`` = fast %D)."""
+    """TA-Lib STOCH (SMA smoothing) of ``[start:]``; with ``sk == 1`` it is STOCHF
+    (``k_out`` = fast %K, ``d_out`` = fast %D).
+
+    Chunk by chunk: highest high and lowest low of the chunk's windows (sparse-table
+    maxima, :func:`extreme_chunk`), fast %K for the whole chunk in one vectorised loop,
+    then the two SMAs in small ring buffers. TA-Lib's STOCH finds its extremes with a
+    rescanning tracker whose result with NaN in a window depends on its scan order, so
+    input with NaN is redone with that tracker."""
+    if not _stoch_pass(high, low, close, start, fk, sk, sd, k_out, d_out, False):
+        _stoch_pass(high, low, close, start, fk, sk, sd, k_out, d_out, True)
+
+
+@njit(cache=True, nogil=True)
+def _stoch_pass(high, low, close, start, fk, sk, sd, k_out, d_out, tracker):
     n = close.shape[0]
     out0 = start + fk - 1 + sk - 1 + sd - 1
     fill_nan(k_out, out0)
     fill_nan(d_out, out0)
     if out0 >= n:
-        return
+        return True
+    first = start + fk - 1
+    first_s = first + sk - 1
     ring_k = np.zeros(sk)
     ring_s = np.zeros(sd)
     ik = 0
@@ -45,18 +60,86 @@ def stoch_into(high, low, close, start, fk, sk, sd, k_out, d_out):
     inv_d = 1.0 / sd
     sum_k = 0.0
     sum_s = 0.0
-    hi_idx = -1
-    lo_idx = -1
-    hi = 0.0
-    lo = 0.0
-    first = start + fk - 1
-    first_s = first + sk - 1
     # short windows are re-summed each step so a flat %K gives exactly 0 or 100
     direct_k = sk <= 16
     direct_d = sd <= 16
     poison = 0.0
     poison_d = 0.0
-    for today in range(first, n):
+    hb = np.empty(EXT_CHUNK)
+    lb = np.empty(EXT_CHUNK)
+    kb = np.empty(EXT_CHUNK)
+    a_buf = np.empty(EXT_CHUNK + fk)
+    b_buf = np.empty(EXT_CHUNK + fk)
+    trk = np.array([-1.0, -1.0, 0.0, 0.0])  # tracker state: hi index, lo index, hi, lo
+    for c0 in range(first, n, EXT_CHUNK):
+        c1 = min(c0 + EXT_CHUNK, n)
+        k = c1 - c0
+        cv = close[c0:c1]
+        if tracker:
+            _track_chunk(high, low, c0, c1, fk, trk, hb, lb)
+        else:
+            bad = extreme_chunk(high, c0, c1, fk, 1.0, a_buf, b_buf, hb[:k])
+            bad |= extreme_chunk(low, c0, c1, fk, -1.0, a_buf, b_buf, lb[:k])
+            for j in range(k):
+                bad |= cv[j] != cv[j]
+            if bad:
+                return False
+        for j in range(k):  # fast %K, vectorised
+            hi = hb[j]
+            lo = lb[j]
+            diff = (hi - lo) / 100.0
+            flat = is_zero_scaled(hi - lo, abs(hi) + abs(lo))  # TA-Lib 0.8's flat window
+            kb[j] = (cv[j] - lo) / diff if not flat else 0.0
+        for j in range(k):
+            today = c0 + j
+            kf = kb[j]
+            if sk == 1:
+                ks = kf
+            else:
+                old = ring_k[ik]
+                ring_k[ik] = kf
+                ik += 1
+                if ik == sk:
+                    ik = 0
+                if direct_k:
+                    sum_k = 0.0
+                    for q in range(sk):
+                        sum_k += ring_k[q]
+                else:
+                    sum_k += kf - old
+                # TA-Lib's running sum stays NaN once a NaN entered; the re-summed ring
+                # would forget it, so a NaN (or inf) is remembered in ``poison``
+                poison += kf - kf
+                if today < first_s:
+                    continue
+                ks = sum_k * inv_k + poison
+            old = ring_s[i_s]
+            ring_s[i_s] = ks
+            i_s += 1
+            if i_s == sd:
+                i_s = 0
+            if direct_d:
+                sum_s = 0.0
+                for q in range(sd):
+                    sum_s += ring_s[q]
+                poison_d += ks - ks
+            else:
+                sum_s += ks - old
+            if today >= out0:
+                k_out[today] = ks
+                d_out[today] = sum_s * inv_d + poison_d
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _track_chunk(high, low, c0, c1, fk, trk, hb, lb):
+    """TA-Lib's rescanning highest-high / lowest-low tracker over the windows ending at
+    ``c0 .. c1 - 1``; its state (indices and values) carries over in ``trk``."""
+    hi_idx = int(trk[0])
+    lo_idx = int(trk[1])
+    hi = trk[2]
+    lo = trk[3]
+    for today in range(c0, c1):
         trailing = today - fk + 1
         t = low[today]
         if lo_idx < trailing:
@@ -82,44 +165,12 @@ def stoch_into(high, low, close, start, fk, sk, sd, k_out, d_out):
         elif t >= hi:
             hi_idx = today
             hi = t
-        diff = (hi - lo) / 100.0
-        flat = is_zero_scaled(hi - lo, abs(hi) + abs(lo))  # TA-Lib 0.8's flat window
-        kf = (close[today] - lo) / diff if not flat else 0.0
-        if sk == 1:
-            ks = kf
-        else:
-            old = ring_k[ik]
-            ring_k[ik] = kf
-            ik += 1
-            if ik == sk:
-                ik = 0
-            if direct_k:
-                sum_k = 0.0
-                for j in range(sk):
-                    sum_k += ring_k[j]
-            else:
-                sum_k += kf - old
-            # TA-Lib's running sum stays NaN once a NaN entered; the re-summed ring would
-            # forget it, so a NaN (or inf) is remembered in ``poison``
-            poison += kf - kf
-            if today < first_s:
-                continue
-            ks = sum_k * inv_k + poison
-        old = ring_s[i_s]
-        ring_s[i_s] = ks
-        i_s += 1
-        if i_s == sd:
-            i_s = 0
-        if direct_d:
-            sum_s = 0.0
-            for j in range(sd):
-                sum_s += ring_s[j]
-            poison_d += ks - ks
-        else:
-            sum_s += ks - old
-        if today >= out0:
-            k_out[today] = ks
-            d_out[today] = sum_s * inv_d + poison_d
+        hb[today - c0] = hi
+        lb[today - c0] = lo
+    trk[0] = hi_idx
+    trk[1] = lo_idx
+    trk[2] = hi
+    trk[3] = lo
 
 
 @njit(cache=True, nogil=True)
