@@ -34,45 +34,47 @@ NEAR = (_HL, 5, 0.2)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _rng(kind, o, h, lo, c, i):
-    """TA_CANDLERANGE: real body, high-low range or both shadows of candle ``i``."""
+def _rng(kind, o, h, lo, c):
+    """TA_CANDLERANGE of one candle: real body, high-low range or both shadows. Helpers
+    take the candle's values, never the arrays: a jitted helper taking arrays costs a
+    reference-count update per call, several times the arithmetic here."""
     if kind == _BODY:
-        return abs(c[i] - o[i])
+        return abs(c - o)
     if kind == _HL:
-        return h[i] - lo[i]
-    top = c[i] if c[i] >= o[i] else o[i]
-    bot = o[i] if c[i] >= o[i] else c[i]
-    return (h[i] - top) + (bot - lo[i])
+        return h - lo
+    top = c if c >= o else o
+    bot = o if c >= o else c
+    return (h - top) + (bot - lo)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _avg(kind, period, factor, total, o, h, lo, c, i):
+def _avg(kind, period, factor, total, own):
     """TA_CANDLEAVERAGE: ``factor * average / (2 for shadows)``; with period 0 the
-    candle's own range."""
-    base = total / period if period != 0 else _rng(kind, o, h, lo, c, i)
+    candle's own range ``own``."""
+    base = total / period if period != 0 else own
     return factor * base / (2.0 if kind == _SHADOWS else 1.0)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _upper(o, h, c, i):
-    return h[i] - (c[i] if c[i] >= o[i] else o[i])
+def _upper(o, h, c):
+    return h - (c if c >= o else o)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _lower(o, lo, c, i):
-    return (o[i] if c[i] >= o[i] else c[i]) - lo[i]
+def _lower(o, lo, c):
+    return (o if c >= o else c) - lo
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _color(o, c, i):
-    return 1 if c[i] >= o[i] else -1
+def _color(o, c):
+    return 1 if c >= o else -1
 
 
 @njit(cache=True, nogil=True)
 def _sum(kind, o, h, lo, c, a, b):
     total = 0.0
     for j in range(a, b):
-        total += _rng(kind, o, h, lo, c, j)
+        total += _rng(kind, o[j], h[j], lo[j], c[j])
     return total
 
 
@@ -80,17 +82,19 @@ def _sum(kind, o, h, lo, c, a, b):
 def _engulfing(o, h, lo, c, out):
     n = c.shape[0]
     for i in range(first_valid4(o, h, lo, c) + 1, n):
-        c1 = _color(o, c, i - 1)
-        c2 = _color(o, c, i)
-        white = (c2 == 1 and c1 == -1
-                 and ((c[i] >= o[i - 1] and o[i] < c[i - 1])
-                      or (c[i] > o[i - 1] and o[i] <= c[i - 1])))
-        black = (c2 == -1 and c1 == 1
-                 and ((o[i] >= c[i - 1] and c[i] < o[i - 1])
-                      or (o[i] > c[i - 1] and c[i] <= o[i - 1])))
+        o0 = o[i - 1]
+        c0 = c[i - 1]
+        o1 = o[i]
+        c1 = c[i]
+        col0 = _color(o0, c0)
+        col1 = _color(o1, c1)
+        white = (col1 == 1 and col0 == -1
+                 and ((c1 >= o0 and o1 < c0) or (c1 > o0 and o1 <= c0)))
+        black = (col1 == -1 and col0 == 1
+                 and ((o1 >= c0 and c1 < o0) or (o1 > c0 and c1 <= o0)))
         if white or black:
-            full = o[i] != c[i - 1] and c[i] != o[i - 1]
-            out[i] = c2 * (100 if full else 80)
+            full = o1 != c0 and c1 != o0
+            out[i] = col1 * (100 if full else 80)
 
 
 @njit(cache=True, nogil=True)
@@ -101,10 +105,13 @@ def _doji(o, h, lo, c, out):
     if start >= n:
         return
     total = _sum(kind, o, h, lo, c, start - per, start)
-    for i in range(start, n):
-        if abs(c[i] - o[i]) <= _avg(kind, per, fac, total, o, h, lo, c, i):
-            out[i] = 100
-        total += _rng(kind, o, h, lo, c, i) - _rng(kind, o, h, lo, c, i - per)
+    # 0-based views: numba emits no negative-index code for a range() counter
+    o0, h0, l0, c0, out0 = o[start:], h[start:], lo[start:], c[start:], out[start:]
+    ot, ht, lt, ct = o[start - per :], h[start - per :], lo[start - per :], c[start - per :]
+    for j in range(n - start):
+        own = _rng(kind, o0[j], h0[j], l0[j], c0[j])
+        out0[j] = 100 * (abs(c0[j] - o0[j]) <= _avg(kind, per, fac, total, own))
+        total += own - _rng(kind, ot[j], ht[j], lt[j], ct[j])
 
 
 @njit(cache=True, nogil=True)
@@ -117,6 +124,7 @@ def _hammer_star(o, h, lo, c, star, out):
     lk, lp, lf = SHADOW_LONG
     sk, sp, sf = SHADOW_VERY_SHORT
     nk, np_, nf = NEAR
+    assert lp == 0  # the loop below relies on ShadowLong being the candle's own body
     start = first_valid4(o, h, lo, c) + max(bp, lp, sp, 0 if star else np_) + 1
     if start >= n:
         return
@@ -124,27 +132,39 @@ def _hammer_star(o, h, lo, c, star, out):
     tl = _sum(lk, o, h, lo, c, start - lp, start)
     ts = _sum(sk, o, h, lo, c, start - sp, start)
     tn = _sum(nk, o, h, lo, c, start - 1 - np_, start - 1)
-    for i in range(start, n):
-        small = abs(c[i] - o[i]) < _avg(bk, bp, bf, tb, o, h, lo, c, i)
-        up = _upper(o, h, c, i)
-        down = _lower(o, lo, c, i)
+    # 0-based views at each offset the loop reads (no negative-index code)
+    m = n - start
+    o0, h0, l0, c0, out0 = o[start:], h[start:], lo[start:], c[start:], out[start:]
+    o1, h1, l1, c1 = o[start - 1 :], h[start - 1 :], lo[start - 1 :], c[start - 1 :]
+    ob, hb, lb, cb = o[start - bp :], h[start - bp :], lo[start - bp :], c[start - bp :]
+    os_, hs, ls, cs = o[start - sp :], h[start - sp :], lo[start - sp :], c[start - sp :]
+    q = start - 1 - np_
+    on, hn, ln, cn = o[q:], h[q:], lo[q:], c[q:]
+    for j in range(m):
+        oi = o0[j]
+        hi = h0[j]
+        li = l0[j]
+        ci = c0[j]
+        body = abs(ci - oi)
+        small = body < _avg(bk, bp, bf, tb, _rng(bk, oi, hi, li, ci))
+        up = _upper(oi, hi, ci)
+        down = _lower(oi, li, ci)
+        long_ = _avg(lk, lp, lf, tl, _rng(lk, oi, hi, li, ci))
+        tiny = _avg(sk, sp, sf, ts, _rng(sk, oi, hi, li, ci))
+        # conditions combined with & (no short-circuit): a branch per condition would be
+        # mispredicted on real candles far more often than evaluating all of them costs
         if star:
-            ok = (small and up > _avg(lk, lp, lf, tl, o, h, lo, c, i)
-                  and down < _avg(sk, sp, sf, ts, o, h, lo, c, i)
-                  and min(o[i], c[i]) > max(o[i - 1], c[i - 1]))
-            if ok:
-                out[i] = -100
+            gap = min(oi, ci) > max(o1[j], c1[j])
+            out0[j] = -100 * (small & (up > long_) & (down < tiny) & gap)
         else:
-            body_low = c[i] if c[i] < o[i] else o[i]
-            ok = (small and down > _avg(lk, lp, lf, tl, o, h, lo, c, i)
-                  and up < _avg(sk, sp, sf, ts, o, h, lo, c, i)
-                  and body_low <= lo[i - 1] + _avg(nk, np_, nf, tn, o, h, lo, c, i - 1))
-            if ok:
-                out[i] = 100
-        tb += _rng(bk, o, h, lo, c, i) - _rng(bk, o, h, lo, c, i - bp)
-        tl += _rng(lk, o, h, lo, c, i) - _rng(lk, o, h, lo, c, i - lp)
-        ts += _rng(sk, o, h, lo, c, i) - _rng(sk, o, h, lo, c, i - sp)
-        tn += _rng(nk, o, h, lo, c, i - 1) - _rng(nk, o, h, lo, c, i - 1 - np_)
+            body_low = ci if ci < oi else oi
+            near = _avg(nk, np_, nf, tn, _rng(nk, o1[j], h1[j], l1[j], c1[j]))
+            out0[j] = 100 * (small & (down > long_) & (up < tiny)
+                             & (body_low <= l1[j] + near))
+        tb += _rng(bk, oi, hi, li, ci) - _rng(bk, ob[j], hb[j], lb[j], cb[j])
+        ts += _rng(sk, oi, hi, li, ci) - _rng(sk, os_[j], hs[j], ls[j], cs[j])
+        if not star:
+            tn += _rng(nk, o1[j], h1[j], l1[j], c1[j]) - _rng(nk, on[j], hn[j], ln[j], cn[j])
 
 
 @njit(cache=True, nogil=True)
@@ -161,18 +181,24 @@ def _morningstar(o, h, lo, c, penetration, out):
     ts = _sum(sk, o, h, lo, c, start - 1 - sp, start - 1)
     ts2 = _sum(sk, o, h, lo, c, start - sp, start)
     for i in range(start, n):
-        rb2 = abs(c[i - 2] - o[i - 2])
-        if (rb2 > _avg(lk, lp, lf, tl, o, h, lo, c, i - 2)
-                and _color(o, c, i - 2) == -1
-                and abs(c[i - 1] - o[i - 1]) <= _avg(sk, sp, sf, ts, o, h, lo, c, i - 1)
-                and max(o[i - 1], c[i - 1]) < min(o[i - 2], c[i - 2])
-                and abs(c[i] - o[i]) > _avg(sk, sp, sf, ts2, o, h, lo, c, i)
-                and _color(o, c, i) == 1
-                and c[i] > c[i - 2] + rb2 * penetration):
-            out[i] = 100
-        tl += _rng(lk, o, h, lo, c, i - 2) - _rng(lk, o, h, lo, c, i - 2 - lp)
-        ts += _rng(sk, o, h, lo, c, i - 1) - _rng(sk, o, h, lo, c, i - 1 - sp)
-        ts2 += _rng(sk, o, h, lo, c, i) - _rng(sk, o, h, lo, c, i - sp)
+        o2, h2, l2, c2 = o[i - 2], h[i - 2], lo[i - 2], c[i - 2]
+        o1, h1, l1, c1 = o[i - 1], h[i - 1], lo[i - 1], c[i - 1]
+        o0, h0, l0, c0 = o[i], h[i], lo[i], c[i]
+        rb2 = abs(c2 - o2)
+        ok = ((rb2 > _avg(lk, lp, lf, tl, _rng(lk, o2, h2, l2, c2)))
+              & (c2 < o2)
+              & (abs(c1 - o1) <= _avg(sk, sp, sf, ts, _rng(sk, o1, h1, l1, c1)))
+              & (max(o1, c1) < min(o2, c2))
+              & (abs(c0 - o0) > _avg(sk, sp, sf, ts2, _rng(sk, o0, h0, l0, c0)))
+              & (c0 >= o0)
+              & (c0 > c2 + rb2 * penetration))
+        out[i] = 100 * ok
+        t = i - 2 - lp
+        tl += _rng(lk, o2, h2, l2, c2) - _rng(lk, o[t], h[t], lo[t], c[t])
+        t = i - 1 - sp
+        ts += _rng(sk, o1, h1, l1, c1) - _rng(sk, o[t], h[t], lo[t], c[t])
+        t = i - sp
+        ts2 += _rng(sk, o0, h0, l0, c0) - _rng(sk, o[t], h[t], lo[t], c[t])
 
 
 def _ohlc(open_: Any, high: Any, low: Any, close: Any) -> tuple[Any, Any, Any, Any]:
