@@ -10,6 +10,8 @@ from numba import njit
 from engine.indicators import _validate as v
 from engine.indicators._common import (
     CHUNK,
+    EXT_CHUNK,
+    extreme_chunk,
     fill_nan,
     first_valid1,
     first_valid3,
@@ -311,19 +313,41 @@ def cci(high: Any, low: Any, close: Any, period: int = 14) -> F64:
 def _willr(high, low, close, period, out):
     """Williams %R in [-100, 0]: ``(highest - close) / (highest - lowest) * -100`` over the
     window (0 when the window is flat to 1e-14), computed as TA-Lib does (divide by
-    ``range / -100``)."""
+    ``range / -100``). Chunk by chunk (sparse-table extremes, then one vectorised loop);
+    input with NaN takes the whole-array path, whose extremes follow TA-Lib's NaN rule.
+    ``out`` has two rows, the second is scratch."""
     n = close.shape[0]
-    lo_ = out[1]  # scratch row
-    out = out[0]
+    res = out[0]
     start = first_valid3(high, low, close)
-    sliding_max_into(high, start, period, out)
-    sliding_min_into(low, start, period, lo_)
-    for i in range(start + period - 1, n):
-        hh = out[i]
-        ll = lo_[i]
+    first = start + period - 1
+    fill_nan(res, first)
+    if first >= n:
+        return
+    hb = np.empty(EXT_CHUNK)
+    lb = np.empty(EXT_CHUNK)
+    a_buf = np.empty(EXT_CHUNK + period)
+    b_buf = np.empty(EXT_CHUNK + period)
+    for c0 in range(first, n, EXT_CHUNK):
+        c1 = min(c0 + EXT_CHUNK, n)
+        k = c1 - c0
+        bad = extreme_chunk(high, c0, c1, period, 1.0, a_buf, b_buf, hb[:k])
+        bad |= extreme_chunk(low, c0, c1, period, -1.0, a_buf, b_buf, lb[:k])
+        if bad:
+            sliding_max_into(high, start, period, res)
+            sliding_min_into(low, start, period, out[1])
+            _willr_from(res, out[1], close, first, n, res)
+            return
+        _willr_from(hb[:k], lb[:k], close[c0:c1], 0, k, res[c0:c1])
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _willr_from(hh_, ll_, close, a, b, res):
+    for i in range(a, b):
+        hh = hh_[i]
+        ll = ll_[i]
         diff = (hh - ll) / (-100.0)
         flat = is_zero_scaled(hh - ll, abs(hh) + abs(ll))  # TA-Lib 0.8's flat window
-        out[i] = (hh - close[i]) / diff if not flat else 0.0
+        res[i] = (hh - close[i]) / diff if not flat else 0.0
 
 
 def willr(high: Any, low: Any, close: Any, period: int = 14) -> F64:

@@ -121,9 +121,14 @@ def var(close: Any, period: int = 5) -> F64:
     effect), from sliding Welford moments with exact restarts. A NaN in the input makes
     every later value NaN; TA-Lib 0.8 recovers at points its own drift control picks."""
     x = v.as_f64(close, "close")
-    out = np.empty((2, x.shape[0]))
-    _moments(x, v.period(period), out)
-    return out[1]
+    out = np.empty(x.shape[0])
+    _var(x, v.period(period), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _var(x, period, out):
+    moments_into(x, first_valid1(x), period, 3, 1.0, 1.0, out, out, out)
 
 
 @njit(cache=True, nogil=True)

@@ -62,11 +62,11 @@ def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
     accumulated update magnitude makes the result doubtful. A NaN stays in the sums for
     good, as in TA-Lib. ``mode`` picks the outputs (loop-invariant, so it is hoisted):
     0 -> (mean, population variance) in o1, o2; 1 -> Bollinger (upper, middle, lower);
-    2 -> ``up`` x standard deviation in o1."""
+    2 -> ``up`` x standard deviation in o1; 3 -> population variance in o1."""
     n = x.shape[0]
     first = start + period - 1
     fill_nan(o1, first)
-    if mode != 2:
+    if mode < 2:
         fill_nan(o2, first)
     if mode == 1:
         fill_nan(o3, first)
@@ -117,6 +117,10 @@ def _moments_out(mode, up, dn, mb, vb, o1, o2, o3):
             var = vb[j]
             o1[j] = mb[j]
             o2[j] = var if var > 0.0 else (0.0 if var <= 0.0 else var)
+    elif mode == 3:
+        for j in range(k):
+            var = vb[j]
+            o1[j] = var if var > 0.0 else (0.0 if var <= 0.0 else var)
     elif mode == 1:
         for j in range(k):
             var = vb[j]

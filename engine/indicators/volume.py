@@ -8,7 +8,13 @@ import numpy as np
 from numba import njit
 
 from engine.indicators import _validate as v
-from engine.indicators._common import fill_nan, first_valid2, first_valid4, fma, is_zero_scaled
+from engine.indicators._common import (
+    fill_nan,
+    first_valid2,
+    first_valid4,
+    fma,
+    is_zero_scaled,
+)
 from engine.indicators._validate import F64
 
 __all__ = ["ad", "adosc", "cmf", "mfi", "obv", "vwap", "vwap_session"]
@@ -83,12 +89,12 @@ def _clv_volume(h, lo, c, vol):
 @njit(cache=True, nogil=True)
 def ad_into(high, low, close, volume, start, out):
     """Chaikin accumulation/distribution line of ``[start:]`` (TA-Lib ``AD``)."""
-    n = close.shape[0]
     fill_nan(out, start)
     acc = 0.0
-    for i in range(start, n):
-        acc += _clv_volume(high[i], low[i], close[i], volume[i])
-        out[i] = acc
+    hs, ls, cs, vs, os = high[start:], low[start:], close[start:], volume[start:], out[start:]
+    for j in range(cs.shape[0]):
+        acc += _clv_volume(hs[j], ls[j], cs[j], vs[j])
+        os[j] = acc
 
 
 @njit(cache=True, nogil=True)
@@ -118,12 +124,17 @@ def _adosc(high, low, close, volume, fast, slow, out):
     acc = _clv_volume(high[start], low[start], close[start], volume[start])
     ef = acc
     es = acc
-    for i in range(start + 1, n):
+    for i in range(start + 1, first):
         acc += _clv_volume(high[i], low[i], close[i], volume[i])
         ef = fma(ef, kf1, kf * acc)
         es = fma(es, ks1, ks * acc)
-        if i >= first:
-            out[i] = ef - es
+    q = max(first, start + 1)
+    hs, ls, cs, vs, os = high[q:], low[q:], close[q:], volume[q:], out[q:]
+    for j in range(cs.shape[0]):
+        acc += _clv_volume(hs[j], ls[j], cs[j], vs[j])
+        ef = fma(ef, kf1, kf * acc)
+        es = fma(es, ks1, ks * acc)
+        os[j] = ef - es
     if first == start:
         out[first] = 0.0
 
@@ -224,13 +235,15 @@ def _cmf(high, low, close, volume, period, out):
     for i in range(start, first):
         sm += _clv_volume(high[i], low[i], close[i], volume[i])
         sv += volume[i]
-    for i in range(first, n):
-        sm += _clv_volume(high[i], low[i], close[i], volume[i])
-        sv += volume[i]
-        out[i] = sm / sv if sv > 0.0 else 0.0
-        tr = i - period + 1
-        sm -= _clv_volume(high[tr], low[tr], close[tr], volume[tr])
-        sv -= volume[tr]
+    t = first - period + 1
+    hs, ls, cs, vs, os = high[first:], low[first:], close[first:], volume[first:], out[first:]
+    ht, lt, ct, vt = high[t:], low[t:], close[t:], volume[t:]
+    for j in range(cs.shape[0]):
+        sm += _clv_volume(hs[j], ls[j], cs[j], vs[j])
+        sv += vs[j]
+        os[j] = sm / sv if sv > 0.0 else 0.0
+        sm -= _clv_volume(ht[j], lt[j], ct[j], vt[j])
+        sv -= vt[j]
 
 
 def cmf(high: Any, low: Any, close: Any, volume: Any, period: int = 20) -> F64:
@@ -282,13 +295,15 @@ def _vwap(high, low, close, volume, period, session, out):
     sv = 0.0
     value = 0.0
     has_sessions = session.shape[0] == n
-    for i in range(start, n):
-        if has_sessions and i > start and session[i] != session[i - 1]:
+    hs, ls, cs, vs = high[start:], low[start:], close[start:], volume[start:]
+    for j in range(cs.shape[0]):
+        i = start + j
+        if has_sessions and j > 0 and session[i] != session[i - 1]:
             spv = 0.0
             sv = 0.0
             value = 0.0
-        tp = (high[i] + low[i] + close[i]) / 3.0
-        vol = volume[i]
+        tp = (hs[j] + ls[j] + cs[j]) / 3.0
+        vol = vs[j]
         t = tp * vol
         if np.isfinite(tp) and np.isfinite(vol):
             spv += t
