@@ -66,7 +66,7 @@ instruction where the CPU has one, the correctly rounded libm ``fma`` otherwise)
 EPS_SCALED = 1e-14
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def is_zero_scaled(v, scale):
     """TA-Lib's ``TA_IS_ZERO_SCALED(v, scale)``: ``|v| <= 1e-14 * scale``."""
     return abs(v) <= EPS_SCALED * scale
@@ -77,7 +77,7 @@ def sma_block(period: int) -> int:
     return max(SMA_BLOCK, 16 * period)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def first_valid1(a):
     n = a.shape[0]
     for i in range(n):
@@ -86,7 +86,7 @@ def first_valid1(a):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def first_valid2(a, b):
     n = a.shape[0]
     for i in range(n):
@@ -95,7 +95,7 @@ def first_valid2(a, b):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def first_valid3(a, b, c):
     n = a.shape[0]
     for i in range(n):
@@ -104,7 +104,7 @@ def first_valid3(a, b, c):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def first_valid4(a, b, c, d):
     n = a.shape[0]
     for i in range(n):
@@ -113,7 +113,7 @@ def first_valid4(a, b, c, d):
     return n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def fill_nan(out, stop):
     """Write NaN into ``out[:stop]`` (clipped to the array)."""
     m = min(stop, out.shape[0])
@@ -121,7 +121,7 @@ def fill_nan(out, stop):
         out[i] = NAN
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def window_sum(x, i, period):
     """Exact left-to-right sum of ``x[i-period+1 : i+1]`` (the SMA restart value)."""
     total = 0.0
@@ -130,7 +130,7 @@ def window_sum(x, i, period):
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def sma_into(x, start, period, out):
     """TA-Lib's SMA of ``x[start:]`` written to ``out`` (NaN before ``start+period-1``).
 
@@ -207,7 +207,7 @@ def sma_into(x, start, period, out):
             break
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ema_into(x, start, period, out):
     """TA-Lib's EMA of ``x[start:]``: seeded with the SMA of the first ``period`` values,
     then ``prev * (1 - k) + x * k`` with ``k = 2 / (period + 1)`` as one FMA."""
@@ -230,7 +230,7 @@ def ema_into(x, start, period, out):
         os[j] = prev
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def wilder_into(x, start, period, out):
     """Wilder's smoothing (SMMA/RMA) of ``x[start:]``: SMA seed, then alpha ``1/period``."""
     n = x.shape[0]
@@ -252,20 +252,20 @@ def wilder_into(x, start, period, out):
         os[j] = prev
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def sliding_max_into(x, start, period, out):
     """Highest of the last ``period`` values of ``x[start:]`` (TA-Lib ``MAX``)."""
     _sliding_extreme(x, start, period, out, 1.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def sliding_min_into(x, start, period, out):
     """Lowest of the last ``period`` values (TA-Lib ``MIN``): the maximum of the negated
     values, negated back (negation is exact)."""
     _sliding_extreme(x, start, period, out, -1.0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sliding_extreme(x, start, period, out, sgn):
     """Sliding maximum of ``sgn * x`` times ``sgn`` over ``x[start:]``, chunk by chunk
     (:func:`extreme_chunk`). The sparse-table maximum and TA-Lib's agree exactly on
@@ -287,7 +287,7 @@ def _sliding_extreme(x, start, period, out, sgn):
         _vanherk_nan(x, start, period, out, sgn)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def extreme_chunk(x, c0, c1, p, sgn, a_buf, b_buf, ov):
     """Maxima of ``sgn * x`` over the windows ending at ``c0 .. c1 - 1`` (times ``sgn``)
     into ``ov``; returns whether the inputs read hold a NaN. ``a_buf``/``b_buf`` hold
@@ -368,7 +368,7 @@ def extreme_chunk(x, c0, c1, p, sgn, a_buf, b_buf, ov):
     return bad
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _vanherk_nan(x, start, period, out, sgn):
     """TA-Lib's own MAX/MIN (van Herk / Gil-Werman, blocks of ``period`` from ``start``)
     with its exact NaN behaviour: running maxima update with ``v if v > m else m`` (a NaN

@@ -70,7 +70,7 @@ print(t2 - t1, c2 - c1)
 
 _FLOOR_MODULE = """
 from numba import njit
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def k(x):
     return x * 2.0
 """

@@ -27,7 +27,7 @@ __all__ = ["ichimoku", "sar", "supertrend"]
 I32 = np.ndarray
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _supertrend(high, low, close, period, mult, rows, trend):
     """TA-Lib SUPERTREND: bands ``(h + l) / 2 +/- mult * ATR`` that only tighten while the
     previous close stays inside them; the trend flips when the close crosses the band
@@ -81,7 +81,7 @@ def supertrend(
     return rows[0], trend
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sar(high, low, accel, maximum, out):
     """Wilder's Parabolic SAR exactly as TA-Lib runs it: the first candle only seeds
     (direction from its -DM against the second: short when the low fell more than the
@@ -186,7 +186,7 @@ def sar(high: Any, low: Any, acceleration: float = 0.02, maximum: float = 0.2) -
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _midline(high, low, start, period, out, tmp):
     """``(highest high + lowest low) / 2`` over ``period`` candles into ``out``."""
     sliding_max_into(high, start, period, out)
@@ -195,7 +195,7 @@ def _midline(high, low, start, period, out, tmp):
         out[i] = (out[i] + tmp[i]) * 0.5
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ichimoku(high, low, tenkan, kijun, senkou, shift, out):
     """Rows: tenkan, kijun, senkou a, senkou b; row 4 is scratch."""
     n = high.shape[0]

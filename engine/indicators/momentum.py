@@ -27,7 +27,7 @@ from engine.indicators.volatility import _hlc
 __all__ = ["cci", "cmo", "macd", "mom", "roc", "rsi", "stochrsi", "willr"]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rsi_into(x, start, period, out, cmo=False):
     """Wilder RSI of ``x[start:]``, seeded with simple averages of the first ``period``
     changes, first value at ``start + period``; TA-Lib (0.6+) reports 0 when gain + loss is
@@ -84,7 +84,7 @@ def rsi_into(x, start, period, out, cmo=False):
             oc[j] = 100.0 * (gb[j] / s) if s > 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _rsi(x, period, cmo, out):
     rsi_into(x, first_valid1(x), period, out, cmo)
 
@@ -97,7 +97,7 @@ def rsi(close: Any, period: int = 14) -> F64:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def macd_into(x, start, fast, slow, signal, macd_out, signal_out, hist_out):
     """TA-Lib MACD: both EMAs start at ``slow - 1`` (the fast one seeded with the SMA of
     the ``fast`` values ending there), the signal EMA is seeded with the SMA of the first
@@ -152,7 +152,7 @@ def macd_into(x, start, fast, slow, signal, macd_out, signal_out, hist_out):
         ho[j] = m - sig
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _macd(x, fast, slow, signal, out):
     macd_into(x, first_valid1(x), fast, slow, signal, out[0], out[1], out[2])
 
@@ -171,7 +171,7 @@ def macd(
     return out[0], out[1], out[2]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _mom_roc(x, period, roc, out):
     n = x.shape[0]
     start = first_valid1(x)
@@ -216,7 +216,7 @@ def cmo(close: Any, period: int = 14) -> F64:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _stochrsi(x, period, fk, fd, out):
     """Rows 0, 1: fast %K, %D of the RSI, which is written to row 2 (scratch)."""
     n = x.shape[0]
@@ -240,7 +240,7 @@ def stochrsi(
     return out[0], out[1]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _cci(high, low, close, period, out):
     """TA-Lib CCI: typical price ``(h + l + c) / 3``, its mean and mean absolute deviation
     over the window (both recomputed from the window each step, as TA-Lib does: a running
@@ -309,7 +309,7 @@ def cci(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _willr(high, low, close, period, out):
     """Williams %R in [-100, 0]: ``(highest - close) / (highest - lowest) * -100`` over the
     window (0 when the window is flat to 1e-14), computed as TA-Lib does (divide by
@@ -340,7 +340,7 @@ def _willr(high, low, close, period, out):
         _willr_from(hb[:k], lb[:k], close[c0:c1], 0, k, res[c0:c1])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _willr_from(hh_, ll_, close, a, b, res):
     for i in range(a, b):
         hh = hh_[i]

@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def stoch_into(high, low, close, start, fk, sk, sd, k_out, d_out):
     """TA-Lib STOCH (SMA smoothing) of ``[start:]``; with ``sk == 1`` it is STOCHF
     (``k_out`` = fast %K, ``d_out`` = fast %D).
@@ -42,7 +42,7 @@ def stoch_into(high, low, close, start, fk, sk, sd, k_out, d_out):
         _stoch_pass(high, low, close, start, fk, sk, sd, k_out, d_out, True)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _stoch_pass(high, low, close, start, fk, sk, sd, k_out, d_out, tracker):
     n = close.shape[0]
     out0 = start + fk - 1 + sk - 1 + sd - 1
@@ -131,7 +131,7 @@ def _stoch_pass(high, low, close, start, fk, sk, sd, k_out, d_out, tracker):
     return True
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _track_chunk(high, low, c0, c1, fk, trk, hb, lb):
     """TA-Lib's rescanning highest-high / lowest-low tracker over the windows ending at
     ``c0 .. c1 - 1``; its state (indices and values) carries over in ``trk``."""
@@ -173,7 +173,7 @@ def _track_chunk(high, low, c0, c1, fk, trk, hb, lb):
     trk[3] = lo
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _stoch(high, low, close, fk, sk, sd, out):
     stoch_into(high, low, close, first_valid3(high, low, close), fk, sk, sd, out[0], out[1])
 
@@ -215,7 +215,7 @@ def trix(close: Any, period: int = 30) -> F64:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ma_into(x, start, period, matype, out):
     if matype == 0:
         sma_into(x, start, period, out)
@@ -225,7 +225,7 @@ def _ma_into(x, start, period, matype, out):
         wma_into(x, start, period, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ppo(x, fast, slow, matype, out):
     """TA-Lib PPO: ``(fast MA - slow MA) / slow MA * 100`` with each MA started on its
     own (unlike MACD), 0 where the slow MA is 0; the shorter period is the fast one.
@@ -262,7 +262,7 @@ def ppo(close: Any, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1)
     return out[0]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _bp_tr(high, low, close, i):
     """Buying pressure ``close - min(low, previous close)`` and the true range."""
     pc = close[i - 1]
@@ -271,7 +271,7 @@ def _bp_tr(high, low, close, i):
     return close[i] - true_low, true_range(high[i], lo, pc)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ultosc(high, low, close, p1, p2, p3, out):
     """TA-Lib ULTOSC: buying-pressure / true-range ratios over three windows (sorted, the
     shortest weighted 4, then 2, then 1), running sums in TA-Lib's order; a window with no
@@ -347,7 +347,7 @@ def ultosc(
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _dmi(high, low, close, period, mode, out):
     """Wilder's directional movement in one pass (TA-Lib PLUS_DI, MINUS_DI, DX, ADX).
 

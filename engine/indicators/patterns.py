@@ -33,7 +33,7 @@ SHADOW_VERY_SHORT = (_HL, 10, 0.1)
 NEAR = (_HL, 5, 0.2)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _rng(kind, o, h, lo, c):
     """TA_CANDLERANGE of one candle: real body, high-low range or both shadows. Helpers
     take the candle's values, never the arrays: a jitted helper taking arrays costs a
@@ -47,7 +47,7 @@ def _rng(kind, o, h, lo, c):
     return (h - top) + (bot - lo)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _avg(kind, period, factor, total, own):
     """TA_CANDLEAVERAGE: ``factor * average / (2 for shadows)``; with period 0 the
     candle's own range ``own``."""
@@ -55,22 +55,22 @@ def _avg(kind, period, factor, total, own):
     return factor * base / (2.0 if kind == _SHADOWS else 1.0)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _upper(o, h, c):
     return h - (c if c >= o else o)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _lower(o, lo, c):
     return (o if c >= o else c) - lo
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _color(o, c):
     return 1 if c >= o else -1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sum(kind, o, h, lo, c, a, b):
     total = 0.0
     for j in range(a, b):
@@ -78,7 +78,7 @@ def _sum(kind, o, h, lo, c, a, b):
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _engulfing(o, h, lo, c, out):
     n = c.shape[0]
     for i in range(first_valid4(o, h, lo, c) + 1, n):
@@ -97,7 +97,7 @@ def _engulfing(o, h, lo, c, out):
             out[i] = col1 * (100 if full else 80)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _doji(o, h, lo, c, out):
     n = c.shape[0]
     kind, per, fac = BODY_DOJI
@@ -114,7 +114,7 @@ def _doji(o, h, lo, c, out):
         total += own - _rng(kind, ot[j], ht[j], lt[j], ct[j])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _hammer_star(o, h, lo, c, star, out):
     """Hammer (``star`` False): small body, long lower shadow, almost no upper shadow,
     body at or near the previous low. Shooting star: small body, long upper shadow,
@@ -167,7 +167,7 @@ def _hammer_star(o, h, lo, c, star, out):
             tn += _rng(nk, o1[j], h1[j], l1[j], c1[j]) - _rng(nk, on[j], hn[j], ln[j], cn[j])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _morningstar(o, h, lo, c, penetration, out):
     """A long black candle, a short body gapping down, then a white candle (longer than
     short) closing more than ``penetration`` of the first body back into it."""

@@ -29,7 +29,7 @@ _DEG = 180.0 / math.pi
 LR_BLOCK = 64  # candles between exact restarts of the regression's running sums
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _linreg(x, period, mode, out):
     """Least-squares line through each window, x = 0 for the newest value and counting
     back (TA-Lib's convention). ``mode``: 0 value at the newest candle, 1 slope, 2 angle
@@ -111,7 +111,7 @@ def linearreg_intercept(close: Any, period: int = 14) -> F64:
     return _lr(close, period, 3)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _moments(x, period, out):
     moments_into(x, first_valid1(x), period, 0, 1.0, 1.0, out[0], out[1], out[1])
 
@@ -126,12 +126,12 @@ def var(close: Any, period: int = 5) -> F64:
     return out
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _var(x, period, out):
     moments_into(x, first_valid1(x), period, 3, 1.0, 1.0, out, out, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _zscore(x, period, mv):
     _moments(x, period, mv)
     out = mv[0]

@@ -29,12 +29,12 @@ __all__ = [
 ]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sma(x, period, out):
     sma_into(x, first_valid1(x), period, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ema(x, period, out):
     ema_into(x, first_valid1(x), period, out)
 
@@ -58,7 +58,7 @@ def ema(close: Any, period: int = 30) -> F64:
 
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def wma_into(x, start, period, out):
     """WMA of ``x[start:]`` (weights 1..period), first value at ``start + period - 1``.
 
@@ -102,12 +102,12 @@ def wma_into(x, start, period, out):
         b0 = b1
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _wma(x, period, out):
     wma_into(x, first_valid1(x), period, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _smma(x, period, out):
     """Wilder's smoothing (SMMA/RMA): alpha 1/period, seeded with the SMA."""
     wilder_into(x, first_valid1(x), period, out)
@@ -127,7 +127,7 @@ def smma(close: Any, period: int = 14) -> F64:
 rma = smma
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _multi_ema(x, period, mode, out):
     """EMA applied once, twice or three times in one pass (no intermediate arrays), each
     stage seeded, as in TA-Lib, with the SMA of the first ``period`` values of the stage
@@ -225,7 +225,7 @@ def zlema(close: Any, period: int = 30) -> F64:
     return _run1(_multi_ema, close, period, 0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _kama(x, period, out):
     """TA-Lib KAMA: an EMA whose smoothing constant follows the efficiency ratio
     ``|change over period| / sum |changes|`` between the 2- and 30-period constants. The
@@ -266,7 +266,7 @@ def kama(close: Any, period: int = 30) -> F64:
     return x.copy() if p == 1 else _run1(_kama, x, p)  # TA-Lib: period 1 is the input itself
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _hma(x, period, out):
     """Hull MA: ``WMA(2 * WMA(x, period // 2) - WMA(x, period), floor(sqrt(period)))``;
     ``out`` has two rows, the second is scratch."""
@@ -300,7 +300,7 @@ def hma(close: Any, period: int = 20) -> F64:
     return out[0]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _vwma(x, vol, period, out):
     """TA-Lib VWMA: ``SMA(x * volume) / SMA(volume)`` with TA-Lib's running sums (add the
     new bar, read, subtract the trailing bar). A window with no volume gives NaN, as in

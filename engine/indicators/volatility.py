@@ -39,7 +39,7 @@ __all__ = ["atr", "bbands", "donchian", "keltner", "natr", "stddev", "trange"]
 RECOMPUTE = 1000.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def window_moments(x, i, period):
     """Two-pass mean and sum of squared deviations of ``x[i-period+1 : i+1]``."""
     total = 0.0
@@ -53,7 +53,7 @@ def window_moments(x, i, period):
     return mean, m2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
     """Rolling mean and deviation of ``x[start:]`` in one pass.
 
@@ -107,7 +107,7 @@ def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
         _moments_out(mode, up, dn, mb[:k], vb[:k], o1[lo:], o2[lo:], o3[lo:])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _moments_out(mode, up, dn, mb, vb, o1, o2, o3):
     """Write a chunk of (mean, variance) as the outputs ``mode`` asks for. TA-Lib: a
     variance <= 0 gives a deviation of 0 (and a variance of 0); NaN stays NaN."""
@@ -136,18 +136,18 @@ def _moments_out(mode, up, dn, mb, vb, o1, o2, o3):
             o1[j] = sd * up
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def bbands_into(x, start, period, up, dn, upper, middle, lower):
     """Bollinger Bands on the SMA: mean and deviation in one pass (``moments_into``)."""
     moments_into(x, start, period, 1, up, dn, upper, middle, lower)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def stddev_into(x, start, period, nbdev, out):
     moments_into(x, start, period, 2, nbdev, nbdev, out, out, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def true_range(h, lo, pc):
     """TA-Lib's TRUE_RANGE macro (NaN in, NaN out)."""
     g = h - lo
@@ -160,7 +160,7 @@ def true_range(h, lo, pc):
     return g
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def atr_into(high, low, close, start, period, out, norm=False):
     """Wilder ATR: first value at ``start + period`` = mean of the first ``period`` true
     ranges (the first candle has no previous close, so no true range). With ``norm`` the
@@ -205,17 +205,17 @@ def atr_into(high, low, close, start, period, out, norm=False):
             ov[j] = _natr_of(buf[j], cv[j])
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _natr_of(atr, c):
     return (atr / c) * 100.0 if c != 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _atr(high, low, close, period, norm, out):
     atr_into(high, low, close, first_valid3(high, low, close), period, out, norm)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _trange(high, low, close, out):
     n = close.shape[0]
     start = first_valid3(high, low, close)
@@ -230,17 +230,17 @@ def _trange(high, low, close, out):
         os[j] = true_range(hs[j], ls[j], pcs[j])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _bbands(x, period, up, dn, out):
     bbands_into(x, first_valid1(x), period, up, dn, out[0], out[1], out[2])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _stddev(x, period, nbdev, out):
     stddev_into(x, first_valid1(x), period, nbdev, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _donchian(high, low, period, out):
     n = high.shape[0]
     upper = out[0]
@@ -253,7 +253,7 @@ def _donchian(high, low, period, out):
         middle[i] = (upper[i] + lower[i]) * 0.5
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _keltner(high, low, close, period, atr_period, mult, out):
     upper = out[0]
     middle = out[1]

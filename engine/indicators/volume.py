@@ -20,7 +20,7 @@ from engine.indicators._validate import F64
 __all__ = ["ad", "adosc", "cmf", "mfi", "obv", "vwap", "vwap_session"]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def obv_into(close, volume, start, out):
     """TA-Lib OBV: starts at the first candle's volume, adds or subtracts each volume by
     the sign of the close change. An unchanged (or NaN) close leaves OBV unchanged without
@@ -44,7 +44,7 @@ def obv_into(close, volume, start, out):
         prev = c
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _obv(close, volume, out):
     obv_into(close, volume, first_valid2(close, volume), out)
 
@@ -78,7 +78,7 @@ def _hlcv(high: Any, low: Any, close: Any, volume: Any) -> tuple[F64, F64, F64, 
     return h, lo, c, vol
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _clv_volume(h, lo, c, vol):
     """Close location value times volume, TA-Lib's expression order; 0 for a candle with
     no range (``high - low <= 0``)."""
@@ -86,7 +86,7 @@ def _clv_volume(h, lo, c, vol):
     return (((c - lo) - (h - c)) / r) * vol if r > 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def ad_into(high, low, close, volume, start, out):
     """Chaikin accumulation/distribution line of ``[start:]`` (TA-Lib ``AD``)."""
     fill_nan(out, start)
@@ -97,7 +97,7 @@ def ad_into(high, low, close, volume, start, out):
         os[j] = acc
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ad(high, low, close, volume, out):
     ad_into(high, low, close, volume, first_valid4(high, low, close, volume), out)
 
@@ -107,7 +107,7 @@ def ad(high: Any, low: Any, close: Any, volume: Any) -> F64:
     return _run(_ad, high, low, close, volume)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _adosc(high, low, close, volume, fast, slow, out):
     """TA-Lib ADOSC: EMA(fast) - EMA(slow) of the AD line, both EMAs seeded with the first
     AD value (not an SMA) and output from ``max(fast, slow) - 1``."""
@@ -147,7 +147,7 @@ def adosc(
                 v.period(slowperiod, "slowperiod"))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _mfi(high, low, close, volume, period, out):
     """TA-Lib MFI: money flow ``typical price * volume`` split by the sign of the typical
     price change, positive and negative sums over the window kept as running sums in
@@ -218,7 +218,7 @@ def mfi(high: Any, low: Any, close: Any, volume: Any, period: int = 14) -> F64:
     return _run(_mfi, high, low, close, volume, v.period(period))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _cmf(high, low, close, volume, period, out):
     """Chaikin money flow: the sum of close-location-weighted volume over the window
     divided by the window's volume (0 when the volume is not positive). Running sums as in
@@ -251,7 +251,7 @@ def cmf(high: Any, low: Any, close: Any, volume: Any, period: int = 20) -> F64:
     return _run(_cmf, high, low, close, volume, v.period(period))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _vwap(high, low, close, volume, period, session, out):
     """VWAP of the typical price ``(h + l + c) / 3``.
 
