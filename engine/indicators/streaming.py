@@ -14,7 +14,7 @@ from collections import deque
 from engine.indicators import _validate as v
 from engine.indicators._common import EPS_SCALED, sma_block
 from engine.indicators._fma import fma
-from engine.indicators.volatility import RECOMPUTE
+from engine.indicators.volatility import RECOMPUTE, moments_block
 
 __all__ = [
     "ATRStream", "BBandsStream", "EMAStream", "MACDStream", "OBVStream", "RSIStream",
@@ -210,15 +210,19 @@ class MACDStream:
 
 
 class _Moments:
-    """Sliding (mean, M2) with the same exact-recompute rule as the batch kernel."""
+    """Sliding (mean, M2) with the batch kernel's rules: exact recompute when the update
+    magnitude grows past ``RECOMPUTE`` x M2, and at the start of every block of
+    ``moments_block(period)`` outputs unless the sums are already NaN."""
 
     def __init__(self, period: int) -> None:
         self.period = period
         self.inv = 1.0 / period
+        self.block = moments_block(period)
         self.win: deque[float] = deque()
         self.mean = 0.0
         self.m2 = 0.0
         self.err = 0.0
+        self.outs = 0
         self.started = False
 
     def _exact(self) -> None:
@@ -246,15 +250,20 @@ class _Moments:
             self._exact()
         else:
             b = win.popleft()
-            d = x - b
-            nm = self.mean + d * self.inv
-            t = d * ((x - nm) + (b - self.mean))
-            self.m2 += t
-            self.mean = nm
-            self.err += abs(t)
-            if self.err > RECOMPUTE * self.m2:
+            if self.outs % self.block == 0 and self.m2 == self.m2 and self.mean == self.mean:
                 self._exact()
                 self.err = 0.0
+            else:
+                d = x - b
+                nm = self.mean + d * self.inv
+                t = d * ((x - nm) + (b - self.mean))
+                self.m2 += t
+                self.mean = nm
+                self.err += abs(t)
+                if self.err > RECOMPUTE * self.m2:
+                    self._exact()
+                    self.err = 0.0
+        self.outs += 1
         return self.m2 * self.inv
 
 

@@ -37,6 +37,13 @@ __all__ = ["atr", "bbands", "donchian", "keltner", "natr", "stddev", "trange"]
 # exact recompute; recomputing once that sum exceeds RECOMPUTE x M2 keeps the variance
 # within ~1e-13 relative even when volatility collapses after a spike.
 RECOMPUTE = 1000.0
+# outputs between exact restarts of the sliding moments (16 periods for long periods)
+MOMENT_BLOCK = 1 << 13
+
+
+def moments_block(period: int) -> int:
+    """Outputs between two exact restarts of the sliding moments (see ``moments_into``)."""
+    return max(MOMENT_BLOCK, 16 * period)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -55,12 +62,15 @@ def window_moments(x, i, period):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
-    """Rolling mean and deviation of ``x[start:]`` in one pass.
+    """Rolling mean and deviation of ``x[start:]``.
 
     A sliding Welford update whose error scales with the variance (TA-Lib's running sum
     of squares scales with price squared), with an exact recompute whenever the
-    accumulated update magnitude makes the result doubtful. A NaN stays in the sums for
-    good, as in TA-Lib. ``mode`` picks the outputs (loop-invariant, so it is hoisted):
+    accumulated update magnitude makes the result doubtful, and at the start of every
+    block of ``moments_block(period)`` outputs; four blocks run side by side (four
+    independent dependency chains). ``StdDevStream``/``BBandsStream`` restart at the same
+    outputs, so they reproduce these values exactly. A NaN stays in the sums for good, as
+    in TA-Lib's BBANDS. ``mode`` picks the outputs (loop-invariant, hoisted):
     0 -> (mean, population variance) in o1, o2; 1 -> Bollinger (upper, middle, lower);
     2 -> ``up`` x standard deviation in o1; 3 -> population variance in o1."""
     n = x.shape[0]
@@ -73,38 +83,116 @@ def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
     if first >= n:
         return
     inv = 1.0 / period
-    mean, m2 = window_moments(x, first, period)
-    err = 0.0
-    mb = np.empty(CHUNK)
-    vb = np.empty(CHUNK)
-    mb[0] = mean
-    vb[0] = m2 * inv
-    _moments_out(mode, up, dn, mb[:1], vb[:1], o1[first:], o2[first:], o3[first:])
-    xa = x[first + 1 :]
-    xb = x[first + 1 - period : n - period]
-    m = xa.shape[0]
-    # the sliding update of a chunk into two small buffers, then the square roots and
-    # outputs of the chunk vectorised (CHUNK)
-    for c0 in range(0, m, CHUNK):
-        av = xa[c0 : c0 + CHUNK]
-        bv = xb[c0 : c0 + CHUNK]
-        k = av.shape[0]
-        for j in range(k):
-            a = av[j]
-            b = bv[j]
-            d = a - b
-            nm = mean + d * inv
-            t = d * ((a - nm) + (b - mean))
-            m2 += t
-            mean = nm
-            err += abs(t)
-            if err > RECOMPUTE * m2:
-                mean, m2 = window_moments(x, first + 1 + c0 + j, period)
-                err = 0.0
-            mb[j] = mean
-            vb[j] = m2 * inv
-        lo = first + 1 + c0
-        _moments_out(mode, up, dn, mb[:k], vb[:k], o1[lo:], o2[lo:], o3[lo:])
+    blk = max(MOMENT_BLOCK, 16 * period)
+    nblocks = (n - first + blk - 1) // blk
+    mb = np.empty((4, CHUNK))
+    vb = np.empty((4, CHUNK))
+    b = 0
+    while b + 4 <= nblocks and first + (b + 4) * blk <= n:  # four full blocks in lockstep
+        s0 = first + b * blk
+        s1 = s0 + blk
+        s2 = s1 + blk
+        s3 = s2 + blk
+        mean0, m20 = window_moments(x, s0, period)
+        mean1, m21 = window_moments(x, s1, period)
+        mean2, m22 = window_moments(x, s2, period)
+        mean3, m23 = window_moments(x, s3, period)
+        e0 = 0.0
+        e1 = 0.0
+        e2 = 0.0
+        e3 = 0.0
+        # 0-based views; the value leaving the window at step j is xo[j - 1]
+        xa0, xo0 = x[s0 : s0 + blk], x[s0 - period + 1 : s0 + blk - period + 1]
+        xa1, xo1 = x[s1 : s1 + blk], x[s1 - period + 1 : s1 + blk - period + 1]
+        xa2, xo2 = x[s2 : s2 + blk], x[s2 - period + 1 : s2 + blk - period + 1]
+        xa3, xo3 = x[s3 : s3 + blk], x[s3 - period + 1 : s3 + blk - period + 1]
+        for c0 in range(0, blk, CHUNK):
+            k = min(CHUNK, blk - c0)
+            for jj in range(k):
+                j = c0 + jj
+                if j > 0:
+                    mean0, m20, e0 = _welford(xa0[j], xo0[j - 1], inv, mean0, m20, e0)
+                    mean1, m21, e1 = _welford(xa1[j], xo1[j - 1], inv, mean1, m21, e1)
+                    mean2, m22, e2 = _welford(xa2[j], xo2[j - 1], inv, mean2, m22, e2)
+                    mean3, m23, e3 = _welford(xa3[j], xo3[j - 1], inv, mean3, m23, e3)
+                    if e0 > RECOMPUTE * m20:
+                        mean0, m20 = window_moments(x, s0 + j, period)
+                        e0 = 0.0
+                    if e1 > RECOMPUTE * m21:
+                        mean1, m21 = window_moments(x, s1 + j, period)
+                        e1 = 0.0
+                    if e2 > RECOMPUTE * m22:
+                        mean2, m22 = window_moments(x, s2 + j, period)
+                        e2 = 0.0
+                    if e3 > RECOMPUTE * m23:
+                        mean3, m23 = window_moments(x, s3 + j, period)
+                        e3 = 0.0
+                if mode == 3:  # variance only: straight to the output, no buffer pass
+                    o1[s0 + j] = _clamp0(m20 * inv)
+                    o1[s1 + j] = _clamp0(m21 * inv)
+                    o1[s2 + j] = _clamp0(m22 * inv)
+                    o1[s3 + j] = _clamp0(m23 * inv)
+                    continue
+                mb[0, jj] = mean0
+                vb[0, jj] = m20 * inv
+                mb[1, jj] = mean1
+                vb[1, jj] = m21 * inv
+                mb[2, jj] = mean2
+                vb[2, jj] = m22 * inv
+                mb[3, jj] = mean3
+                vb[3, jj] = m23 * inv
+            if mode != 3:
+                for lane in range(4):
+                    q = s0 + lane * blk + c0
+                    _moments_out(mode, up, dn, mb[lane, :k], vb[lane, :k], o1[q:], o2[q:],
+                                 o3[q:])
+        b += 4
+    while b < nblocks:  # the rest, one block at a time
+        s0 = first + b * blk
+        e = min(s0 + blk, n)
+        mean0, m20 = window_moments(x, s0, period)
+        e0 = 0.0
+        xa0, xo0 = x[s0:e], x[s0 - period + 1 : e - period + 1]
+        for c0 in range(0, e - s0, CHUNK):
+            k = min(CHUNK, e - s0 - c0)
+            for jj in range(k):
+                j = c0 + jj
+                if j > 0:
+                    mean0, m20, e0 = _welford(xa0[j], xo0[j - 1], inv, mean0, m20, e0)
+                    if e0 > RECOMPUTE * m20:
+                        mean0, m20 = window_moments(x, s0 + j, period)
+                        e0 = 0.0
+                mb[0, jj] = mean0
+                vb[0, jj] = m20 * inv
+            q = s0 + c0
+            _moments_out(mode, up, dn, mb[0, :k], vb[0, :k], o1[q:], o2[q:], o3[q:])
+        b += 1
+    # TA-Lib's BBANDS never recovers from a NaN: once a block ends on NaN, so does the rest
+    for e in range(first + blk - 1, n - 1, blk):
+        if o1[e] != o1[e]:
+            for i in range(e + 1, n):
+                o1[i] = np.nan
+                if mode < 2:
+                    o2[i] = np.nan
+                if mode == 1:
+                    o3[i] = np.nan
+            break
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _clamp0(var):
+    """TA-Lib: a variance <= 0 is 0; NaN stays NaN."""
+    return var if var > 0.0 else (0.0 if var <= 0.0 else var)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _welford(a, b, inv, mean, m2, err):
+    """One sliding step (``a`` in, ``b`` out): new mean, M2 and accumulated update
+    magnitude (scalars only: a helper taking arrays costs a refcount update per call)."""
+    d = a - b
+    nm = mean + d * inv
+    t = d * ((a - nm) + (b - mean))
+    return nm, m2 + t, err + abs(t)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")

@@ -118,3 +118,29 @@ def test_kernels_are_stamped_with_the_package_sources() -> None:
         locator = disp._cache._impl.locator
         assert isinstance(locator, _cache.PackageLocator)
         assert locator.get_source_stamp()[1] == _cache.package_stamp()
+
+
+def test_moment_blocks_match_stream_and_exact() -> None:
+    """Several restart blocks of the sliding moments (and the four-lane part): streams
+    equal batch bit for bit, values stay near the exact ones, and a NaN poisons the rest as
+    in TA-Lib's BBANDS."""
+    from engine.indicators.volatility import moments_block
+
+    period = 20
+    n = 9 * moments_block(period) + 77
+    rng = np.random.default_rng(12)
+    x = 1e5 + np.cumsum(rng.standard_normal(n)) * 50
+    x[n // 3 : n // 3 + 400] = x[n // 3]  # volatility collapses: forces recomputes
+    sd = ind.stddev(x, period, 1.5)
+    up, mid, lo = ind.bbands(x, period, 2.0, 1.0)
+    s1, s2 = S.StdDevStream(period, 1.5), S.BBandsStream(period, 2.0, 1.0)
+    np.testing.assert_array_equal(np.array([s1.update(v) for v in x]), sd)
+    np.testing.assert_array_equal(np.array([s2.update(v) for v in x]), np.stack([up, mid, lo]).T)
+    w = np.lib.stride_tricks.sliding_window_view(x, period)
+    exact = np.sqrt(((w - w.mean(axis=1, keepdims=True)) ** 2).mean(axis=1)) * 1.5
+    assert_same(sd[period - 1 :], exact, rtol=1e-7, scale=1e-3)
+    y = x.copy()
+    y[5 * moments_block(period) + 3] = np.nan
+    ours = ind.bbands(y, period)
+    for o, r in zip(ours, talib.BBANDS(y, period), strict=True):
+        assert_same(o, r, rtol=1e-6, scale=float(np.nanmax(y)) * 1e-6)
