@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _sma2(x, p):
     out = np.empty(x.shape)
     for r in prange(x.shape[0]):
@@ -34,7 +34,7 @@ def _sma2(x, p):
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _ema2(x, p):
     out = np.empty(x.shape)
     for r in prange(x.shape[0]):
@@ -42,7 +42,7 @@ def _ema2(x, p):
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _rsi2(x, p):
     out = np.empty(x.shape)
     for r in prange(x.shape[0]):
@@ -50,7 +50,7 @@ def _rsi2(x, p):
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _stddev2(x, p, nbdev):
     out = np.empty(x.shape)
     for r in prange(x.shape[0]):
@@ -58,7 +58,7 @@ def _stddev2(x, p, nbdev):
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _macd2(x, f, s, g):
     m = np.empty(x.shape)
     sg = np.empty(x.shape)
@@ -68,7 +68,7 @@ def _macd2(x, f, s, g):
     return m, sg, h
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _bbands2(x, p, up, dn):
     u = np.empty(x.shape)
     m = np.empty(x.shape)
@@ -78,7 +78,7 @@ def _bbands2(x, p, up, dn):
     return u, m, lo
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _atr2(h, lo, c, p):
     out = np.empty(c.shape)
     for r in prange(c.shape[0]):
@@ -86,7 +86,7 @@ def _atr2(h, lo, c, p):
     return out
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _stoch2(h, lo, c, fk, sk, sd):
     k = np.empty(c.shape)
     d = np.empty(c.shape)
@@ -95,7 +95,7 @@ def _stoch2(h, lo, c, fk, sk, sd):
     return k, d
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def _obv2(c, vol):
     out = np.empty(c.shape)
     for r in prange(c.shape[0]):

@@ -12,7 +12,9 @@ import math
 from collections import deque
 
 from engine.indicators import _validate as v
-from engine.indicators.volatility import RECOMPUTE
+from engine.indicators._common import EPS_SCALED, sma_block
+from engine.indicators._fma import fma
+from engine.indicators.volatility import RECOMPUTE, moments_block
 
 __all__ = [
     "ATRStream", "BBandsStream", "EMAStream", "MACDStream", "OBVStream", "RSIStream",
@@ -37,7 +39,7 @@ class _EMA:
 
     def update(self, x: float) -> float:
         if self.n >= self.period:
-            self.value = self.value * self.k1 + x * self.k
+            self.value = fma(self.value, self.k1, x * self.k)
             return self.value
         self.n += 1
         self.total += x
@@ -47,13 +49,17 @@ class _EMA:
 
 
 class SMAStream:
-    """Simple moving average, equal to :func:`engine.indicators.sma`."""
+    """Simple moving average, equal to :func:`engine.indicators.sma`: the same running sum,
+    restarted from an exact window sum at the same indices (every ``sma_block(period)``
+    outputs) unless it is already NaN."""
 
     def __init__(self, period: int = 30) -> None:
         self.period = v.period(period)
         self._inv = 1.0 / self.period
+        self._block = sma_block(self.period)
         self._win: deque[float] = deque()
         self._total = 0.0
+        self._outs = 0
         self._started = False
 
     def update(self, x: float) -> float:
@@ -64,10 +70,23 @@ class SMAStream:
             self._started = True
         win = self._win
         win.append(x)
-        if len(win) <= self.period:
-            self._total += x
-            return self._total * self._inv if len(win) == self.period else NAN
-        self._total += x - win.popleft()
+        if len(win) < self.period:
+            return NAN
+        if len(win) > self.period:
+            old = win.popleft()
+            if self._outs % self._block == 0 and self._total == self._total:
+                total = 0.0
+                for val in win:
+                    total += val
+                self._total = total
+            else:
+                self._total += x - old
+        else:
+            total = 0.0
+            for val in win:
+                total += val
+            self._total = total
+        self._outs += 1
         return self._total * self._inv
 
 
@@ -127,8 +146,8 @@ class RSIStream:
         else:
             up = 0.0 if d < 0.0 else d
             dn = -d if d < 0.0 else 0.0
-            self._gain = self._gain * self._keep + up * self._inv
-            self._loss = self._loss * self._keep + dn * self._inv
+            self._gain = fma(self._gain, self._keep, up * self._inv)
+            self._loss = fma(self._loss, self._keep, dn * self._inv)
         s = self._gain + self._loss
         return 100.0 * (self._gain / s) if s > 0.0 else 0.0
 
@@ -175,13 +194,13 @@ class MACDStream:
             self._es = ts / s
             self._tg = self._ef - self._es
         else:
-            self._ef = self._ef * (1.0 - self._kf) + x * self._kf
-            self._es = self._es * (1.0 - self._ks) + x * self._ks
+            self._ef = fma(self._ef, 1.0 - self._kf, x * self._kf)
+            self._es = fma(self._es, 1.0 - self._ks, x * self._ks)
             m = self._ef - self._es
             if n <= s + g - 1:
                 self._tg += m
-            elif n > s + g - 1:
-                self._sig = self._sig * (1.0 - self._kg) + m * self._kg
+            else:
+                self._sig = fma(self._sig, 1.0 - self._kg, m * self._kg)
                 return m, self._sig, m - self._sig
         if n == s + g - 1:
             m = self._ef - self._es
@@ -191,15 +210,19 @@ class MACDStream:
 
 
 class _Moments:
-    """Sliding (mean, M2) with the same exact-recompute rule as the batch kernel."""
+    """Sliding (mean, M2) with the batch kernel's rules: exact recompute when the update
+    magnitude grows past ``RECOMPUTE`` x M2, and at the start of every block of
+    ``moments_block(period)`` outputs unless the sums are already NaN."""
 
     def __init__(self, period: int) -> None:
         self.period = period
         self.inv = 1.0 / period
+        self.block = moments_block(period)
         self.win: deque[float] = deque()
         self.mean = 0.0
         self.m2 = 0.0
         self.err = 0.0
+        self.outs = 0
         self.started = False
 
     def _exact(self) -> None:
@@ -227,15 +250,20 @@ class _Moments:
             self._exact()
         else:
             b = win.popleft()
-            d = x - b
-            nm = self.mean + d * self.inv
-            t = d * ((x - nm) + (b - self.mean))
-            self.m2 += t
-            self.mean = nm
-            self.err += abs(t)
-            if self.err > RECOMPUTE * self.m2:
+            if self.outs % self.block == 0 and self.m2 == self.m2 and self.mean == self.mean:
                 self._exact()
                 self.err = 0.0
+            else:
+                d = x - b
+                nm = self.mean + d * self.inv
+                t = d * ((x - nm) + (b - self.mean))
+                self.m2 += t
+                self.mean = nm
+                self.err += abs(t)
+                if self.err > RECOMPUTE * self.m2:
+                    self._exact()
+                    self.err = 0.0
+        self.outs += 1
         return self.m2 * self.inv
 
 
@@ -313,7 +341,7 @@ class ATRStream:
             self._total += tr
             self._atr = self._total / self.period
         else:
-            self._atr = self._atr * self._keep + tr * self._inv
+            self._atr = fma(self._atr, self._keep, tr * self._inv)
         return self._atr
 
 
@@ -333,7 +361,9 @@ class OBVStream:
             self._started = True
             self._acc = vol
             self._prev = c
-        self._acc += vol * (float(c > self._prev) - float(c < self._prev))
+        sign = float(c > self._prev) - float(c < self._prev)
+        if sign != 0.0:
+            self._acc += vol * sign
         self._prev = c
         return self._acc
 
@@ -376,7 +406,8 @@ class StochStream:
             return NAN, NAN
         hi, low_ = hq[0][1], lq[0][1]
         diff = (hi - low_) / 100.0
-        kf = (c - low_) / diff if diff != 0.0 else 0.0
+        flat = abs(hi - low_) <= EPS_SCALED * (abs(hi) + abs(low_))
+        kf = (c - low_) / diff if not flat else 0.0
         if sk == 1:
             ks = kf
         else:

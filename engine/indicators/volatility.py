@@ -17,7 +17,17 @@ import numpy as np
 from numba import njit
 
 from engine.indicators import _validate as v
-from engine.indicators._common import ema_into, fill_nan, first_valid1, first_valid3
+from engine.indicators._common import (
+    CHUNK,
+    ema_into,
+    fill_nan,
+    first_valid1,
+    first_valid2,
+    first_valid3,
+    fma,
+    sliding_max_into,
+    sliding_min_into,
+)
 from engine.indicators._validate import F64
 
 __all__ = ["atr", "bbands", "donchian", "keltner", "natr", "stddev", "trange"]
@@ -27,9 +37,16 @@ __all__ = ["atr", "bbands", "donchian", "keltner", "natr", "stddev", "trange"]
 # exact recompute; recomputing once that sum exceeds RECOMPUTE x M2 keeps the variance
 # within ~1e-13 relative even when volatility collapses after a spike.
 RECOMPUTE = 1000.0
+# outputs between exact restarts of the sliding moments (16 periods for long periods)
+MOMENT_BLOCK = 1 << 13
 
 
-@njit(cache=True, nogil=True)
+def moments_block(period: int) -> int:
+    """Outputs between two exact restarts of the sliding moments (see ``moments_into``)."""
+    return max(MOMENT_BLOCK, 16 * period)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def window_moments(x, i, period):
     """Two-pass mean and sum of squared deviations of ``x[i-period+1 : i+1]``."""
     total = 0.0
@@ -43,68 +60,182 @@ def window_moments(x, i, period):
     return mean, m2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
-    """Rolling mean and deviation of ``x[start:]`` in one pass.
+    """Rolling mean and deviation of ``x[start:]``.
 
     A sliding Welford update whose error scales with the variance (TA-Lib's running sum
     of squares scales with price squared), with an exact recompute whenever the
-    accumulated update magnitude makes the result doubtful. A NaN stays in the sums for
-    good, as in TA-Lib. ``mode`` picks the outputs (loop-invariant, so it is hoisted):
+    accumulated update magnitude makes the result doubtful, and at the start of every
+    block of ``moments_block(period)`` outputs; four blocks run side by side (four
+    independent dependency chains). ``StdDevStream``/``BBandsStream`` restart at the same
+    outputs, so they reproduce these values exactly. A NaN stays in the sums for good, as
+    in TA-Lib's BBANDS. ``mode`` picks the outputs (loop-invariant, hoisted):
     0 -> (mean, population variance) in o1, o2; 1 -> Bollinger (upper, middle, lower);
-    2 -> ``up`` x standard deviation in o1."""
+    2 -> ``up`` x standard deviation in o1; 3 -> population variance in o1."""
     n = x.shape[0]
     first = start + period - 1
     fill_nan(o1, first)
-    if mode != 2:
+    if mode < 2:
         fill_nan(o2, first)
     if mode == 1:
         fill_nan(o3, first)
     if first >= n:
         return
     inv = 1.0 / period
-    mean, m2 = window_moments(x, first, period)
-    err = 0.0
-    for i in range(first, n):
-        if i > first:
-            a = x[i]
-            b = x[i - period]
-            d = a - b
-            nm = mean + d * inv
-            t = d * ((a - nm) + (b - mean))
-            m2 += t
-            mean = nm
-            err += abs(t)
-            if err > RECOMPUTE * m2:
-                mean, m2 = window_moments(x, i, period)
-                err = 0.0
-        var = m2 * inv
-        if mode == 0:
-            o1[i] = mean
-            o2[i] = var if var > 0.0 else (0.0 if var <= 0.0 else var)
-        else:
-            # TA-Lib: a variance <= 0 gives a deviation of 0; NaN stays NaN
+    blk = max(MOMENT_BLOCK, 16 * period)
+    nblocks = (n - first + blk - 1) // blk
+    mb = np.empty((4, CHUNK))
+    vb = np.empty((4, CHUNK))
+    b = 0
+    while b + 4 <= nblocks and first + (b + 4) * blk <= n:  # four full blocks in lockstep
+        s0 = first + b * blk
+        s1 = s0 + blk
+        s2 = s1 + blk
+        s3 = s2 + blk
+        mean0, m20 = window_moments(x, s0, period)
+        mean1, m21 = window_moments(x, s1, period)
+        mean2, m22 = window_moments(x, s2, period)
+        mean3, m23 = window_moments(x, s3, period)
+        e0 = 0.0
+        e1 = 0.0
+        e2 = 0.0
+        e3 = 0.0
+        # 0-based views; the value leaving the window at step j is xo[j - 1]
+        xa0, xo0 = x[s0 : s0 + blk], x[s0 - period + 1 : s0 + blk - period + 1]
+        xa1, xo1 = x[s1 : s1 + blk], x[s1 - period + 1 : s1 + blk - period + 1]
+        xa2, xo2 = x[s2 : s2 + blk], x[s2 - period + 1 : s2 + blk - period + 1]
+        xa3, xo3 = x[s3 : s3 + blk], x[s3 - period + 1 : s3 + blk - period + 1]
+        for c0 in range(0, blk, CHUNK):
+            k = min(CHUNK, blk - c0)
+            for jj in range(k):
+                j = c0 + jj
+                if j > 0:
+                    mean0, m20, e0 = _welford(xa0[j], xo0[j - 1], inv, mean0, m20, e0)
+                    mean1, m21, e1 = _welford(xa1[j], xo1[j - 1], inv, mean1, m21, e1)
+                    mean2, m22, e2 = _welford(xa2[j], xo2[j - 1], inv, mean2, m22, e2)
+                    mean3, m23, e3 = _welford(xa3[j], xo3[j - 1], inv, mean3, m23, e3)
+                    if e0 > RECOMPUTE * m20:
+                        mean0, m20 = window_moments(x, s0 + j, period)
+                        e0 = 0.0
+                    if e1 > RECOMPUTE * m21:
+                        mean1, m21 = window_moments(x, s1 + j, period)
+                        e1 = 0.0
+                    if e2 > RECOMPUTE * m22:
+                        mean2, m22 = window_moments(x, s2 + j, period)
+                        e2 = 0.0
+                    if e3 > RECOMPUTE * m23:
+                        mean3, m23 = window_moments(x, s3 + j, period)
+                        e3 = 0.0
+                if mode == 3:  # variance only: straight to the output, no buffer pass
+                    o1[s0 + j] = _clamp0(m20 * inv)
+                    o1[s1 + j] = _clamp0(m21 * inv)
+                    o1[s2 + j] = _clamp0(m22 * inv)
+                    o1[s3 + j] = _clamp0(m23 * inv)
+                    continue
+                mb[0, jj] = mean0
+                vb[0, jj] = m20 * inv
+                mb[1, jj] = mean1
+                vb[1, jj] = m21 * inv
+                mb[2, jj] = mean2
+                vb[2, jj] = m22 * inv
+                mb[3, jj] = mean3
+                vb[3, jj] = m23 * inv
+            if mode != 3:
+                for lane in range(4):
+                    q = s0 + lane * blk + c0
+                    _moments_out(mode, up, dn, mb[lane, :k], vb[lane, :k], o1[q:], o2[q:],
+                                 o3[q:])
+        b += 4
+    while b < nblocks:  # the rest, one block at a time
+        s0 = first + b * blk
+        e = min(s0 + blk, n)
+        mean0, m20 = window_moments(x, s0, period)
+        e0 = 0.0
+        xa0, xo0 = x[s0:e], x[s0 - period + 1 : e - period + 1]
+        for c0 in range(0, e - s0, CHUNK):
+            k = min(CHUNK, e - s0 - c0)
+            for jj in range(k):
+                j = c0 + jj
+                if j > 0:
+                    mean0, m20, e0 = _welford(xa0[j], xo0[j - 1], inv, mean0, m20, e0)
+                    if e0 > RECOMPUTE * m20:
+                        mean0, m20 = window_moments(x, s0 + j, period)
+                        e0 = 0.0
+                mb[0, jj] = mean0
+                vb[0, jj] = m20 * inv
+            q = s0 + c0
+            _moments_out(mode, up, dn, mb[0, :k], vb[0, :k], o1[q:], o2[q:], o3[q:])
+        b += 1
+    # TA-Lib's BBANDS never recovers from a NaN: once a block ends on NaN, so does the rest
+    for e in range(first + blk - 1, n - 1, blk):
+        if o1[e] != o1[e]:
+            for i in range(e + 1, n):
+                o1[i] = np.nan
+                if mode < 2:
+                    o2[i] = np.nan
+                if mode == 1:
+                    o3[i] = np.nan
+            break
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _clamp0(var):
+    """TA-Lib: a variance <= 0 is 0; NaN stays NaN."""
+    return var if var > 0.0 else (0.0 if var <= 0.0 else var)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _welford(a, b, inv, mean, m2, err):
+    """One sliding step (``a`` in, ``b`` out): new mean, M2 and accumulated update
+    magnitude (scalars only: a helper taking arrays costs a refcount update per call)."""
+    d = a - b
+    nm = mean + d * inv
+    t = d * ((a - nm) + (b - mean))
+    return nm, m2 + t, err + abs(t)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _moments_out(mode, up, dn, mb, vb, o1, o2, o3):
+    """Write a chunk of (mean, variance) as the outputs ``mode`` asks for. TA-Lib: a
+    variance <= 0 gives a deviation of 0 (and a variance of 0); NaN stays NaN."""
+    k = mb.shape[0]
+    if mode == 0:
+        for j in range(k):
+            var = vb[j]
+            o1[j] = mb[j]
+            o2[j] = var if var > 0.0 else (0.0 if var <= 0.0 else var)
+    elif mode == 3:
+        for j in range(k):
+            var = vb[j]
+            o1[j] = var if var > 0.0 else (0.0 if var <= 0.0 else var)
+    elif mode == 1:
+        for j in range(k):
+            var = vb[j]
             sd = math.sqrt(var) if var > 0.0 else (0.0 if var <= 0.0 else var)
-            if mode == 1:
-                o1[i] = mean + sd * up
-                o2[i] = mean
-                o3[i] = mean - sd * dn
-            else:
-                o1[i] = sd * up
+            mean = mb[j]
+            o1[j] = mean + sd * up
+            o2[j] = mean
+            o3[j] = mean - sd * dn
+    else:
+        for j in range(k):
+            var = vb[j]
+            sd = math.sqrt(var) if var > 0.0 else (0.0 if var <= 0.0 else var)
+            o1[j] = sd * up
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def bbands_into(x, start, period, up, dn, upper, middle, lower):
     """Bollinger Bands on the SMA: mean and deviation in one pass (``moments_into``)."""
     moments_into(x, start, period, 1, up, dn, upper, middle, lower)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def stddev_into(x, start, period, nbdev, out):
     moments_into(x, start, period, 2, nbdev, nbdev, out, out, out)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def true_range(h, lo, pc):
     """TA-Lib's TRUE_RANGE macro (NaN in, NaN out)."""
     g = h - lo
@@ -117,10 +248,12 @@ def true_range(h, lo, pc):
     return g
 
 
-@njit(cache=True, nogil=True)
-def atr_into(high, low, close, start, period, out):
+@njit(cache=True, nogil=True, error_model="numpy")
+def atr_into(high, low, close, start, period, out, norm=False):
     """Wilder ATR: first value at ``start + period`` = mean of the first ``period`` true
-    ranges (the first candle has no previous close, so no true range)."""
+    ranges (the first candle has no previous close, so no true range). With ``norm`` the
+    output is NATR, ``ATR / close * 100`` in the same pass (0 where the close is 0, as in
+    TA-Lib)."""
     n = close.shape[0]
     first = start + period
     fill_nan(out, first)
@@ -132,150 +265,119 @@ def atr_into(high, low, close, start, period, out):
     for i in range(start + 1, first + 1):
         total += true_range(high[i], low[i], close[i - 1])
     prev = total / period
-    out[first] = prev
-    for i in range(first + 1, n):
-        prev = prev * keep + true_range(high[i], low[i], close[i - 1]) * inv
-        out[i] = prev
+    hs = high[first + 1 :]
+    ls = low[first + 1 :]
+    pcs = close[first : n - 1]
+    os = out[first + 1 :]
+    m = hs.shape[0]
+    if not norm:
+        out[first] = prev
+        for j in range(m):
+            prev = fma(prev, keep, true_range(hs[j], ls[j], pcs[j]) * inv)
+            os[j] = prev
+        return
+    out[first] = _natr_of(prev, close[first])
+    cs = close[first + 1 :]
+    buf = np.empty(CHUNK)  # ATR of a chunk, then its divisions vectorised (CHUNK)
+    for c0 in range(0, m, CHUNK):
+        hv = hs[c0 : c0 + CHUNK]
+        lv = ls[c0 : c0 + CHUNK]
+        pv = pcs[c0 : c0 + CHUNK]
+        k = hv.shape[0]
+        for j in range(k):
+            prev = fma(prev, keep, true_range(hv[j], lv[j], pv[j]) * inv)
+            buf[j] = prev
+        cv = cs[c0 : c0 + k]
+        ov = os[c0 : c0 + k]
+        for j in range(k):
+            ov[j] = _natr_of(buf[j], cv[j])
 
 
-@njit(cache=True, nogil=True)
-def _atr(high, low, close, period):
-    out = np.empty(close.shape[0])
-    atr_into(high, low, close, first_valid3(high, low, close), period, out)
-    return out
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _natr_of(atr, c):
+    return (atr / c) * 100.0 if c != 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True)
-def _natr(high, low, close, period):
-    out = np.empty(close.shape[0])
-    start = first_valid3(high, low, close)
-    atr_into(high, low, close, start, period, out)
-    for i in range(start + period, close.shape[0]):
-        c = close[i]
-        out[i] = (out[i] / c) * 100.0 if c != 0.0 else 0.0
-    return out
+@njit(cache=True, nogil=True, error_model="numpy")
+def _atr(high, low, close, period, norm, out):
+    atr_into(high, low, close, first_valid3(high, low, close), period, out, norm)
 
 
-@njit(cache=True, nogil=True)
-def _trange(high, low, close):
+@njit(cache=True, nogil=True, error_model="numpy")
+def _trange(high, low, close, out):
     n = close.shape[0]
-    out = np.empty(n)
     start = first_valid3(high, low, close)
     fill_nan(out, start + 1)
-    for i in range(start + 1, n):
-        out[i] = true_range(high[i], low[i], close[i - 1])
-    return out
+    if start + 1 >= n:
+        return
+    hs = high[start + 1 :]
+    ls = low[start + 1 :]
+    pcs = close[start : n - 1]
+    os = out[start + 1 :]
+    for j in range(hs.shape[0]):
+        os[j] = true_range(hs[j], ls[j], pcs[j])
 
 
-@njit(cache=True, nogil=True)
-def _bbands(x, period, up, dn):
-    n = x.shape[0]
-    upper = np.empty(n)
-    middle = np.empty(n)
-    lower = np.empty(n)
-    bbands_into(x, first_valid1(x), period, up, dn, upper, middle, lower)
-    return upper, middle, lower
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bbands(x, period, up, dn, out):
+    bbands_into(x, first_valid1(x), period, up, dn, out[0], out[1], out[2])
 
 
-@njit(cache=True, nogil=True)
-def _stddev(x, period, nbdev):
-    out = np.empty(x.shape[0])
+@njit(cache=True, nogil=True, error_model="numpy")
+def _stddev(x, period, nbdev, out):
     stddev_into(x, first_valid1(x), period, nbdev, out)
-    return out
 
 
-@njit(cache=True, nogil=True)
-def minmax_into(high, low, start, period, hi_out, lo_out):
-    """Highest high and lowest low over ``period`` candles, TA-Lib's rescanning tracker
-    (amortised O(1); a rescan only when the extreme leaves the window)."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def _donchian(high, low, period, out):
     n = high.shape[0]
-    first = start + period - 1
-    fill_nan(hi_out, first)
-    fill_nan(lo_out, first)
-    hi_idx = -1
-    lo_idx = -1
-    hi = 0.0
-    lo = 0.0
-    for today in range(first, n):
-        trailing = today - period + 1
-        t = low[today]
-        if lo_idx < trailing:
-            lo_idx = trailing
-            lo = low[lo_idx]
-            for j in range(lo_idx + 1, today + 1):
-                t = low[j]
-                if t < lo:
-                    lo_idx = j
-                    lo = t
-        elif t <= lo:
-            lo_idx = today
-            lo = t
-        t = high[today]
-        if hi_idx < trailing:
-            hi_idx = trailing
-            hi = high[hi_idx]
-            for j in range(hi_idx + 1, today + 1):
-                t = high[j]
-                if t > hi:
-                    hi_idx = j
-                    hi = t
-        elif t >= hi:
-            hi_idx = today
-            hi = t
-        hi_out[today] = hi
-        lo_out[today] = lo
-
-
-@njit(cache=True, nogil=True)
-def _donchian(high, low, period):
-    n = high.shape[0]
-    upper = np.empty(n)
-    middle = np.empty(n)
-    lower = np.empty(n)
-    start = 0
-    for i in range(n):
-        if high[i] == high[i] and low[i] == low[i]:
-            start = i
-            break
-    minmax_into(high, low, start, period, upper, lower)
+    upper = out[0]
+    middle = out[1]
+    lower = out[2]
+    start = first_valid2(high, low)
+    sliding_max_into(high, start, period, upper)
+    sliding_min_into(low, start, period, lower)
     for i in range(n):
         middle[i] = (upper[i] + lower[i]) * 0.5
-    return upper, middle, lower
 
 
-@njit(cache=True, nogil=True)
-def _keltner(high, low, close, period, atr_period, mult):
-    n = close.shape[0]
-    upper = np.empty(n)
-    middle = np.empty(n)
-    lower = np.empty(n)
+@njit(cache=True, nogil=True, error_model="numpy")
+def _keltner(high, low, close, period, atr_period, mult, out):
+    upper = out[0]
+    middle = out[1]
+    lower = out[2]
     start = first_valid3(high, low, close)
     ema_into(close, start, period, middle)
     atr_into(high, low, close, start, atr_period, lower)
-    for i in range(n):
+    for i in range(close.shape[0]):
         band = lower[i] * mult
         m = middle[i]
         upper[i] = m + band
         lower[i] = m - band
-    return upper, middle, lower
 
 
 def atr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """Average True Range (Wilder); first value at index ``period`` (TA-Lib ``ATR``)."""
     h, lo, c = _hlc(high, low, close)
-    return _atr(h, lo, c, v.period(period))
+    out = np.empty(c.shape[0])
+    _atr(h, lo, c, v.period(period), False, out)
+    return out
 
 
 def natr(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """ATR as a percentage of close, comparable across price levels (TA-Lib ``NATR``)."""
     h, lo, c = _hlc(high, low, close)
-    return _natr(h, lo, c, v.period(period))
+    out = np.empty(c.shape[0])
+    _atr(h, lo, c, v.period(period), True, out)
+    return out
 
 
 def trange(high: Any, low: Any, close: Any) -> F64:
     """True range; first value at index 1 (TA-Lib ``TRANGE``)."""
     h, lo, c = _hlc(high, low, close)
-    return _trange(h, lo, c)
+    out = np.empty(c.shape[0])
+    _trange(h, lo, c, out)
+    return out
 
 
 def bbands(
@@ -283,18 +385,20 @@ def bbands(
 ) -> tuple[F64, F64, F64]:
     """Bollinger Bands ``(upper, middle, lower)`` around the SMA with population standard
     deviation (TA-Lib ``BBANDS`` with ``matype=0``)."""
-    return _bbands(
-        v.as_f64(close, "close"), v.period(period), v.number(nbdevup, "nbdevup"),
-        v.number(nbdevdn, "nbdevdn"),
-    )
+    x = v.as_f64(close, "close")
+    out = np.empty((3, x.shape[0]))
+    _bbands(x, v.period(period), v.number(nbdevup, "nbdevup"), v.number(nbdevdn, "nbdevdn"),
+            out)
+    return out[0], out[1], out[2]
 
 
 def stddev(close: Any, period: int = 5, nbdev: float = 1.0) -> F64:
     """Rolling population standard deviation times ``nbdev`` (TA-Lib ``STDDEV``), computed
     without TA-Lib's running-sum-of-squares drift."""
-    return _stddev(
-        v.as_f64(close, "close"), v.period(period), v.number(nbdev, "nbdev")
-    )
+    x = v.as_f64(close, "close")
+    out = np.empty(x.shape[0])
+    _stddev(x, v.period(period), v.number(nbdev, "nbdev"), out)
+    return out
 
 
 def donchian(high: Any, low: Any, period: int = 20) -> tuple[F64, F64, F64]:
@@ -302,8 +406,11 @@ def donchian(high: Any, low: Any, period: int = 20) -> tuple[F64, F64, F64]:
     the last ``period`` candles (upper/lower equal TA-Lib ``MAX(high)``/``MIN(low)``)."""
     h = v.as_f64(high, "high")
     lo = v.as_f64(low, "low")
-    v.same_length(("high", h), ("low", lo))
-    return _donchian(h, lo, v.period(period))
+    if h.shape != lo.shape:
+        v.same_length(("high", h), ("low", lo))
+    out = np.empty((3, h.shape[0]))
+    _donchian(h, lo, v.period(period), out)
+    return out[0], out[1], out[2]
 
 
 def keltner(
@@ -313,10 +420,12 @@ def keltner(
     """Keltner channel ``(upper, middle, lower)``: EMA(close) +/- ``multiplier`` x ATR.
     NaN until both the EMA and the ATR have warmed up."""
     h, lo, c = _hlc(high, low, close)
-    return _keltner(
+    out = np.empty((3, c.shape[0]))
+    _keltner(
         h, lo, c, v.period(period), v.period(atr_period, "atr_period"),
-        v.number(multiplier, "multiplier"),
+        v.number(multiplier, "multiplier"), out,
     )
+    return out[0], out[1], out[2]
 
 
 def _hlc(high: Any, low: Any, close: Any) -> tuple[F64, F64, F64]:
