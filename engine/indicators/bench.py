@@ -281,6 +281,8 @@ def _time_row(fns: list[Callable[[], Any] | None], reps: int, inner: int,
     each round: the first allocation after another function freed big arrays pays the
     page faults for fresh memory, and that must not always land on the same side."""
     live = [(i, f) for i, f in enumerate(fns) if f is not None]
+    if not live:
+        return [None] * len(fns)
     for _, f in live:
         f()
     samples: dict[int, list[float]] = {i: [] for i, _ in live}

@@ -48,3 +48,4 @@ def test_time_row_keeps_order_and_skips_missing() -> None:
     res = bench._time_row(fns, reps=3, inner=2, clock=bench._clock("wall"))
     assert res[1] is None and res[0] is not None and res[2] is not None
     assert calls.count("a") == 1 + 3 * 2 and calls.count("c") == 1 + 3 * 2
+    assert bench._time_row([None], reps=3, inner=1, clock=bench._clock("cpu")) == [None]
