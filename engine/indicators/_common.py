@@ -277,8 +277,9 @@ def _sliding_extreme(x, start, period, out, sgn):
     fill_nan(out, first)
     if first >= n:
         return
-    a_buf = np.empty(EXT_CHUNK + p)
-    b_buf = np.empty(EXT_CHUNK + p)
+    size = min(EXT_CHUNK, n - first) + p  # small inputs, small buffers
+    a_buf = np.empty(size)
+    b_buf = np.empty(size)
     bad = False
     for c0 in range(first, n, EXT_CHUNK):
         c1 = min(c0 + EXT_CHUNK, n)

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 F64 = NDArray[np.float64]
 _F64 = np.dtype(np.float64)
+_INF = float("inf")
 
 
 def as_f64(x: Any, name: str = "input") -> F64:
@@ -71,6 +72,8 @@ def period(p: Any, name: str = "period", minimum: int = 1) -> int:
 
 def number(v: Any, name: str) -> float:
     """Return ``v`` as a finite float."""
+    if type(v) is float and -_INF < v < _INF:
+        return v
     try:
         f = float(v)
     except (TypeError, ValueError):

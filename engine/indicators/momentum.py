@@ -60,8 +60,8 @@ def rsi_into(x, start, period, out, cmo=False):
     else:
         out[first] = 100.0 * (gain / s) if s > 0.0 else 0.0
     # smoothing of a chunk into two small buffers, then its divisions vectorised (CHUNK)
-    gb = np.empty(CHUNK)
-    sb = np.empty(CHUNK)
+    gb = np.empty(min(CHUNK, n - first))
+    sb = np.empty(min(CHUNK, n - first))
     xs = x[first + 1 :]
     os = out[first + 1 :]
     m = xs.shape[0]
@@ -323,10 +323,11 @@ def _willr(high, low, close, period, out):
     fill_nan(res, first)
     if first >= n:
         return
-    hb = np.empty(EXT_CHUNK)
-    lb = np.empty(EXT_CHUNK)
-    a_buf = np.empty(EXT_CHUNK + period)
-    b_buf = np.empty(EXT_CHUNK + period)
+    size = min(EXT_CHUNK, n - first)  # small inputs, small buffers: per-call overhead
+    hb = np.empty(size)
+    lb = np.empty(size)
+    a_buf = np.empty(size + period)
+    b_buf = np.empty(size + period)
     for c0 in range(first, n, EXT_CHUNK):
         c1 = min(c0 + EXT_CHUNK, n)
         k = c1 - c0

@@ -52,8 +52,23 @@ def _stoch_pass(high, low, close, start, fk, sk, sd, k_out, d_out, tracker):
         return True
     first = start + fk - 1
     first_s = first + sk - 1
-    ring_k = np.zeros(sk)
-    ring_s = np.zeros(sd)
+    size = min(EXT_CHUNK, n - first)  # small inputs, small buffers: per-call overhead
+    # one scratch allocation for every buffer (each allocation costs ~0.1 us per call)
+    scratch = np.empty(5 * size + 2 * fk + sk + sd + 4)
+    hb = scratch[:size]
+    lb = scratch[size : 2 * size]
+    kb = scratch[2 * size : 3 * size]
+    a_buf = scratch[3 * size : 4 * size + fk]
+    b_buf = scratch[4 * size + fk : 5 * size + 2 * fk]
+    ring_k = scratch[5 * size + 2 * fk : 5 * size + 2 * fk + sk]
+    ring_s = scratch[5 * size + 2 * fk + sk : 5 * size + 2 * fk + sk + sd]
+    trk = scratch[5 * size + 2 * fk + sk + sd :]  # tracker: hi index, lo index, hi, lo
+    ring_k[:] = 0.0
+    ring_s[:] = 0.0
+    trk[0] = -1.0
+    trk[1] = -1.0
+    trk[2] = 0.0
+    trk[3] = 0.0
     ik = 0
     i_s = 0
     inv_k = 1.0 / sk
@@ -65,12 +80,6 @@ def _stoch_pass(high, low, close, start, fk, sk, sd, k_out, d_out, tracker):
     direct_d = sd <= 16
     poison = 0.0
     poison_d = 0.0
-    hb = np.empty(EXT_CHUNK)
-    lb = np.empty(EXT_CHUNK)
-    kb = np.empty(EXT_CHUNK)
-    a_buf = np.empty(EXT_CHUNK + fk)
-    b_buf = np.empty(EXT_CHUNK + fk)
-    trk = np.array([-1.0, -1.0, 0.0, 0.0])  # tracker state: hi index, lo index, hi, lo
     for c0 in range(first, n, EXT_CHUNK):
         c1 = min(c0 + EXT_CHUNK, n)
         k = c1 - c0
@@ -263,12 +272,11 @@ def ppo(close: Any, fastperiod: int = 12, slowperiod: int = 26, matype: int = 1)
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _bp_tr(high, low, close, i):
-    """Buying pressure ``close - min(low, previous close)`` and the true range."""
-    pc = close[i - 1]
-    lo = low[i]
+def _bp_tr(h, lo, c, pc):
+    """Buying pressure ``close - min(low, previous close)`` and the true range (scalars:
+    a helper taking arrays costs a refcount update per call)."""
     true_low = lo if lo < pc else pc
-    return close[i] - true_low, true_range(high[i], lo, pc)
+    return c - true_low, true_range(h, lo, pc)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -288,26 +296,34 @@ def _ultosc(high, low, close, p1, p2, p3, out):
     fill_nan(out, first)
     if first >= n:
         return
+    # each candle's buying pressure and true range once, in rings of the longest period
+    ring_a = np.empty(p3)
+    ring_b = np.empty(p3)
+    for q in range(p3 - 1):
+        i = first - p3 + 1 + q
+        ring_a[q], ring_b[q] = _bp_tr(high[i], low[i], close[i], close[i - 1])
     a1 = 0.0
     b1 = 0.0
     a2 = 0.0
     b2 = 0.0
     a3 = 0.0
     b3 = 0.0
-    for i in range(first - p1 + 1, first):
-        bp, tr = _bp_tr(high, low, close, i)
-        a1 += bp
-        b1 += tr
-    for i in range(first - p2 + 1, first):
-        bp, tr = _bp_tr(high, low, close, i)
-        a2 += bp
-        b2 += tr
-    for i in range(first - p3 + 1, first):
-        bp, tr = _bp_tr(high, low, close, i)
-        a3 += bp
-        b3 += tr
-    for today in range(first, n):
-        bp, tr = _bp_tr(high, low, close, today)
+    for q in range(p3 - p1, p3 - 1):  # TA-Lib sums each window oldest first
+        a1 += ring_a[q]
+        b1 += ring_b[q]
+    for q in range(p3 - p2, p3 - 1):
+        a2 += ring_a[q]
+        b2 += ring_b[q]
+    for q in range(p3 - 1):
+        a3 += ring_a[q]
+        b3 += ring_b[q]
+    pos = p3 - 1  # ring slot of the candle being added
+    hs, ls, cs, pcs, os = high[first:], low[first:], close[first:], close[first - 1 :], \
+        out[first:]
+    for j in range(n - first):
+        bp, tr = _bp_tr(hs[j], ls[j], cs[j], pcs[j])
+        ring_a[pos] = bp
+        ring_b[pos] = tr
         a1 += bp
         a2 += bp
         a3 += bp
@@ -321,16 +337,20 @@ def _ultosc(high, low, close, p1, p2, p3, out):
             o += 2.0 * (a2 / b2)
         if b3 > 0.0:
             o += a3 / b3
-        bp, tr = _bp_tr(high, low, close, today - p1 + 1)
-        a1 -= bp
-        b1 -= tr
-        bp, tr = _bp_tr(high, low, close, today - p2 + 1)
-        a2 -= bp
-        b2 -= tr
-        bp, tr = _bp_tr(high, low, close, today - p3 + 1)
-        a3 -= bp
-        b3 -= tr
-        out[today] = 100.0 * (o / 7.0)
+        r = pos - p1 + 1
+        r = r + p3 if r < 0 else r
+        a1 -= ring_a[r]
+        b1 -= ring_b[r]
+        r = pos - p2 + 1
+        r = r + p3 if r < 0 else r
+        a2 -= ring_a[r]
+        b2 -= ring_b[r]
+        r = pos - p3 + 1
+        r = r + p3 if r < 0 else r
+        a3 -= ring_a[r]
+        b3 -= ring_b[r]
+        pos = pos + 1 if pos + 1 < p3 else 0
+        os[j] = 100.0 * (o / 7.0)
 
 
 def ultosc(

@@ -85,8 +85,8 @@ def moments_into(x, start, period, mode, up, dn, o1, o2, o3):
     inv = 1.0 / period
     blk = max(MOMENT_BLOCK, 16 * period)
     nblocks = (n - first + blk - 1) // blk
-    mb = np.empty((4, CHUNK))
-    vb = np.empty((4, CHUNK))
+    mb = np.empty((4, min(CHUNK, n - first)))
+    vb = np.empty((4, min(CHUNK, n - first)))
     b = 0
     while b + 4 <= nblocks and first + (b + 4) * blk <= n:  # four full blocks in lockstep
         s0 = first + b * blk
@@ -278,7 +278,7 @@ def atr_into(high, low, close, start, period, out, norm=False):
         return
     out[first] = _natr_of(prev, close[first])
     cs = close[first + 1 :]
-    buf = np.empty(CHUNK)  # ATR of a chunk, then its divisions vectorised (CHUNK)
+    buf = np.empty(min(CHUNK, m))  # ATR of a chunk, then its divisions vectorised
     for c0 in range(0, m, CHUNK):
         hv = hs[c0 : c0 + CHUNK]
         lv = ls[c0 : c0 + CHUNK]
@@ -432,7 +432,8 @@ def _hlc(high: Any, low: Any, close: Any) -> tuple[F64, F64, F64]:
     h = v.as_f64(high, "high")
     lo = v.as_f64(low, "low")
     c = v.as_f64(close, "close")
-    if h.shape != c.shape or lo.shape != c.shape:
+    n = c.shape[0]
+    if h.shape[0] != n or lo.shape[0] != n:  # all 1-D already: lengths decide
         v.same_length(("high", h), ("low", lo), ("close", c))
     return h, lo, c
 

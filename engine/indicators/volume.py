@@ -180,17 +180,17 @@ def _mfi(high, low, close, volume, period, out):
         flat = is_zero_scaled(d, abs(tp) + abs(prev))
         prev = tp
         mf = tp * volume[today]
-        if flat:  # TA-Lib 0.8: a change within 1e-14 of the price is no change
-            pos[idx] = 0.0
-            neg[idx] = 0.0
-        elif d < 0.0:
-            neg[idx] = mf
-            sneg += mf
-            pos[idx] = 0.0
-        else:  # up, or NaN: a NaN price or volume poisons the sums for good, as in TA-Lib
-            pos[idx] = mf
-            spos += mf
-            neg[idx] = 0.0
+        # TA-Lib 0.8: a change within 1e-14 of the price is no change; up, or NaN (which
+        # then poisons the sums for good, as in TA-Lib), is positive flow. Selects, not
+        # branches: the direction of a real market is a coin flip for the predictor.
+        down = (not flat) and d < 0.0
+        up = (not flat) and not (d < 0.0)
+        pv = mf if up else 0.0
+        nv = mf if down else 0.0
+        pos[idx] = pv
+        neg[idx] = nv
+        spos += pv
+        sneg += nv
         moved[idx] = not flat
         nmoved += not flat
         idx += 1
