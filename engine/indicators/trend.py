@@ -243,19 +243,21 @@ def _kama(x, period, out):
         sumroc += abs(x[i] - x[i + 1])
     prev = x[first - 1]
     trailing = x[start]
-    for today in range(first, n):
-        cur = x[today]
-        old = x[today - period]
+    # 0-based views: today, the value leaving the change sum, and the one before today
+    xs, xo, xp, os = x[first:], x[start:], x[first - 1 :], out[first:]
+    for j in range(n - first):
+        cur = xs[j]
+        old = xo[j]
         roc = cur - old
-        if today > first:
+        if j > 0:
             sumroc -= abs(trailing - old)
-            sumroc += abs(cur - x[today - 1])
+            sumroc += abs(cur - xp[j])
         trailing = old
         er = 1.0 if (sumroc <= roc or sumroc == 0.0) else abs(roc / sumroc)
         sc = er * cdiff + cmax
         sc *= sc
-        prev = (cur - prev) * sc + prev
-        out[today] = prev
+        prev = fma(cur - prev, sc, prev)
+        os[j] = prev
 
 
 def kama(close: Any, period: int = 30) -> F64:

@@ -278,19 +278,10 @@ def atr_into(high, low, close, start, period, out, norm=False):
         return
     out[first] = _natr_of(prev, close[first])
     cs = close[first + 1 :]
-    buf = np.empty(min(CHUNK, m))  # ATR of a chunk, then its divisions vectorised
-    for c0 in range(0, m, CHUNK):
-        hv = hs[c0 : c0 + CHUNK]
-        lv = ls[c0 : c0 + CHUNK]
-        pv = pcs[c0 : c0 + CHUNK]
-        k = hv.shape[0]
-        for j in range(k):
-            prev = fma(prev, keep, true_range(hv[j], lv[j], pv[j]) * inv)
-            buf[j] = prev
-        cv = cs[c0 : c0 + k]
-        ov = os[c0 : c0 + k]
-        for j in range(k):
-            ov[j] = _natr_of(buf[j], cv[j])
+    # the division sits beside the 4-cycle FMA chain, off the critical path
+    for j in range(m):
+        prev = fma(prev, keep, true_range(hs[j], ls[j], pcs[j]) * inv)
+        os[j] = _natr_of(prev, cs[j])
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
