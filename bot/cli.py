@@ -51,8 +51,9 @@ def _attr(path: str) -> Any | None:
     return getattr(module, attr)
 
 
-def _setup(settings: Settings) -> Settings:
-    """Logging with secret masking, schema at head, secrets encrypted into the vault.
+def _setup(settings: Settings, prepare_db: bool = True) -> Settings:
+    """Logging with secret masking; with `prepare_db`, also schema at head and secrets
+    encrypted into the vault (`run` leaves both to `engine.scheduler.serve`).
 
     Returns the settings with secrets filled in from the vault where the file and env
     gave none (a token stored once with `config set-secret` need not be repeated).
@@ -63,6 +64,8 @@ def _setup(settings: Settings) -> Settings:
     from engine.secrets_sync import sync_secrets, vault_for
 
     configure_logging(settings.logging.level, settings.secret_values(), settings.logging.file)
+    if not prepare_db:
+        return settings
     try:
         upgrade(settings.database.url)
         db = make_engine(settings.database.url)
@@ -72,9 +75,6 @@ def _setup(settings: Settings) -> Settings:
             db.dispose()
     except SentitradeError as e:
         fail(str(e))
-    from engine.secrets import secret_filter
-
-    secret_filter().add(settings.secret_values())
     return settings
 
 
@@ -109,7 +109,7 @@ def run(
     """Run the service: scheduler, bots, chat transports, alerts."""
     settings = settings_or_exit(config)
     check_live_allowed(settings, i_understand_live_trading)
-    settings = _setup(settings)
+    settings = _setup(settings, prepare_db=False)  # serve() migrates and syncs secrets
     from engine.runner import run_service
 
     try:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, SecretStr
 
 from engine.config import Settings
 from engine.db import SessionFactory
-from engine.secrets import Vault, load_master_key
+from engine.secrets import Vault, load_master_key, secret_filter
 
 SECRET_FIELDS: tuple[tuple[str, str], ...] = (
     ("exchange", "api_key"),
@@ -46,6 +46,8 @@ def sync_secrets(settings: Settings, sessions: SessionFactory, vault: Vault) -> 
                     updates.setdefault(section_name, {})[field] = SecretStr(stored)
     if not updates:
         return settings
+    # Every process that reads a secret back from the vault must also mask it in logs.
+    secret_filter().add(v.get_secret_value() for f in updates.values() for v in f.values())
     return settings.model_copy(
         update={
             name: getattr(settings, name).model_copy(update=fields)

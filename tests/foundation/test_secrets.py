@@ -120,3 +120,26 @@ def test_secrets_never_in_logs_or_database(tmp_path: Path) -> None:
                          "discord.token", "sentiment.openai_api_key"}
     vault = Vault(load_master_key("NOPE_UNSET_VAR", tmp_path / "master.key", create=False))
     assert vault.decrypt(rows["telegram.token"]) == secrets["SENTITRADE_TELEGRAM__TOKEN"]
+
+
+def test_secret_read_back_from_vault_is_masked_in_logs(tmp_path: Path) -> None:
+    """A token stored once (not in env or file) is masked wherever it is loaded."""
+    from engine import migrate
+    from engine.config import load_settings
+    from engine.db import SessionFactory, make_engine
+    from engine.secrets import secret_filter
+    from engine.secrets_sync import sync_secrets
+
+    url = f"sqlite:///{tmp_path}/v.db"
+    migrate.upgrade(url)
+    sessions = SessionFactory(make_engine(url))
+    vault = Vault(Fernet.generate_key())
+    token = "987654:vault-only-token-xyz"
+    with sessions.begin() as s:
+        vault.put(s, "telegram.token", token)
+    settings = load_settings(None, env={"SENTITRADE_DATABASE__URL": url})
+    assert settings.telegram.token is None
+    filled = sync_secrets(settings, sessions, vault)
+    assert filled.telegram.token is not None
+    assert filled.telegram.token.get_secret_value() == token
+    assert secret_filter().mask(f"sending with {token}") == "sending with ***"
