@@ -19,7 +19,6 @@ files) and their edits. Everything is recorded for assertions; `down = True` ans
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import json
@@ -29,6 +28,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes._waiting import Waitable
 
 EPHEMERAL = 64
 LOADING = 128
@@ -88,8 +89,10 @@ class FakeInteraction:
     answered: float | None = None
 
 
-class FakeDiscord:
+class FakeDiscord(Waitable):
     """REST + gateway on one ephemeral port. Ids are snowflake-sized integers."""
+
+    wait_timeout = 10.0
 
     def __init__(self, token: str = "fake.discord.token", guild_id: int = 4100,
                  channel_id: int = 4200) -> None:
@@ -112,7 +115,6 @@ class FakeDiscord:
         self.retry_after = 0.05
         self.heartbeat_ms = 41250
         self._sockets: dict[web.WebSocketResponse, int] = {}  # identified socket -> seq
-        self._change: asyncio.Future[None] | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -305,29 +307,6 @@ class FakeDiscord:
     def texts(self, fi: FakeInteraction) -> list[str]:
         return [m.edits[-1] if m.edits else m.content for m in self.responses(fi)]
 
-    def _changed(self) -> None:
-        """Wake `wait_for` callers: the bot sent, edited or answered something."""
-        fut, self._change = self._change, None
-        if fut is not None and not fut.done():
-            fut.set_result(None)
-
-    async def wait_for(self, pred: Any, timeout: float = 10.0) -> Any:
-        """Wait until `pred()` is truthy and return it; woken by every REST call, and
-        re-checked every 50 ms for conditions on other state."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while True:
-            if self._change is None:
-                self._change = loop.create_future()
-            change = self._change
-            v = pred()
-            if v:
-                return v
-            left = end - loop.time()
-            if left <= 0:
-                raise TimeoutError("condition not met")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(change), min(left, 0.05))
 
     # ------------------------------------------------------------ REST
     @staticmethod

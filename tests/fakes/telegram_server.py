@@ -22,6 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes._waiting import Waitable
+
 BOT_USER = {"id": 999000, "is_bot": True, "first_name": "SentiBot", "username": "senti_bot",
             "can_join_groups": True, "can_read_all_group_messages": False,
             "supports_inline_queries": False}
@@ -56,7 +58,9 @@ class SentMessage:
     t: float = 0.0
 
 
-class FakeTelegram:
+class FakeTelegram(Waitable):
+    wait_timeout = 5.0
+
     def __init__(self, token: str = "123456:TEST-token", limits: Limits | None = None) -> None:
         self.token = token
         self.limits = limits or Limits(enabled=False)
@@ -76,7 +80,6 @@ class FakeTelegram:
         self._group_sends: dict[int, deque[float]] = defaultdict(deque)
         self._overall: deque[float] = deque()
         self._cond = asyncio.Condition()
-        self._change: asyncio.Future[None] | None = None
         self._closing = False
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -150,30 +153,6 @@ class FakeTelegram:
     def answer_for(self, cq_id: str) -> dict[str, Any] | None:
         return next((a for a in self.answers if a.get("callback_query_id") == cq_id), None)
 
-    def _changed(self) -> None:
-        """Wake `wait_for` callers: something was sent, edited or answered."""
-        fut, self._change = self._change, None
-        if fut is not None and not fut.done():
-            fut.set_result(None)
-
-    async def wait_for(self, pred: Any, timeout: float = 5.0) -> Any:
-        """Wait until `pred()` is truthy and return it. Woken by the fake's own changes
-        (no polling delay in latency measurements); re-checked every 50 ms for
-        conditions that depend on something else."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while True:
-            if self._change is None:
-                self._change = loop.create_future()
-            change = self._change
-            v = pred()
-            if v:
-                return v
-            left = end - loop.time()
-            if left <= 0:
-                raise TimeoutError("condition not met")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(change), min(left, 0.05))
 
     # ------------------------------------------------------------ protocol
     def _message_json(self, m: SentMessage) -> dict[str, Any]:
