@@ -18,10 +18,12 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
+
+from tests.fakes._threaded import ThreadedHTTPFake
 
 
 @dataclass
@@ -52,44 +54,21 @@ class Recorded:
     headers: dict[str, str]
 
 
-class NewsServer:
+class NewsServer(ThreadedHTTPFake):
     """Start with `with NewsServer() as srv:`; `srv.url("/feed")` is the full URL."""
+
+    methods = ("GET",)
 
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
         self.faults: dict[str, deque[Reply]] = {}
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:  # quiet
-                pass
-
-            def do_GET(self) -> None:
-                server._handle(self)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    # lifecycle
-    def __enter__(self) -> NewsServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._serve()
 
     @property
     def base(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
     def url(self, path: str) -> str:
         return self.base + path

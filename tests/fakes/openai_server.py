@@ -15,8 +15,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes._threaded import ThreadedHTTPFake
 
 _NEG = ("hack", "exploit", "sues", "ban", "crash", "plunge", "delist", "bankrupt")
 _POS = ("approve", "partnership", "surge", "rally", "listing", "upgrade", "inflows")
@@ -51,8 +53,10 @@ class Reply:
     drop: int | None = None
 
 
-class FakeOpenAI:
+class FakeOpenAI(ThreadedHTTPFake):
     """`with FakeOpenAI() as api:`; point the client at `api.base_url`."""
+
+    methods = ("POST",)
 
     def __init__(self, *, tokens_per_request: int = 100) -> None:
         self.requests: list[dict[str, Any]] = []
@@ -60,35 +64,11 @@ class FakeOpenAI:
         self.faults: deque[Reply] = deque()
         self.tokens_per_request = tokens_per_request
         self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                server._handle(self)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._serve()
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return self.origin + "/v1"
 
     def fail(self, *replies: Reply) -> None:
         with self._lock:
