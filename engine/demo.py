@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hashlib
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ from engine.events import ConsoleNotifier, Notifier
 from engine.migrate import upgrade
 from engine.models import (
     Fill,
-    NewsItem,
     Order,
     OutboxDelivery,
     Proposal,
@@ -40,31 +38,23 @@ from engine.models import (
     Signal,
     Trade,
 )
+from engine.news import save_items
 from engine.service import TradingAPI
+from sentiment.items import RawItem
+from sentiment.symbols import SymbolTagger
 
 DEMO_HEADLINES = DEMO_DATA_DIR / "demo_headlines.csv"
-_DEMO_ALIASES = (("BTC", ("bitcoin", "btc")), ("ETH", ("ether", "eth")))
-
-
-def load_demo_headlines(path: Path = DEMO_HEADLINES) -> list[NewsItem]:
-    """The embedded demo headlines as unsaved NewsItem rows."""
-    rows: list[NewsItem] = []
+def load_demo_headlines(path: Path = DEMO_HEADLINES) -> list[RawItem]:
+    """The embedded demo headlines as fetched items, tagged like any polled item."""
+    tagger = SymbolTagger()
+    rows: list[RawItem] = []
     with path.open(encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
             title = r["title"].strip()
-            key = hashlib.sha256(f"demo:{title}".encode()).hexdigest()
-            rows.append(
-                NewsItem(
-                    dedup_key=key,
-                    title_hash=hashlib.sha256(title.lower().encode()).hexdigest(),
-                    source=r["source"],
-                    source_kind=r["source_kind"],
-                    title=title,
-                    published_at=datetime.fromisoformat(r["published_at"].replace("Z", "+00:00")),
-                    symbols=[s for s, words in _DEMO_ALIASES
-                             if any(w in title.lower() for w in words)],
-                )
-            )
+            ts = datetime.fromisoformat(r["published_at"].replace("Z", "+00:00"))
+            rows.append(RawItem(source=r["source"], source_kind=r["source_kind"], url="",
+                                title=title, summary="", published_at=ts, fetched_at=ts,
+                                symbols=tagger.tag(title)))
     return rows
 
 
@@ -138,9 +128,7 @@ async def run_demo_async(
     upgrade(url)
     sessions = SessionFactory(make_engine(url))
     items = load_demo_headlines()
-    with sessions.begin() as s:
-        known = set(s.exec(select(NewsItem.dedup_key)).all())
-        s.add_all([it for it in items if it.dedup_key not in known])
+    save_items(sessions, items)  # dedup by key and title hash, as a live poll stores them
     await score_headlines(sessions)
     symbols = sorted({sym for b in st.bots for sym in b.symbols})
     timeframe = st.bots[0].timeframe if st.bots else "5m"
