@@ -7,7 +7,6 @@ with the package that owns it; this file only registers them.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from typing import Annotated, Any
@@ -37,19 +36,6 @@ app.add_typer(bench_app, name="bench")
 console = Console()
 
 LIVE_FLAG = "--i-understand-live-trading"
-
-
-def _attr(path: str) -> Any | None:
-    """`module:attr`, or None while that module has not been written yet."""
-    mod, _, attr = path.partition(":")
-    try:
-        module = importlib.import_module(mod)
-    except ModuleNotFoundError as e:
-        if e.name and mod.startswith(e.name):
-            return None
-        raise
-    return getattr(module, attr)
-
 
 def _setup(settings: Settings, prepare_db: bool = True) -> Settings:
     """Logging with secret masking; with `prepare_db`, also schema at head and secrets
@@ -213,8 +199,6 @@ def config_show(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
     if json_out:
         print_json(data)
         return
-    import tomllib  # noqa: F401 - documents that the output is TOML-shaped
-
     for section, values in data.items():
         if isinstance(values, dict):
             console.print(f"[bold]\\[{section}][/]")
@@ -261,34 +245,31 @@ def config_set_secret(
     console.print(f"{name} stored encrypted")
 
 
-def _register_optional() -> None:
-    """Command groups owned by other packages (see each module for its options)."""
-    sentiment_app = _attr("sentiment.cli:app")
-    if sentiment_app is not None:
-        import sentiment.cli
+def _register_owned() -> None:
+    """Command groups owned by other packages (see each module for its options). Each
+    module keeps its heavy imports (numba kernels, torch, matplotlib) inside functions."""
+    import bot.bench
+    import engine.backtest.bench
+    import engine.backtest.cli
+    import engine.bench
+    import engine.indicators.bench
+    import sentiment.bench
+    import sentiment.cli
 
-        # `sentiment` cannot import engine.config: hand it the [sentiment] section
-        # from SENTITRADE_* env vars, with the same one-line errors as every command.
-        sentiment.cli.settings_provider = lambda: settings_or_exit(None).sentiment
-        app.add_typer(sentiment_app, name="sentiment", help="Score headlines, evaluate scorers.")
-    for name, target in (("backtest", "engine.backtest.cli:backtest"),
-                         ("hyperopt", "engine.backtest.cli:hyperopt")):
-        fn = _attr(target)
-        if fn is not None:
-            app.command(name)(fn)
-    for name, target in (
-        ("indicators", "engine.indicators.bench:cli"),
-        ("backtest", "engine.backtest.bench:cli"),
-        ("sentiment", "sentiment.bench:cli"),
-        ("engine", "engine.bench:cli"),
-        ("chat", "bot.bench:cli"),
-    ):
-        fn = _attr(target)
-        if fn is not None:
-            bench_app.command(name)(fn)
+    # `sentiment` cannot import engine.config: hand it the [sentiment] section from
+    # SENTITRADE_* env vars, with the same one-line errors as every command.
+    sentiment.cli.settings_provider = lambda: settings_or_exit(None).sentiment
+    app.add_typer(sentiment.cli.app, name="sentiment", help="Score headlines, evaluate scorers.")
+    app.command("backtest")(engine.backtest.cli.backtest)
+    app.command("hyperopt")(engine.backtest.cli.hyperopt)
+    bench_app.command("indicators")(engine.indicators.bench.cli)
+    bench_app.command("backtest")(engine.backtest.bench.cli)
+    bench_app.command("sentiment")(sentiment.bench.cli)
+    bench_app.command("engine")(engine.bench.cli)
+    bench_app.command("chat")(bot.bench.cli)
 
 
-_register_optional()
+_register_owned()
 
 
 def main() -> None:
