@@ -27,13 +27,17 @@ _PKG = os.path.dirname(os.path.abspath(__file__))
 
 @lru_cache(maxsize=1)
 def package_stamp() -> str:
-    """SHA-256 over the names and contents of the package's ``.py`` files."""
+    """SHA-256 over the names and contents of the package's ``.py`` files, sub-packages
+    (``batch``, ``streaming``) included."""
     h = hashlib.sha256()
-    for name in sorted(os.listdir(_PKG)):
-        if name.endswith(".py"):
-            h.update(name.encode())
-            with open(os.path.join(_PKG, name), "rb") as f:
-                h.update(f.read())
+    for root, dirs, files in os.walk(_PKG):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                h.update(os.path.relpath(path, _PKG).encode())
+                with open(path, "rb") as f:
+                    h.update(f.read())
     return h.hexdigest()
 
 
@@ -66,9 +70,10 @@ class PackageLocator(caching._CacheLocator):
 
     @classmethod
     def from_function(cls, py_func: Any, py_file: str) -> PackageLocator | None:
-        if os.path.dirname(os.path.abspath(py_file)) != _PKG:
+        here = os.path.dirname(os.path.abspath(py_file))
+        if here != _PKG and not here.startswith(_PKG + os.sep):
             return None
-        if cls._chosen is not None:  # same directory, same answer: skip numba's probe
+        if cls._chosen is not None:  # same package, same answer: skip numba's probe
             return cls(cls._chosen(py_func, py_file))
         for other in cls._defaults:
             inner = other.from_function(py_func, py_file)

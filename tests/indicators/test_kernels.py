@@ -114,7 +114,7 @@ def test_kernels_are_stamped_with_the_package_sources() -> None:
     file it came from changes: every kernel's cache stamp covers all package sources."""
     from engine.indicators import batch, trend
 
-    for disp in (trend._sma, batch._ema2):
+    for disp in (trend._sma, batch.core._ema2):
         locator = disp._cache._impl.locator
         assert isinstance(locator, _cache.PackageLocator)
         assert locator.get_source_stamp()[1] == _cache.package_stamp()

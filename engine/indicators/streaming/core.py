@@ -1,10 +1,5 @@
-"""Streaming form: one small state object per indicator, O(1) work per candle.
-
-The live loop feeds each closed candle to ``update`` instead of recomputing arrays. Each
-class repeats its batch kernel's arithmetic in the same order, so a stream returns exactly
-the batch value at every index (NaN during warm-up; leading NaN input is skipped as the
-batch form skips it).
-"""
+"""Streams of the nine core indicators, and the shared EMA core (see the package
+docstring)."""
 
 from __future__ import annotations
 

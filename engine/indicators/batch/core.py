@@ -1,9 +1,4 @@
-"""Batch form: the same kernels over 2-D arrays shaped (symbols, time).
-
-Rows are independent, so they are spread over cores with ``prange``; each row runs the
-exact 1-D kernel (``*_into``), so row ``r`` of a batch result equals the 1-D function on
-row ``r`` bit for bit, leading-NaN handling included.
-"""
+"""Batch forms of the nine core indicators (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -103,7 +98,9 @@ def _obv2(c, vol):
     return out
 
 
-def _arrs(**named: Any) -> list[F64]:
+def arrays_2d(**named: Any) -> list[F64]:
+    """The named inputs as contiguous 2-D float64 arrays, refused unless they describe the
+    same (symbols, time) grid."""
     out = [v.as_f64_2d(a, k) for k, a in named.items()]
     items = list(zip(named, out, strict=True))
     v.same_length(*items)
@@ -154,7 +151,7 @@ def bbands_2d(
 
 def atr_2d(high: Any, low: Any, close: Any, period: int = 14) -> F64:
     """Row-wise :func:`engine.indicators.atr` over (symbols, time)."""
-    h, lo, c = _arrs(high=high, low=low, close=close)
+    h, lo, c = arrays_2d(high=high, low=low, close=close)
     return _atr2(h, lo, c, v.period(period))
 
 
@@ -163,7 +160,7 @@ def stoch_2d(
     slowd_period: int = 3,
 ) -> tuple[F64, F64]:
     """Row-wise :func:`engine.indicators.stoch` over (symbols, time)."""
-    h, lo, c = _arrs(high=high, low=low, close=close)
+    h, lo, c = arrays_2d(high=high, low=low, close=close)
     return _stoch2(
         h, lo, c, v.period(fastk_period, "fastk_period"),
         v.period(slowk_period, "slowk_period"), v.period(slowd_period, "slowd_period"),
@@ -172,5 +169,5 @@ def stoch_2d(
 
 def obv_2d(close: Any, volume: Any) -> F64:
     """Row-wise :func:`engine.indicators.obv` over (symbols, time)."""
-    c, vol = _arrs(close=close, volume=volume)
+    c, vol = arrays_2d(close=close, volume=volume)
     return _obv2(c, vol)
