@@ -8,38 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine.indicators as ind
 from engine.indicators import batch
 from engine.indicators import streaming as S
-
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def ohlcv(draw: Any, min_size: int = 0, max_size: int = 120) -> tuple[np.ndarray, ...]:
-    n = draw(st.integers(min_size, max_size))
-    scale = draw(st.sampled_from([1e-6, 1.0, 1e5, 1e12]))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    kind = draw(st.sampled_from(["walk", "constant", "steps"]))
-    if kind == "walk":
-        c = scale * (100 + np.cumsum(rng.standard_normal(n)))
-    elif kind == "constant":
-        c = np.full(n, scale * 3.0)
-    else:
-        c = scale * rng.integers(1, 4, n).astype(np.float64)
-    h = c + scale * rng.uniform(0, 1, n) * (kind != "constant")
-    lo = c - scale * rng.uniform(0, 1, n) * (kind != "constant")
-    vol = rng.uniform(0, 1000, n)
-    lead = draw(st.integers(0, 5))
-    if lead and n:
-        for a in (h, lo, c, vol):
-            a[: min(lead, n)] = np.nan
-    return h, lo, c, vol
-
+from tests.indicators.forms import SETTINGS, assert_batch_rowwise, ohlcv, run_stream, stack
 
 CASES: list[tuple[str, Callable[..., Any], Callable[[], Any], str]] = [
     ("sma", lambda h, lo, c, v: ind.sma(c, 7), lambda: S.SMAStream(7), "c"),
@@ -56,23 +31,15 @@ CASES: list[tuple[str, Callable[..., Any], Callable[[], Any], str]] = [
 ]
 
 
-def _stack(out: Any) -> np.ndarray:
-    a = np.asarray(out, dtype=np.float64)
-    return a.T if a.ndim == 2 else a
-
-
 @pytest.mark.parametrize("name, fn, mk, args", CASES, ids=[c[0] for c in CASES])
 @SETTINGS
 @given(data=ohlcv())
 def test_stream_equals_batch_every_step(name: str, fn: Any, mk: Any, args: str,
                                         data: tuple[np.ndarray, ...]) -> None:
     h, lo, c, vol = data
-    expected = _stack(fn(h, lo, c, vol))
-    stream = mk()
     pick = {"c": (c,), "hlc": (h, lo, c), "cv": (c, vol)}[args]
-    got = np.array([stream.update(*(a[i] for a in pick)) for i in range(c.shape[0])],
-                   dtype=np.float64).reshape(expected.shape)
-    np.testing.assert_array_equal(got, expected)
+    expected = stack(fn(h, lo, c, vol))
+    np.testing.assert_array_equal(run_stream(mk(), pick, expected), expected)
 
 
 @pytest.mark.parametrize("name, fn, mk, args", CASES, ids=[c[0] for c in CASES])
@@ -83,7 +50,7 @@ def test_defined_output(name: str, fn: Any, mk: Any, args: str,
     """Constant, stepped, tiny and huge series: after warm-up everything is finite (no
     division by zero), and the length is preserved, even for arrays shorter than a period."""
     h, lo, c, vol = data
-    out = _stack(fn(h, lo, c, vol))
+    out = stack(fn(h, lo, c, vol))
     assert out.shape[0] == c.shape[0]
     valid = out[~np.isnan(out).any(axis=1)] if out.ndim == 2 else out[~np.isnan(out)]
     assert np.isfinite(valid).all()
@@ -127,14 +94,7 @@ BATCH = [
 @settings(max_examples=10, deadline=None)
 @given(rows=st.lists(ohlcv(min_size=50, max_size=50), min_size=1, max_size=4))
 def test_batch_equals_rowwise(two: Any, one: Any, rows: list[tuple[np.ndarray, ...]]) -> None:
-    stacked = [np.stack([r[k] for r in rows]) for k in range(4)]
-    out = two(stacked)
-    outs = out if isinstance(out, tuple) else (out,)
-    for i, r in enumerate(rows):
-        ref = one(r)
-        refs = ref if isinstance(ref, tuple) else (ref,)
-        for o, e in zip(outs, refs, strict=True):
-            np.testing.assert_array_equal(o[i], e)
+    assert_batch_rowwise(lambda *X: two(X), one=lambda *r: one(r), rows=rows)
 
 
 def test_batch_validation() -> None:
