@@ -102,3 +102,16 @@ def test_batch_validation() -> None:
         batch.ema_2d(np.ones(5), 3)
     with pytest.raises(ValueError, match="same candles"):
         batch.atr_2d(np.ones((2, 5)), np.ones((2, 5)), np.ones((2, 6)), 3)
+
+
+def test_every_indicator_has_a_stream_and_a_2d_form() -> None:
+    """The issue asks for all three forms of every indicator: a 1-D name without a
+    ``<name>_2d`` in ``batch`` or a ``<Name>Stream`` in ``streaming`` is a gap."""
+    streams = {n.lower(): n for n in S.__all__}
+    missing = [name for name in ind.__all__
+               if f"{name}_2d" not in batch.__all__
+               or f"{name.replace('_', '')}stream" not in streams]
+    assert missing == []
+    for name in ind.__all__:
+        assert callable(getattr(batch, f"{name}_2d"))
+        assert callable(getattr(S, streams[f"{name.replace('_', '')}stream"]))
