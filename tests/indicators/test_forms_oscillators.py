@@ -98,6 +98,18 @@ def test_stochf_stream_follows_the_nan_tracker(fk: int, fd: int,
                          lambda: S.StochFStream(fk, fd), [h, lo, c])
 
 
+@pytest.mark.parametrize("fk, sk, sd", [(1, 1, 1), (5, 3, 3), (4, 1, 2), (6, 17, 3)])
+@SETTINGS
+@given(data=_ragged())
+def test_stoch_stream_follows_the_nan_tracker(fk: int, sk: int, sd: int,
+                                              data: tuple[np.ndarray, ...]) -> None:
+    """A NaN in high or low alone (close intact) goes through the same tracker as in the
+    1-D kernel (the first StochStream, on plain deques, got this wrong)."""
+    h, lo, c = data
+    assert_stream_equals(lambda h, lo, c: ind.stoch(h, lo, c, fk, sk, sd),
+                         lambda: S.StochStream(fk, sk, sd), [h, lo, c])
+
+
 HLC = [s for s in STREAMS if s[3] == "hlc" and not s[0].startswith("stochf")]
 
 

@@ -7,13 +7,13 @@ import math
 from collections import deque
 
 from engine.indicators import _validate as v
-from engine.indicators._common import EPS_SCALED, sma_block
+from engine.indicators._common import sma_block
 from engine.indicators._fma import fma
 from engine.indicators.volatility import RECOMPUTE, moments_block
 
 __all__ = [
     "ATRStream", "BBandsStream", "EMAStream", "MACDStream", "OBVStream", "RSIStream",
-    "SMAStream", "StdDevStream", "StochStream",
+    "SMAStream", "StdDevStream",
 ]
 
 NAN = math.nan
@@ -361,76 +361,3 @@ class OBVStream:
             self._acc += vol * sign
         self._prev = c
         return self._acc
-
-
-class StochStream:
-    """Slow stochastic ``(slowk, slowd)``, equal to :func:`engine.indicators.stoch`.
-    Highest/lowest come from monotonic deques: amortised O(1) per candle."""
-
-    def __init__(self, fastk_period: int = 5, slowk_period: int = 3, slowd_period: int = 3) -> None:
-        self.fk = v.period(fastk_period, "fastk_period")
-        self.sk = v.period(slowk_period, "slowk_period")
-        self.sd = v.period(slowd_period, "slowd_period")
-        self._hq: deque[tuple[int, float]] = deque()
-        self._lq: deque[tuple[int, float]] = deque()
-        self._i = -1
-        self._rk = [0.0] * self.sk
-        self._rs = [0.0] * self.sd
-        self._ik = self._is = 0
-        self._sum_k = self._sum_s = 0.0
-        self._poison = self._poison_d = 0.0
-
-    def update(self, high: float, low: float, close: float) -> tuple[float, float]:
-        h, lo, c = float(high), float(low), float(close)
-        if self._i < 0 and (h != h or lo != lo or c != c):
-            return NAN, NAN
-        self._i += 1
-        i, fk, sk, sd = self._i, self.fk, self.sk, self.sd
-        hq, lq = self._hq, self._lq
-        while hq and not (hq[-1][1] > h):
-            hq.pop()
-        hq.append((i, h))
-        while lq and not (lq[-1][1] < lo):
-            lq.pop()
-        lq.append((i, lo))
-        if hq[0][0] <= i - fk:
-            hq.popleft()
-        if lq[0][0] <= i - fk:
-            lq.popleft()
-        if i < fk - 1:
-            return NAN, NAN
-        hi, low_ = hq[0][1], lq[0][1]
-        diff = (hi - low_) / 100.0
-        flat = abs(hi - low_) <= EPS_SCALED * (abs(hi) + abs(low_))
-        kf = (c - low_) / diff if not flat else 0.0
-        if sk == 1:
-            ks = kf
-        else:
-            old = self._rk[self._ik]
-            self._rk[self._ik] = kf
-            self._ik = (self._ik + 1) % sk
-            if sk <= 16:
-                s = 0.0
-                for val in self._rk:
-                    s += val
-                self._sum_k = s
-            else:
-                self._sum_k += kf - old
-            self._poison += kf - kf
-            if i < fk - 1 + sk - 1:
-                return NAN, NAN
-            ks = self._sum_k * (1.0 / sk) + self._poison
-        old = self._rs[self._is]
-        self._rs[self._is] = ks
-        self._is = (self._is + 1) % sd
-        if sd <= 16:
-            s = 0.0
-            for val in self._rs:
-                s += val
-            self._sum_s = s
-            self._poison_d += ks - ks
-        else:
-            self._sum_s += ks - old
-        if i < fk + sk + sd - 3:
-            return NAN, NAN
-        return ks, self._sum_s * (1.0 / sd) + self._poison_d

@@ -1,6 +1,5 @@
 """Streams of the oscillator family (:mod:`engine.indicators.oscillators`): STOCHF, TRIX,
-PPO, ULTOSC and the DMI group (ADX, DX, +DI, -DI, DMI). STOCH itself is in
-:mod:`engine.indicators.streaming.core`.
+STOCH, PPO, ULTOSC and the DMI group (ADX, DX, +DI, -DI, DMI).
 
 Each class repeats its kernel's arithmetic in the kernel's order (same seeds, same FMAs,
 same restart schedules) so that it returns exactly the 1-D value at every candle; the
@@ -17,10 +16,11 @@ from engine.indicators._common import EPS_SCALED
 from engine.indicators._fma import fma
 from engine.indicators.oscillators import MA_TYPES
 from engine.indicators.streaming.core import _EMA, SMAStream, _true_range
+from engine.indicators.streaming.trend import _WMA
 
 __all__ = [
     "ADXStream", "DMIStream", "DXStream", "MinusDIStream", "PPOStream", "PlusDIStream",
-    "StochFStream", "TRIXStream", "UltOscStream",
+    "StochFStream", "StochStream", "TRIXStream", "UltOscStream",
 ]
 
 NAN = math.nan
@@ -77,6 +77,14 @@ class _Tracker:
         return self.val
 
 
+def _fast_k(hi: float, low: float, c: float) -> float:
+    """The kernel's raw %K: 0 when the range is flat (relative to the prices), not a
+    division by zero."""
+    if abs(hi - low) <= EPS_SCALED * (abs(hi) + abs(low)):
+        return 0.0
+    return (c - low) / ((hi - low) / 100.0)
+
+
 class _Ring:
     """The kernel's SMA of a short ring (STOCH's %D): re-summed in ring order when the
     period is at most 16 (a NaN remembered in ``poison``, as the re-sum would forget it),
@@ -110,6 +118,42 @@ class _Ring:
         return self.total * self.inv + self.poison
 
 
+class StochStream:
+    """Slow stochastic ``(slowk, slowd)``, equal to :func:`engine.indicators.stoch`: the
+    fast %K of :class:`StochFStream` (TA-Lib's tracker, so a NaN in high or low alone
+    does here what it does in the 1-D kernel), then the kernel's two short-ring SMAs."""
+
+    def __init__(self, fastk_period: int = 5, slowk_period: int = 3, slowd_period: int = 3) -> None:
+        self.fk = v.period(fastk_period, "fastk_period")
+        self.sk = v.period(slowk_period, "slowk_period")
+        self.sd = v.period(slowd_period, "slowd_period")
+        self._hi = _Tracker(self.fk, 1.0)
+        self._lo = _Tracker(self.fk, -1.0)
+        self._k = _Ring(self.sk) if self.sk > 1 else None
+        self._d = _Ring(self.sd)
+        self._i = -1
+
+    def update(self, high: float, low: float, close: float) -> tuple[float, float]:
+        h, lo, c = float(high), float(low), float(close)
+        if self._i < 0 and (h != h or lo != lo or c != c):
+            return NAN, NAN
+        self._i += 1
+        i = self._i
+        self._hi.push(i, h)
+        self._lo.push(i, lo)
+        if i < self.fk - 1:
+            return NAN, NAN
+        ks = _fast_k(self._hi.extreme(i), self._lo.extreme(i), c)
+        if self._k is not None:
+            ks = self._k.update(ks)
+            if i < self.fk + self.sk - 2:
+                return NAN, NAN
+        d = self._d.update(ks)
+        if i < self.fk + self.sk + self.sd - 3:
+            return NAN, NAN
+        return ks, d
+
+
 class StochFStream:
     """Fast stochastic ``(fastk, fastd)``, equal to :func:`engine.indicators.stochf`.
 
@@ -135,11 +179,7 @@ class StochFStream:
         self._lo.push(i, lo)
         if i < self.fk - 1:
             return NAN, NAN
-        hi = self._hi.extreme(i)
-        low_ = self._lo.extreme(i)
-        diff = (hi - low_) / 100.0
-        flat = abs(hi - low_) <= EPS_SCALED * (abs(hi) + abs(low_))
-        kf = (c - low_) / diff if not flat else 0.0
+        kf = _fast_k(self._hi.extreme(i), self._lo.extreme(i), c)
         d = self._d.update(kf)
         if i < self.fk + self.fd - 2:
             return NAN, NAN
@@ -180,54 +220,6 @@ class TRIXStream:
         if self._n <= 3 * p - 2:
             return NAN
         return ((e3 / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
-
-
-class _WMA:
-    """The WMA kernel (:func:`engine.indicators.trend.wma_into`) fed from its first valid
-    value: TA-Lib's running sums (weighted minus plain), restarted from the window every
-    ``8 * period`` outputs at the kernel's indices (the first output, then every output
-    ``first - 1 + 8 * period * k``), with the kernel's zero first trailing value."""
-
-    __slots__ = ("blk", "divider", "outs", "period", "psub", "psum", "trailing", "win")
-
-    def __init__(self, period: int) -> None:
-        self.period = period
-        self.divider = (period * (period + 1)) // 2
-        self.blk = 8 * period
-        self.win: deque[float] = deque(maxlen=period)
-        self.outs = 0
-        self.psub = 0.0
-        self.psum = 0.0
-        self.trailing = 0.0
-
-    def update(self, x: float) -> float:
-        win = self.win
-        win.append(x)
-        p = self.period
-        if len(win) < p:
-            return NAN
-        if p == 1:
-            return x
-        o = self.outs
-        self.outs += 1
-        if o == 0 or (o + 1) % self.blk == 0:
-            psub = 0.0
-            psum = 0.0
-            for k in range(1, p):
-                t = win[k - 1]
-                psub += t
-                psum += t * k
-            self.trailing = 0.0
-        else:
-            psub, psum = self.psub, self.psum
-        psub += x
-        psub -= self.trailing
-        psum += x * p
-        self.trailing = win[0]
-        out = psum / self.divider
-        self.psum = psum - psub
-        self.psub = psub
-        return out
 
 
 class _Avg:
