@@ -11,7 +11,8 @@ from collections import deque
 
 from engine.indicators import _validate as v
 from engine.indicators._common import EPS_SCALED
-from engine.indicators.streaming.core import RSIStream, StochStream
+from engine.indicators.streaming.core import RSIStream
+from engine.indicators.streaming.oscillators import StochStream
 
 __all__ = ["CCIStream", "CMOStream", "MOMStream", "ROCStream", "StochRSIStream", "WillRStream"]
 
@@ -90,10 +91,8 @@ class StochRSIStream:
 
     The 1-D form runs STOCH with ``slowk_period = 1`` (fast %K, SMA %D) on the RSI series,
     from the first RSI value on; an RSI stream feeding a :class:`StochStream` does the same
-    (the stochastic skips the RSI's NaN warm-up as the 1-D form skips it). For finite
-    closes, NaN gaps included, the RSI has no NaN after its warm-up (a NaN sum reads as
-    flat), so STOCH's NaN-tracker path, which :class:`StochStream` does not repeat, never
-    applies; only an infinite close (inf / inf in the RSI) could reach it."""
+    (the stochastic skips the RSI's NaN warm-up as the 1-D form skips it, and follows
+    STOCH's NaN tracker should an infinite close make an RSI value NaN)."""
 
     def __init__(self, period: int = 14, fastk_period: int = 5, fastd_period: int = 3) -> None:
         self._rsi = RSIStream(period)
