@@ -4,6 +4,7 @@ stream == 1-D at every index, bit for bit, and 2-D == row-wise 1-D."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -117,8 +118,8 @@ def test_donchian_nan_inside_blocks() -> None:
             lo = h - rng.uniform(0, 1, 40)
             h[at] = np.nan
             lo[(at + 3) % 40] = np.nan
-            assert_exact(lambda a, b, p=period: ind.donchian(a, b, p),
-                         lambda p=period: DonchianStream(p), (h, lo))
+            assert_exact(partial(ind.donchian, period=period),
+                         partial(DonchianStream, period), (h, lo))
 
 
 BATCH: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
