@@ -122,6 +122,17 @@ def test_donchian_nan_inside_blocks() -> None:
                          partial(DonchianStream, period), (h, lo))
 
 
+@SETTINGS
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 200), period=st.integers(1, 40))
+def test_donchian_signed_zero_ties(seed: int, n: int, period: int) -> None:
+    """Without NaN the kernel returns the last occurrence of a tied extreme, so where 0.0
+    and -0.0 tie the stream's deque gives the same sign of zero (bit for bit)."""
+    rng = np.random.default_rng(seed)
+    h = rng.choice([0.0, -0.0, 1.0, -1.0], n)
+    lo = rng.choice([0.0, -0.0, -1.0], n)
+    assert_exact(partial(ind.donchian, period=period), partial(DonchianStream, period), (h, lo))
+
+
 BATCH: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
     (lambda h, lo, c, v: natr_2d(h, lo, c, 5), lambda h, lo, c, v: ind.natr(h, lo, c, 5)),
     (lambda h, lo, c, v: natr_2d(h, lo, c, 1), lambda h, lo, c, v: ind.natr(h, lo, c, 1)),

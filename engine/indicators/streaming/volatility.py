@@ -4,6 +4,7 @@ STDDEV live in :mod:`engine.indicators.streaming.core`."""
 from __future__ import annotations
 
 import math
+from collections import deque
 
 from engine.indicators import _validate as v
 from engine.indicators.streaming.core import _EMA, ATRStream, _true_range
@@ -53,18 +54,22 @@ class TRangeStream:
         return tr
 
 
-class _BlockExtreme:
-    """Sliding maximum of ``sgn * x`` (times ``sgn``) by van Herk / Gil-Werman blocks of
-    ``period`` from the first candle: amortised O(1), one backward pass per block.
+class _SlidingExtreme:
+    """Sliding maximum of ``sgn * x`` (times ``sgn``) over ``period`` values from the first
+    candle, exactly as the 1-D kernel (TA-Lib ``MAX``/``MIN``) forms it; amortised O(1).
 
-    Why not a monotonic deque: the 1-D kernel (TA-Lib ``MAX``/``MIN``) switches to
-    TA-Lib's own block scheme when its input holds a NaN, and what a window with a NaN
-    gives then depends on where the NaN sits in its block (a NaN opening the forward part
-    or closing the backward part wins, elsewhere it is skipped). Running the same blocks
-    with the same ``v if v > m else m`` updates reproduces that; without NaN it is the
-    exact window maximum, as the kernel's sparse table is."""
+    The kernel has two regimes, and so does this stream. Input without NaN: a sparse
+    table whose ``a if a > b else b`` steps return the *last* occurrence of the window
+    maximum, which a monotonic deque popping ``<=`` values also returns (the same value,
+    and the same sign where 0.0 and -0.0 tie). Input with a NaN: TA-Lib's own van Herk /
+    Gil-Werman blocks of ``period`` from the first candle, where what a window holding a
+    NaN gives depends on where the NaN sits in its block (a NaN opening the forward part
+    or closing the backward part wins, elsewhere it is skipped); a deque cannot say that,
+    so the same blocks with the same updates run beside it (one backward pass per block)
+    and take over from the first NaN on. The kernel decides per whole array, so outputs
+    before a later NaN can only differ from it in the sign of a tied zero."""
 
-    __slots__ = ("_block", "_bwd", "_f", "_i", "period", "sgn")
+    __slots__ = ("_block", "_bwd", "_f", "_i", "_nan", "_q", "period", "sgn")
 
     def __init__(self, period: int, sgn: float) -> None:
         self.period = period
@@ -73,12 +78,16 @@ class _BlockExtreme:
         self._f = 0.0
         self._block: list[float] = []
         self._bwd: list[float] = []
+        self._q: deque[tuple[int, float]] = deque()
+        self._nan = False
 
     def update(self, x: float) -> float:
         p = self.period
         self._i += 1
+        i = self._i
         val = self.sgn * x
-        pos = self._i % p
+        # van Herk blocks (needed from the first candle on, should a NaN come)
+        pos = i % p
         f = val if pos == 0 else (val if val > self._f else self._f)
         self._f = f
         block = self._block
@@ -92,20 +101,33 @@ class _BlockExtreme:
                 bwd[k] = m
             self._bwd = bwd
             self._block = []
-        if self._i < p - 1:
+        if not self._nan:
+            if val != val:
+                self._nan = True
+                self._q.clear()
+            else:
+                q = self._q
+                while q and not (q[-1][1] > val):
+                    q.pop()
+                q.append((i, val))
+                if q[0][0] <= i - p:
+                    q.popleft()
+        if i < p - 1:
             return NAN
+        if not self._nan:
+            return self.sgn * self._q[0][1]
         b = self._bwd[(pos + 1) % p]
         return self.sgn * (f if f > b else b)
 
 
 class DonchianStream:
     """Donchian channel ``(upper, middle, lower)``, equal to
-    :func:`engine.indicators.donchian` (NaN input included: see ``_BlockExtreme``)."""
+    :func:`engine.indicators.donchian` (NaN input included: see ``_SlidingExtreme``)."""
 
     def __init__(self, period: int = 20) -> None:
         self.period = v.period(period)
-        self._hi = _BlockExtreme(self.period, 1.0)
-        self._lo = _BlockExtreme(self.period, -1.0)
+        self._hi = _SlidingExtreme(self.period, 1.0)
+        self._lo = _SlidingExtreme(self.period, -1.0)
         self._started = False
 
     def update(self, high: float, low: float) -> tuple[float, float, float]:
