@@ -361,3 +361,74 @@ class OBVStream:
             self._acc += vol * sign
         self._prev = c
         return self._acc
+
+
+class _SlidingExtreme:
+    """Sliding maximum of ``sgn * x`` (times ``sgn``) over ``period`` values from the first
+    candle, exactly as the 1-D kernel (TA-Lib ``MAX``/``MIN``) forms it; amortised O(1).
+
+    The kernel has two regimes, and so does this stream. Input without NaN: a sparse
+    table whose ``a if a > b else b`` steps return the *last* occurrence of the window
+    maximum, which a monotonic deque popping ``<=`` values also returns (the same value,
+    and the same sign where 0.0 and -0.0 tie). Input with a NaN: TA-Lib's own van Herk /
+    Gil-Werman blocks of ``period`` from the first candle, where what a window holding a
+    NaN gives depends on where the NaN sits in its block (a NaN opening the forward part
+    or closing the backward part wins, elsewhere it is skipped); a deque cannot say that,
+    so the same blocks with the same updates run beside it (one backward pass per block)
+    and take over from the first NaN on. The kernel decides per whole array, so outputs
+    before a later NaN can only differ from it in the sign of a tied zero."""
+
+    __slots__ = ("_block", "_bwd", "_f", "_i", "_nan", "_q", "period", "sgn")
+
+    def __init__(self, period: int, sgn: float) -> None:
+        self.period = period
+        self.sgn = sgn
+        self._i = -1
+        self._f = 0.0
+        self._block: list[float] = []
+        self._bwd: list[float] = []
+        self._q: deque[tuple[int, float]] = deque()
+        self._nan = False
+
+    @property
+    def full(self) -> bool:
+        """Whether a whole window has been seen (the value is defined)."""
+        return self._i >= self.period - 1
+
+    def update(self, x: float) -> float:
+        p = self.period
+        self._i += 1
+        i = self._i
+        val = self.sgn * x
+        # van Herk blocks (needed from the first candle on, should a NaN come)
+        pos = i % p
+        f = val if pos == 0 else (val if val > self._f else self._f)
+        self._f = f
+        block = self._block
+        block.append(val)
+        if pos == p - 1:  # block complete: its backward maxima, for the next p windows
+            m = block[-1]
+            bwd = [m] * p
+            for k in range(p - 2, -1, -1):
+                u = block[k]
+                m = u if u > m else m
+                bwd[k] = m
+            self._bwd = bwd
+            self._block = []
+        if not self._nan:
+            if val != val:
+                self._nan = True
+                self._q.clear()
+            else:
+                q = self._q
+                while q and not (q[-1][1] > val):
+                    q.pop()
+                q.append((i, val))
+                if q[0][0] <= i - p:
+                    q.popleft()
+        if i < p - 1:
+            return NAN
+        if not self._nan:
+            return self.sgn * self._q[0][1]
+        b = self._bwd[(pos + 1) % p]
+        return self.sgn * (f if f > b else b)

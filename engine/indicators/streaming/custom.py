@@ -8,7 +8,7 @@ import math
 from collections import deque
 
 from engine.indicators import _validate as v
-from engine.indicators.streaming.core import ATRStream
+from engine.indicators.streaming.core import ATRStream, _SlidingExtreme
 
 __all__ = ["IchimokuStream", "SARStream", "SupertrendStream"]
 
@@ -175,62 +175,14 @@ class SARStream:
         return out
 
 
-class _BlockExtreme:
-    """Sliding maximum of ``sgn * x`` (times ``sgn``) by van Herk / Gil-Werman blocks of
-    ``period`` candles from the first complete one: a forward running maximum inside the
-    current block and the backward maxima of the previous block, computed once when a
-    block completes (O(period) every ``period`` candles: amortised O(1)).
-
-    A monotonic deque would give the same numbers only while the window holds no NaN. The
-    1-D kernel answers windows with NaN by this very scheme (``_vanherk_nan``: a NaN value
-    is skipped by a running maximum, a NaN at a block's seed stays), and on numbers any
-    scheme gives the exact maximum, so running it always is equal in both cases."""
-
-    __slots__ = ("block", "bwd", "fwd", "k", "period", "sgn")
-
-    def __init__(self, period: int, sgn: float) -> None:
-        self.period = period
-        self.sgn = sgn
-        self.block: list[float] = []
-        self.bwd = [NAN] * period
-        self.fwd = 0.0
-        self.k = -1
-
-    def update(self, x: float) -> float:
-        p = self.period
-        self.k += 1
-        pos = self.k % p
-        val = self.sgn * x
-        if pos == 0:
-            self.fwd = val
-            self.block.clear()
-        else:
-            f = self.fwd
-            self.fwd = val if val > f else f
-        self.block.append(val)
-        if pos == p - 1:
-            blk, bwd = self.block, self.bwd
-            m = blk[p - 1]
-            bwd[p - 1] = m
-            for t in range(p - 2, -1, -1):
-                val = blk[t]
-                m = val if val > m else m
-                bwd[t] = m
-        if self.k < p - 1:
-            return NAN
-        f = self.fwd
-        b = self.bwd[(pos + 1) % p]
-        return self.sgn * (f if f > b else b)
-
-
 class _Midline:
     """``(highest high + lowest low) * 0.5`` over ``period`` candles, as ``_midline``."""
 
     __slots__ = ("hi", "lo")
 
     def __init__(self, period: int) -> None:
-        self.hi = _BlockExtreme(period, 1.0)
-        self.lo = _BlockExtreme(period, -1.0)
+        self.hi = _SlidingExtreme(period, 1.0)
+        self.lo = _SlidingExtreme(period, -1.0)
 
     def update(self, h: float, lo: float) -> float:
         return (self.hi.update(h) + self.lo.update(lo)) * 0.5

@@ -11,7 +11,7 @@ from collections import deque
 
 from engine.indicators import _validate as v
 from engine.indicators._common import EPS_SCALED
-from engine.indicators.streaming.core import RSIStream
+from engine.indicators.streaming.core import RSIStream, _SlidingExtreme
 from engine.indicators.streaming.oscillators import StochStream
 
 __all__ = ["CCIStream", "CMOStream", "MOMStream", "ROCStream", "StochRSIStream", "WillRStream"]
@@ -30,7 +30,7 @@ class _Lag:
         self.win: deque[float] = deque(maxlen=period + 1)
         self.started = False
 
-    def push(self, x: float) -> float:
+    def update(self, x: float) -> float:
         """Take ``x`` and return the value ``period`` candles before it (NaN in warm-up)."""
         if not self.started:
             if x != x:
@@ -49,7 +49,7 @@ class MOMStream:
 
     def update(self, close: float) -> float:
         x = float(close)
-        return x - self._lag.push(x)  # NaN in warm-up: the lag is NaN
+        return x - self._lag.update(x)  # NaN in warm-up: the lag is NaN
 
 
 class ROCStream:
@@ -63,7 +63,7 @@ class ROCStream:
 
     def update(self, close: float) -> float:
         x = float(close)
-        prev = self._lag.push(x)  # NaN in warm-up, and NaN != 0.0: NaN out
+        prev = self._lag.update(x)  # NaN in warm-up, and NaN != 0.0: NaN out
         return ((x / prev) - 1.0) * 100.0 if prev != 0.0 else 0.0
 
 
@@ -161,61 +161,16 @@ class CCIStream:
         return diff / (0.015 * dev) if not flat else 0.0
 
 
-class _VanHerk:
-    """Sliding maximum of ``sgn * x`` (times ``sgn``) by TA-Lib's van Herk / Gil-Werman
-    scheme: blocks of ``period`` from the start, a forward running maximum inside the
-    current block and the backward maxima of the last completed block. O(period) once per
-    block: amortised O(1).
-
-    Not a monotonic deque, on purpose: as soon as the input has a NaN, the 1-D WILLR takes
-    exactly this scheme, whose result for a window holding a NaN depends on where the NaN
-    sits relative to the block boundaries (``v if v > m else m`` skips a NaN value but
-    keeps a NaN maximum). On windows without NaN it is the exact maximum, like the 1-D
-    sparse-table path."""
-
-    __slots__ = ("block", "bwd", "f", "k", "period", "sgn")
-
-    def __init__(self, period: int, sgn: float) -> None:
-        self.period = period
-        self.sgn = sgn
-        self.block = [0.0] * period  # the current block's values (times sgn)
-        self.bwd = [0.0] * period  # backward maxima of the last completed block
-        self.f = 0.0
-        self.k = -1
-
-    def push(self, x: float) -> float:
-        """Take the next value; return the window's extreme (NaN before a full window)."""
-        self.k += 1
-        p = self.period
-        at = self.k % p
-        val = self.sgn * x
-        self.block[at] = val
-        f = val if at == 0 else (val if val > self.f else self.f)
-        self.f = f
-        if at == p - 1:  # block complete: its backward maxima
-            blk, bwd = self.block, self.bwd
-            m = blk[p - 1]
-            bwd[p - 1] = m
-            for i in range(p - 2, -1, -1):
-                w = blk[i]
-                m = w if w > m else m
-                bwd[i] = m
-        if self.k < p - 1:
-            return NAN
-        b = self.bwd[(at + 1) % p]
-        return self.sgn * (f if f > b else b)
-
-
 class WillRStream:
     """Williams %R, equal to :func:`engine.indicators.willr` (divided by
     ``range / -100`` as TA-Lib does, 0 for a window flat to 1e-14). Highest high and
-    lowest low come from :class:`_VanHerk`, which also reproduces the 1-D form's NaN
-    behaviour."""
+    lowest low come from :class:`_SlidingExtreme`, which follows the 1-D form's two
+    regimes, its NaN rule included."""
 
     def __init__(self, period: int = 14) -> None:
         self.period = v.period(period)
-        self._hi = _VanHerk(self.period, 1.0)
-        self._lo = _VanHerk(self.period, -1.0)
+        self._hi = _SlidingExtreme(self.period, 1.0)
+        self._lo = _SlidingExtreme(self.period, -1.0)
         self._started = False
 
     def update(self, high: float, low: float, close: float) -> float:
@@ -224,9 +179,9 @@ class WillRStream:
             if h != h or lo != lo or c != c:
                 return NAN
             self._started = True
-        hh = self._hi.push(h)
-        ll = self._lo.push(lo)
-        if self._hi.k < self.period - 1:
+        hh = self._hi.update(h)
+        ll = self._lo.update(lo)
+        if not self._hi.full:
             return NAN
         diff = (hh - ll) / (-100.0)
         flat = abs(hh - ll) <= EPS_SCALED * (abs(hh) + abs(ll))
