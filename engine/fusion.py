@@ -18,13 +18,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlmodel import col, select
 
 from engine.db import SessionFactory
 from engine.models import NewsItem, SentimentScore
-from engine.streams import make_stream
+
+if TYPE_CHECKING:
+    from engine.indicators.streaming import ATRStream, EMAStream, RSIStream
 
 HACK_RE = re.compile(r"\b(hack(ed|s)?|exploit(ed|s)?|drain(ed)?|breach(ed)?|stolen)\b", re.I)
 
@@ -162,10 +164,10 @@ class SignalDraft:
 
 @dataclass(slots=True)
 class _SymbolState:
-    fast: Any
-    slow: Any
-    rsi: Any
-    atr: Any
+    fast: EMAStream
+    slow: EMAStream
+    rsi: RSIStream
+    atr: ATRStream
     last_fused: float = 0.0
     bars: int = 0
     extra: dict[str, float] = field(default_factory=dict)
@@ -181,9 +183,14 @@ class Fusion:
     def _st(self, key: tuple[str, str]) -> _SymbolState:
         st = self._state.get(key)
         if st is None:
+            # the indicator library's streams: O(1) per candle and equal to the 1-D
+            # kernels (so a backtest's numbers are the live loop's); imported here, as the
+            # library loads numba, which commands that never trade should not pay for
+            from engine.indicators.streaming import ATRStream, EMAStream, RSIStream
+
             p = self.p
-            st = _SymbolState(make_stream("ema", p.ema_fast), make_stream("ema", p.ema_slow),
-                              make_stream("rsi", p.rsi_period), make_stream("atr", p.atr_period))
+            st = _SymbolState(EMAStream(p.ema_fast), EMAStream(p.ema_slow),
+                              RSIStream(p.rsi_period), ATRStream(p.atr_period))
             self._state[key] = st
         return st
 
@@ -193,7 +200,7 @@ class Fusion:
         f = st.fast.update(bar.close)
         sl = st.slow.update(bar.close)
         r = st.rsi.update(bar.close)
-        a = st.atr.update_hlc(bar.high, bar.low, bar.close)
+        a = st.atr.update(bar.high, bar.low, bar.close)
         inputs = {"ema_fast": f, "ema_slow": sl, "rsi": r, "atr": a, "close": bar.close}
         if math.isnan(sl) or math.isnan(r):
             return math.nan, inputs

@@ -14,17 +14,26 @@ from engine.fusion import Bar, DbSentiment, Fusion, SentimentReading
 from engine.indicators import ema, rsi
 from engine.market import CandleAggregator, ReplayFeed, validate_candles
 from engine.models import NewsItem, SentimentScore
-from engine.streams import make_stream
 
 T = datetime(2025, 10, 10, 12, 0, tzinfo=UTC)
 
 
-def test_streams_match_batch_kernels() -> None:
+def test_fusion_inputs_are_the_batch_kernels_values() -> None:
+    """The live loop's technical inputs (library streams) equal the 1-D kernels a backtest
+    uses, candle for candle."""
+    from engine.indicators import atr
+
     x = np.cumsum(np.random.default_rng(1).normal(0, 1, 300)) + 100
-    for name, batch in (("ema", ema(x, 12)), ("rsi", rsi(x, 14))):
-        s = make_stream(name, 12 if name == "ema" else 14)
-        got = np.array([s.update(float(v)) for v in x])
-        np.testing.assert_allclose(got, batch, rtol=1e-9, equal_nan=True)
+    fusion = Fusion()
+    got = []
+    for i, v in enumerate(x):
+        bar = Bar("BTC/USDT", "5m", T + timedelta(minutes=5 * i), float(v), float(v) + 1,
+                  float(v) - 1, float(v), 1.0)
+        got.append(fusion.technical(("b", "BTC/USDT"), bar)[1])
+    p = fusion.p
+    for key, ref in (("ema_fast", ema(x, p.ema_fast)), ("ema_slow", ema(x, p.ema_slow)),
+                     ("rsi", rsi(x, p.rsi_period)), ("atr", atr(x + 1, x - 1, x, p.atr_period))):
+        np.testing.assert_array_equal(np.array([g[key] for g in got]), ref)
 
 
 def _news(sessions: SessionFactory, title: str, at: datetime, score: float,
@@ -104,18 +113,3 @@ def test_replay_steps_are_close_time_ordered_and_resume() -> None:
     resumed = next(iter(feed.steps(after_ms=first)))
     assert resumed[0] == first + 300_000
     assert [s[0] - first for s in steps] == [0, 300_000, 600_000]
-
-
-def test_fallback_streams_agree_with_library() -> None:
-    from engine.streams import _ATR, _EMA, _RSI
-
-    x = np.cumsum(np.random.default_rng(2).normal(0, 1, 200)) + 100
-    for name, fb in (("ema", _EMA(12)), ("rsi", _RSI(14))):
-        lib = make_stream(name, 12 if name == "ema" else 14)
-        for v in x:
-            a, b = lib.update(float(v)), fb.update(float(v))
-            assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, rel=1e-9)
-    lib_atr, fb_atr = make_stream("atr", 14), _ATR(14)
-    for v in x:
-        a, b = lib_atr.update_hlc(v + 1, v - 1, float(v)), fb_atr.update_hlc(v + 1, v - 1, v)
-        assert (np.isnan(a) and np.isnan(b)) or a == pytest.approx(b, rel=1e-9)
