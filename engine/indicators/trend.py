@@ -268,10 +268,38 @@ def kama(close: Any, period: int = 30) -> F64:
     return x.copy() if p == 1 else _run1(_kama, x, p)  # TA-Lib: period 1 is the input itself
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _wma_sums(x, i, period):
+    """``wma_into``'s restart: the plain and weighted sums of the ``period - 1`` values
+    before ``i``."""
+    psub = 0.0
+    psum = 0.0
+    base = i - period + 1
+    for k in range(1, period):
+        t = x[base + k - 1]
+        psub += t
+        psum += t * k
+    return psub, psum
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _wma_step(t, psub, psum, trailing, period, divider):
+    """One step of ``wma_into``'s recurrence: ``(psub, psum, value)`` after adding ``t``."""
+    psub += t
+    psub -= trailing
+    psum += t * period
+    return psub, psum - psub, psum / divider
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _hma(x, period, out):
     """Hull MA: ``WMA(2 * WMA(x, period // 2) - WMA(x, period), floor(sqrt(period)))``;
-    ``out`` has two rows, the second is scratch."""
+    ``out`` has two rows, the second is scratch (the inner difference).
+
+    The three WMAs are formed exactly as ``wma_into`` forms them (same sums, same restarts
+    every ``8 * p`` outputs) but in one pass: their recurrences are independent dependency
+    chains, so interleaved they cost about what one costs alone (three separate passes
+    were 1.3-1.5x TA-Lib's time)."""
     n = x.shape[0]
     tmp = out[1]
     out = out[0]
@@ -282,12 +310,60 @@ def _hma(x, period, out):
         sq += 1
     while sq * sq > period:
         sq -= 1
-    wma_into(x, start, half, out)
-    wma_into(x, start, period, tmp)
-    for i in range(start + period - 1, n):
-        tmp[i] = 2.0 * out[i] - tmp[i]
-    wma_into(tmp, start + period - 1, sq, out)
-    fill_nan(out, start + period - 1)
+    ff = start + period - 1  # first inner difference
+    f3 = ff + sq - 1  # first output
+    fill_nan(out, f3)
+    if ff >= n:
+        return
+    if half == 1 or sq == 1:  # periods 2 and 3: a WMA of period 1 is its input
+        wma_into(x, start, half, out)
+        wma_into(x, start, period, tmp)
+        for i in range(ff, n):
+            tmp[i] = 2.0 * out[i] - tmp[i]
+        wma_into(tmp, ff, sq, out)
+        fill_nan(out, ff)
+        return
+    fh = start + half - 1
+    bh = 8 * half
+    bf = 8 * period
+    b3 = 8 * sq
+    dh = (half * (half + 1)) // 2
+    df = (period * (period + 1)) // 2
+    d3 = (sq * (sq + 1)) // 2
+    # the half-period WMA has run since fh: rebuild its state at ff from its last restart
+    rh = fh if ff - fh + 1 < bh else fh - 1 + bh * ((ff - fh + 1) // bh)
+    sh, wh = _wma_sums(x, rh, half)
+    th = 0.0
+    for i in range(rh, ff):
+        sh, wh, _ = _wma_step(x[i], sh, wh, th, half, dh)
+        th = x[i - half + 1]
+    nh = fh - 1 + bh * ((ff - fh + 1) // bh + 1)  # its next restart
+    nf = ff  # the full-period WMA starts (restarts) here
+    n3 = f3
+    sf = wf = tf = s3 = w3 = t3 = 0.0
+    for i in range(ff, n):
+        if i == nh:
+            sh, wh = _wma_sums(x, i, half)
+            th = 0.0
+            nh += bh if nh > fh else bh - 1
+        if i == nf:
+            sf, wf = _wma_sums(x, i, period)
+            tf = 0.0
+            nf += bf if nf > ff else bf - 1
+        t = x[i]
+        sh, wh, a = _wma_step(t, sh, wh, th, half, dh)
+        th = x[i - half + 1]
+        sf, wf, b = _wma_step(t, sf, wf, tf, period, df)
+        tf = x[i - period + 1]
+        d = 2.0 * a - b
+        tmp[i] = d
+        if i >= f3:
+            if i == n3:
+                s3, w3 = _wma_sums(tmp, i, sq)
+                t3 = 0.0
+                n3 += b3 if n3 > f3 else b3 - 1
+            s3, w3, out[i] = _wma_step(d, s3, w3, t3, sq, d3)
+            t3 = tmp[i - sq + 1]
 
 
 def hma(close: Any, period: int = 20) -> F64:
