@@ -67,6 +67,17 @@ def assert_stream_equals(fn: Callable[..., Any], mk: Callable[[], Any],
     np.testing.assert_array_equal(run_stream(mk(), inputs, expected), expected)
 
 
+def assert_exact(fn: Callable[..., Any], mk: Callable[[], Any],
+                 inputs: Sequence[np.ndarray]) -> None:
+    """``assert_stream_equals``, and the signs of zeros agree too (``0.0 == -0.0`` would
+    let a sign slip through)."""
+    assert_stream_equals(fn, mk, inputs)
+    expected = stack(fn(*inputs))
+    got = run_stream(mk(), inputs, expected)
+    ok = ~np.isnan(expected)
+    np.testing.assert_array_equal(np.signbit(got[ok]), np.signbit(expected[ok]))
+
+
 def assert_batch_rowwise(two: Callable[..., Any], one: Callable[..., Any],
                          rows: Sequence[Sequence[np.ndarray]]) -> None:
     """``two`` over the stacked rows equals ``one`` on each row, bit for bit."""

@@ -23,10 +23,9 @@ from engine.indicators.streaming.volatility import (
 from tests.indicators.forms import (
     SETTINGS,
     assert_batch_rowwise,
+    assert_exact,
     assert_stream_equals,
     ohlcv,
-    run_stream,
-    stack,
 )
 
 Case = tuple[str, Callable[..., Any], Callable[[], Any], str]
@@ -76,16 +75,6 @@ def candles(draw: Any) -> tuple[np.ndarray, ...]:
 def _pick(args: str, data: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
     h, lo, c, _vol = data
     return {"hlc": (h, lo, c), "hl": (h, lo)}[args]
-
-
-def assert_exact(fn: Callable[..., Any], mk: Callable[[], Any],
-                 inputs: tuple[np.ndarray, ...]) -> None:
-    """``assert_stream_equals``, and the signs of zeros agree too (bit for bit)."""
-    assert_stream_equals(fn, mk, inputs)
-    expected = stack(fn(*inputs))
-    got = run_stream(mk(), inputs, expected)
-    ok = ~np.isnan(expected)
-    np.testing.assert_array_equal(np.signbit(got[ok]), np.signbit(expected[ok]))
 
 
 @pytest.mark.parametrize("name, fn, mk, args", CASES, ids=[c[0] for c in CASES])

@@ -31,10 +31,9 @@ from engine.indicators.streaming.volume import (
 from tests.indicators.forms import (
     SETTINGS,
     assert_batch_rowwise,
+    assert_exact,
     assert_stream_equals,
     ohlcv,
-    run_stream,
-    stack,
 )
 
 Case = tuple[str, Callable[..., Any], Callable[[], Any]]
@@ -90,16 +89,6 @@ def stamps(draw: Any, n: int) -> np.ndarray:
     if n > 4 and draw(st.booleans()):
         ts[n // 2 :] -= draw(st.integers(0, 10)) * 3_600_000
     return ts
-
-
-def assert_exact(fn: Callable[..., Any], mk: Callable[[], Any],
-                 inputs: tuple[np.ndarray, ...]) -> None:
-    """``assert_stream_equals``, and the signs of zeros agree too (bit for bit)."""
-    assert_stream_equals(fn, mk, inputs)
-    expected = stack(fn(*inputs))
-    got = run_stream(mk(), inputs, expected)
-    ok = ~np.isnan(expected)
-    np.testing.assert_array_equal(np.signbit(got[ok]), np.signbit(expected[ok]))
 
 
 @pytest.mark.parametrize("name, fn, mk", CASES, ids=[c[0] for c in CASES])
