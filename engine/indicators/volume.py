@@ -162,9 +162,10 @@ def _mfi(high, low, close, volume, period, out):
     fill_nan(out, first)
     if first >= n:
         return
-    pos = np.zeros(period)
-    neg = np.zeros(period)
-    moved = np.zeros(period, dtype=np.bool_)  # did the typical price move at that slot
+    ring = np.zeros((3, period))  # one allocation: short inputs are per-call overhead
+    pos = ring[0]
+    neg = ring[1]
+    moved = ring[2]  # 1.0 where the typical price moved at that slot
     nmoved = 0
     spos = 0.0
     sneg = 0.0
@@ -174,7 +175,7 @@ def _mfi(high, low, close, volume, period, out):
         if today > first:
             spos -= pos[idx]
             sneg -= neg[idx]
-            nmoved -= moved[idx]
+            nmoved -= int(moved[idx])
         tp = (high[today] + low[today] + close[today]) / 3.0
         d = tp - prev
         flat = is_zero_scaled(d, abs(tp) + abs(prev))
@@ -191,7 +192,7 @@ def _mfi(high, low, close, volume, period, out):
         neg[idx] = nv
         spos += pv
         sneg += nv
-        moved[idx] = not flat
+        moved[idx] = 0.0 if flat else 1.0
         nmoved += not flat
         idx += 1
         if idx == period:
@@ -327,6 +328,9 @@ def _vwap(high, low, close, volume, period, session, out):
         out[i] = value
 
 
+_NO_SESSIONS = np.empty(0, dtype=np.int64)  # read-only: one array for every call
+
+
 def vwap(
     high: Any, low: Any, close: Any, volume: Any, period: int | None = None
 ) -> F64:
@@ -336,7 +340,7 @@ def vwap(
     the start of what it is given; see :func:`vwap_session` for the usual daily anchor).
     ``period=n``: rolling over the last ``n`` candles."""
     p = 0 if period is None else v.period(period)
-    return _run(_vwap, high, low, close, volume, p, np.empty(0, dtype=np.int64))
+    return _run(_vwap, high, low, close, volume, p, _NO_SESSIONS)
 
 
 def vwap_session(
