@@ -180,25 +180,34 @@ def _morningstar(o, h, lo, c, penetration, out):
     tl = _sum(lk, o, h, lo, c, start - 2 - lp, start - 2)
     ts = _sum(sk, o, h, lo, c, start - 1 - sp, start - 1)
     ts2 = _sum(sk, o, h, lo, c, start - sp, start)
-    for i in range(start, n):
-        o2, h2, l2, c2 = o[i - 2], h[i - 2], lo[i - 2], c[i - 2]
-        o1, h1, l1, c1 = o[i - 1], h[i - 1], lo[i - 1], c[i - 1]
-        o0, h0, l0, c0 = o[i], h[i], lo[i], c[i]
-        rb2 = abs(c2 - o2)
-        ok = ((rb2 > _avg(lk, lp, lf, tl, _rng(lk, o2, h2, l2, c2)))
-              & (c2 < o2)
-              & (abs(c1 - o1) <= _avg(sk, sp, sf, ts, _rng(sk, o1, h1, l1, c1)))
-              & (max(o1, c1) < min(o2, c2))
-              & (abs(c0 - o0) > _avg(sk, sp, sf, ts2, _rng(sk, o0, h0, l0, c0)))
-              & (c0 >= o0)
-              & (c0 > c2 + rb2 * penetration))
-        out[i] = 100 * ok
-        t = i - 2 - lp
-        tl += _rng(lk, o2, h2, l2, c2) - _rng(lk, o[t], h[t], lo[t], c[t])
-        t = i - 1 - sp
-        ts += _rng(sk, o1, h1, l1, c1) - _rng(sk, o[t], h[t], lo[t], c[t])
-        t = i - sp
-        ts2 += _rng(sk, o0, h0, l0, c0) - _rng(sk, o[t], h[t], lo[t], c[t])
+    # 0-based views at each offset the loop reads: numba emits no negative-index code for
+    # a range() counter indexing a view (indexing ``o[i - k]`` costs that check each time)
+    m = n - start
+    o0, h0, l0, c0, out0 = o[start:], h[start:], lo[start:], c[start:], out[start:]
+    o1, h1, l1, c1 = o[start - 1 :], h[start - 1 :], lo[start - 1 :], c[start - 1 :]
+    o2, h2, l2, c2 = o[start - 2 :], h[start - 2 :], lo[start - 2 :], c[start - 2 :]
+    q = start - 2 - lp
+    ol, hl, ll, cl = o[q:], h[q:], lo[q:], c[q:]
+    q = start - 1 - sp
+    os_, hs, ls, cs = o[q:], h[q:], lo[q:], c[q:]
+    q = start - sp
+    os2, hs2, ls2, cs2 = o[q:], h[q:], lo[q:], c[q:]
+    for j in range(m):
+        a2, b2, d2, e2 = o2[j], h2[j], l2[j], c2[j]
+        a1, b1, d1, e1 = o1[j], h1[j], l1[j], c1[j]
+        a0, b0, d0, e0 = o0[j], h0[j], l0[j], c0[j]
+        rb2 = abs(e2 - a2)
+        ok = ((rb2 > _avg(lk, lp, lf, tl, _rng(lk, a2, b2, d2, e2)))
+              & (e2 < a2)
+              & (abs(e1 - a1) <= _avg(sk, sp, sf, ts, _rng(sk, a1, b1, d1, e1)))
+              & (max(a1, e1) < min(a2, e2))
+              & (abs(e0 - a0) > _avg(sk, sp, sf, ts2, _rng(sk, a0, b0, d0, e0)))
+              & (e0 >= a0)
+              & (e0 > e2 + rb2 * penetration))
+        out0[j] = 100 * ok
+        tl += _rng(lk, a2, b2, d2, e2) - _rng(lk, ol[j], hl[j], ll[j], cl[j])
+        ts += _rng(sk, a1, b1, d1, e1) - _rng(sk, os_[j], hs[j], ls[j], cs[j])
+        ts2 += _rng(sk, a0, b0, d0, e0) - _rng(sk, os2[j], hs2[j], ls2[j], cs2[j])
 
 
 def _ohlc(open_: Any, high: Any, low: Any, close: Any) -> tuple[Any, Any, Any, Any]:
