@@ -9,7 +9,11 @@ from collections import deque
 from engine.indicators import _validate as v
 from engine.indicators._common import sma_block
 from engine.indicators._fma import fma
-from engine.indicators.volatility import RECOMPUTE, moments_block
+from engine.indicators.volatility import RECOMPUTE, moments_block, true_range
+
+# scalar helpers of the kernels run as plain Python (numba keeps the source function as
+# ``py_func``): one definition of the arithmetic for both forms, so they cannot drift apart
+_true_range = true_range.py_func
 
 __all__ = [
     "ATRStream", "BBandsStream", "EMAStream", "MACDStream", "OBVStream", "RSIStream",
@@ -293,17 +297,6 @@ class BBandsStream:
         sd = _sd(var)
         mean = self._m.mean
         return mean + sd * self.up, mean, mean - sd * self.dn
-
-
-def _true_range(h: float, lo: float, pc: float) -> float:
-    g = h - lo
-    v2 = abs(pc - h)
-    if v2 > g:
-        g = v2
-    v3 = abs(pc - lo)
-    if v3 > g:
-        g = v3
-    return g
 
 
 class ATRStream:

@@ -14,10 +14,8 @@ from __future__ import annotations
 from collections import deque
 
 from engine.indicators import _validate as v
+from engine.indicators import patterns as P
 from engine.indicators.patterns import (
-    _BODY,
-    _HL,
-    _SHADOWS,
     BODY_DOJI,
     BODY_LONG,
     BODY_SHORT,
@@ -34,25 +32,12 @@ __all__ = [
 _Candle = tuple[float, float, float, float]
 
 
-def _rng(kind: int, o: float, h: float, lo: float, c: float) -> float:
-    """TA_CANDLERANGE, as the kernel's ``_rng``."""
-    if kind == _BODY:
-        return abs(c - o)
-    if kind == _HL:
-        return h - lo
-    top = c if c >= o else o
-    bot = o if c >= o else c
-    return (h - top) + (bot - lo)
-
-
-def _avg(kind: int, period: int, factor: float, total: float, own: float) -> float:
-    """TA_CANDLEAVERAGE, as the kernel's ``_avg`` (same operations, same order)."""
-    base = total / period if period != 0 else own
-    return factor * base / (2.0 if kind == _SHADOWS else 1.0)
-
-
-def _color(o: float, c: float) -> int:
-    return 1 if c >= o else -1
+# the kernels' own TA_CANDLERANGE, TA_CANDLEAVERAGE and colour, run as plain Python
+# (numba keeps the source as ``py_func``): a pattern is a comparison, so both forms must
+# share one definition of the arithmetic down to the last bit
+_rng = P._rng.py_func
+_avg = P._avg.py_func
+_color = P._color.py_func
 
 
 class _Trail:

@@ -9,19 +9,14 @@ from collections import deque
 from engine.indicators import _validate as v
 from engine.indicators._common import EPS_SCALED
 from engine.indicators._fma import fma
+from engine.indicators.volume import _clv_volume as _clv_kernel
 
 __all__ = [
     "ADOSCStream", "ADStream", "CMFStream", "MFIStream", "VWAPSessionStream", "VWAPStream",
 ]
 
 NAN = math.nan
-
-
-def _clv_volume(h: float, lo: float, c: float, vol: float) -> float:
-    """The kernel's close-location value times volume, same expression order; note a NaN
-    range counts as no range (0), as ``r > 0`` is false there."""
-    r = h - lo
-    return (((c - lo) - (h - c)) / r) * vol if r > 0.0 else 0.0
+_clv_volume = _clv_kernel.py_func  # the kernel's own expression, run as Python
 
 
 def _div(a: float, b: float) -> float:
