@@ -58,6 +58,29 @@ def ema(close: Any, period: int = 30) -> F64:
 
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _wma_sums(x, i, period):
+    """``wma_into``'s restart: the plain and weighted sums of the ``period - 1`` values
+    before ``i``."""
+    psub = 0.0
+    psum = 0.0
+    base = i - period + 1
+    for k in range(1, period):
+        t = x[base + k - 1]
+        psub += t
+        psum += t * k
+    return psub, psum
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _wma_step(t, psub, psum, trailing, period, divider):
+    """One step of ``wma_into``'s recurrence: ``(psub, psum, value)`` after adding ``t``."""
+    psub += t
+    psub -= trailing
+    psum += t * period
+    return psub, psum - psub, psum / divider
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def wma_into(x, start, period, out):
     """WMA of ``x[start:]`` (weights 1..period), first value at ``start + period - 1``.
@@ -80,25 +103,15 @@ def wma_into(x, start, period, out):
     b0 = first
     while b0 < n:
         b1 = min(first - 1 + blk * ((b0 - first + 1) // blk + 1), n)
-        psub = 0.0
-        psum = 0.0
-        base = b0 - period + 1
-        for k in range(1, period):
-            t = x[base + k - 1]
-            psub += t
-            psum += t * k
+        psub, psum = _wma_sums(x, b0, period)
         trailing = 0.0
+        base = b0 - period + 1
         xs = x[b0:b1]
         ts = x[base : base + (b1 - b0)]
         os = out[b0:b1]
         for j in range(xs.shape[0]):
-            t = xs[j]
-            psub += t
-            psub -= trailing
-            psum += t * period
+            psub, psum, os[j] = _wma_step(xs[j], psub, psum, trailing, period, divider)
             trailing = ts[j]
-            os[j] = psum / divider
-            psum -= psub
         b0 = b1
 
 
@@ -266,29 +279,6 @@ def kama(close: Any, period: int = 30) -> F64:
     x = v.as_f64(close, "close")
     p = v.period(period)
     return x.copy() if p == 1 else _run1(_kama, x, p)  # TA-Lib: period 1 is the input itself
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _wma_sums(x, i, period):
-    """``wma_into``'s restart: the plain and weighted sums of the ``period - 1`` values
-    before ``i``."""
-    psub = 0.0
-    psum = 0.0
-    base = i - period + 1
-    for k in range(1, period):
-        t = x[base + k - 1]
-        psub += t
-        psum += t * k
-    return psub, psum
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _wma_step(t, psub, psum, trailing, period, divider):
-    """One step of ``wma_into``'s recurrence: ``(psub, psum, value)`` after adding ``t``."""
-    psub += t
-    psub -= trailing
-    psum += t * period
-    return psub, psum - psub, psum / divider
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
