@@ -60,20 +60,20 @@ def run_stream(stream: Any, inputs: Sequence[np.ndarray], like: np.ndarray) -> n
 
 
 def assert_stream_equals(fn: Callable[..., Any], mk: Callable[[], Any],
-                         inputs: Sequence[np.ndarray]) -> None:
+                         inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The stream returns exactly (bit for bit, NaN where NaN) the 1-D value at every
-    index."""
+    index; returns both, ``(stream, 1-D)``."""
     expected = stack(fn(*inputs))
-    np.testing.assert_array_equal(run_stream(mk(), inputs, expected), expected)
+    got = run_stream(mk(), inputs, expected)
+    np.testing.assert_array_equal(got, expected)
+    return got, expected
 
 
 def assert_exact(fn: Callable[..., Any], mk: Callable[[], Any],
                  inputs: Sequence[np.ndarray]) -> None:
     """``assert_stream_equals``, and the signs of zeros agree too (``0.0 == -0.0`` would
     let a sign slip through)."""
-    assert_stream_equals(fn, mk, inputs)
-    expected = stack(fn(*inputs))
-    got = run_stream(mk(), inputs, expected)
+    got, expected = assert_stream_equals(fn, mk, inputs)
     ok = ~np.isnan(expected)
     np.testing.assert_array_equal(np.signbit(got[ok]), np.signbit(expected[ok]))
 
