@@ -15,6 +15,7 @@ from itertools import islice
 
 from engine.indicators import _validate as v
 from engine.indicators._fma import fma
+from engine.indicators.trend import _wma_step as _wma_step_kernel
 
 __all__ = [
     "DEMAStream", "HMAStream", "KAMAStream", "RMAStream", "SMMAStream", "TEMAStream",
@@ -22,6 +23,7 @@ __all__ = [
 ]
 
 NAN = math.nan
+_wma_step = _wma_step_kernel.py_func  # wma_into's own step, run as Python
 
 
 class _WMA:
@@ -66,12 +68,9 @@ class _WMA:
             self.psub = psub
             self.psum = psum
             self.trailing = 0.0
-        self.psub += x
-        self.psub -= self.trailing
-        self.psum += x * p
+        self.psub, self.psum, out = _wma_step(x, self.psub, self.psum, self.trailing, p,
+                                              self.divider)
         self.trailing = win[0]
-        out = self.psum / self.divider
-        self.psum -= self.psub
         return out
 
 
