@@ -17,7 +17,7 @@ from commands.catalog import fill_line
 from commands.fmt import proposal_text
 from commands.reply import Reply
 from engine.errors import SentitradeError
-from engine.service import TradingAPI
+from engine.service.api import TradingAPI
 
 log = logging.getLogger("sentitrade.bot")
 

@@ -1,6 +1,6 @@
 """`sentitrade bench chat`: chat latency through the real PTB stack and a fake Bot API.
 
-Measures, against the real `engine.runner.Engine` in paper mode with 20 open positions:
+Measures, against the real `engine.service.engine.Engine` in paper mode with 20 open positions:
 (1) the /status round trip: update pushed to the fake Bot API -> the answer received by
 it; (2) an Approve press -> paper order placed and the proposal message edited. Also
 (3) /status run directly (no transport), so the transport's share is visible; and, in
@@ -69,7 +69,7 @@ def _summary(xs: list[float], **extra: Any) -> dict[str, Any]:
 def _propose(eng: Any, amount: str = "0.001") -> int:
     """What the engine records when a signal passes risk (runner._signal_to_proposal)."""
     from engine.events import ProposalCreated, record
-    from engine.models import Proposal
+    from engine.storage.models import Proposal
 
     now = eng.clock.now()
     price = eng.quotes["BTC/USDT"].last
@@ -96,11 +96,11 @@ async def _bench(n_status: int = 200, n_press: int = 30, warmup: int = 20,
     from commands.alerts import proposal_reply
     from commands.base import Ctx, Identity
     from commands.callbacks import CallbackSigner, derive_key
-    from engine.config import Settings
-    from engine.db import SessionFactory, make_engine
     from engine.execution.paper import Quote
-    from engine.migrate import upgrade
-    from engine.runner import Engine
+    from engine.service.engine import Engine
+    from engine.storage.config import Settings
+    from engine.storage.db import SessionFactory, make_engine
+    from engine.storage.migrate import upgrade
 
     fake = _fake_module().FakeTelegram()
     await fake.start()
@@ -201,7 +201,7 @@ async def _bench(n_status: int = 200, n_press: int = 30, warmup: int = 20,
             eng.sessions.engine.dispose()
 
     ref = statistics.median(http)
-    return {"engine": "engine.runner.Engine (paper, SQLite)",
+    return {"engine": "engine.service.engine.Engine (paper, SQLite)",
             "reference_http_ms": _summary(http, what="bare HTTP POST to the fake Bot API"),
             "status_command_ms": _summary(direct, open_positions=OPEN_POSITIONS),
             "engine_risk_status_ms": _summary(risk, what="the engine call /status waits on"),

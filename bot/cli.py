@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from engine.cli_support import ConfigOpt, JsonOpt, dumps, fail, print_json, settings_or_exit
-from engine.config import Settings
 from engine.errors import SentitradeError
+from engine.storage.config import Settings
 
 app = typer.Typer(
     name="sentitrade",
@@ -39,15 +39,15 @@ LIVE_FLAG = "--i-understand-live-trading"
 
 def _setup(settings: Settings, prepare_db: bool = True) -> Settings:
     """Logging with secret masking; with `prepare_db`, also schema at head and secrets
-    encrypted into the vault (`run` leaves both to `engine.scheduler.serve`).
+    encrypted into the vault (`run` leaves both to `engine.service.scheduler.serve`).
 
     Returns the settings with secrets filled in from the vault where the file and env
     gave none (a token stored once with `config set-secret` need not be repeated).
     """
-    from engine.db import SessionFactory, make_engine
-    from engine.migrate import upgrade
-    from engine.secrets import configure_logging
-    from engine.secrets_sync import sync_secrets, vault_for
+    from engine.storage.db import SessionFactory, make_engine
+    from engine.storage.migrate import upgrade
+    from engine.storage.secrets import configure_logging
+    from engine.storage.secrets_sync import sync_secrets, vault_for
 
     configure_logging(settings.logging.level, settings.secret_values(), settings.logging.file)
     if not prepare_db:
@@ -96,7 +96,7 @@ def run(
     settings = settings_or_exit(config)
     check_live_allowed(settings, i_understand_live_trading)
     settings = _setup(settings, prepare_db=False)  # serve() migrates and syncs secrets
-    from engine.runner import run_service
+    from engine.service.engine import run_service
 
     try:
         run_service(settings, attach=_chat_attachment(settings, sys.stdin.isatty()))
@@ -144,8 +144,8 @@ def demo(
     if settings.exchange.mode == "live":
         fail('the demo never trades live: set exchange.mode = "replay" or "paper"')
     settings = _setup(settings)
-    from engine.demo import run_demo
     from engine.events import ConsoleNotifier
+    from engine.service.demo import run_demo
 
     notifier = ConsoleNotifier(echo=not json_out,
                                kinds=["fill", "breaker_tripped", "breaker_cleared", "error"])
@@ -179,7 +179,7 @@ def db_upgrade(
 ) -> None:
     """Create or migrate the database schema to `revision`."""
     settings = settings_or_exit(config)
-    from engine.migrate import upgrade
+    from engine.storage.migrate import upgrade
 
     try:
         upgrade(settings.database.url, revision)
@@ -223,9 +223,9 @@ def config_set_secret(
     config: ConfigOpt = None,
 ) -> None:
     """Store a secret encrypted in the database (read from stdin, never from argv)."""
-    from engine.db import SessionFactory, make_engine
-    from engine.migrate import upgrade
-    from engine.secrets_sync import SECRET_FIELDS, vault_for
+    from engine.storage.db import SessionFactory, make_engine
+    from engine.storage.migrate import upgrade
+    from engine.storage.secrets_sync import SECRET_FIELDS, vault_for
 
     names = [f"{a}.{b}" for a, b in SECRET_FIELDS]
     if name not in names:
@@ -251,12 +251,12 @@ def _register_owned() -> None:
     import bot.bench
     import engine.backtest.bench
     import engine.backtest.cli
-    import engine.bench
     import engine.indicators.bench
+    import engine.service.bench
     import sentiment.bench
     import sentiment.cli
 
-    # `sentiment` cannot import engine.config: hand it the [sentiment] section from
+    # `sentiment` cannot import engine.storage.config: hand it the [sentiment] section from
     # SENTITRADE_* env vars, with the same one-line errors as every command.
     sentiment.cli.settings_provider = lambda: settings_or_exit(None).sentiment
     app.add_typer(sentiment.cli.app, name="sentiment", help="Score headlines, evaluate scorers.")
@@ -265,7 +265,7 @@ def _register_owned() -> None:
     bench_app.command("indicators")(engine.indicators.bench.cli)
     bench_app.command("backtest")(engine.backtest.bench.cli)
     bench_app.command("sentiment")(sentiment.bench.cli)
-    bench_app.command("engine")(engine.bench.cli)
+    bench_app.command("engine")(engine.service.bench.cli)
     bench_app.command("chat")(bot.bench.cli)
 
 

@@ -18,7 +18,7 @@ from commands import dispatch, split_args
 from commands.base import Ctx, Identity
 from commands.callbacks import CallbackSigner
 from commands.reply import Reply, console_text
-from engine.service import TradingAPI
+from engine.service.api import TradingAPI
 
 CONSOLE_USER = Identity(transport="console", user_id="local", name="console", role="admin")
 

@@ -45,8 +45,8 @@ from commands.base import Ctx, Identity
 from commands.callbacks import CallbackSigner
 from commands.catalog import TIMEFRAMES, known_strategies
 from commands.reply import Reply, discord_markdown
-from engine.config import Settings
-from engine.service import TradingAPI
+from engine.service.api import TradingAPI
+from engine.storage.config import Settings
 
 __all__ = ["SLASH_OPTIONS", "ApprovalButton", "DiscordTransport", "SlashOption"]
 

@@ -26,9 +26,9 @@ from sqlmodel import col, func, select
 
 from commands.alerts import format_alert
 from commands.reply import Reply
-from engine.dbtypes import utcnow
-from engine.models import DeliveryState, OutboxDelivery, OutboxMessage, User
-from engine.service import TradingAPI
+from engine.service.api import TradingAPI
+from engine.storage.dbtypes import utcnow
+from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage, User
 
 log = logging.getLogger("sentitrade.notifier")
 SKIPPED = "skipped"  # filtered out by the user's alert preferences

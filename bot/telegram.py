@@ -40,8 +40,8 @@ from commands.auth import REFUSAL, identify
 from commands.base import Ctx
 from commands.callbacks import CallbackSigner
 from commands.reply import Reply, telegram_html
-from engine.config import Settings
-from engine.service import TradingAPI
+from engine.service.api import TradingAPI
+from engine.storage.config import Settings
 
 log = logging.getLogger("sentitrade.telegram")
 OnDecided = Callable[[int, Reply, str], Awaitable[Any]]

@@ -20,16 +20,16 @@ from bot.notifier import Destination, Notifier, RetryLater, Sink
 from commands.alerts import format_alert
 from commands.callbacks import CallbackSigner, derive_key
 from commands.reply import Reply
-from engine.config import Settings
-from engine.models import OutboxMessage, User
-from engine.service import TradingAPI
+from engine.service.api import TradingAPI
+from engine.storage.config import Settings
+from engine.storage.models import OutboxMessage, User
 
 log = logging.getLogger("sentitrade.bot")
 
 
 def make_signer(settings: Settings) -> CallbackSigner:
     """Button signer keyed by `telegram.callback_secret`, else the master key."""
-    from engine.secrets import load_master_key
+    from engine.storage.secrets import load_master_key
 
     secret = settings.telegram.callback_secret
     if secret is not None and secret.get_secret_value():

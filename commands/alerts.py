@@ -12,7 +12,7 @@ from typing import Any
 
 from commands.fmt import amount, num, proposal_text, signed
 from commands.reply import Button, Reply
-from engine.models import Proposal, ProposalState
+from engine.storage.models import Proposal, ProposalState
 
 ALERT_TYPES = ("proposal", "fill", "order_canceled", "order_failed", "breaker_tripped",
                "breaker_cleared", "daily_summary", "error")

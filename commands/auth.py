@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from commands.base import Identity
-from engine.config import Settings
+from engine.storage.config import Settings
 
 log = logging.getLogger("sentitrade.auth")
 REFUSAL = "Sorry, this is a private bot."

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from commands.reply import Reply
 from engine.errors import SentitradeError
-from engine.service import TradingAPI
+from engine.service.api import TradingAPI
 
 log = logging.getLogger("sentitrade.commands")
 

@@ -24,8 +24,8 @@ from commands.base import (
 )
 from commands.fmt import amount, num, proposal_text, signed, table, when
 from commands.reply import Attachment, Reply
-from engine.dbtypes import utcnow
-from engine.models import Bot, Trade
+from engine.storage.dbtypes import utcnow
+from engine.storage.models import Bot, Trade
 
 
 def _bot_line(b: Bot) -> str:
@@ -457,20 +457,13 @@ class BacktestArgs:
 TIMEFRAMES = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d")
 _DURATION = re.compile(r"^([0-9]{1,4})([dwmy])$")
 _UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
-DEFAULT_STRATEGIES = ("ema_rsi_cross", "sentiment_momentum")
 
 
 def known_strategies() -> tuple[str, ...]:
-    """Strategy names the engine knows (its registry when present, else the defaults)."""
-    try:
-        from engine import strategy as strat_mod
-    except ImportError:
-        return DEFAULT_STRATEGIES
-    for attr in ("STRATEGIES", "REGISTRY", "BUILTIN_STRATEGIES"):
-        reg = getattr(strat_mod, attr, None)
-        if isinstance(reg, dict) and reg:
-            return tuple(sorted(str(k) for k in reg))
-    return DEFAULT_STRATEGIES
+    """Strategy names the engine knows: built-ins (user files are named by class)."""
+    from engine.strategy import strategy_names
+
+    return tuple(strategy_names())
 
 
 class Backtest(Command[BacktestArgs]):

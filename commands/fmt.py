@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from engine.models import Proposal
+from engine.storage.models import Proposal
 
 
 def num(x: Any, places: int = 2) -> str:

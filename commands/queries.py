@@ -16,9 +16,9 @@ from decimal import Decimal
 
 from sqlmodel import col, select
 
-from engine.db import SessionFactory
-from engine.dbtypes import utcnow
-from engine.models import (
+from engine.storage.db import SessionFactory
+from engine.storage.dbtypes import utcnow
+from engine.storage.models import (
     NewsItem,
     OutboxDelivery,
     RiskEvent,

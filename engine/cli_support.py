@@ -19,8 +19,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from engine.config import Settings, load_settings
 from engine.errors import SentitradeError
+from engine.storage.config import Settings, load_settings
 
 ConfigOpt = Annotated[
     Path | None,

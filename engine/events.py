@@ -35,9 +35,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from engine.clock import Clock, SystemClock
-from engine.db import SessionFactory
-from engine.dbtypes import utcnow
-from engine.models import DeliveryState, OutboxDelivery, OutboxMessage
+from engine.storage.db import SessionFactory
+from engine.storage.dbtypes import utcnow
+from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage
 
 log = logging.getLogger("sentitrade.events")
 

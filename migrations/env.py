@@ -7,9 +7,9 @@ from logging.config import fileConfig
 
 from alembic import context
 
-import engine.models  # noqa: F401  (registers every table on the metadata)
-from engine.db import make_engine
-from engine.models import ALL_TABLES
+import engine.storage.models  # noqa: F401  (registers every table on the metadata)
+from engine.storage.db import make_engine
+from engine.storage.models import ALL_TABLES
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import engine.dbtypes
+import engine.storage.dbtypes
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

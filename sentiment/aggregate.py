@@ -12,21 +12,22 @@ kinds that have items. Confidence is agreement: ``max(0, 1 - 2 * weighted std)``
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+import numpy as np
+
 from sentiment.config import DEFAULT_SOURCE_WEIGHTS, SentimentSettings
 from sentiment.items import ScoredItem
+from sentiment.pointintime import AggParams, NewsItem, NewsSeries, columns_at
 
 __all__ = ["MARKET", "Aggregator", "SymbolSentiment", "base_symbol"]
 
 AggLabel = Literal["BULLISH", "BEARISH", "NEUTRAL"]
 MARKET = "*"  # items that name no coin: market-wide mood
-UNKNOWN_SOURCE_WEIGHT = 0.2
 _MIN_CONF = 0.05
 
 
@@ -63,25 +64,6 @@ class SymbolSentiment:
         }
 
 
-class _Series:
-    """One symbol's items sorted by publication time (epoch seconds)."""
-
-    __slots__ = ("conf", "kinds", "scores", "times")
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-        self.scores: list[float] = []
-        self.conf: list[float] = []
-        self.kinds: list[str] = []
-
-    def insert(self, t: float, score: float, conf: float, kind: str) -> None:
-        i = bisect.bisect_right(self.times, t)
-        self.times.insert(i, t)
-        self.scores.insert(i, score)
-        self.conf.insert(i, conf)
-        self.kinds.insert(i, kind)
-
-
 def _epoch(ts: datetime, what: str) -> float:
     if ts.tzinfo is None or ts.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware (UTC), got naive {ts.isoformat()}")
@@ -89,7 +71,10 @@ def _epoch(ts: datetime, what: str) -> float:
 
 
 class Aggregator:
-    """Holds scored items and answers `at(symbol, ts)`; `add` more as they arrive."""
+    """Holds scored items and answers `at(symbol, ts)`; `add` more as they arrive.
+
+    The numbers come from `sentiment.pointintime.columns_at`, the aggregation that the
+    backtester and the live engine use too."""
 
     def __init__(
         self,
@@ -104,13 +89,14 @@ class Aggregator:
             raise ValueError("half_life_minutes must be > 0")
         if not 0 < threshold < 1:
             raise ValueError("threshold must be in (0, 1)")
-        self._hl = half_life_minutes * 60.0
-        self._weights = dict(DEFAULT_SOURCE_WEIGHTS if source_weights is None else source_weights)
-        if any(w < 0 for w in self._weights.values()):
+        weights = dict(DEFAULT_SOURCE_WEIGHTS if source_weights is None else source_weights)
+        if any(w < 0 for w in weights.values()):
             raise ValueError("source weights must be >= 0")
+        self.params = AggParams.make(half_life_minutes, lookback_half_lives,
+                                     source_weights=weights)
         self._threshold = threshold
-        self._lookback = lookback_half_lives * self._hl
-        self._series: dict[str, _Series] = {}
+        self._items: dict[str, list[NewsItem]] = {}
+        self._series: dict[str, NewsSeries] = {}
         self.add(items)
 
     @classmethod
@@ -129,61 +115,60 @@ class Aggregator:
     def add(self, items: Iterable[ScoredItem]) -> None:
         """Index items under each symbol they mention (or `MARKET` if none)."""
         for it in items:
-            t = _epoch(it.published_at, "published_at")
-            score = max(-1.0, min(1.0, float(it.score)))
-            conf = max(0.0, min(1.0, float(it.confidence)))
+            t = round(_epoch(it.published_at, "published_at") * 1000)
+            row = NewsItem(t, float(it.score), float(it.confidence), it.source_kind)
             for sym in it.symbols or (MARKET,):
                 key = MARKET if sym == MARKET else base_symbol(sym)
-                self._series.setdefault(key, _Series()).insert(t, score, conf, it.source_kind)
+                self._items.setdefault(key, []).append(row)
+                self._series.pop(key, None)
 
     @property
     def symbols(self) -> list[str]:
-        return sorted(self._series)
+        return sorted(self._items)
 
-    def at(self, symbol: str, ts: datetime) -> SymbolSentiment:
-        """Sentiment of `symbol` using only items published at or before `ts`."""
-        t = _epoch(ts, "ts")
+    def series_for(self, symbol: str) -> NewsSeries:
+        """The symbol's items as the arrays `columns_at` reads (built once per change)."""
         key = MARKET if symbol == MARKET else base_symbol(symbol)
         ser = self._series.get(key)
         if ser is None:
-            return SymbolSentiment(key, ts, 0.0, 0.0, "NEUTRAL", 0)
-        hi = bisect.bisect_right(ser.times, t)  # published_at <= ts
-        lo = bisect.bisect_left(ser.times, t - self._lookback, 0, hi)
-        if hi <= lo:
-            return SymbolSentiment(key, ts, 0.0, 0.0, "NEUTRAL", 0)
-        # per source kind: decayed, confidence-weighted sums
-        wsum: dict[str, float] = {}
-        ssum: dict[str, float] = {}
-        hl = self._hl
-        for i in range(lo, hi):
-            w = 0.5 ** ((t - ser.times[i]) / hl) * max(ser.conf[i], _MIN_CONF)
-            k = ser.kinds[i]
-            wsum[k] = wsum.get(k, 0.0) + w
-            ssum[k] = ssum.get(k, 0.0) + w * ser.scores[i]
-        src_w = {k: self._weights.get(k, UNKNOWN_SOURCE_WEIGHT) for k in wsum}
-        total_src = sum(src_w.values())
-        if total_src <= 0 or not any(v > 0 for v in wsum.values()):
-            return SymbolSentiment(key, ts, 0.0, 0.0, "NEUTRAL", hi - lo)
-        by_source = {k: ssum[k] / wsum[k] for k in wsum if wsum[k] > 0}
-        mean = sum(src_w[k] / total_src * by_source[k] for k in by_source)
-        # agreement: weighted std of item scores under the same effective weights
-        var = 0.0
-        for i in range(lo, hi):
-            k = ser.kinds[i]
-            if wsum[k] <= 0:
-                continue
-            w = 0.5 ** ((t - ser.times[i]) / hl) * max(ser.conf[i], _MIN_CONF)
-            eff = src_w[k] / total_src * w / wsum[k]
-            var += eff * (ser.scores[i] - mean) ** 2
-        std = math.sqrt(max(var, 0.0))
-        confidence = max(0.0, 1.0 - 2.0 * std)
-        mean = max(-1.0, min(1.0, mean))
+            ser = NewsSeries(self._items.get(key, ()))
+            self._series[key] = ser
+        return ser
+
+    def at(self, symbol: str, ts: datetime) -> SymbolSentiment:
+        """Sentiment of `symbol` using only items published at or before `ts`."""
+        t = round(_epoch(ts, "ts") * 1000)
+        key = MARKET if symbol == MARKET else base_symbol(symbol)
+        ser = self.series_for(key)
+        cols = columns_at(ser, [t], self.params)
+        n = int(cols["news_count"][0])
+        score = float(cols["sentiment"][0])
+        if n == 0 or math.isnan(score):
+            return SymbolSentiment(key, ts, 0.0, 0.0, "NEUTRAL", n)
+        by_source = self._by_source(ser, t)
         label: AggLabel = (
-            "BULLISH" if mean >= self._threshold
-            else "BEARISH" if mean <= -self._threshold
+            "BULLISH" if score >= self._threshold
+            else "BEARISH" if score <= -self._threshold
             else "NEUTRAL"
         )
-        return SymbolSentiment(key, ts, mean, confidence, label, hi - lo, by_source)
+        return SymbolSentiment(key, ts, score, float(cols["sentiment_confidence"][0]), label,
+                               n, by_source)
+
+    def _by_source(self, ser: NewsSeries, t: int) -> dict[str, float]:
+        """Per source kind, the decayed weighted mean (for display only)."""
+        hl = self.params.half_life_minutes * 60_000.0
+        hi = int(np.searchsorted(ser.available, t, side="right"))
+        lo = int(np.searchsorted(ser.available, t - int(self.params.lookback_half_lives * hl),
+                                 side="right"))
+        out: dict[str, float] = {}
+        for j, kind in enumerate(ser.kinds):
+            sel = np.flatnonzero(ser.kind[lo:hi] == j) + lo
+            if sel.size == 0:
+                continue
+            w = 0.5 ** ((t - ser.published[sel]) / hl) * np.maximum(ser.conf[sel], _MIN_CONF)
+            if w.sum() > 0:
+                out[kind] = float((w * ser.score[sel]).sum() / w.sum())
+        return out
 
     def series(self, symbol: str, timestamps: Sequence[datetime]) -> list[SymbolSentiment]:
         """`at` for each timestamp (what a backtest asks per candle close)."""

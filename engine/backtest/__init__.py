@@ -2,7 +2,7 @@
 
 Public API (imported lazily so `sentitrade --help` stays fast)::
 
-    from engine.backtest import run_backtest, SentimentSeries, BacktestResult
+    from engine.backtest import run_backtest, BacktestResult
     result = run_backtest(candles, "ema_rsi_cross", stake=1000, fee=0.001,
                           stoploss=-0.10, max_open_trades=-1, wallet=100_000)
     result.trades.rows()      # reference CSV columns
@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from engine.backtest.runner import BacktestResult, SentimentSeries, Trades, run_backtest
+    from engine.backtest.runner import BacktestResult, Trades, run_backtest
 
-__all__ = ["BacktestResult", "SentimentSeries", "Trades", "run_backtest"]
+__all__ = ["BacktestResult", "Trades", "run_backtest"]
 
 
 def __getattr__(name: str) -> Any:

@@ -216,7 +216,7 @@ def cli(
 ) -> None:
     """Backtester speed: core candles/s, whole CLI CPU-s, hyperopt wall (ratios printed)."""
     from engine.backtest._paths import shared_data
-    from engine.candles import load_candles
+    from engine.data.candles import load_candles
 
     data = shared_data()
     binance = data / "ohlcv" / "binance_spot_5m_2025"

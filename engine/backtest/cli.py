@@ -72,7 +72,7 @@ def load_for_cli(
     data: Path, pairs: list[str] | None, timeframe: str, timerange: str | None
 ) -> dict[str, Any]:
     """Load, gap-fill and cut candles; any problem becomes one line and exit 2."""
-    from engine.candles import load_candles
+    from engine.data.candles import load_candles
     from engine.errors import DataError
 
     names = [p.strip() for item in (pairs or []) for p in item.split(",") if p.strip()] or None

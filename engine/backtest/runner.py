@@ -2,12 +2,13 @@
 
 Everything pandas-free: frames are dicts of NumPy arrays, the timeline is a dense grid
 of candle open times shared by all pairs (a pair is "valid" where it has a candle; gaps
-inside a pair are filled beforehand as Freqtrade does, see `engine.candles.fill_gaps`).
+inside a pair are filled beforehand as Freqtrade does, see `engine.data.candles.fill_gaps`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -15,9 +16,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from engine.candles import Candles, timeframe_ms
+from engine.data.candles import Candles, timeframe_ms
 from engine.errors import DataError
-from engine.strategy import Frame, Strategy, analyze, extract_signals, get_strategy
+from engine.strategy.interface import Frame, Strategy, analyze, exit_tag_at, extract_signals
+from engine.strategy.registry import get_strategy
+from sentiment.aggregate import base_symbol
+from sentiment.pointintime import AggParams, NewsItem, NewsSeries, columns_at, empty_columns
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -35,18 +39,6 @@ TRADE_COLUMNS = (
     "exit_reason",
     "is_open",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SentimentSeries:
-    """Timestamped sentiment (ms since epoch UTC, when the item was PUBLISHED), score in
-    [-1, 1] and confidence in [0, 1]. ``symbol`` None applies it to every pair.
-    See `engine.backtest.sentiment_align` for the point-in-time rule."""
-
-    time_ms: I64
-    score: F64
-    confidence: F64
-    symbol: str | None = None
 
 
 @dataclass(slots=True)
@@ -187,16 +179,9 @@ def monthly_tick_decimals(c: Candles) -> I64:
     """Freqtrade's price step inferred from the candles (``get_tick_size_over_time``):
     per calendar month (UTC, by open time) the most decimals any O/H/L/C shows in
     ``"%.15f"`` form; -1 where a month has only whole numbers (no rounding)."""
-    from engine.backtest.core import monthly_decimals
+    from engine.data.pricestep import monthly_tick_decimals as _m
 
-    t = c.open_time
-    first = np.datetime64(int(t[0]), "ms").astype("datetime64[M]")
-    last = np.datetime64(int(t[-1]), "ms").astype("datetime64[M]")
-    bounds = np.arange(first, last + 1).astype("datetime64[ms]").astype(np.int64)
-    starts = np.unique(np.searchsorted(t, bounds, side="left")).astype(np.int64)
-    out = np.empty(len(c), dtype=np.int64)
-    monthly_decimals(c.open, c.high, c.low, c.close, starts, out)
-    return out
+    return _m(c.open_time, c.open, c.high, c.low, c.close)
 
 
 def parse_stake(stake: float | str) -> tuple[float, float]:
@@ -214,8 +199,11 @@ def parse_stake(stake: float | str) -> tuple[float, float]:
     return float(stake), 0.0
 
 
-def build_frame(c: Candles, sentiment: SentimentSeries | None, delay_ms: int) -> Frame:
-    """The columnar frame a strategy sees for one pair."""
+def build_frame(c: Candles, news: Sequence[NewsItem] | None = None, *, delay_ms: int = 0,
+                agg: AggParams | None = None) -> Frame:
+    """The columnar frame a strategy sees for one pair: candles plus the sentiment
+    columns of the one point-in-time aggregation (`sentiment.pointintime`), computed at
+    each candle's close time (the live runtime computes the same value per candle)."""
     f = Frame(
         {
             "date": c.open_time,
@@ -228,12 +216,12 @@ def build_frame(c: Candles, sentiment: SentimentSeries | None, delay_ms: int) ->
         },
         n=len(c),
     )
-    if sentiment is not None and (sentiment.symbol is None or sentiment.symbol == c.symbol):
-        from engine.backtest.sentiment_align import align_sentiment
-
-        score, conf = align_sentiment(c.close_time, sentiment, delay_ms=delay_ms)
-        f["sentiment"] = score
-        f["sentiment_confidence"] = conf
+    if news:
+        series = NewsSeries(news, delay_ms=delay_ms)
+        f.update(columns_at(series, c.close_time, agg or AggParams(),
+                            recent_ms=timeframe_ms(c.timeframe)))
+    else:
+        f.update(empty_columns(len(c)))
     return f
 
 
@@ -283,8 +271,9 @@ def run_backtest(
     stoploss: float | None = None,
     max_open_trades: int = -1,
     wallet: float = 1_000_000.0,
-    sentiment: SentimentSeries | None = None,
-    sentiment_delay_s: float = 0.0,
+    news: Mapping[str, Sequence[NewsItem]] | None = None,
+    news_delay_s: float = 0.0,
+    agg: AggParams | None = None,
     params: dict[str, Any] | None = None,
     compute_metrics: bool = True,
 ) -> BacktestResult:
@@ -295,8 +284,8 @@ def run_backtest(
     profit). fee: taker fee per side (market orders); ``maker_fee`` for limit fills and
     ROI exits (defaults to ``fee``). slippage: fraction against us on market fills.
     stoploss: overrides the strategy's. max_open_trades: -1 for unlimited.
-    sentiment: a point-in-time series; a published item becomes visible to the first
-    candle whose close time is at or after ``published + sentiment_delay_s``.
+    news: scored items by base asset (``"BTC"``); a published item becomes visible to
+    the first candle whose close time is at or after ``published + news_delay_s``.
     Raises `DataError` for unusable data and `StrategyError` for failing strategy code.
     """
     from engine.backtest.core import REASON_NAMES, simulate
@@ -322,12 +311,16 @@ def run_backtest(
     scale = np.zeros((n_t, n_p))
     limit = np.full((n_t, n_p), np.nan)
     tick = np.full((n_t, n_p), -1, dtype=np.int64)
-    exit_tags: list[str] = []
-    delay_ms = round(sentiment_delay_s * 1000)
+    exit_tags: list[Any] = []
+    delay_ms = round(news_delay_s * 1000)
+    if delay_ms < 0:
+        raise ValueError("the news delay cannot be negative (that would look ahead)")
     for i, s in enumerate(grid.pairs):
         c = candles[s]
         frame = analyze(
-            strat, build_frame(c, sentiment, delay_ms), {"pair": s, "timeframe": timeframe}
+            strat,
+            build_frame(c, (news or {}).get(base_symbol(s)), delay_ms=delay_ms, agg=agg),
+            {"pair": s, "timeframe": timeframe},
         )
         sg = extract_signals(strat, frame)
         a, b = int(grid.offset[i]), int(grid.offset[i] + grid.length[i])
@@ -338,8 +331,7 @@ def run_backtest(
         scale[a:b, i] = sg.stake_scale
         limit[a:b, i] = sg.enter_limit
         tick[a:b, i] = monthly_tick_decimals(c)
-        tag = frame.get("exit_tag")
-        exit_tags.append(tag if isinstance(tag, str) else "exit_signal")
+        exit_tags.append(frame.get("exit_tag"))
     timings["indicators"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -392,7 +384,8 @@ def run_backtest(
         "stoploss": strat.stoploss,
         "max_open_trades": max_open_trades,
         "wallet": wallet,
-        "sentiment_delay_s": sentiment_delay_s,
+        "news_delay_s": news_delay_s,
+        "news_items": sum(len(v) for v in (news or {}).values()),
         "params": {k: getattr(strat, k) for k in strat.parameters()},
     }
     result = BacktestResult(
@@ -417,7 +410,7 @@ def run_backtest(
 
 
 def _trades_from_records(
-    grid: Grid, irec: I64, frec: F64, reason_names: tuple[str, ...], exit_tags: list[str]
+    grid: Grid, irec: I64, frec: F64, reason_names: tuple[str, ...], exit_tags: list[Any]
 ) -> Trades:
     from engine.backtest.core import (
         F_AMOUNT,
@@ -449,8 +442,10 @@ def _trades_from_records(
     reasons = names[irec[:, I_REASON]]
     sig = irec[:, I_REASON] == REASON_EXIT_SIGNAL
     if sig.any():
-        tags = np.array(exit_tags, dtype=object)
-        reasons[sig] = tags[pidx[sig]]
+        for j in np.flatnonzero(sig):
+            p = int(pidx[j])
+            row = int(irec[j, I_T_CLOSE]) - 1 - int(grid.offset[p])
+            reasons[j] = exit_tag_at(exit_tags[p], row)
     pairs = np.array(grid.pairs, dtype=object)
     return Trades(
         pair=pairs[pidx].astype(str),

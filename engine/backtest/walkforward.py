@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.candles import Candles
+from engine.data.candles import Candles
 from engine.errors import DataError
 
 

@@ -16,7 +16,7 @@ from typing import Protocol, runtime_checkable
 
 from sqlmodel import Session, select
 
-from engine.models import Balance, Order
+from engine.storage.models import Balance, Order
 
 
 @dataclass(frozen=True, slots=True)

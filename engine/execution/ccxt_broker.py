@@ -31,7 +31,6 @@ import ccxt.async_support as ccxt_async
 from sqlmodel import Session
 
 from engine.clock import Clock, SystemClock, ms_to_dt
-from engine.config import Settings
 from engine.errors import (
     ExchangeError,
     ExchangeUnavailable,
@@ -40,7 +39,8 @@ from engine.errors import (
     RateLimited,
 )
 from engine.execution.broker import BrokerFill, BrokerOrder, MarketInfo, OrderRequest
-from engine.models import Order
+from engine.storage.config import Settings
+from engine.storage.models import Order
 
 log = logging.getLogger("sentitrade.ccxt")
 R = TypeVar("R")

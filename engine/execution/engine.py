@@ -21,9 +21,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from engine.approvals import ProposalTrigger, transition
 from engine.clock import Clock
-from engine.db import SessionFactory
 from engine.errors import (
     ExchangeError,
     ExchangeUnavailable,
@@ -32,9 +30,11 @@ from engine.errors import (
     RateLimited,
 )
 from engine.events import OrderCanceled, OrderFailed, OrderFilled, ReconciliationMismatch, record
+from engine.execution.approvals import ProposalTrigger, transition
 from engine.execution.broker import Broker, BrokerOrder, OrderRequest
 from engine.execution.orders import ACTIVE, ORDER_FSM, OrderTrigger
-from engine.models import Fill, Order, OrderState, Proposal, ProposalState, Trade
+from engine.storage.db import SessionFactory
+from engine.storage.models import Fill, Order, OrderState, Proposal, ProposalState, Trade
 
 log = logging.getLogger("sentitrade.execution")
 DUST = Decimal("0.00000001")

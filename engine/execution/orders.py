@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from engine.fsm import FSM
-from engine.models import OrderState as S
+from engine.execution.fsm import FSM
+from engine.storage.models import OrderState as S
 
 
 class OrderTrigger(StrEnum):

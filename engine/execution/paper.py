@@ -22,7 +22,6 @@ from decimal import Decimal
 from sqlmodel import Session
 
 from engine.clock import Clock
-from engine.db import SessionFactory
 from engine.errors import ExchangeUnavailable, InsufficientFunds, OrderRejected
 from engine.execution.broker import (
     BrokerFill,
@@ -31,7 +30,8 @@ from engine.execution.broker import (
     OrderRequest,
     balance_row,
 )
-from engine.models import Order, OrderState
+from engine.storage.db import SessionFactory
+from engine.storage.models import Order, OrderState
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +174,7 @@ class PaperBroker:
     async def fetch_balances(self) -> dict[str, tuple[Decimal, Decimal]]:
         from sqlmodel import select
 
-        from engine.models import Balance
+        from engine.storage.models import Balance
 
         with self.sessions() as s:
             rows = s.exec(select(Balance).where(Balance.account == self.account)).all()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.backtest._paths import shared_data
-from engine.candles import Candles, fill_gaps, load_candles, pair_to_filename, read_candles
+from engine.data.candles import Candles, fill_gaps, load_candles, pair_to_filename, read_candles
 
 DATA = shared_data()
 REF = DATA / "reference"

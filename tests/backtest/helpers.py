@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.candles import Candles
-from engine.strategy import Frame, Strategy
+from engine.data.candles import Candles
+from engine.strategy.interface import Frame, Strategy
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 STEP = 300_000

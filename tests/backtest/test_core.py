@@ -8,7 +8,7 @@ import pytest
 from engine.backtest import run_backtest
 from engine.backtest.core import ceil_tick, floor_tick
 from engine.backtest.runner import monthly_tick_decimals
-from engine.candles import read_candles
+from engine.data.candles import read_candles
 from tests.backtest.conftest import BINANCE, TESTDATA
 from tests.backtest.helpers import Scripted, candles
 

@@ -12,7 +12,7 @@ import pytest
 
 from engine.backtest import run_backtest
 from engine.backtest.hyperopt import STAT_NAMES, BatchEvaluator, HyperoptError, run_hyperopt
-from engine.candles import Candles
+from engine.data.candles import Candles
 
 SETS = [
     {"fast": 12, "slow": 26, "rsi_period": 14, "rsi_max": 70.0},

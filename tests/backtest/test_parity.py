@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from engine.backtest import run_backtest
-from engine.candles import Candles
+from engine.data.candles import Candles
 from tests.backtest.conftest import REF, need
 
 FLOATS = ("open_rate", "close_rate", "profit_ratio", "profit_abs", "amount", "stake_amount")

@@ -8,7 +8,7 @@ import pytest
 from engine.backtest import run_backtest
 from engine.backtest.montecarlo import monte_carlo
 from engine.backtest.walkforward import out_of_sample, split_candles, walk_forward
-from engine.candles import Candles
+from engine.data.candles import Candles
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """An in-process TradingAPI over a real SQLite database, standing in for the engine.
 
-It follows the contract in engine/service.py closely enough for the chat layer's tests:
+It follows the contract in engine/service/api.py closely enough for the chat layer's tests:
 idempotent approve/reject, expiry refused with ApprovalError, an order filled at the
 last price, and outbox rows written in the same transaction as the fact.
 """
@@ -15,11 +15,12 @@ from pathlib import Path
 
 from sqlmodel import SQLModel, col, select
 
-from engine.config import BotSpec, Settings
-from engine.db import SessionFactory, make_engine
-from engine.dbtypes import utcnow
 from engine.errors import ApprovalError, StateError
-from engine.models import (
+from engine.service.api import BacktestOutput, BalanceView, BreakerState, Decision, RiskStatus
+from engine.storage.config import BotSpec, Settings
+from engine.storage.db import SessionFactory, make_engine
+from engine.storage.dbtypes import utcnow
+from engine.storage.models import (
     Bot,
     BotState,
     Order,
@@ -30,7 +31,6 @@ from engine.models import (
     RiskEvent,
     Trade,
 )
-from engine.service import BacktestOutput, BalanceView, BreakerState, Decision, RiskStatus
 
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

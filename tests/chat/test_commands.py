@@ -12,9 +12,9 @@ from commands import COMMANDS, dispatch
 from commands.base import Ctx, split_args
 from commands.callbacks import CallbackError, CallbackSigner, derive_key
 from commands.reply import Reply, discord_markdown, telegram_html
-from engine.dbtypes import utcnow
-from engine.models import Trade
-from engine.service import BreakerState
+from engine.service.api import BreakerState
+from engine.storage.dbtypes import utcnow
+from engine.storage.models import Trade
 from tests.chat.fake_api import FakeEngine
 
 

@@ -325,14 +325,14 @@ async def test_token_never_logged(tmp_path: Path, caplog: pytest.LogCaptureFixtu
 
 
 async def test_real_engine_approve_over_discord(tmp_path: Path) -> None:
-    """The same flow against engine.runner.Engine (paper broker) instead of the fake."""
+    """The same flow against engine.service.engine.Engine (paper broker) instead of the fake."""
     from decimal import Decimal
 
-    from engine.config import Settings
-    from engine.db import SessionFactory, make_engine
     from engine.execution.paper import Quote
-    from engine.migrate import upgrade
-    from engine.runner import Engine
+    from engine.service.engine import Engine
+    from engine.storage.config import Settings
+    from engine.storage.db import SessionFactory, make_engine
+    from engine.storage.migrate import upgrade
     from tests.chat.test_real_engine import _propose
 
     fake = FakeDiscord()

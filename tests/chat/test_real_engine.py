@@ -14,13 +14,13 @@ from bot.notifier import Notifier
 from bot.telegram import TelegramTransport
 from bot.transports import SinkNotifier
 from commands.callbacks import CallbackSigner, derive_key
-from engine.config import Settings
-from engine.db import SessionFactory, make_engine
 from engine.events import ProposalCreated, record
 from engine.execution.paper import Quote
-from engine.migrate import upgrade
-from engine.models import Proposal
-from engine.runner import Engine
+from engine.service.engine import Engine
+from engine.storage.config import Settings
+from engine.storage.db import SessionFactory, make_engine
+from engine.storage.migrate import upgrade
+from engine.storage.models import Proposal
 from tests.fakes.telegram_server import FakeTelegram
 
 TRADER = 111
@@ -56,7 +56,7 @@ async def real(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Engine, Tele
 
 
 def _propose(eng: Engine) -> int:
-    """What the engine does when a signal passes risk (engine.runner._signal_to_proposal)."""
+    """What the engine does when a signal passes risk (engine.service.engine._signal_to_proposal)."""
     now = eng.clock.now()
     with eng.sessions.begin() as s:
         bot = eng.bots.get("main")

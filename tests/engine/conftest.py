@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from engine.clock import ManualClock
-from engine.config import Settings
-from engine.db import SessionFactory, make_engine
 from engine.events import ConsoleNotifier
-from engine.migrate import upgrade
-from engine.runner import Engine
+from engine.service.engine import Engine
+from engine.storage.config import Settings
+from engine.storage.db import SessionFactory, make_engine
+from engine.storage.migrate import upgrade
 
 T0 = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
 

@@ -13,14 +13,16 @@ import sys
 from pathlib import Path
 
 from engine.clock import ManualClock
-from engine.config import Settings
-from engine.db import SessionFactory, make_engine
+from engine.data.feeds import ReplayFeed
 from engine.events import JsonlNotifier
-from engine.fusion import Fusion, FusionParams
-from engine.market import ReplayFeed
-from engine.migrate import upgrade
-from engine.replay import run_replay
-from engine.runner import Engine
+from engine.service.engine import Engine
+from engine.service.replay import run_replay
+from engine.storage.config import Settings
+from engine.storage.db import SessionFactory, make_engine
+from engine.storage.migrate import upgrade
+
+# sentiment_fusion with low thresholds: many orders fill in a short replay
+LOW = {"entry_threshold": 0.2, "exit_threshold": 0.1}
 
 
 def settings(url: str) -> Settings:
@@ -29,8 +31,9 @@ def settings(url: str) -> Settings:
         exchange={"mode": "replay", "slippage_bps": 5},  # type: ignore[arg-type]
         approvals={"mode": "auto"},  # type: ignore[arg-type]
         risk={"max_open_trades": 10},  # type: ignore[arg-type]
-        bots=[{"name": "b1", "symbols": ["BTC/USDT", "ETH/USDT"]},  # type: ignore[list-item]
-              {"name": "b2", "symbols": ["ETH/USDT"]}],
+        bots=[{"name": "b1", "symbols": ["BTC/USDT", "ETH/USDT"],  # type: ignore[list-item]
+               "params": LOW},
+              {"name": "b2", "symbols": ["ETH/USDT"], "params": LOW}],
     )
 
 
@@ -39,8 +42,7 @@ async def main(url: str, alerts: Path, steps: int, mode: str, data: Path | None)
     st = settings(url)
     clock = ManualClock()
     sessions = SessionFactory(make_engine(url))
-    eng = Engine(st, sessions, clock=clock, notifiers=[JsonlNotifier(alerts)],
-                 fusion=Fusion(FusionParams(entry_threshold=0.2, exit_threshold=0.1)))
+    eng = Engine(st, sessions, clock=clock, notifiers=[JsonlNotifier(alerts)])
     try:
         await eng.start(reconcile=False)
         if mode == "init":

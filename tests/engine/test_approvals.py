@@ -9,11 +9,19 @@ from decimal import Decimal
 import pytest
 from sqlmodel import func, select
 
-from engine.approvals import NEXT, PROPOSAL_FSM, ProposalTrigger
 from engine.errors import ApprovalError, InvalidStateTrigger
+from engine.execution.approvals import NEXT, PROPOSAL_FSM, ProposalTrigger
 from engine.execution.paper import Quote
-from engine.models import Fill, Order, OrderState, OutboxMessage, Proposal, ProposalState, Trade
-from engine.runner import Engine
+from engine.service.engine import Engine
+from engine.storage.models import (
+    Fill,
+    Order,
+    OrderState,
+    OutboxMessage,
+    Proposal,
+    ProposalState,
+    Trade,
+)
 
 
 def _proposal(eng: Engine, *, amount: str = "0.01", price: str = "60000", side: str = "buy",
@@ -121,7 +129,7 @@ async def test_force_exit_closes_with_pnl(engine_factory) -> None:
 
 
 def test_policies() -> None:
-    from engine.approvals import needs_approval
+    from engine.execution.approvals import needs_approval
 
     assert not needs_approval("auto", Decimal(10**6), Decimal(100))
     assert needs_approval("manual", Decimal(1), Decimal(100))
@@ -130,7 +138,7 @@ def test_policies() -> None:
 
 
 async def test_engine_implements_trading_api(engine_factory) -> None:
-    from engine.service import TradingAPI
+    from engine.service.api import TradingAPI
 
     eng: Engine = await engine_factory()
     assert isinstance(eng, TradingAPI)

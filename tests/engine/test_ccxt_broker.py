@@ -10,12 +10,12 @@ import ccxt.async_support as ccxt_async
 import pytest
 from sqlmodel import select
 
-from engine.db import SessionFactory, make_engine
 from engine.events import ConsoleNotifier
 from engine.execution.ccxt_broker import CcxtBroker
 from engine.execution.paper import Quote
-from engine.models import Fill, Order, OrderState, OutboxMessage, Proposal
-from engine.runner import Engine
+from engine.service.engine import Engine
+from engine.storage.db import SessionFactory, make_engine
+from engine.storage.models import Fill, Order, OrderState, OutboxMessage, Proposal
 from tests.engine.conftest import make_settings
 from tests.fakes.exchange_server import FakeBinance, Fault, point_exchange
 

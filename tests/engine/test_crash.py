@@ -24,8 +24,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-from engine.db import make_engine
-from engine.models import (
+from engine.storage.db import make_engine
+from engine.storage.models import (
     Balance,
     Bot,
     DeliveryState,

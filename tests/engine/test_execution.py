@@ -12,8 +12,8 @@ from engine.errors import InvalidStateTrigger
 from engine.execution.broker import BrokerFill, BrokerOrder
 from engine.execution.orders import NEXT, ORDER_FSM, OrderTrigger
 from engine.execution.paper import Quote
-from engine.models import Balance, Fill, Order, OrderState, Proposal
-from engine.runner import Engine
+from engine.service.engine import Engine
+from engine.storage.models import Balance, Fill, Order, OrderState, Proposal
 
 S, T = OrderState, OrderTrigger
 

@@ -9,13 +9,12 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from engine.candles import DEMO_DATA_DIR
-from engine.config import Settings
-from engine.demo import run_demo_async
+from engine.data.candles import DEMO_DATA_DIR, Bar
 from engine.execution.paper import Quote
-from engine.fusion import Bar
-from engine.models import NewsItem, Proposal, SentimentScore, Signal
-from engine.runner import Engine
+from engine.service.demo import run_demo_async
+from engine.service.engine import Engine
+from engine.storage.config import Settings
+from engine.storage.models import NewsItem, Proposal, SentimentScore, Signal
 
 
 async def _hold_btc(eng: Engine) -> None:
@@ -55,11 +54,13 @@ async def test_hack_headline_on_held_symbol_proposes_exit(engine_factory, clock)
     assert sig.direction == "exit"
     [p] = eng.pending_proposals()
     assert (p.side, p.intent, p.trade_id) == ("sell", "exit", eng.open_trades()[0].id)
-    assert p.reasons == ["event: Major exchange exploited, BTC hot wallet drained"]
+    assert p.reasons[0] == "event_hack"  # sentiment_fusion's rule, named as its exit tag
+    assert "headline: Major exchange exploited, BTC hot wallet drained" in p.reasons
 
 
 async def test_event_rule_can_be_switched_off(engine_factory, clock) -> None:
-    eng: Engine = await engine_factory(engine={"event_exit": False})
+    eng: Engine = await engine_factory(bots=[{"name": "b1", "symbols": ["BTC/USDT"],
+                                              "params": {"event_exit": False}}])
     await _hold_btc(eng)
     _hack_news(eng, minutes_before=3)
     assert await eng.on_bar(Bar("BTC/USDT", "5m", clock.now(), 6e4, 6e4, 6e4, 6e4, 1)) == []
@@ -95,7 +96,7 @@ async def test_demo_whole_loop_on_a_short_replay(tmp_path: Path) -> None:
 
 async def test_run_service_in_replay_mode(tmp_path: Path) -> None:
     from engine.events import JsonlNotifier
-    from engine.scheduler import serve
+    from engine.service.scheduler import serve
 
     data = _short_sample(tmp_path, 1500)
     url = f"sqlite:///{tmp_path / 'svc.db'}"
@@ -105,12 +106,12 @@ async def test_run_service_in_replay_mode(tmp_path: Path) -> None:
                         security={"key_file": tmp_path / "master.key"})  # type: ignore[arg-type]
     alerts = tmp_path / "alerts.jsonl"
     await serve(settings, [JsonlNotifier(alerts)])
-    from engine.db import make_engine
+    from engine.storage.db import make_engine
 
     eng = make_engine(url)
     from sqlmodel import Session, func
 
-    from engine.models import Fill, OutboxMessage
+    from engine.storage.models import Fill, OutboxMessage
 
     with Session(eng) as s:
         n_fills = s.exec(select(func.count()).select_from(Fill)).one()

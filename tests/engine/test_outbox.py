@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from engine.db import SessionFactory, make_engine
 from engine.events import (
     JobFailed,
     JsonlNotifier,
@@ -16,8 +15,9 @@ from engine.events import (
     ProposalRejected,
     record,
 )
-from engine.models import DeliveryState, OutboxDelivery, OutboxMessage
-from engine.models import OutboxMessage as M
+from engine.storage.db import SessionFactory, make_engine
+from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage
+from engine.storage.models import OutboxMessage as M
 
 
 class Flaky:

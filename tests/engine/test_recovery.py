@@ -12,11 +12,18 @@ from decimal import Decimal
 import pytest
 from sqlmodel import func, select
 
-from engine.approvals import ProposalTrigger, transition
+from engine.data.candles import Bar
+from engine.execution.approvals import ProposalTrigger, transition
 from engine.execution.paper import Quote
-from engine.fusion import Bar, Fusion, SignalDraft
-from engine.models import Fill, Order, OrderState, Proposal, ProposalState
-from engine.runner import Engine
+from engine.service.engine import Engine
+from engine.service.trading import Decision, StrategyLoop
+from engine.storage.models import Fill, Order, OrderState, Proposal, ProposalState
+
+
+def _always_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The strategy says "enter" on every candle (from the first one)."""
+    monkeypatch.setattr(StrategyLoop, "_decide", lambda self, rt, sig, trade, bot: (
+        Decision("long", ("test",), {}) if trade is None else None))
 
 
 class Crash(BaseException):
@@ -51,8 +58,7 @@ async def test_proposal_committed_but_not_yet_auto_approved(engine_factory, cloc
                                                             monkeypatch) -> None:
     eng: Engine = await engine_factory(approvals={"mode": "auto"})
     eng.quotes["BTC/USDT"] = Quote(Decimal(60000))
-    long = SignalDraft("long", 0.8, 0.7, 0.8, None, {}, ("test",), None)
-    monkeypatch.setattr(Fusion, "on_bar", lambda *a, **k: long)
+    _always_long(monkeypatch)
 
     async def die(*a: object, **k: object) -> None:
         raise Crash
@@ -63,7 +69,7 @@ async def test_proposal_committed_but_not_yet_auto_approved(engine_factory, cloc
         await eng.on_bar(bar)
     [p] = eng.pending_proposals()
     monkeypatch.undo()
-    monkeypatch.setattr(Fusion, "on_bar", lambda *a, **k: long)
+    _always_long(monkeypatch)
     again: Engine = await engine_factory(approvals={"mode": "auto"})
     again.quotes["BTC/USDT"] = Quote(Decimal(60000))
     assert await again.on_bar(bar) == []  # the replayed candle makes no second signal...

@@ -8,12 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlmodel import select
 
-from engine.config import RiskSettings
 from engine.errors import ApprovalError
 from engine.execution.broker import MarketInfo
 from engine.execution.paper import Quote
-from engine.models import Bot, BotState, OutboxMessage, Proposal, RiskEvent
-from engine.risk import (
+from engine.risk.checks import (
     BreakerMonitor,
     Intent,
     RiskContext,
@@ -21,7 +19,9 @@ from engine.risk import (
     pre_trade,
     size_position,
 )
-from engine.runner import Engine
+from engine.service.engine import Engine
+from engine.storage.config import RiskSettings
+from engine.storage.models import Bot, BotState, OutboxMessage, Proposal, RiskEvent
 
 LIM = RiskSettings()
 BTC = MarketInfo("BTC/USDT", "BTC", "USDT", min_amount=Decimal("0.0001"),

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from sqlmodel import select
 
 from engine.clock import ManualClock
-from engine.models import BotState, OutboxMessage
-from engine.runner import Engine
-from engine.scheduler import EngineScheduler, candle_close_trigger, guarded
+from engine.service.engine import Engine
+from engine.service.scheduler import EngineScheduler, candle_close_trigger, guarded
+from engine.storage.models import BotState, OutboxMessage
 
 
 def test_tick_trigger_aligned_to_candle_close() -> None:
@@ -71,7 +71,7 @@ class _Feed:
 
 
 async def test_tick_feeds_each_candle_once(engine_factory) -> None:
-    from tests.engine.test_fusion_market import _bar
+    from tests.engine.test_market_news import _bar
 
     eng: Engine = await engine_factory()
     feed = _Feed({"BTC/USDT": [_bar(i, 100.0) for i in range(3)]})

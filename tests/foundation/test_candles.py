@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.candles import (
+from engine.data.candles import (
     DEMO_DATA_DIR,
     Candles,
     clean,

@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from engine.config import Settings, load_settings
 from engine.errors import ConfigError
+from engine.storage.config import Settings, load_settings
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from engine import migrate
-from engine.db import SessionFactory, make_engine
-from engine.models import (
+from engine.storage import migrate
+from engine.storage.db import SessionFactory, make_engine
+from engine.storage.models import (
     NewsItem,
     Order,
     OutboxDelivery,

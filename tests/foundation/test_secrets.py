@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from engine.errors import SecretsError
-from engine.secrets import SecretMaskingFilter, Vault, load_master_key
+from engine.storage.secrets import SecretMaskingFilter, Vault, load_master_key
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,11 +124,11 @@ def test_secrets_never_in_logs_or_database(tmp_path: Path) -> None:
 
 def test_secret_read_back_from_vault_is_masked_in_logs(tmp_path: Path) -> None:
     """A token stored once (not in env or file) is masked wherever it is loaded."""
-    from engine import migrate
-    from engine.config import load_settings
-    from engine.db import SessionFactory, make_engine
-    from engine.secrets import secret_filter
-    from engine.secrets_sync import sync_secrets
+    from engine.storage import migrate
+    from engine.storage.config import load_settings
+    from engine.storage.db import SessionFactory, make_engine
+    from engine.storage.secrets import secret_filter
+    from engine.storage.secrets_sync import sync_secrets
 
     url = f"sqlite:///{tmp_path}/v.db"
     migrate.upgrade(url)

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from sqlmodel import select
 
 from engine.clock import ManualClock, ms_to_dt
-from engine.market import ReplayFeed
-from engine.models import Bot
-from engine.runner import Engine
+from engine.data.feeds import ReplayFeed
+from engine.service.engine import Engine
+from engine.storage.models import Bot
 
 CURSOR = "replay_cursor_ms"
 

@@ -23,13 +23,15 @@ from typing import Any
 
 from sqlmodel import func, select
 
-from engine.candles import DEMO_DATA_DIR
 from engine.clock import ManualClock
-from engine.config import DatabaseSettings, Settings
-from engine.db import SessionFactory, make_engine
+from engine.data.candles import DEMO_DATA_DIR
+from engine.data.news import save_items
 from engine.events import ConsoleNotifier, Notifier
-from engine.migrate import upgrade
-from engine.models import (
+from engine.service.api import TradingAPI
+from engine.storage.config import DatabaseSettings, Settings
+from engine.storage.db import SessionFactory, make_engine
+from engine.storage.migrate import upgrade
+from engine.storage.models import (
     Fill,
     Order,
     OutboxDelivery,
@@ -38,8 +40,6 @@ from engine.models import (
     Signal,
     Trade,
 )
-from engine.news import save_items
-from engine.service import TradingAPI
 from sentiment.items import RawItem
 from sentiment.symbols import SymbolTagger
 
@@ -83,8 +83,8 @@ class DemoSummary:
 
 async def score_headlines(sessions: SessionFactory) -> int:
     """Score unscored headlines with the sentiment package's lexicon scorer (through
-    `engine.news`, the same path the service's news poll takes)."""
-    from engine.news import score_pending
+    `engine.data.news`, the same path the service's news poll takes)."""
+    from engine.data.news import score_pending
     from sentiment.lexicon import LexiconScorer
 
     return await score_pending(sessions, LexiconScorer())
@@ -114,9 +114,9 @@ async def run_demo_async(
 ) -> DemoSummary:
     import time
 
-    from engine.market import ReplayFeed
-    from engine.replay import run_replay
-    from engine.runner import Engine
+    from engine.data.feeds import ReplayFeed
+    from engine.service.engine import Engine
+    from engine.service.replay import run_replay
 
     t0 = time.perf_counter()
     tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -177,7 +177,7 @@ def summarize(eng: Any, database: str, start_eq: Decimal) -> DemoSummary:
         out.realized_pnl = f"{pnl:.2f}"
         out.breaker_trips = [f"{e.created_at:%Y-%m-%d %H:%M} {e.rule} {e.measured:.2f} -> "
                              f"{e.action}" for e in s.exec(select(RiskEvent)).all()]
-        from engine.models import OutboxMessage
+        from engine.storage.models import OutboxMessage
 
         out.alerts = _count(s, OutboxMessage.kind)
         out.alerts_delivered = int(s.exec(select(func.count()).select_from(OutboxDelivery)

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from engine.dbtypes import Money, UTCDateTime, utcnow
+from engine.storage.dbtypes import Money, UTCDateTime, utcnow
 
 
 def _json(default: Any = None) -> Any:

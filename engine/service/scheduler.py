@@ -39,12 +39,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from engine.candles import timeframe_ms
-from engine.config import Settings
+from engine.data.candles import timeframe_ms
+from engine.data.feeds import MarketData
 from engine.events import Notifier
-from engine.market import MarketData
-from engine.runner import Engine
-from engine.service import Attachment, TradingAPI
+from engine.service.api import Attachment, TradingAPI
+from engine.service.engine import Engine
+from engine.storage.config import Settings
 
 log = logging.getLogger("sentitrade.scheduler")
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
@@ -139,9 +139,9 @@ class EngineScheduler:
 
 
 def _news_poller(engine: Engine) -> Callable[[], Awaitable[Any]] | None:
-    """The sentiment package's poll when it is installed (`engine.news.poll`)."""
+    """The sentiment package's poll when it is installed (`engine.data.news.poll`)."""
     try:
-        from engine import news
+        from engine.data import news
     except ImportError:
         return None
     poll = getattr(news, "poll", None)
@@ -160,14 +160,14 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
     """The service: migrate, build broker + feed + engine, reconcile, run the jobs until
     SIGINT/SIGTERM (or `stop`). Replay mode runs the replay to its end instead."""
     from engine.clock import ManualClock
-    from engine.db import SessionFactory, make_engine
     from engine.errors import SecretsError
-    from engine.migrate import upgrade
+    from engine.storage.db import SessionFactory, make_engine
+    from engine.storage.migrate import upgrade
 
     upgrade(settings.database.url)
     sessions = SessionFactory(make_engine(settings.database.url))
     try:
-        from engine.secrets_sync import sync_secrets, vault_for
+        from engine.storage.secrets_sync import sync_secrets, vault_for
 
         settings = sync_secrets(settings, sessions, vault_for(settings))
     except SecretsError as e:
@@ -176,8 +176,8 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         log.warning("secrets vault not used: %s", e)
     mode = settings.exchange.mode
     if mode == "replay":
-        from engine.market import ReplayFeed
-        from engine.replay import run_replay
+        from engine.data.feeds import ReplayFeed
+        from engine.service.replay import run_replay
 
         clock = ManualClock()
         engine = Engine(settings, sessions, clock=clock, notifiers=notifiers)
@@ -198,7 +198,7 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         return
     import ccxt.async_support as ccxt_async
 
-    from engine.market import CcxtFeed
+    from engine.data.feeds import CcxtFeed
 
     ex_cls = getattr(ccxt_async, settings.exchange.id)
     public = ex_cls({"enableRateLimit": True})

@@ -21,10 +21,10 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, or_, select
 
-from engine.config import RiskSettings
 from engine.events import BreakerTripped, record
 from engine.execution.broker import MarketInfo
-from engine.models import RiskEvent, Trade
+from engine.storage.config import RiskSettings
+from engine.storage.models import RiskEvent, Trade
 
 Check = Callable[["Intent", "RiskContext", RiskSettings], "str | None"]
 
@@ -189,8 +189,11 @@ def size_position(equity: Decimal, price: Decimal, lim: RiskSettings, *,
     - fixed_pct: `fixed_pct` of equity;
     - half_kelly: half the Kelly fraction of the bot's own closed trades, only once it
       has `kelly_min_trades` of them (fixed % before that, and 0 for a negative edge);
-    - atr: risk `atr_risk_pct` of equity on a stop `atr_multiplier` ATRs away.
+    - atr: risk `atr_risk_pct` of equity on a stop `atr_multiplier` ATRs away;
+    - fixed_stake: `stake_amount` of quote per trade (the backtester's fixed stake).
     """
+    if lim.sizing == "fixed_stake":
+        return lim.stake_amount
     pct = lim.fixed_pct / 100
     if lim.sizing == "half_kelly" and len(closed_pnl_ratios) >= lim.kelly_min_trades:
         k = kelly_fraction(closed_pnl_ratios)

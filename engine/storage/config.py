@@ -137,7 +137,9 @@ class RiskSettings(BaseModel):
     max_open_trades: int = Field(default=5, ge=1)
     blacklist: list[str] = Field(default_factory=list)
     whitelist: list[str] = Field(default_factory=list)
-    sizing: Literal["fixed_pct", "half_kelly", "atr"] = "fixed_pct"
+    sizing: Literal["fixed_pct", "half_kelly", "atr", "fixed_stake"] = "fixed_pct"
+    stake_amount: Decimal = Field(default=Decimal("100"), gt=0,
+                                  description="quote per trade with sizing = fixed_stake")
     fixed_pct: float = Field(default=5.0, gt=0, le=100)
     kelly_min_trades: int = Field(default=30, ge=1)
     atr_risk_pct: float = Field(default=1.0, gt=0, le=100)
@@ -166,21 +168,23 @@ class ApprovalSettings(BaseModel):
 
 
 class EngineSettings(BaseModel):
-    """The trading loop: scheduling, fusion thresholds and event rules."""
+    """The trading loop: scheduling, strategies, the news window of the frame columns.
+
+    (The fusion thresholds of the first releases are parameters of the
+    `sentiment_fusion` strategy now: set them per bot in ``[[bots]] params``.)"""
 
     model_config = _SECTION
     tick_delay_seconds: int = Field(default=3, ge=0, le=60,
                                     description="wait after a candle close before the tick")
     alert_drain_seconds: float = Field(default=2.0, gt=0, le=60)
-    entry_threshold: float = Field(default=0.35, gt=0, le=1,
-                                   description="fused score that makes a long signal")
-    exit_threshold: float = Field(default=0.25, gt=0, le=1,
-                                  description="negative fused score that exits a position")
-    tech_weight: float = Field(default=0.6, ge=0, le=1)
-    sentiment_weight: float = Field(default=0.4, ge=0, le=1)
-    event_exit: bool = Field(default=True,
-                             description="a hack/exploit headline on a held symbol exits")
-    event_window_minutes: int = Field(default=360, ge=1)
+    event_window_minutes: int = Field(default=360, ge=1,
+                                      description="how long an event headline counts")
+    strategy_path: Path | None = Field(default=None,
+                                       description="folder of your own strategy files")
+    history_candles: int = Field(default=1000, ge=0, le=1_000_000,
+                                 description="candles the strategy sees per pair (0 = all)")
+    news_delay_seconds: float = Field(default=0.0, ge=0, le=86_400,
+                                      description="publication -> usable delay of news")
 
 
 class BotSpec(BaseModel):
@@ -188,10 +192,12 @@ class BotSpec(BaseModel):
 
     model_config = _SECTION
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    strategy: str = "sentiment_momentum"
+    strategy: str = Field(default="sentiment_fusion", min_length=1, max_length=128)
     symbols: list[str] = Field(min_length=1)
     timeframe: Timeframe = "5m"
     approval_mode: ApprovalMode | None = None
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="strategy parameter overrides")
 
     @field_validator("symbols")
     @classmethod

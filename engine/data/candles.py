@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ TIMEFRAME_MS: dict[str, int] = {
     "1d": 86_400_000,
 }
 _SUFFIXES = (".feather", ".csv.gz", ".csv")
-DEMO_DATA_DIR = Path(__file__).resolve().parent / "data"
+DEMO_DATA_DIR = Path(__file__).resolve().parent
 
 
 def timeframe_ms(timeframe: str) -> int:
@@ -277,3 +278,28 @@ def load_candles(
         c = read_candles(find_candle_file(data, s, timeframe), s, timeframe)
         out[s] = fill_gaps(c) if fill else c
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One closed candle, stamped with its CLOSE time (right-aligned).
+
+    ``next_open``: the first price after the close when the feed knows it (a replay
+    does: the next candle's open), which is where an order decided on this candle
+    executes, as in the backtester. ``tick``: the price step's decimals for this candle
+    (a replay derives it per month from the file, as Freqtrade does; -1 = unknown)."""
+
+    symbol: str
+    timeframe: str
+    ts: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    next_open: float | None = None
+    tick: int = -1
+
+    @property
+    def close_ms(self) -> int:
+        return round(self.ts.timestamp() * 1000)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, SecretStr
 
-from engine.config import Settings
-from engine.db import SessionFactory
-from engine.secrets import Vault, load_master_key, secret_filter
+from engine.storage.config import Settings
+from engine.storage.db import SessionFactory
+from engine.storage.secrets import Vault, load_master_key, secret_filter
 
 SECRET_FIELDS: tuple[tuple[str, str], ...] = (
     ("exchange", "api_key"),

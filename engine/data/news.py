@@ -24,7 +24,7 @@ import httpx
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from engine.models import NewsItem, SentimentScore
+from engine.storage.models import NewsItem, SentimentScore
 from sentiment.aggregate import Aggregator
 from sentiment.config import SentimentSettings
 from sentiment.dedup import with_keys

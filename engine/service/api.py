@@ -1,9 +1,9 @@
 """The engine's face to the outside: what chat commands (and the CLI) may ask of it.
 
 `commands/` talks to the engine only through `TradingAPI` (plus read-only queries on
-`engine.models`), so every command works the same from console, Telegram and Discord,
+`engine.storage.models`), so every command works the same from console, Telegram and Discord,
 and tests can drive the real engine in-process. The engine's implementation is
-`engine.runner.Engine` (issue 6); the contract is this file.
+`engine.service.engine.Engine` (issue 6); the contract is this file.
 
 Every mutating method takes `by` (who asked: "telegram:123", "discord:456",
 "console", "auto") and records it. Methods raise `SentitradeError` subclasses with a
@@ -17,9 +17,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
-from engine.config import Settings
-from engine.db import SessionFactory
-from engine.models import Bot, Order, Proposal, RiskEvent, Trade
+from engine.storage.config import Settings
+from engine.storage.db import SessionFactory
+from engine.storage.models import Bot, Order, Proposal, RiskEvent, Trade
 
 
 @dataclass(frozen=True, slots=True)

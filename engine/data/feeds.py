@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
-from engine.candles import DEMO_DATA_DIR, Candles, load_candles, timeframe_ms
 from engine.clock import ManualClock, ms_to_dt
-from engine.fusion import Bar
+from engine.data.candles import DEMO_DATA_DIR, Bar, Candles, load_candles, timeframe_ms
 
 
 class MarketData(Protocol):
@@ -105,35 +105,65 @@ class CandleAggregator:
 
 
 class ReplayFeed:
-    """Candles from files, merged across symbols in close-time order, driving a
-    `ManualClock`: `replay_speed` candles per second (0 = as fast as possible)."""
+    """Candles from files, merged across symbols and timeframes in close-time order,
+    driving a `ManualClock`: `replay_speed` steps per second (0 = as fast as possible).
 
-    def __init__(self, data: Path | None, symbols: Sequence[str], timeframe: str,
-                 clock: ManualClock, speed: float = 0.0) -> None:
-        self.candles = load_candles(Path(data or DEMO_DATA_DIR), list(symbols), timeframe)
+    Each bar carries the next candle's open (where an order decided on it executes, as
+    in the backtester) and the month's price step derived from the file (Freqtrade's
+    rule). A step holds every bar that closes at one instant, timeframes in ascending
+    order (the 09:00 5m, 15m and 1h candles arrive together)."""
+
+    def __init__(self, data: Path | None, symbols: Sequence[str], timeframe: str | Sequence[str],
+                 clock: ManualClock, speed: float = 0.0,
+                 start_ms: int | None = None, end_ms: int | None = None) -> None:
+        from engine.data.pricestep import monthly_tick_decimals
+
+        tfs = [timeframe] if isinstance(timeframe, str) else sorted(
+            set(timeframe), key=timeframe_ms)
+        self.candles: dict[tuple[str, str], Candles] = {}
+        self.ticks: dict[tuple[str, str], npt.NDArray[np.int64]] = {}
+        for tf in tfs:
+            for sym, c in load_candles(Path(data or DEMO_DATA_DIR), list(symbols), tf).items():
+                if start_ms is not None or end_ms is not None:
+                    c = c.between(start_ms, end_ms)
+                if len(c) == 0:
+                    continue
+                self.candles[(sym, tf)] = c
+                self.ticks[(sym, tf)] = monthly_tick_decimals(c.open_time, c.open, c.high,
+                                                              c.low, c.close)
         self.clock = clock
         self.speed = speed
-        self.timeframe = timeframe
+        self.timeframes = tfs
+        self.timeframe = tfs[0]
+
+    def _bar(self, key: tuple[str, str], i: int) -> Bar:
+        c = self.candles[key]
+        nxt = float(c.open[i + 1]) if i + 1 < len(c) else None
+        return Bar(key[0], key[1], ms_to_dt(int(c.close_time[i])), float(c.open[i]),
+                   float(c.high[i]), float(c.low[i]), float(c.close[i]), float(c.volume[i]),
+                   nxt, int(self.ticks[key][i]))
 
     def steps(self, after_ms: int | None = None) -> Iterator[tuple[int, list[Bar]]]:
-        heads: list[tuple[int, str, int]] = []
-        for sym, c in self.candles.items():
-            heapq.heappush(heads, (int(c.close_time[0]), sym, 0))
+        heads: list[tuple[int, int, str, str, int]] = []
+        order = {tf: k for k, tf in enumerate(self.timeframes)}
+        for (sym, tf), c in self.candles.items():
+            i0 = 0 if after_ms is None else int(np.searchsorted(c.close_time, after_ms,
+                                                                "right"))
+            if i0 < len(c):
+                heapq.heappush(heads, (int(c.close_time[i0]), order[tf], sym, tf, i0))
         step: list[Bar] = []
         step_ts: int | None = None
         while heads:
-            ts, sym, i = heapq.heappop(heads)
-            c = self.candles[sym]
+            ts, _, sym, tf, i = heapq.heappop(heads)
+            c = self.candles[(sym, tf)]
             if i + 1 < len(c):
-                heapq.heappush(heads, (int(c.close_time[i + 1]), sym, i + 1))
+                heapq.heappush(heads, (int(c.close_time[i + 1]), order[tf], sym, tf, i + 1))
             if step_ts is not None and ts != step_ts:
-                if after_ms is None or step_ts > after_ms:
-                    yield step_ts, step
+                yield step_ts, step
                 step = []
             step_ts = ts
-            step.append(Bar(sym, c.timeframe, ms_to_dt(ts), float(c.open[i]), float(c.high[i]),
-                            float(c.low[i]), float(c.close[i]), float(c.volume[i])))
-        if step_ts is not None and step and (after_ms is None or step_ts > after_ms):
+            step.append(self._bar((sym, tf), i))
+        if step_ts is not None and step:
             yield step_ts, step
 
     async def run(self, after_ms: int | None = None) -> AsyncIterator[tuple[int, list[Bar]]]:
@@ -145,14 +175,15 @@ class ReplayFeed:
             await asyncio.sleep(delay)
 
     async def closed_bars(self, symbol: str, timeframe: str, since_ms: int | None) -> list[Bar]:
-        c = self.candles[symbol]
+        key = (symbol, timeframe)
+        if key not in self.candles:
+            return []
+        c = self.candles[key]
         now_ms = int(self.clock.now().timestamp() * 1000)
         ct = c.close_time
         lo = 0 if since_ms is None else int(np.searchsorted(ct, since_ms, "right"))
         hi = int(np.searchsorted(ct, now_ms, "right"))
-        sub = Candles(c.symbol, c.timeframe, c.open_time[lo:hi], c.open[lo:hi], c.high[lo:hi],
-                      c.low[lo:hi], c.close[lo:hi], c.volume[lo:hi])
-        return list(bars_from(sub))
+        return [self._bar(key, i) for i in range(lo, hi)]
 
 
 class CcxtFeed:

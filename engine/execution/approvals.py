@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from engine.errors import ApprovalError
-from engine.fsm import FSM
-from engine.models import Proposal
-from engine.models import ProposalState as P
+from engine.execution.fsm import FSM
+from engine.storage.models import Proposal
+from engine.storage.models import ProposalState as P
 
 
 class ProposalTrigger(StrEnum):

@@ -14,11 +14,11 @@ from datetime import datetime
 from sqlmodel import select
 
 from engine.clock import Clock
-from engine.config import BotSpec, Settings
-from engine.db import SessionFactory
 from engine.errors import SentitradeError
-from engine.fsm import FSM
-from engine.models import Bot, BotState
+from engine.execution.fsm import FSM
+from engine.storage.config import BotSpec, Settings
+from engine.storage.db import SessionFactory
+from engine.storage.models import Bot, BotState
 
 B = BotState
 BOT_FSM = FSM("bot", {

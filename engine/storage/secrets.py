@@ -17,9 +17,9 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 from sqlmodel import Session, select
 
-from engine.dbtypes import utcnow
 from engine.errors import SecretsError
-from engine.models import Credential
+from engine.storage.dbtypes import utcnow
+from engine.storage.models import Credential
 
 MASK = "***"
 

@@ -61,8 +61,8 @@ class Frame(dict[str, Any]):
             raise StrategyError(f"column {name!r} has shape {a.shape}, expected ({self.n},)")
         if a.dtype == np.bool_:
             return a
-        with np.errstate(invalid="ignore"):
-            return np.nan_to_num(a.astype(np.float64), nan=0.0) != 0.0
+        f = a.astype(np.float64)
+        return (f != 0.0) & ~np.isnan(f)
 
 
 # ---------------------------------------------------------------- small helpers
@@ -266,112 +266,6 @@ def analyze(strategy: Strategy, frame: Frame, metadata: dict[str, Any]) -> Frame
     return frame
 
 
-# ---------------------------------------------------------------- built-ins
-
-
-class EmaRsiCross(Strategy):
-    """The reference strategy (../shared/data/reference/README.md), long only.
-
-    entry: EMA12 crosses above EMA26, RSI14 < 70, volume > 0; exit: EMA12 crosses below.
-    """
-
-    name = "ema_rsi_cross"
-    stoploss = -0.10
-    fast = IntParameter(5, 30, default=12, space="buy")
-    slow = IntParameter(15, 60, default=26, space="buy")
-    rsi_period = IntParameter(7, 21, default=14, space="buy")
-    rsi_max = DecimalParameter(50.0, 90.0, default=70.0, decimals=1, space="buy")
-
-    def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
-        from engine.indicators import ema, rsi
-
-        frame["ema_fast"] = ema(frame["close"], int(self.fast))
-        frame["ema_slow"] = ema(frame["close"], int(self.slow))
-        frame["rsi"] = rsi(frame["close"], int(self.rsi_period))
-        return frame
-
-    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
-        f, s = frame["ema_fast"], frame["ema_slow"]
-        with np.errstate(invalid="ignore"):
-            frame["enter_long"] = (
-                crossed_above(f, s) & (frame["rsi"] < float(self.rsi_max)) & (frame["volume"] > 0)
-            )
-        return frame
-
-    def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
-        frame["exit_long"] = crossed_below(frame["ema_fast"], frame["ema_slow"])
-        frame["exit_tag"] = "ema_cross_down"
-        return frame
-
-
-class SentimentMomentum(Strategy):
-    """Enter with the news: sentiment beyond a threshold, RSI not stretched; the stake is
-    scaled by the sentiment's confidence; exit when sentiment reverses (or the stop)."""
-
-    name = "sentiment_momentum"
-    stoploss = -0.05
-    can_short = True
-    threshold = DecimalParameter(0.05, 0.9, default=0.3, decimals=2, space="buy")
-    rsi_period = IntParameter(7, 21, default=14, space="buy")
-    rsi_long_max = DecimalParameter(50.0, 90.0, default=70.0, decimals=1, space="buy")
-    rsi_short_min = DecimalParameter(10.0, 50.0, default=30.0, decimals=1, space="buy")
-
-    def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
-        from engine.indicators import rsi
-
-        frame["rsi"] = rsi(frame["close"], int(self.rsi_period))
-        if "sentiment" not in frame:
-            frame["sentiment"] = np.full(frame.n, np.nan)
-            frame["sentiment_confidence"] = np.zeros(frame.n)
-        return frame
-
-    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
-        s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)
-        r = frame["rsi"]
-        thr = float(self.threshold)
-        with np.errstate(invalid="ignore"):
-            frame["enter_long"] = (s > thr) & (r < float(self.rsi_long_max)) & (frame["volume"] > 0)
-            frame["enter_short"] = (
-                (s < -thr) & (r > float(self.rsi_short_min)) & (frame["volume"] > 0)
-            )
-        conf = np.asarray(frame.get("sentiment_confidence", np.ones(frame.n)), dtype=np.float64)
-        frame["stake_scale"] = np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0)
-        return frame
-
-    def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
-        s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)
-        frame["exit_long"] = s < 0.0
-        frame["exit_short"] = s > 0.0
-        frame["exit_tag"] = "sentiment_reversal"
-        return frame
-
-
-_REGISTRY: dict[str, type[Strategy]] = {
-    EmaRsiCross.name: EmaRsiCross,
-    SentimentMomentum.name: SentimentMomentum,
-}
-
-
-def register(cls: type[Strategy]) -> type[Strategy]:
-    """Class decorator adding a strategy to the registry under ``cls.name``."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def strategy_names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def get_strategy(name: str) -> Strategy:
-    """A fresh instance of the registered strategy ``name``."""
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise StrategyError(
-            f"unknown strategy {name!r}: one of {', '.join(strategy_names())}"
-        ) from None
-
-
 @dataclass(frozen=True, slots=True)
 class Signals:
     """What the core needs from one analysed pair (aligned to its candles)."""
@@ -405,6 +299,22 @@ def extract_signals(strategy: Strategy, frame: Frame) -> Signals:
     if not strategy.use_exit_signal:
         xl = np.zeros(n, dtype=np.bool_)
         xs = np.zeros(n, dtype=np.bool_)
-    scale = np.nan_to_num(floats("stake_scale", 1.0), nan=0.0)
+    scale = floats("stake_scale", 1.0)
+    if "stake_scale" in frame:
+        scale = np.where(np.isnan(scale), 0.0, scale)
     limit = floats("enter_limit", np.nan) if strategy.order_type == "limit" else np.full(n, np.nan)
     return Signals(el, xl, es, xs, scale, limit)
+
+
+def exit_tag_at(tag: Any, row: int) -> str:
+    """The exit reason a strategy gave for the exit signal on `row`: its ``exit_tag``
+    column (one string for every row, or one per row), else ``exit_signal``."""
+    if isinstance(tag, str):
+        return tag or "exit_signal"
+    if tag is None:
+        return "exit_signal"
+    try:
+        v = tag[row]
+    except (IndexError, TypeError, KeyError):
+        return "exit_signal"
+    return str(v) if v is not None and str(v) not in ("", "nan", "None") else "exit_signal"

@@ -22,21 +22,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from engine.approvals import (
-    ProposalTrigger,
-    check_decidable,
-    due_for_expiry,
-    needs_approval,
-    transition,
-)
-from engine.bots import BotManager
-from engine.candles import timeframe_ms
 from engine.clock import Clock, SystemClock
-from engine.config import Settings
-from engine.db import SessionFactory, make_engine
+from engine.data.candles import Bar, timeframe_ms
+from engine.data.newsbook import NewsBook
 from engine.errors import ApprovalError, SentitradeError
 from engine.events import (
     RECORDED,
@@ -47,21 +37,48 @@ from engine.events import (
     Notifier,
     OutboxDispatcher,
     ProposalApproved,
-    ProposalCreated,
     ProposalExpired,
     ProposalRefused,
     ProposalRejected,
     ReconciliationMismatch,
     record,
 )
+from engine.execution.approvals import (
+    ProposalTrigger,
+    check_decidable,
+    due_for_expiry,
+    needs_approval,
+    transition,
+)
 from engine.execution.broker import Broker, MarketInfo
 from engine.execution.engine import ExecutionEngine
 from engine.execution.paper import PaperBroker, Quote
-from engine.fusion import Bar, DbSentiment, Fusion, FusionParams, SentimentSource, SignalDraft
-from engine.models import (
+from engine.risk.checks import (
+    BreakerMonitor,
+    Intent,
+    RiskContext,
+    Trip,
+    active_breakers,
+    pre_trade,
+    trading_state,
+    write_trip,
+)
+from engine.service.api import (
+    Attachment,
+    BacktestOutput,
+    BalanceView,
+    BreakerState,
+    Decision,
+    RiskStatus,
+    TradingAPI,
+)
+from engine.service.bots import BotManager
+from engine.service.trading import StrategyLoop
+from engine.storage.config import Settings
+from engine.storage.db import SessionFactory, make_engine
+from engine.storage.models import (
     Balance,
     Bot,
-    BotState,
     EquitySnapshot,
     Order,
     OrderState,
@@ -70,27 +87,6 @@ from engine.models import (
     RiskEvent,
     Signal,
     Trade,
-)
-from engine.risk import (
-    BreakerMonitor,
-    Intent,
-    RiskContext,
-    Trip,
-    active_breakers,
-    closed_pnl_ratios,
-    pre_trade,
-    size_position,
-    trading_state,
-    write_trip,
-)
-from engine.service import (
-    Attachment,
-    BacktestOutput,
-    BalanceView,
-    BreakerState,
-    Decision,
-    RiskStatus,
-    TradingAPI,
 )
 
 log = logging.getLogger("sentitrade.engine")
@@ -118,13 +114,11 @@ class EngineStats:
 
 
 class Engine:
-    """The trading engine; implements `engine.service.TradingAPI`."""
+    """The trading engine; implements `engine.service.api.TradingAPI`."""
 
     def __init__(self, settings: Settings, sessions: SessionFactory | None = None, *,
                  clock: Clock | None = None, broker: Broker | None = None,
-                 sentiment: SentimentSource | None = None,
-                 notifiers: Sequence[Notifier] = (),
-                 fusion: Fusion | None = None) -> None:
+                 notifiers: Sequence[Notifier] = ()) -> None:
         self.settings = settings
         self.sessions = sessions or SessionFactory(make_engine(settings.database.url))
         self.clock: Clock = clock or SystemClock()
@@ -142,14 +136,9 @@ class Engine:
         self.execution = ExecutionEngine(self.sessions, broker, self.clock,
                                          on_api_error=self._api_error)
         self.bots = BotManager(self.sessions, settings, self.clock)
-        self._db_sentiment = sentiment is None
-        es = settings.engine
-        self.sentiment: SentimentSource = sentiment or DbSentiment(
-            self.sessions, half_life_minutes=settings.sentiment.half_life_minutes,
-            event_window=timedelta(minutes=es.event_window_minutes))
-        self.fusion = fusion or Fusion(FusionParams(
-            entry_threshold=es.entry_threshold, exit_threshold=es.exit_threshold,
-            tech_weight=es.tech_weight, sentiment_weight=es.sentiment_weight))
+        self.news = NewsBook(self.sessions, settings)
+        self.strategies = StrategyLoop(self)
+        self.strategies.load()  # an unknown or broken strategy stops here, one line
         self.notifiers = list(notifiers) or [ConsoleNotifier()]
         self.outbox = OutboxDispatcher(self.sessions, self.notifiers, self.clock)
         self.markets: dict[str, MarketInfo] = {}
@@ -196,8 +185,7 @@ class Engine:
         await self.broker.close()
 
     def refresh_sentiment(self) -> None:
-        if self._db_sentiment and isinstance(self.sentiment, DbSentiment):
-            self.sentiment.refresh()
+        self.news.refresh()
 
     def _rebuild_baselines(self) -> None:
         with self.sessions() as s:
@@ -242,138 +230,50 @@ class Engine:
 
     # ================================================================ the loop
     async def on_bar(self, bar: Bar) -> list[Signal]:
-        """A candle closed: quotes, indicators, signals, proposals (auto ones executed)."""
+        """A candle closed: quotes, each bot's strategy, proposals (auto ones executed)."""
         self.stats.bars += 1
-        self.quotes[bar.symbol] = Quote(Decimal(repr(bar.close)), Decimal(repr(bar.high)),
-                                        Decimal(repr(bar.low)))
         # the candle's open and close at their own times: with the default 60 s window
         # and 5m candles only the close counts (a spike rule needs sub-minute data:
         # 1m candles or ticks); a wider window also sees moves inside one candle
         step = timedelta(milliseconds=timeframe_ms(bar.timeframe))
         self.monitor.price(bar.symbol, bar.ts - step, bar.open)
         self.monitor.price(bar.symbol, bar.ts, bar.close)
+        self.quotes[bar.symbol] = Quote(Decimal(repr(bar.close)), Decimal(repr(bar.high)),
+                                        Decimal(repr(bar.low)))
         out: list[Signal] = []
         for bot in self.bots.all():
             if bar.symbol not in bot.symbols or bot.timeframe != bar.timeframe:
                 continue
-            sig = await self._bot_bar(bot, bar)
+            sig = await self.strategies.on_bar(bot, bar)
             if sig is not None:
                 out.append(sig)
+        # the price now, right after the close (a replay knows it: the next open)
+        now = bar.next_open if bar.next_open is not None else bar.close
+        self.quotes[bar.symbol] = Quote(Decimal(repr(now)), Decimal(repr(bar.high)),
+                                        Decimal(repr(bar.low)))
         return out
 
     def warm(self, bar: Bar) -> None:
-        """Feed indicators without acting (replay resume after a restart)."""
+        """Feed the strategies' history without acting (replay resume, live start)."""
         self.quotes[bar.symbol] = Quote(Decimal(repr(bar.close)), Decimal(repr(bar.high)),
                                         Decimal(repr(bar.low)))
         for bot in self.bots.all():
             if bar.symbol in bot.symbols and bot.timeframe == bar.timeframe:
-                self.fusion.on_bar(bot.name, bar, self.sentiment.at(bar.symbol, bar.ts),
-                                   self._holding(bot.id, bar.symbol) is not None)
+                self.strategies.push(bot, bar)
 
-    def _holding(self, bot_id: int | None, symbol: str) -> Trade | None:
+    def holding(self, bot_id: int | None, symbol: str) -> Trade | None:
         return self.view().holdings.get((bot_id, symbol))
 
-    async def _bot_bar(self, bot: Bot, bar: Bar) -> Signal | None:
-        trade = self._holding(bot.id, bar.symbol)
-        reading = self.sentiment.at(bar.symbol, bar.ts)
-        draft = self.fusion.on_bar(bot.name, bar, reading, trade is not None,
-                                   event_rules=self.settings.engine.event_exit)
-        if bot.state == BotState.STOPPED:
-            return None
-        stop_hit = (trade is not None and trade.stop_price is not None
-                    and Decimal(repr(bar.low)) <= trade.stop_price)
-        if stop_hit and trade is not None:
-            draft = SignalDraft("exit", 1.0, 1.0, draft.technical, draft.sentiment,
-                                {**draft.inputs, "stop": float(trade.stop_price or 0)},
-                                (f"stoploss {trade.stop_price} hit (low {bar.low})",), draft.atr)
-        if draft.direction == "flat":
-            return None
-        if draft.direction == "long" and (trade is not None or bot.state != BotState.RUNNING):
-            return None
-        if draft.direction == "exit" and trade is None:
-            return None
-        return await self._signal_to_proposal(bot, bar, draft, trade, force_auto=stop_hit)
+    def set_trade_stop(self, trade_id: int, stop: Decimal) -> None:
+        """Record a trade's stop (set from its fill, or moved by a trailing stop)."""
+        with self.sessions.begin() as s:
+            t = s.get(Trade, trade_id)
+            if t is not None and t.is_open:
+                t.stop_price = stop
 
-    async def _signal_to_proposal(self, bot: Bot, bar: Bar, d: SignalDraft,
-                                  trade: Trade | None, force_auto: bool) -> Signal | None:
-        now = self.clock.now()
-        price = Decimal(repr(bar.close))
-        approvals = self.settings.approvals
-        auto_pid: int | None = None
-        try:
-            with self.sessions.begin() as s:
-                sig = Signal(bot_id=bot.id, symbol=bar.symbol, timeframe=bar.timeframe,
-                             ts=bar.ts, direction=d.direction, strength=d.strength,
-                             confidence=d.confidence, technical_score=d.technical,
-                             sentiment_score=d.sentiment, price=price, inputs=dict(d.inputs),
-                             created_at=now)
-                s.add(sig)
-                s.flush()
-                self.stats.signals += 1
-                pending = s.exec(select(Proposal).where(
-                    Proposal.bot_id == bot.id, Proposal.symbol == bar.symbol,
-                    col(Proposal.state).in_([ProposalState.PENDING, ProposalState.APPROVED]))
-                ).first()
-                if pending is not None:
-                    sig.inputs = {**sig.inputs, "skipped": f"proposal #{pending.id} open"}
-                    return sig
-                m = self.market(bar.symbol)
-                if d.direction == "long":
-                    ctx = self.risk_context(s, bar.symbol)
-                    stake = size_position(ctx.equity, price, self.settings.risk,
-                                          closed_pnl_ratios=closed_pnl_ratios(s, bot.id),
-                                          atr=d.atr)
-                    amount = stake / price
-                    if m is not None:
-                        amount = m.round_amount(amount)
-                    intent = Intent(bar.symbol, "buy", "enter", amount, price)
-                    stop = (price * (1 - Decimal(str(self.settings.risk.stoploss_pct)) / 100)
-                            ).quantize(Decimal("0.01"))
-                    trade_id = None
-                else:
-                    assert trade is not None
-                    amount = trade.amount
-                    intent = Intent(bar.symbol, "sell", "exit", amount, price)
-                    ctx = self.risk_context(s, bar.symbol)
-                    stop, trade_id = None, trade.id
-                reason = pre_trade(intent, ctx, self.settings.risk)
-                if reason is not None:
-                    sig.inputs = {**sig.inputs, "blocked": reason}
-                    self.stats.blocked += 1
-                    return sig
-                notional = (amount * price).quantize(Decimal("0.01"))
-                ask = (not force_auto) and needs_approval(bot.approval_mode, notional,
-                                                          approvals.auto_max_notional)
-                p = Proposal(bot_id=bot.id, signal_id=sig.id, trade_id=trade_id,
-                             symbol=bar.symbol, side=intent.side, intent=intent.intent,
-                             amount=amount, ref_price=price, stop_price=stop, notional=notional,
-                             reasons=list(d.reasons), state=ProposalState.PENDING,
-                             created_at=now,
-                             expires_at=now + timedelta(seconds=approvals.expiry_seconds))
-                s.add(p)
-                s.flush()
-                assert p.id is not None
-                self.stats.proposals += 1
-                record(s, ProposalCreated(
-                    ts_event=now, proposal_id=p.id, bot=bot.name, symbol=p.symbol, side=p.side,
-                    intent=p.intent, amount=amount, ref_price=price, notional=notional,
-                    stop_price=stop, reasons=list(d.reasons), expires_at=p.expires_at,
-                    needs_approval=ask))
-                if not ask:
-                    auto_pid = p.id
-        except IntegrityError:
-            # this candle was already processed (replay after a restart): finish its
-            # pipeline if the crash came between the proposal and its auto-approval
-            await self._finish_auto(bot, bar)
-            return None
-        if auto_pid is not None:
-            try:
-                await self.approve(auto_pid, "auto")
-            except ApprovalError as e:
-                log.info("auto approval of #%s refused: %s", auto_pid, e)
-        return sig
-
-    async def _finish_auto(self, bot: Bot, bar: Bar) -> None:
+    async def finish_auto(self, bot: Bot, bar: Bar) -> None:
+        """A restart re-processed a candle whose proposal exists: auto-approve it if the
+        crash came between the proposal and its approval."""
         with self.sessions() as s:
             sig = s.exec(select(Signal).where(Signal.bot_id == bot.id, Signal.symbol == bar.symbol,
                                               Signal.timeframe == bar.timeframe,
@@ -715,7 +615,7 @@ class Engine:
         except ImportError:
             raise SentitradeError("backtesting is not available in this build "
                                   "(engine.backtest missing)") from None
-        from engine.candles import DEMO_DATA_DIR, load_candles
+        from engine.data.candles import DEMO_DATA_DIR, load_candles
 
         if days < 1:
             raise SentitradeError("days must be at least 1")
@@ -762,6 +662,6 @@ def run_service(settings: Settings, notifiers: Sequence[Notifier] = (),
     """`sentitrade run`: migrate, build the engine, run the scheduler until Ctrl-C.
 
     `attach` builds what runs beside the engine (the CLI passes the chat transports)."""
-    from engine.scheduler import serve
+    from engine.service.scheduler import serve
 
     asyncio.run(serve(settings, notifiers, attach=attach))

@@ -1,0 +1,290 @@
+"""The per-candle trading path: the bot's strategy decides, risk checks, proposals.
+
+On every closed candle of a bot's pair and timeframe, in the backtester's order:
+
+1. the candle and its point-in-time sentiment columns join the pair's history;
+2. an open trade meets the exit rules on this candle (`engine.strategy.exits`: stop,
+   ROI, trailing), which exit at once at the rule's rate (a replay's paper broker fills
+   at it; live, a market order fills at the market);
+3. the strategy runs on the history (`engine.strategy.runtime`); an entry (no trade
+   held) or an exit signal (trade held) becomes a `Signal` row and a risk-checked
+   `Proposal`, auto-approved or sent to the chat by the bot's approval mode. What is
+   decided at a close executes at the first price after it: in a replay the next
+   candle's open, exactly the backtester's fill.
+
+Spot only: a strategy's short signals are recorded but never traded (shorts and
+leverage belong to the orders issue).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from engine.data.candles import Bar, timeframe_ms
+from engine.errors import ApprovalError
+from engine.events import ProposalCreated, record
+from engine.execution.approvals import ProposalTrigger, needs_approval, transition
+from engine.execution.paper import Quote
+from engine.risk.checks import Intent, closed_pnl_ratios, pre_trade, size_position
+from engine.storage.models import Bot, BotState, Proposal, ProposalState, Signal, Trade
+from engine.strategy.exits import Exit, Position, check_exit, initial_stop
+from engine.strategy.params import LoadedStrategy, load_strategy
+from engine.strategy.runtime import RowSignal, StrategyRuntime
+
+if TYPE_CHECKING:
+    from engine.service.engine import Engine
+
+log = logging.getLogger("sentitrade.engine")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the strategy (or an exit rule) wants on this candle."""
+
+    direction: str  # long | exit
+    reasons: tuple[str, ...]
+    inputs: dict[str, Any]
+    stake_scale: float = 1.0
+    rule: Exit | None = None
+
+
+def _d(x: float) -> Decimal:
+    return Decimal(repr(float(x)))
+
+
+class StrategyLoop:
+    """Runtimes of every bot; owned by the `Engine`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.eng = engine
+        self.loaded: dict[str, LoadedStrategy] = {}
+        self.runtimes: dict[str, StrategyRuntime] = {}
+        self.positions: dict[int, Position] = {}
+
+    def load(self) -> None:
+        """Load every configured bot's strategy with its parameters; a missing or broken
+        strategy raises `StrategyError` naming it (the start stops before trading)."""
+        es = self.eng.settings.engine
+        for spec in self.eng.settings.bots:
+            ls = load_strategy(spec.strategy, es.strategy_path, spec.params)
+            self.loaded[spec.name] = ls
+            self.runtimes[spec.name] = StrategyRuntime(ls.strategy, spec.timeframe,
+                                                       history_candles=es.history_candles)
+
+    def runtime(self, bot: Bot) -> StrategyRuntime:
+        rt = self.runtimes.get(bot.name)
+        if rt is None:  # a bot row with no spec (removed from the settings): its strategy
+            ls = load_strategy(bot.strategy, self.eng.settings.engine.strategy_path)
+            self.loaded[bot.name] = ls
+            rt = StrategyRuntime(ls.strategy, bot.timeframe,
+                                 history_candles=self.eng.settings.engine.history_candles)
+            self.runtimes[bot.name] = rt
+        return rt
+
+    def push(self, bot: Bot, bar: Bar) -> bool:
+        """Add the candle (with its sentiment at the close) to the bot's history."""
+        rt = self.runtime(bot)
+        tf = timeframe_ms(bar.timeframe)
+        close_ms = bar.close_ms
+        row = {"date": float(close_ms - tf), "close_time": float(close_ms), "open": bar.open,
+               "high": bar.high, "low": bar.low, "close": bar.close, "volume": bar.volume}
+        row.update(self.eng.news.columns(bar.symbol, close_ms, tf))
+        return rt.push(bar.symbol, row, bar.tick)
+
+    # ------------------------------------------------------------ the candle
+    async def on_bar(self, bot: Bot, bar: Bar) -> Signal | None:
+        if not self.push(bot, bar):
+            return None  # a candle seen before never decides twice
+        if bot.state == BotState.STOPPED:
+            return None
+        rt = self.runtime(bot)
+        trade = self.eng.holding(bot.id, bar.symbol)
+        if trade is not None:
+            ex = self._exit_rule(rt, trade, bar)
+            if ex is not None:
+                why = (f"{ex.reason} at {ex.rate:.10g} (candle low {bar.low:.10g}, "
+                       f"high {bar.high:.10g})")
+                await self._act(bot, bar, trade,
+                                Decision("exit", (ex.reason, why), {"rate": ex.rate}, rule=ex),
+                                at_price=ex.rate, record_signal=False)
+                trade = self.eng.holding(bot.id, bar.symbol)
+                if trade is not None:  # the exit could not fill: no new decision now
+                    return None
+        # every candle is evaluated, from the first: the backtester reads the signal
+        # columns on every row too (`startup_candle_count` only sizes the history)
+        sig = rt.evaluate(bar.symbol)
+        d = self._decide(rt, sig, trade, bot)
+        if d is None:
+            return None
+        if "sentiment" in d.inputs or d.reasons[0].startswith("event"):
+            heads = [f"headline: {h.title}" for h in self.eng.news.about(bar.symbol, 2)
+                     if h.published_at <= bar.ts]
+            d = Decision(d.direction, (*d.reasons, *heads), d.inputs, d.stake_scale)
+        price = bar.next_open if bar.next_open is not None else bar.close
+        return await self._act(bot, bar, trade, d, at_price=price, record_signal=True)
+
+    def _decide(self, rt: StrategyRuntime, sig: RowSignal, trade: Trade | None,
+                bot: Bot) -> Decision | None:
+        name = rt.strategy.name
+        if trade is None:
+            if not sig.enter_long or sig.exit_long or sig.enter_short:
+                return None
+            if bot.state != BotState.RUNNING:
+                return None
+            tag = sig.enter_tag or "enter_long"
+            return Decision("long", (tag, self._why(name, "entry", sig)), sig.inputs,
+                            sig.stake_scale)
+        if sig.exit_long and not sig.enter_long:
+            return Decision("exit", (sig.exit_tag, self._why(name, "exit", sig)), sig.inputs)
+        return None
+
+    @staticmethod
+    def _why(name: str, what: str, sig: RowSignal) -> str:
+        shown = ", ".join(f"{k} {v:.6g}" for k, v in list(sig.inputs.items())[:8])
+        return f"{name} {what}: {shown}" if shown else f"{name} {what}"
+
+    def _exit_rule(self, rt: StrategyRuntime, trade: Trade, bar: Bar) -> Exit | None:
+        if trade.id is None:
+            return None
+        pos = self.positions.get(trade.id)
+        tf = timeframe_ms(bar.timeframe)
+        if pos is None:
+            # first look at this trade (just filled, or after a restart): the stop
+            # from the real fill rate, on the step of the candle it filled in
+            rate = float(trade.open_price)
+            fee_open = float(self.eng.settings.exchange.taker_fee)
+            tick = bar.tick
+            stop = initial_stop(rt.strategy, rate, tick)
+            trailing = False
+            stored = float(trade.stop_price) if trade.stop_price is not None else None
+            if (stored is not None and rt.strategy.trailing_stop and stop == stop
+                    and stored > stop):
+                stop, trailing = stored, True  # a trailing stop had moved before a restart
+            pos = Position(rate, float(trade.amount), fee_open,
+                           round(trade.open_at.timestamp() * 1000), tick, stop, trailing)
+            self.positions[trade.id] = pos
+            if stop == stop and stored != stop:
+                self.eng.set_trade_stop(trade.id, _d(stop))
+        before = pos.stop
+        ex = self.eng.settings.exchange
+        # no slippage here: the broker applies its own to the fill (paper: slippage_bps)
+        out = check_exit(rt.strategy, pos, bar.open, bar.high, bar.low, bar.close_ms - tf, tf,
+                         float(ex.taker_fee), float(ex.maker_fee))
+        if pos.stop != before and pos.stop == pos.stop and out is None:
+            self.eng.set_trade_stop(trade.id, _d(pos.stop))
+        return out
+
+    # ------------------------------------------------------------ proposals
+    async def _act(self, bot: Bot, bar: Bar, trade: Trade | None, d: Decision, *,
+                   at_price: float, record_signal: bool) -> Signal | None:
+        """Signal row (strategy decisions), risk check, proposal; auto ones executed at
+        `at_price` (the paper broker fills there; a live order at the market)."""
+        eng = self.eng
+        now = eng.clock.now()
+        price = _d(at_price)
+        eng.quotes[bar.symbol] = Quote(price, _d(bar.high), _d(bar.low))
+        approvals = eng.settings.approvals
+        auto_pid: int | None = None
+        force = d.rule is not None
+        sig: Signal | None = None
+        try:
+            with eng.sessions.begin() as s:
+                if record_signal:
+                    sig = Signal(bot_id=bot.id, symbol=bar.symbol, timeframe=bar.timeframe,
+                                 ts=bar.ts, direction=d.direction, strength=1.0,
+                                 confidence=float(d.stake_scale),
+                                 technical_score=float(d.inputs.get("technical", 0.0)),
+                                 sentiment_score=d.inputs.get("sentiment"), price=price,
+                                 inputs=dict(d.inputs), created_at=now)
+                    s.add(sig)
+                    s.flush()
+                    eng.stats.signals += 1
+                pending = s.exec(select(Proposal).where(
+                    Proposal.bot_id == bot.id, Proposal.symbol == bar.symbol,
+                    col(Proposal.state).in_([ProposalState.PENDING, ProposalState.APPROVED]))
+                ).first()
+                if pending is not None and force and pending.state == ProposalState.PENDING:
+                    # an exit rule never waits behind a proposal nobody decided yet
+                    transition(s, pending, ProposalTrigger.REJECT, by="engine", at=now,
+                               note=f"superseded by {d.reasons[0]}")
+                    pending = None
+                if pending is not None:
+                    if sig is not None:
+                        sig.inputs = {**sig.inputs, "skipped": f"proposal #{pending.id} open"}
+                    return sig
+                m = eng.market(bar.symbol)
+                ctx = eng.risk_context(s, bar.symbol)
+                if d.direction == "long":
+                    stake = size_position(ctx.equity, price, eng.settings.risk,
+                                          closed_pnl_ratios=closed_pnl_ratios(s, bot.id),
+                                          atr=d.inputs.get("atr"))
+                    scale = max(0.0, float(d.stake_scale))
+                    amount = _d(float(stake) * scale / at_price) if at_price > 0 else Decimal(0)
+                    if m is not None:
+                        amount = m.round_amount(amount)
+                    intent = Intent(bar.symbol, "buy", "enter", amount, price)
+                    stop = self._stop_estimate(bot, at_price, bar.tick)
+                    trade_id = None
+                else:
+                    assert trade is not None
+                    amount = trade.amount
+                    intent = Intent(bar.symbol, "sell", "exit", amount, price)
+                    stop, trade_id = None, trade.id
+                reason = None if force else pre_trade(intent, ctx, eng.settings.risk)
+                if reason is None and amount <= 0:
+                    reason = "stake too small for one unit"
+                if reason is not None:
+                    if sig is not None:
+                        sig.inputs = {**sig.inputs, "blocked": reason}
+                    eng.stats.blocked += 1
+                    return sig
+                notional = (amount * price).quantize(Decimal("0.01"))
+                ask = (not force) and needs_approval(bot.approval_mode, notional,
+                                                     approvals.auto_max_notional)
+                p = Proposal(bot_id=bot.id, signal_id=sig.id if sig else None,
+                             trade_id=trade_id, symbol=bar.symbol, side=intent.side,
+                             intent=intent.intent, amount=amount, ref_price=price,
+                             stop_price=stop, notional=notional, reasons=list(d.reasons),
+                             state=ProposalState.PENDING, created_at=now,
+                             expires_at=now + timedelta(seconds=approvals.expiry_seconds))
+                s.add(p)
+                s.flush()
+                assert p.id is not None
+                eng.stats.proposals += 1
+                record(s, ProposalCreated(
+                    ts_event=now, proposal_id=p.id, bot=bot.name, symbol=p.symbol, side=p.side,
+                    intent=p.intent, amount=amount, ref_price=price, notional=notional,
+                    stop_price=stop, reasons=list(d.reasons), expires_at=p.expires_at,
+                    needs_approval=ask))
+                if not ask:
+                    auto_pid = p.id
+        except IntegrityError:
+            # this candle was already processed (replay after a restart): finish its
+            # pipeline if the crash came between the proposal and its auto-approval
+            await eng.finish_auto(bot, bar)
+            return None
+        if auto_pid is not None:
+            try:
+                await eng.approve(auto_pid, "auto")
+            except ApprovalError as e:
+                log.info("auto approval of #%s refused: %s", auto_pid, e)
+        if (d.direction == "exit" and trade is not None and trade.id is not None
+                and eng.holding(bot.id, bar.symbol) is None):
+            self.positions.pop(trade.id, None)
+        return sig
+
+    def _stop_estimate(self, bot: Bot, rate: float, tick: int) -> Decimal | None:
+        """The stop the trade will get at this fill rate (shown on the proposal; the
+        trade's own is set from its real fill)."""
+        stop = initial_stop(self.runtime(bot).strategy, rate, tick)
+        return _d(stop) if stop == stop else None
+
+    def describe(self, bot_name: str) -> LoadedStrategy | None:
+        return self.loaded.get(bot_name)

@@ -1,0 +1,226 @@
+"""The built-in strategies. Each is an ordinary `Strategy`: what backtests and
+hyperopts here is what the live engine runs (see `engine.strategy.runtime`).
+
+Sentiment arrives as frame columns computed by the one point-in-time aggregation
+(`sentiment.pointintime`): ``sentiment`` (NaN without news), ``sentiment_confidence``,
+``news_count``, ``news_impact`` and ``event_*`` counts per event type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from engine.strategy.interface import (
+    BooleanParameter,
+    DecimalParameter,
+    Frame,
+    IntParameter,
+    Strategy,
+    crossed_above,
+    crossed_below,
+    shift,
+)
+
+
+class EmaRsiCross(Strategy):
+    """The reference strategy (../shared/data/reference/README.md), long only.
+
+    entry: EMA12 crosses above EMA26, RSI14 < 70, volume > 0; exit: EMA12 crosses below.
+    """
+
+    name = "ema_rsi_cross"
+    stoploss = -0.10
+    fast = IntParameter(5, 30, default=12, space="buy")
+    slow = IntParameter(15, 60, default=26, space="buy")
+    rsi_period = IntParameter(7, 21, default=14, space="buy")
+    rsi_max = DecimalParameter(50.0, 90.0, default=70.0, decimals=1, space="buy")
+
+    def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        from engine.indicators import ema, rsi
+
+        frame["ema_fast"] = ema(frame["close"], int(self.fast))
+        frame["ema_slow"] = ema(frame["close"], int(self.slow))
+        frame["rsi"] = rsi(frame["close"], int(self.rsi_period))
+        return frame
+
+    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        f, s = frame["ema_fast"], frame["ema_slow"]
+        with np.errstate(invalid="ignore"):
+            frame["enter_long"] = (
+                crossed_above(f, s) & (frame["rsi"] < float(self.rsi_max)) & (frame["volume"] > 0)
+            )
+        return frame
+
+    def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        frame["exit_long"] = crossed_below(frame["ema_fast"], frame["ema_slow"])
+        frame["exit_tag"] = "ema_cross_down"
+        return frame
+
+
+class SentimentMomentum(Strategy):
+    """Enter with the news: sentiment beyond a threshold, RSI not stretched; the stake is
+    scaled by the sentiment's confidence; exit when sentiment reverses (or the stop)."""
+
+    name = "sentiment_momentum"
+    stoploss = -0.05
+    can_short = True
+    threshold = DecimalParameter(0.05, 0.9, default=0.3, decimals=2, space="buy")
+    rsi_period = IntParameter(7, 21, default=14, space="buy")
+    rsi_long_max = DecimalParameter(50.0, 90.0, default=70.0, decimals=1, space="buy")
+    rsi_short_min = DecimalParameter(10.0, 50.0, default=30.0, decimals=1, space="buy")
+
+    def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        from engine.indicators import rsi
+
+        frame["rsi"] = rsi(frame["close"], int(self.rsi_period))
+        return frame
+
+    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)
+        r = frame["rsi"]
+        thr = float(self.threshold)
+        with np.errstate(invalid="ignore"):
+            frame["enter_long"] = (s > thr) & (r < float(self.rsi_long_max)) & (frame["volume"] > 0)
+            frame["enter_short"] = (
+                (s < -thr) & (r > float(self.rsi_short_min)) & (frame["volume"] > 0)
+            )
+        conf = np.asarray(frame.get("sentiment_confidence", np.ones(frame.n)), dtype=np.float64)
+        frame["stake_scale"] = np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0)
+        return frame
+
+    def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)
+        frame["exit_long"] = s < 0.0
+        frame["exit_short"] = s > 0.0
+        frame["exit_tag"] = "sentiment_reversal"
+        return frame
+
+
+class SentimentFusion(Strategy):
+    """The engine's original fusion as a strategy (the default bot strategy).
+
+    technical = tanh(EMA spread % / spread_scale), minus 0.3 when RSI is overbought;
+    fused = tech_weight * technical + sentiment_weight * sentiment (technical alone
+    without news). Enter when fused crosses up through ``entry_threshold``; exit when it
+    falls to ``-exit_threshold``, or (``event_exit``) when a hack/exploit headline about
+    the pair arrived inside the event window.
+    """
+
+    name = "sentiment_fusion"
+    stoploss = -0.05
+    startup_candle_count = 60
+    ema_fast = IntParameter(5, 30, default=12, space="buy")
+    ema_slow = IntParameter(15, 60, default=26, space="buy")
+    rsi_period = IntParameter(7, 21, default=14, space="buy")
+    rsi_overbought = DecimalParameter(60.0, 90.0, default=75.0, decimals=1, space="buy")
+    spread_scale = DecimalParameter(0.05, 1.0, default=0.3, decimals=2, space="buy")
+    tech_weight = DecimalParameter(0.0, 1.0, default=0.6, decimals=2, space="buy")
+    sentiment_weight = DecimalParameter(0.0, 1.0, default=0.4, decimals=2, space="buy")
+    entry_threshold = DecimalParameter(0.05, 0.9, default=0.35, decimals=2, space="buy")
+    exit_threshold = DecimalParameter(0.05, 0.9, default=0.25, decimals=2, space="sell")
+    event_exit = BooleanParameter(default=True, space="sell")
+
+    def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        from engine.indicators import atr, ema, rsi
+
+        close = frame["close"]
+        frame["atr"] = atr(frame["high"], frame["low"], close, 14)  # for ATR sizing
+        frame["ema_fast"] = ema(close, int(self.ema_fast))
+        frame["ema_slow"] = ema(close, int(self.ema_slow))
+        frame["rsi"] = rsi(close, int(self.rsi_period))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = (frame["ema_fast"] / frame["ema_slow"] - 1.0) * 100.0
+            tech = np.tanh(spread / float(self.spread_scale))
+            tech = np.where(frame["rsi"] > float(self.rsi_overbought), tech - 0.3, tech)
+        tech = np.clip(tech, -1.0, 1.0)
+        tech[np.isnan(frame["ema_slow"]) | np.isnan(frame["rsi"])] = np.nan
+        sent = np.asarray(frame["sentiment"], dtype=np.float64)
+        has = ~np.isnan(sent)
+        s0 = np.where(has, sent, 0.0)
+        fused = np.where(has, float(self.tech_weight) * tech + float(self.sentiment_weight) * s0,
+                         tech)
+        frame["technical"] = tech
+        frame["fused"] = fused
+        with np.errstate(invalid="ignore"):
+            agree = (tech >= 0) == (s0 >= 0)
+        n = np.minimum(np.asarray(frame["news_count"], dtype=np.float64), 3.0)
+        frame["confidence"] = np.where(
+            has, np.minimum(1.0, 0.5 + 0.1 * n + np.where(agree, 0.2, -0.1)), 0.5)
+        return frame
+
+    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        fused = frame["fused"]
+        prev = shift(fused)
+        prev[np.isnan(prev)] = 0.0
+        thr = float(self.entry_threshold)
+        with np.errstate(invalid="ignore"):
+            frame["enter_long"] = (fused >= thr) & (prev < thr) & (frame["volume"] > 0)
+        return frame
+
+    def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        with np.errstate(invalid="ignore"):
+            weak = frame["fused"] <= -float(self.exit_threshold)
+        hack = np.asarray(frame["event_hack"]) > 0
+        if not bool(self.event_exit):
+            hack = np.zeros(frame.n, dtype=np.bool_)
+        frame["exit_long"] = weak | hack
+        frame["exit_tag"] = np.where(hack & ~weak, "event_hack", "fusion_exit")
+        return frame
+
+
+class NewsMomentum(Strategy):
+    """React to a high-impact headline when it arrives (research document): enter when a
+    headline of impact >= ``impact_min`` became available during the candle, the
+    aggregate sentiment is beyond ``threshold`` and RSI confirms the move; the stake is
+    scaled by the sentiment's confidence. Exits: ROI table, stop, or sentiment turning.
+
+    Live, `on_news` lets the engine act between candles on the same rule.
+    """
+
+    name = "news_momentum"
+    stoploss = -0.04
+    minimal_roi = {0: 0.03, 60: 0.015, 240: 0.0}  # noqa: RUF012 (Freqtrade's shape)
+    startup_candle_count = 30
+    impact_min = IntParameter(3, 10, default=6, space="buy")
+    threshold = DecimalParameter(0.05, 0.9, default=0.3, decimals=2, space="buy")
+    rsi_period = IntParameter(7, 21, default=14, space="buy")
+    rsi_min = DecimalParameter(30.0, 60.0, default=45.0, decimals=1, space="buy")
+    rsi_max = DecimalParameter(60.0, 90.0, default=75.0, decimals=1, space="buy")
+    exit_below = DecimalParameter(-0.5, 0.3, default=0.0, decimals=2, space="sell")
+
+    def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        from engine.indicators import rsi
+
+        frame["rsi"] = rsi(frame["close"], int(self.rsi_period))
+        return frame
+
+    def news_ok(self, impact: float, sentiment: float, rsi_value: float) -> bool:
+        """The entry rule on one instant (shared by the columns and `on_news`)."""
+        return bool(impact >= int(self.impact_min) and sentiment >= float(self.threshold)
+                    and float(self.rsi_min) < rsi_value < float(self.rsi_max))
+
+    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)
+        r = frame["rsi"]
+        with np.errstate(invalid="ignore"):
+            frame["enter_long"] = (
+                (frame["news_impact"] >= int(self.impact_min)) & (s >= float(self.threshold))
+                & (r > float(self.rsi_min)) & (r < float(self.rsi_max)) & (frame["volume"] > 0)
+            )
+        conf = np.nan_to_num(np.asarray(frame["sentiment_confidence"], dtype=np.float64))
+        frame["stake_scale"] = np.clip(conf, 0.25, 1.0)
+        return frame
+
+    def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        s = np.asarray(frame["sentiment"], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            frame["exit_long"] = s < float(self.exit_below)
+        frame["exit_tag"] = "sentiment_turned"
+        return frame
+
+
+BUILTINS: dict[str, type[Strategy]] = {
+    c.name: c for c in (EmaRsiCross, SentimentMomentum, SentimentFusion, NewsMomentum)
+}
