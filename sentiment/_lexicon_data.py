@@ -448,3 +448,56 @@ CONTRAST: frozenset[str] = frozenset({"but", "however", "although", "though", "y
 # headline's news is before it.
 BACKGROUND: frozenset[str] = frozenset({"after", "following"})
 BIG_AMOUNTS: frozenset[str] = frozenset({"billion", "billions", "bn", "trillion", "b"})
+
+# --- crypto rule layer ----------------------------------------------------------------
+# Headline slang of crypto news that finance lexicons lack or misread: "explodes 700%" is
+# a price move up (VADER reads "explode" as violence), "bleeds", "nosedives", "craters"
+# are moves down; chart talk ("death cross", "pullback", "downtrend") carries a tone.
+CRYPTO_DIRECTION: dict[str, int] = {
+    "explodes": 1, "explode": 1, "exploded": 1, "exploding": 1, "moons": 1, "reclaims": 1,
+    "outpaces": 1, "outpace": 1, "flips": 1, "nosedives": -1, "nosedive": -1,
+    "nosedived": -1, "craters": -1, "cratered": -1, "bleeds": -1, "bleeding": -1,
+    "slip": -1, "sags": -1, "wobbles": -1,
+}
+CRYPTO_VALENCE: dict[str, float] = {
+    "moonshot": 2.0, "uptrend": 1.8, "breakouts": 2.0, "highs": 1.4, "outperforming": 1.8,
+    "recovers": 1.6, "recovery": 1.4, "rebound": 1.6, "reclaim": 1.6, "bull-run": 2.2,
+    "bullrun": 2.2, "green": 0.8, "accumulates": 1.6, "whitelisted": 1.2,
+    "pullback": -1.2, "correction": -1.4, "downtrend": -1.8, "lows": -1.2, "red": -1.0,
+    "wipes": -2.0, "wiped": -2.0, "routed": -2.4, "shakeout": -1.4, "doubt": -1.4,
+    "doubts": -1.4, "drainer": -2.6, "exit-scam": -3.2, "rugpulls": -3.2,
+}
+CRYPTO_PHRASES: dict[tuple[str, ...], tuple[float, str]] = {
+    ("death", "cross"): (-2.2, "market"),
+    ("golden", "cross"): (2.2, "market"),
+    ("all-time", "low"): (-2.6, "market"),
+    ("turn", "red"): (-1.8, "market"),
+    ("turns", "red"): (-1.8, "market"),
+    ("turn", "green"): (1.8, "market"),
+    ("turns", "green"): (1.8, "market"),
+    ("etf", "inflows"): (2.4, "market"),
+    ("etf", "outflows"): (-2.4, "market"),
+    ("token", "unlock"): (-1.0, "market"),
+    ("funding", "round"): (1.8, "partnership"),
+}
+for _w, _d in CRYPTO_DIRECTION.items():
+    DIRECTION.setdefault(_w, _d)
+for _ph, _pv in CRYPTO_PHRASES.items():
+    PHRASES.setdefault(_ph, _pv)
+
+# Event types as the issue's table defines them: exchange listings and delistings are
+# "listing/partnership" events, ETF launches and flows are "market/ETF flows" (filings
+# and approvals stay regulatory through "files", "sec", "approval"...). Generic nouns
+# ("blockchain", "network", "update", "treasury") named no event in crypto headlines,
+# where every title has one of them.
+CRYPTO_EVENT_OVERRIDES: dict[str, str] = {
+    **dict.fromkeys(("list", "lists", "listed", "listing", "listings", "delist", "delists",
+                     "delisted", "delisting", "delistings", "relists", "launchpool",
+                     "launchpad"), "partnership"),
+    **dict.fromkeys(("etf", "etfs", "etp", "etps"), "market"),
+    **dict.fromkeys(("files", "filed", "filing", "filings", "s-1", "reserve"), "regulatory"),
+}
+for _w in ("blockchain", "chain", "network", "protocol", "client", "update", "updates",
+           "treasury"):
+    EVENT_WORDS.pop(_w, None)
+EVENT_WORDS.update(CRYPTO_EVENT_OVERRIDES)

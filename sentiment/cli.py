@@ -28,7 +28,7 @@ app = typer.Typer(
 settings_provider: Callable[[], SentimentSettings] = SentimentSettings
 """Where the CLI gets the `[sentiment]` section; `bot/cli.py` may replace it."""
 
-_SCORERS = ("lexicon", "finbert", "openai", "ensemble")
+_SCORERS = ("lexicon", "rules", "finbert", "openai", "ensemble")
 
 
 def _fail(msg: str, code: int = 2) -> typer.Exit:
@@ -57,7 +57,8 @@ def score_cmd(
     headlines: list[str] = typer.Argument(
         None, help="Headlines to score; none (or '-') reads one per line from stdin."
     ),
-    scorer: str = typer.Option(None, "--scorer", "-s", help="lexicon|finbert|openai|ensemble"),
+    scorer: str = typer.Option(None, "--scorer", "-s",
+                               help="lexicon|rules|finbert|openai|ensemble"),
     model: str = typer.Option(None, "--model", help="FinBERT hub id or local path"),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per line."),
 ) -> None:
@@ -88,29 +89,51 @@ def score_cmd(
 @app.command("eval")
 def eval_cmd(
     data: Path = typer.Option(..., "--data", help="Labelled file (PhraseBank or CSV)."),
-    fmt: str = typer.Option(None, "--format", help="phrasebank|csv (default: by extension)"),
+    fmt: str = typer.Option(None, "--format",
+                            help="phrasebank|csv|jsonl (default: by extension)"),
     text_col: str = typer.Option("text", "--text-col", help="CSV text column"),
     label_col: str = typer.Option("label", "--label-col", help="CSV label column"),
-    scorer: str = typer.Option(None, "--scorer", "-s", help="lexicon|finbert|openai|ensemble"),
+    label_map: str = typer.Option(
+        None, "--label-map", help="RAW=LABEL pairs, e.g. '0=negative,1=positive,2=neutral'"),
+    scorer: str = typer.Option(None, "--scorer", "-s",
+                               help="lexicon|rules|finbert|openai|ensemble"),
     model: str = typer.Option(None, "--model", help="FinBERT hub id or local path"),
+    train_prior: bool = typer.Option(
+        False, "--train-prior",
+        help="lexicon: score with the training data's class prior, not the crypto one"),
     encoding: str = typer.Option(None, "--encoding", help="Default: detect UTF-8 vs Latin-1"),
     limit: int = typer.Option(0, "--limit", min=0, help="Only the first N rows (0 = all)"),
+    event_col: str = typer.Option(None, "--event-col",
+                                  help="CSV/JSONL column of hand-labelled event types"),
+    tickers_col: str = typer.Option(None, "--tickers-col",
+                                    help="Column of reference tickers ('|'-separated)"),
+    tags_col: str = typer.Option(None, "--tags-col",
+                                 help="Columns of archive tags/category ('a,b'; '|' inside)"),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable JSON."),
 ) -> None:
-    """Accuracy, macro-F1, per-class precision/recall, confusion matrix, headlines/s."""
-    from sentiment.evaluate import DataError, evaluate, load_dataset
+    """Accuracy, macro-F1, per-class precision/recall, confusion matrix, calibration
+    (expected calibration error and reliability bins), headlines/s."""
+    from sentiment.evaluate import DataError, evaluate, load_dataset, parse_label_map
 
-    if fmt is not None and fmt not in ("phrasebank", "csv"):
-        raise typer.BadParameter(f"unknown format {fmt!r} (phrasebank|csv)", param_hint="--format")
+    if fmt is not None and fmt not in ("phrasebank", "csv", "jsonl"):
+        raise typer.BadParameter(f"unknown format {fmt!r} (phrasebank|csv|jsonl)",
+                                 param_hint="--format")
     if not data.is_file():
         raise _fail(f"--data {data}: no such file")
     try:
-        rows = load_dataset(data, fmt, text_col, label_col, encoding)  # type: ignore[arg-type]
+        lmap = parse_label_map(label_map) if label_map else None
+        rows = load_dataset(data, fmt, text_col, label_col, encoding,  # type: ignore[arg-type]
+                            lmap)
     except DataError as exc:
         raise _fail(str(exc)) from None
     if limit:
         rows = rows[:limit]
     sc = _build(scorer, model)
+    if train_prior and sc.name == "lexicon":
+        from sentiment.headline import HeadlineScorer
+
+        if isinstance(sc, HeadlineScorer):
+            sc = HeadlineScorer(adapt_prior=False)
     try:
         sc.score(["warm-up"])  # model load and first-call costs are not throughput
         if not json_out and sys.stdout.isatty():
@@ -124,8 +147,17 @@ def eval_cmd(
     except SentimentError as exc:
         raise _fail(f"scoring failed: {exc}", 1) from None
     report.extra["data"] = str(data)
+    checks: dict[str, object] = {}
+    if event_col or tickers_col or tags_col:
+        from sentiment.evalcols import column_checks
+
+        try:
+            checks = column_checks(sc, data, text_col, event_col, tickers_col, tags_col,
+                                   encoding, limit)
+        except DataError as exc:
+            raise _fail(str(exc)) from None
     if json_out:
-        typer.echo(json.dumps({**report.as_dict(), "data": str(data)}))
+        typer.echo(json.dumps({**report.as_dict(), **checks, "data": str(data)}))
         return
     typer.echo(f"scorer: {report.scorer}   data: {data}   n={report.n}")
     typer.echo(f"accuracy: {report.accuracy:.4f}   macro-F1: {report.macro_f1:.4f}")
@@ -140,7 +172,61 @@ def eval_cmd(
     typer.echo(f"{'':<10}" + "".join(f"{p:>10}" for p in labels))
     for t in labels:
         typer.echo(f"{t:<10}" + "".join(f"{report.confusion[t][p]:>10d}" for p in labels))
+    cal = report.extra.get("calibration")
+    if isinstance(cal, dict):
+        typer.echo(f"calibration: ECE {cal['ece']:.4f}  mean confidence "
+                   f"{cal['mean_confidence']:.4f} vs accuracy {cal['accuracy']:.4f}")
+        typer.echo(f"{'confidence bin':<16}{'n':>6}{'mean conf':>11}{'accuracy':>10}")
+        for b in cal["bins"]:
+            typer.echo(f"{b['lo']:.1f}-{b['hi']:.1f}{'':<9}{int(b['n']):>6d}"
+                       f"{b['confidence']:>11.4f}{b['accuracy']:>10.4f}")
     typer.echo(f"throughput: {report.headlines_per_s:,.0f} headlines/s ({report.seconds:.3f} s)")
+    if checks:
+        from sentiment.evalcols import print_checks
+
+        print_checks(checks, typer.echo)
+
+
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@app.command("train")
+def train_cmd(
+    data: Path = typer.Option(
+        _SHARED / "sentiment" / "twitter_financial_news" / "sent_train.csv", "--data",
+        help="Twitter Financial News train split (text,label; 0 bear, 1 bull, 2 neutral)."),
+    unlabelled: Path = typer.Option(
+        _SHARED / "news" / "crypto_headlines_2025.jsonl.gz", "--unlabelled",
+        help="Unlabelled crypto headlines (.jsonl.gz) for prior adaptation and "
+             "self-training; '-' to skip."),
+    calibrate: Path = typer.Option(
+        Path(__file__).resolve().parents[1] / "tests" / "sentiment" / "data"
+        / "crypto_headlines_dev.csv", "--calibrate",
+        help="Hand-labelled crypto CSV (title,label) for the crypto temperature; '-' to skip."),
+    out: Path = typer.Option(None, "--out", help="Default: the packaged model file."),
+    lexicon_weight: float = typer.Option(2.0, "--lexicon-weight", min=0.0),
+    json_out: bool = typer.Option(False, "--json", help="Machine-readable JSON report."),
+) -> None:
+    """Fit the shipped headline model (deterministic; see sentiment/model/MODEL_CARD.md)."""
+    from sentiment.linear import DEFAULT_MODEL
+    from sentiment.train import TrainConfig, train
+
+    if not data.is_file():
+        raise _fail(f"--data {data}: no such file")
+    crypto = None if str(unlabelled) == "-" else unlabelled
+    if crypto is not None and not crypto.is_file():
+        raise _fail(f"--unlabelled {crypto}: no such file")
+    log = (lambda _m: None) if json_out else typer.echo
+    calib = None if str(calibrate) == "-" or not calibrate.is_file() else calibrate
+    model, report = train(data, crypto, TrainConfig(lexicon_weight=lexicon_weight), log=log,
+                          calib_csv=calib)
+    target = out or DEFAULT_MODEL
+    model.save(target)
+    report["out"] = str(target)
+    if json_out:
+        typer.echo(json.dumps(report))
+    else:
+        typer.echo(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB)")
 
 
 def main() -> None:  # pragma: no cover - convenience for `python -m sentiment.cli`

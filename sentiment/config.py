@@ -1,7 +1,7 @@
 """Settings of the sentiment pipeline.
 
-Lives in `sentiment` (not `engine.config`) because `sentiment` must never import
-`engine`; `engine.config.Settings` embeds this model as its `[sentiment]` section.
+Lives in `sentiment` (not `engine.storage.config`) because `sentiment` must never import
+`engine`; `engine.storage.config.Settings` embeds this model as its `[sentiment]` section.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-ScorerName = Literal["lexicon", "finbert", "openai", "ensemble"]
+ScorerName = Literal["lexicon", "rules", "finbert", "openai", "ensemble"]
 SourceName = Literal["rss", "cryptopanic", "reddit"]
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from sentiment.calibration import reliability
 from sentiment.items import LABELS, Label, Scorer
 
 __all__ = [
@@ -24,10 +26,11 @@ __all__ = [
     "load_dataset",
     "load_phrasebank",
     "normalise_label",
+    "parse_label_map",
     "read_text",
 ]
 
-Format = Literal["phrasebank", "csv"]
+Format = Literal["phrasebank", "csv", "jsonl"]
 
 _LABEL_MAP: dict[str, Label] = {
     "positive": "positive", "pos": "positive", "1": "positive", "+1": "positive",
@@ -42,9 +45,25 @@ class DataError(ValueError):
     """The evaluation data is unreadable or malformed; the message names file and line."""
 
 
-def normalise_label(raw: str) -> Label:
-    """positive/negative/neutral, also 1/-1/0 and bullish/bearish (case-insensitive)."""
-    lab = _LABEL_MAP.get(raw.strip().lower())
+def parse_label_map(spec: str) -> dict[str, Label]:
+    """`"0=negative,1=positive,2=neutral"` -> a map applied before the built-in aliases
+    (the Twitter Financial News set uses 0 = bearish, where the default reads 0 = neutral)."""
+    out: dict[str, Label] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        raw, sep, lab = part.partition("=")
+        if not sep:
+            raise DataError(f"label map entry {part!r} is not RAW=LABEL")
+        out[raw.strip().lower()] = normalise_label(lab)
+    return out
+
+
+def normalise_label(raw: str, label_map: dict[str, Label] | None = None) -> Label:
+    """positive/negative/neutral, also 1/-1/0 and bullish/bearish (case-insensitive);
+    `label_map` (from `parse_label_map`) wins over these aliases."""
+    key = raw.strip().lower()
+    lab = (label_map or {}).get(key) or _LABEL_MAP.get(key)
     if lab is None:
         raise DataError(f"unknown label {raw.strip()!r} (use positive/negative/neutral, "
                         "1/-1/0 or bullish/bearish)")
@@ -92,22 +111,43 @@ def load_phrasebank(path: Path, encoding: str | None = None) -> list[tuple[str, 
     return rows
 
 
+def _jsonl_records(path: Path, encoding: str | None) -> list[dict[str, str]]:
+    recs: list[dict[str, str]] = []
+    for n, line in enumerate(read_text(path, encoding).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise DataError(f"{path}:{n}: not JSON ({exc})") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{n}: not a JSON object")
+        recs.append({k: "" if v is None else str(v) for k, v in obj.items()})
+    return recs
+
+
 def load_csv(
-    path: Path, text_col: str = "text", label_col: str = "label", encoding: str | None = None
+    path: Path, text_col: str = "text", label_col: str = "label", encoding: str | None = None,
+    label_map: dict[str, Label] | None = None, jsonl: bool = False,
 ) -> list[tuple[str, Label]]:
-    """A CSV with a header row; columns chosen by name."""
-    reader = csv.DictReader(io.StringIO(read_text(path, encoding)))
-    cols = reader.fieldnames or []
+    """A CSV with a header row (or JSON lines, `jsonl=True`); columns chosen by name."""
+    if jsonl:
+        recs = _jsonl_records(path, encoding)
+        cols = list(recs[0]) if recs else []
+        reader: Sequence[dict[str, str]] | csv.DictReader[str] = recs
+    else:
+        reader = csv.DictReader(io.StringIO(read_text(path, encoding)))
+        cols = list(reader.fieldnames or [])
     for c in (text_col, label_col):
         if c not in cols:
             raise DataError(f"{path}: no column {c!r} (columns: {', '.join(cols) or 'none'})")
     rows: list[tuple[str, Label]] = []
-    for n, rec in enumerate(reader, 2):
+    for n, rec in enumerate(reader, 1 if jsonl else 2):
         text = (rec.get(text_col) or "").strip()
         if not text:
             continue
         try:
-            rows.append((text, normalise_label(rec.get(label_col) or "")))
+            rows.append((text, normalise_label(rec.get(label_col) or "", label_map)))
         except DataError as exc:
             raise DataError(f"{path}:{n}: {exc}") from None
     if not rows:
@@ -121,12 +161,16 @@ def load_dataset(
     text_col: str = "text",
     label_col: str = "label",
     encoding: str | None = None,
+    label_map: dict[str, Label] | None = None,
 ) -> list[tuple[str, Label]]:
-    """Load by explicit format, or guess: `.csv` is CSV, anything else PhraseBank."""
+    """Load by explicit format, or guess: `.csv` is CSV, `.jsonl`/`.json` JSON lines,
+    anything else PhraseBank."""
     if fmt is None:
-        fmt = "csv" if path.suffix.lower() == ".csv" else "phrasebank"
-    if fmt == "csv":
-        return load_csv(path, text_col, label_col, encoding)
+        suffix = path.suffix.lower()
+        fmt = "csv" if suffix == ".csv" else "jsonl" if suffix in (".jsonl", ".json") \
+            else "phrasebank"
+    if fmt in ("csv", "jsonl"):
+        return load_csv(path, text_col, label_col, encoding, label_map, jsonl=fmt == "jsonl")
     return load_phrasebank(path, encoding)
 
 
@@ -157,6 +201,8 @@ class EvalReport:
             "confusion": self.confusion,
             "seconds": round(self.seconds, 4),
             "headlines_per_s": round(self.headlines_per_s, 1),
+            **({"calibration": self.extra["calibration"]} if "calibration" in self.extra
+               else {}),
         }
 
 
@@ -195,14 +241,19 @@ def evaluate(
     texts = [t for t, _ in rows]
     t0 = time.perf_counter()
     preds: list[Label] = []
+    confs: list[float] = []
     for i in range(0, len(texts), batch):
-        preds.extend(s.label for s in scorer.score(texts[i : i + batch]))
+        for s in scorer.score(texts[i : i + batch]):
+            preds.append(s.label)
+            confs.append(s.confidence)
         if progress is not None:
             progress(min(batch, len(texts) - i))
     dt = time.perf_counter() - t0
-    acc, macro, per, conf = metrics([lab for _, lab in rows], preds)
+    truth = [lab for _, lab in rows]
+    acc, macro, per, conf = metrics(truth, preds)
+    cal = reliability(confs, [t == p for t, p in zip(truth, preds, strict=True)])
     return EvalReport(
         n=len(rows), accuracy=acc, macro_f1=macro, per_class=per, confusion=conf,
         seconds=dt, headlines_per_s=len(rows) / dt if dt > 0 else float("inf"),
-        scorer=getattr(scorer, "name", type(scorer).__name__),
+        scorer=getattr(scorer, "name", type(scorer).__name__), extra={"calibration": cal},
     )

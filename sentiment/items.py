@@ -1,6 +1,6 @@
 """Plain value types shared by sources, scorers, aggregation and the engine adapter.
 
-No DB code here: `engine/news.py` maps these onto the SQLModel rows, so `sentiment`
+No DB code here: `engine/data/news.py` maps these onto the SQLModel rows, so `sentiment`
 stays importable (and testable) without the engine.
 """
 

@@ -93,6 +93,7 @@ def _build_table(extra_items: tuple[tuple[str, float], ...] = ()) -> dict[str, _
         if w.isalpha() and w not in D.NEUTRALISE:
             valence[w] = v * VADER_WEIGHT
     valence.update(D.DOMAIN_VALENCE)
+    valence.update(D.CRYPTO_VALENCE)
     valence.update(D.INTRINSIC_QUANTITY_VALENCE)
     valence.update(dict(extra_items))
     negators = (negate | D.EXTRA_NEGATORS) - {"despite"}

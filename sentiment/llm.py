@@ -13,6 +13,11 @@ Why it is built this way:
 * timeouts and retries are the openai client's own (`timeout`, `max_retries`); anything
   that still fails falls back to `lexicon` for that batch when `openai_fallback` is on.
 
+* optional market context (`market_context`): the research document's GPT evaluator
+  sees each coin's price, 24 h change, RSI(14) and trend next to the headline, because
+  "ETF approved" means less after a +30% day than after a -30% week. The context is part
+  of the cache key (coarsely rounded), so a verdict is reused only in a similar market.
+
 The API key is a `SecretStr` in settings and never appears in a log line or message.
 """
 
@@ -23,7 +28,7 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,19 +44,45 @@ from sentiment.symbols import SymbolTagger
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["Budget", "HeadlineVerdict", "OpenAIScorer", "Verdicts"]
+__all__ = ["Budget", "HeadlineVerdict", "MarketContext", "MarketContextFn", "OpenAIScorer",
+           "Verdicts"]
 
 log = logging.getLogger(__name__)
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 SYSTEM_PROMPT = (
     "You are a crypto market news analyst. For each headline, judge its likely effect on "
     "the price of the crypto assets it concerns (not the writer's mood). Return one item "
     "per headline id: label (positive/negative/neutral), score in [-1, 1] (negative = "
     "bearish), confidence in [0, 1], event_type (regulatory, partnership, technical, "
     "hack/exploit, market, macro, none), impact 1-10 (10 = market-wide shock), symbols "
-    "(tickers such as BTC, ETH), and a one-sentence reasoning."
+    "(tickers such as BTC, ETH), and a one-sentence reasoning. When a 'market' object "
+    "gives a coin's price, 24 h change in %, RSI(14) and trend, judge the headline against "
+    "it: news already priced in moves the price less."
 )
+
+
+@dataclass(frozen=True)
+class MarketContext:
+    """One coin's state when the headline is scored (what the GPT evaluator is shown)."""
+
+    price: float
+    change_24h_pct: float
+    rsi_14: float
+    trend: Literal["up", "down", "sideways"]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"price": round(self.price, 8), "change_24h_pct": round(self.change_24h_pct, 2),
+                "rsi_14": round(self.rsi_14, 1), "trend": self.trend}
+
+    def bucket(self) -> str:
+        """Coarse form for the cache key: 5-point change and RSI bands, the trend."""
+        return f"{round(self.change_24h_pct / 5)}:{round(self.rsi_14 / 5)}:{self.trend}"
+
+
+MarketContextFn = Callable[[Sequence[str]], Mapping[str, MarketContext]]
+"""Symbols -> their context now (missing symbols are simply not sent); the engine's
+market data provides it, `sentiment` never reads prices itself."""
 
 
 class HeadlineVerdict(BaseModel):
@@ -146,6 +177,7 @@ class OpenAIScorer:
         http_client: httpx.AsyncClient | None = None,
         tagger: SymbolTagger | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        market_context: MarketContextFn | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -165,6 +197,7 @@ class OpenAIScorer:
         self._clock = clock
         self._clients: dict[int, Any] = {}
         self.requests_sent = 0
+        self.market_context = market_context
 
     @classmethod
     def from_settings(
@@ -174,8 +207,15 @@ class OpenAIScorer:
         alert: Callable[[str], None] | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> OpenAIScorer:
-        fallback = (LexiconScorer(extra_lexicon=s.extra_lexicon, aliases=s.symbol_aliases)
-                    if s.openai_fallback else None)
+        fallback: Scorer | None = None
+        if s.openai_fallback:
+            from sentiment.scorers import make_scorer
+
+            try:  # the default offline scorer (rules + model); the rules if no model file
+                fallback = make_scorer("lexicon", s)
+            except ScorerError:
+                fallback = LexiconScorer(extra_lexicon=s.extra_lexicon,
+                                         aliases=s.symbol_aliases)
         return cls(
             base_url=s.openai_base_url,
             api_key=s.openai_api_key.get_secret_value() if s.openai_api_key else None,
@@ -203,10 +243,22 @@ class OpenAIScorer:
             self._clients = {id(loop): c}
         return c
 
-    def cache_key(self, text: str) -> str:
+    def cache_key(self, text: str, context: str = "") -> str:
         return hashlib.sha256(
-            f"{self.model}\x00{PROMPT_VERSION}\x00{text}".encode()
+            f"{self.model}\x00{PROMPT_VERSION}\x00{text}\x00{context}".encode()
         ).hexdigest()
+
+    def _contexts(self, texts: Sequence[str]) -> tuple[dict[str, MarketContext], list[str]]:
+        """Market context of the coins in `texts`, and each text's cache-key part."""
+        if self.market_context is None:
+            return {}, [""] * len(texts)
+        syms = [self._tagger.tag(t) for t in texts]
+        try:
+            ctx = dict(self.market_context(sorted({x for ss in syms for x in ss})))
+        except Exception:  # a context provider must not break scoring
+            log.exception("market context provider failed; scoring without context")
+            return {}, [""] * len(texts)
+        return ctx, [",".join(f"{x}={ctx[x].bucket()}" for x in ss if x in ctx) for ss in syms]
 
     def _remember(self, key: str, score: Score) -> None:
         if self._cache_size <= 0:
@@ -234,11 +286,18 @@ class OpenAIScorer:
                     log.exception("alert hook failed")
         raise BudgetExceeded(why)
 
-    async def _request(self, texts: Sequence[str]) -> list[Score]:
+    async def _request(self, texts: Sequence[str],
+                       ctx: Mapping[str, MarketContext] | None = None) -> list[Score]:
         import openai
 
-        payload = json.dumps({"headlines": [{"id": i, "text": t} for i, t in enumerate(texts)]},
-                             ensure_ascii=False)
+        body: dict[str, object] = {"headlines": [{"id": i, "text": t}
+                                                 for i, t in enumerate(texts)]}
+        if ctx:
+            wanted = {x for t in texts for x in self._tagger.tag(t)}
+            market = {k: v.as_dict() for k, v in sorted(ctx.items()) if k in wanted}
+            if market:
+                body["market"] = market
+        payload = json.dumps(body, ensure_ascii=False)
         try:
             resp = await self._client().chat.completions.create(
                 model=self.model,
@@ -280,10 +339,11 @@ class OpenAIScorer:
                              scorer=self.name, reasoning=v.reasoning[:500]))
         return out
 
-    async def _chunk(self, texts: Sequence[str]) -> list[Score]:
+    async def _chunk(self, texts: Sequence[str],
+                     ctx: Mapping[str, MarketContext] | None = None) -> list[Score]:
         try:
             self._check_budget()
-            return await self._request(texts)
+            return await self._request(texts, ctx)
         except ScorerError as exc:
             if self.fallback is None:
                 raise
@@ -296,7 +356,8 @@ class OpenAIScorer:
 
     async def ascore(self, texts: Sequence[str]) -> list[Score]:
         """Cached verdicts for known texts; misses go out `batch_size` per request."""
-        keys = [self.cache_key(t) for t in texts]
+        ctx, parts = self._contexts(texts)
+        keys = [self.cache_key(t, c) for t, c in zip(texts, parts, strict=True)]
         out: list[Score | None] = [self._cache.get(k) for k in keys]
         todo: dict[str, int] = {}
         for i, (k, s) in enumerate(zip(keys, out, strict=True)):
@@ -305,7 +366,7 @@ class OpenAIScorer:
         miss = list(todo.items())
         for start in range(0, len(miss), self.batch_size):
             part = miss[start : start + self.batch_size]
-            scores = await self._chunk([texts[i] for _, i in part])
+            scores = await self._chunk([texts[i] for _, i in part], ctx)
             for (k, _i), sc in zip(part, scores, strict=True):
                 if sc.scorer == self.name:  # fallback verdicts are not cached
                     self._remember(k, sc)

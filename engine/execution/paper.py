@@ -78,12 +78,13 @@ class PaperBroker:
                 row.updated_at = self.clock.now()
 
     def market(self, symbol: str) -> MarketInfo:
+        """The market's rules; without a table from the exchange (a replay), none: the
+        amount is the stake over the price to the database's 18 decimals and prices are
+        taken as they come, as the backtester does without a market table."""
         if symbol not in self.markets:
             base, quote = _split(symbol)
-            self.markets[symbol] = MarketInfo(symbol, base, quote, min_amount=Decimal("0.00001"),
-                                              min_cost=Decimal("5"),
-                                              amount_step=Decimal("0.00001"),
-                                              price_step=Decimal("0.01"))
+            self.markets[symbol] = MarketInfo(symbol, base, quote, amount_step=Decimal("1e-18"),
+                                              price_step=Decimal("1e-18"))
         return self.markets[symbol]
 
     async def load_markets(self) -> dict[str, MarketInfo]:
@@ -134,7 +135,9 @@ class PaperBroker:
             return BrokerOrder(req.client_order_id, None, "rejected", Decimal(0), None,
                                error="empty order book")
         cost = sum((p * a for p, a in fills), Decimal(0))
-        avg = (cost / filled).quantize(Decimal("0.00000001"))
+        # the database keeps 18 decimals: no coarser rounding of a simulated fill price
+        # (a computed rate, a stop or ROI target, is not on any 8-decimal grid)
+        avg = (cost / filled).quantize(Decimal("1e-18"))
         fee = (cost * self.taker_fee).quantize(Decimal("0.00000001"))
         if req.side == "buy" and self._free(quote) < cost + fee:
             raise InsufficientFunds(f"not enough {quote}: need {cost + fee:.2f}, "

@@ -69,6 +69,22 @@ class BacktestOutput:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class StrategyView:
+    """A bot's active strategy for `/strategy`: parameters and where each came from
+    (``default``, the hyperopt file's path, or ``settings``)."""
+
+    bot: str
+    strategy: str
+    class_name: str
+    source: str  # "built-in" or the strategy file
+    timeframe: str
+    params: dict[str, Any]
+    sources: dict[str, str]
+    params_file: str
+    params_file_loaded: bool
+
+
 class Attachment(Protocol):
     """Something that runs beside the engine for the service's lifetime (the chat
     transports and their alert notifier): built from the engine, started after it,
@@ -105,6 +121,9 @@ class TradingAPI(Protocol):
     # -- risk
     def risk_status(self) -> RiskStatus: ...
     async def resume(self, by: str) -> list[RiskEvent]: ...
+
+    # -- strategies
+    def strategy_info(self, bot: str | None = None) -> StrategyView: ...
 
     # -- research
     async def backtest(

@@ -85,9 +85,9 @@ async def score_headlines(sessions: SessionFactory) -> int:
     """Score unscored headlines with the sentiment package's lexicon scorer (through
     `engine.data.news`, the same path the service's news poll takes)."""
     from engine.data.news import score_pending
-    from sentiment.lexicon import LexiconScorer
+    from sentiment.scorers import make_scorer
 
-    return await score_pending(sessions, LexiconScorer())
+    return await score_pending(sessions, make_scorer("lexicon"))
 
 
 def demo_settings(settings: Settings, db_url: str) -> Settings:

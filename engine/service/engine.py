@@ -70,6 +70,7 @@ from engine.service.api import (
     BreakerState,
     Decision,
     RiskStatus,
+    StrategyView,
     TradingAPI,
 )
 from engine.service.bots import BotManager
@@ -455,6 +456,21 @@ class Engine:
 
     async def pause_bot(self, name: str | None, by: str) -> Bot:
         return self.bots.set_state(name, "pause", by)
+
+    def strategy_info(self, bot: str | None = None) -> StrategyView:
+        """The active strategy of `bot` (the only bot when None) and its parameters."""
+        bots = self.bots.all()
+        if bot is None and len(bots) != 1:
+            raise SentitradeError(f"which bot? one of {', '.join(b.name for b in bots)}")
+        b = bots[0] if bot is None else next((x for x in bots if x.name == bot), None)
+        if b is None:
+            raise SentitradeError(f"no bot {bot!r}: one of {', '.join(x.name for x in bots)}")
+        self.strategies.runtime(b)
+        ls = self.strategies.loaded[b.name]
+        return StrategyView(b.name, ls.strategy.name, type(ls.strategy).__name__,
+                            str(ls.file) if ls.file else "built-in", b.timeframe, ls.values(),
+                            dict(ls.sources), str(ls.params_file),
+                            str(ls.params_file) in ls.sources.values())
 
     # ================================================================ positions
     def open_trades(self) -> list[Trade]:

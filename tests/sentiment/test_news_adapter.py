@@ -1,4 +1,4 @@
-"""engine/news.py: storage, never-twice scoring, loading for aggregation, and poll()."""
+"""engine/data/news.py: storage, never-twice scoring, loading for aggregation, and poll()."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlmodel import SQLModel, select
 
-from engine.db import SessionFactory, make_engine
-from engine.models import NewsItem, SentimentScore
-from engine.news import load_aggregator, load_scored, poll, save_items, score_pending, unscored
+from engine.data.news import load_aggregator, load_scored, poll, save_items, score_pending, unscored
+from engine.storage.db import SessionFactory, make_engine
+from engine.storage.models import NewsItem, SentimentScore
 from sentiment.config import SentimentSettings
 from sentiment.errors import ScorerError
 from sentiment.items import RawItem, Score
