@@ -43,7 +43,7 @@ from commands import COMMANDS, dispatch
 from commands.auth import REFUSAL, identify
 from commands.base import Ctx, Identity
 from commands.callbacks import CallbackSigner
-from commands.catalog import TIMEFRAMES, known_strategies
+from commands.catalog import TIMEFRAMES
 from commands.reply import Reply, discord_markdown
 from engine.service.api import TradingAPI
 from engine.storage.config import Settings
@@ -91,9 +91,10 @@ SLASH_OPTIONS: dict[str, tuple[SlashOption, ...]] = {
     "backtest": (SlashOption("pair", "e.g. BTC/USDT", required=True),
                  SlashOption("timeframe", "candle size", required=True, choices=TIMEFRAMES),
                  SlashOption("duration", "e.g. 30d, 8w, 6m, 1y", required=True),
-                 SlashOption("strategy", "strategy", required=True,
-                             choices=known_strategies()[:25])),
+                 SlashOption("strategy", "built-in name or your strategy's class name",
+                             required=True)),
     "logs": _n("how many lines (default 20)"),
+    "strategy": (SlashOption("bot", "bot name (default: the only bot)"),),
 }
 
 _STYLES = {"approve": discord.ButtonStyle.success, "reject": discord.ButtonStyle.danger,

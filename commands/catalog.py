@@ -24,6 +24,7 @@ from commands.base import (
 )
 from commands.fmt import amount, num, proposal_text, signed, table, when
 from commands.reply import Attachment, Reply
+from commands.strategies import StrategyCmd
 from engine.storage.dbtypes import utcnow
 from engine.storage.models import Bot, Trade
 
@@ -496,8 +497,9 @@ class Backtest(Command[BacktestArgs]):
         days = int(m.group(1)) * _UNIT_DAYS[m.group(2)]
         if not 1 <= days <= 3650:
             raise UsageError("duration from 1d to 10y")
-        if strat not in known_strategies():
-            raise UsageError(f"strategy one of {', '.join(known_strategies())}")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", strat):
+            raise UsageError(f"strategy: a built-in ({', '.join(known_strategies())}) or "
+                             "your strategy's class name")
         return BacktestArgs(pair.upper(), tf, days, strat)
 
     async def run(self, ctx: Ctx, params: BacktestArgs) -> Reply:
@@ -505,6 +507,13 @@ class Backtest(Command[BacktestArgs]):
         if pairs and params.pair not in pairs:
             return Reply(f"{self.usage_line()}\nunknown pair {params.pair}: one of "
                          f"{', '.join(sorted(pairs))}", ok=False)
+        from engine.strategy import StrategyError
+        from engine.strategy.registry import strategy_class
+
+        try:  # built-ins, or a class in the bot's strategy folder
+            strategy_class(params.strategy, ctx.api.settings.engine.strategy_path)
+        except StrategyError as e:
+            return Reply(f"{self.usage_line()}\n{str(e)[:300]}", ok=False)
         out = await ctx.api.backtest(params.pair, params.timeframe, params.days, params.strategy)
         image = Attachment("report.png", out.report_png, "image/png") if out.report_png else None
         doc = (Attachment("trades.csv", out.trades_csv, "text/csv") if out.trades_csv
@@ -553,6 +562,7 @@ class Version(Command[None]):
 _CLASSES: tuple[type[Command[Any]], ...] = (
     Start, Help, StartBot, StopBot, Pause, Status, Positions, Trades, Profit,
                   BalanceCmd, Daily, Weekly, Monthly, Performance, Pending, Approve, Reject,
-                  ForceExit, Sentiment, Signals, Risk, Resume, Alerts, Backtest, Logs, Version)
+                  ForceExit, Sentiment, Signals, Risk, Resume, Alerts, Backtest, StrategyCmd,
+                  Logs, Version)
 ALL: tuple[Command[Any], ...] = tuple(c() for c in _CLASSES)
 COMMANDS: dict[str, Command[Any]] = {c.name: c for c in ALL}

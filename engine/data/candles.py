@@ -299,6 +299,7 @@ class Bar:
     volume: float
     next_open: float | None = None
     tick: int = -1
+    next_tick: int = -1  # the price step of the next candle (where an entry fills)
 
     @property
     def close_ms(self) -> int:

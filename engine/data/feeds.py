@@ -12,7 +12,7 @@ import heapq
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -138,10 +138,12 @@ class ReplayFeed:
 
     def _bar(self, key: tuple[str, str], i: int) -> Bar:
         c = self.candles[key]
-        nxt = float(c.open[i + 1]) if i + 1 < len(c) else None
+        last = i + 1 >= len(c)
+        nxt = None if last else float(c.open[i + 1])
+        ticks = self.ticks[key]
         return Bar(key[0], key[1], ms_to_dt(int(c.close_time[i])), float(c.open[i]),
                    float(c.high[i]), float(c.low[i]), float(c.close[i]), float(c.volume[i]),
-                   nxt, int(self.ticks[key][i]))
+                   nxt, int(ticks[i]), -1 if last else int(ticks[i + 1]))
 
     def steps(self, after_ms: int | None = None) -> Iterator[tuple[int, list[Bar]]]:
         heads: list[tuple[int, int, str, str, int]] = []
@@ -184,28 +186,3 @@ class ReplayFeed:
         lo = 0 if since_ms is None else int(np.searchsorted(ct, since_ms, "right"))
         hi = int(np.searchsorted(ct, now_ms, "right"))
         return [self._bar(key, i) for i in range(lo, hi)]
-
-
-class CcxtFeed:
-    """OHLCV polling through a ccxt async exchange (its own rate limiter on); markets
-    are loaded once. The still-forming last candle is dropped."""
-
-    def __init__(self, exchange: Any) -> None:
-        self.exchange = exchange
-        self._markets_loaded = False
-
-    async def closed_bars(self, symbol: str, timeframe: str, since_ms: int | None) -> list[Bar]:
-        if not self._markets_loaded:
-            await self.exchange.load_markets()
-            self._markets_loaded = True
-        step = timeframe_ms(timeframe)
-        rows = await self.exchange.fetch_ohlcv(symbol, timeframe, since=since_ms, limit=500)
-        now_ms = int(self.exchange.milliseconds())
-        out: list[Bar] = []
-        for o_ms, o, h, lo, c, v in rows:
-            close_ms = int(o_ms) + step
-            if close_ms > now_ms or (since_ms is not None and close_ms <= since_ms):
-                continue
-            out.append(Bar(symbol, timeframe, ms_to_dt(close_ms), float(o), float(h), float(lo),
-                           float(c), float(v or 0)))
-        return out

@@ -93,6 +93,10 @@ class CcxtBroker:
         exchange = klass(config)
         if ex.sandbox:
             exchange.set_sandbox_mode(True)
+        if ex.api_url:
+            from engine.data.exchange import rewrite_urls
+
+            rewrite_urls(exchange, ex.api_url)
         return cls(exchange, taker_fee=ex.taker_fee, **kw)
 
     async def _call(self, fn: Callable[[], Awaitable[R]], *, safe: bool) -> R:

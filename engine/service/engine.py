@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlmodel import Session, col, func, select
 
@@ -619,58 +618,12 @@ class Engine:
     # ================================================================ research
     async def backtest(self, pair: str, timeframe: str, days: int,
                        strategy: str) -> BacktestOutput:
-        """Backtest `strategy` on the last `days` days of stored candles (the replay data
-        folder, else the embedded sample), off the event loop."""
-        try:
-            from engine.backtest import run_backtest
-            from engine.backtest.report import (
-                render_report_png,
-                summary_dict,
-                write_trades_csv,
-            )
-        except ImportError:
-            raise SentitradeError("backtesting is not available in this build "
-                                  "(engine.backtest missing)") from None
-        from engine.data.candles import DEMO_DATA_DIR, load_candles
+        """Backtest `strategy` (with its hyperopt file and the stored news) on the last
+        `days` days of stored candles, off the event loop (`engine.service.research`)."""
+        from engine.service.research import chat_backtest
 
-        if days < 1:
-            raise SentitradeError("days must be at least 1")
-        data = self.settings.exchange.replay_data or DEMO_DATA_DIR
-        ex = self.settings.exchange
-
-        def work() -> tuple[dict[str, Any], bytes | None, bytes]:
-            import tempfile
-            from pathlib import Path
-
-            candles = load_candles(Path(data), [pair], timeframe)
-            c = candles[pair]
-            end = int(c.open_time[-1])
-            candles = {pair: c.between(end - days * 86_400_000, None)}
-            result = run_backtest(candles, strategy, stake="10%", fee=float(ex.taker_fee),
-                                  maker_fee=float(ex.maker_fee),
-                                  wallet=float(ex.starting_balance))
-            png: bytes | None
-            try:
-                png = render_report_png(result)
-            except Exception:  # a chart failure must not lose the numbers
-                log.exception("backtest chart failed")
-                png = None
-            with tempfile.TemporaryDirectory() as tmp:
-                csv_bytes = write_trades_csv(result, Path(tmp) / "trades.csv").read_bytes()
-            return summary_dict(result), png, csv_bytes
-
-        summary, png, csv_bytes = await asyncio.to_thread(work)
-        m = summary.get("metrics", {}) or {}
-
-        def num(key: str, fmt: str) -> str:
-            v = m.get(key)
-            return format(v, fmt) if isinstance(v, int | float) else "n/a"
-
-        text = (f"backtest {strategy} on {pair} {timeframe}, last {days} days: "
-                f"{m.get('total_trades', 0)} trades, profit {num('profit_total', '+.2%')}, "
-                f"win rate {num('winrate', '.0%')}, max drawdown "
-                f"{num('max_relative_drawdown', '.2%')}, sharpe {num('sharpe', '.2f')}")
-        return BacktestOutput(summary, png, csv_bytes, text)
+        return await asyncio.to_thread(chat_backtest, self.settings, self.sessions, pair,
+                                       timeframe, days, strategy)
 
 
 def run_service(settings: Settings, notifiers: Sequence[Notifier] = (),

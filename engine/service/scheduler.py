@@ -132,6 +132,30 @@ class EngineScheduler:
         await self.engine.tick()
         return n
 
+    async def warm(self) -> int:
+        """Feed each (symbol, timeframe) its last closed candles without acting, and
+        remember the last one: the first tick asks only for candles closed after it, so
+        nothing that closed before the start is ever acted on (a restart included)."""
+        n = 0
+        history = getattr(self.feed, "history", None)
+        if history is None:
+            return 0
+        want: dict[tuple[str, str], int] = {}
+        for bot in self.engine.list_bots():
+            rt = self.engine.strategies.runtime(bot)
+            size = rt.window or 1000
+            for sym in bot.symbols:
+                key = (sym, bot.timeframe)
+                want[key] = max(want.get(key, 0), size)
+        for (sym, tf), size in sorted(want.items()):
+            bars = await history(sym, tf, size)
+            for bar in bars:
+                self.engine.warm(bar)
+                n += 1
+            if bars:
+                self.last_close_ms[(sym, tf)] = bars[-1].close_ms
+        return n
+
     async def poll_news(self) -> None:
         if self.news_poll is not None:
             await self.news_poll()
@@ -163,7 +187,10 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
     from engine.errors import SecretsError
     from engine.storage.db import SessionFactory, make_engine
     from engine.storage.migrate import upgrade
+    from engine.strategy.params import load_strategy
 
+    for spec in settings.bots:  # an unknown or broken strategy stops before any write
+        load_strategy(spec.strategy, settings.engine.strategy_path, spec.params)
     upgrade(settings.database.url)
     sessions = SessionFactory(make_engine(settings.database.url))
     try:
@@ -186,8 +213,8 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         if attached is not None:
             await attached.start()
         symbols = sorted({s for b in settings.bots for s in b.symbols})
-        tf = settings.bots[0].timeframe
-        feed = ReplayFeed(settings.exchange.replay_data, symbols, tf, clock,
+        tfs = sorted({b.timeframe for b in settings.bots}, key=timeframe_ms)
+        feed = ReplayFeed(settings.exchange.replay_data, symbols, tfs, clock,
                           speed=settings.exchange.replay_speed)
         try:
             await run_replay(engine, feed)
@@ -196,12 +223,15 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
                 await attached.stop()
             await engine.close()
         return
-    import ccxt.async_support as ccxt_async
+    from engine.data.exchange import CcxtFeed, check_exchange, public_exchange
 
-    from engine.data.feeds import CcxtFeed
-
-    ex_cls = getattr(ccxt_async, settings.exchange.id)
-    public = ex_cls({"enableRateLimit": True})
+    public = public_exchange(settings)
+    try:
+        n_markets = await check_exchange(public, settings)
+    except BaseException:
+        await public.close()
+        raise
+    log.info("exchange %s answers: %d markets", settings.exchange.id, n_markets)
     broker = None
     if mode == "live":
         from engine.execution.ccxt_broker import CcxtBroker
@@ -209,9 +239,13 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         broker = CcxtBroker.from_settings(settings)
     engine = Engine(settings, sessions, broker=broker, notifiers=notifiers)
     await engine.start()
-    sched = EngineScheduler(engine, CcxtFeed(public), news_poll=_news_poller(engine),
-                            tick_delay_s=settings.engine.tick_delay_seconds,
-                            alert_drain_seconds=settings.engine.alert_drain_seconds).build()
+    runner = EngineScheduler(engine, CcxtFeed(public), news_poll=_news_poller(engine),
+                             tick_delay_s=settings.engine.tick_delay_seconds,
+                             alert_drain_seconds=settings.engine.alert_drain_seconds)
+    warmed = await runner.warm()
+    log.info("strategies warmed with %d past candles; acting on candles closing from now on",
+             warmed)
+    sched = runner.build()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from engine.data.candles import Bar, timeframe_ms
+from engine.data.pricestep import round_tick
 from engine.errors import ApprovalError
 from engine.events import ProposalCreated, record
 from engine.execution.approvals import ProposalTrigger, needs_approval, transition
@@ -127,7 +128,12 @@ class StrategyLoop:
             heads = [f"headline: {h.title}" for h in self.eng.news.about(bar.symbol, 2)
                      if h.published_at <= bar.ts]
             d = Decision(d.direction, (*d.reasons, *heads), d.inputs, d.stake_scale)
-        price = bar.next_open if bar.next_open is not None else bar.close
+        if bar.next_open is None:
+            price = bar.close
+        elif d.direction == "long":  # an entry's proposed rate is on the price step
+            price = float(round_tick(bar.next_open, bar.next_tick))
+        else:
+            price = bar.next_open
         return await self._act(bot, bar, trade, d, at_price=price, record_signal=True)
 
     def _decide(self, rt: StrategyRuntime, sig: RowSignal, trade: Trade | None,

@@ -58,6 +58,12 @@ class ExchangeSettings(BaseModel):
     secret: SecretStr | None = None
     password: SecretStr | None = None
     sandbox: bool = False
+    api_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s]+$",
+        description="send the exchange's REST calls to this base URL (a proxy, tests)")
+    start_retries_s: list[float] = Field(
+        default_factory=lambda: [2.0, 5.0, 10.0, 30.0],
+        description="waits between start-up checks of an exchange that does not answer")
     mode: ExchangeMode = "paper"
     quote: str = "USDT"
     starting_balance: Decimal = Field(default=Decimal("10000"), gt=0)

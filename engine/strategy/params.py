@@ -36,6 +36,9 @@ class LoadedStrategy:
         s = self.strategy
         out = {k: getattr(s, k) for k in s.parameters()}
         out["stoploss"] = s.stoploss
+        for k in (*_EXTRA_KEYS, "minimal_roi"):  # hyperopted or set ones too
+            if k in self.sources:
+                out[k] = getattr(s, k)
         return out
 
     def describe(self) -> str:

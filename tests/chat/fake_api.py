@@ -15,8 +15,15 @@ from pathlib import Path
 
 from sqlmodel import SQLModel, col, select
 
-from engine.errors import ApprovalError, StateError
-from engine.service.api import BacktestOutput, BalanceView, BreakerState, Decision, RiskStatus
+from engine.errors import ApprovalError, SentitradeError, StateError
+from engine.service.api import (
+    BacktestOutput,
+    BalanceView,
+    BreakerState,
+    Decision,
+    RiskStatus,
+    StrategyView,
+)
 from engine.storage.config import BotSpec, Settings
 from engine.storage.db import SessionFactory, make_engine
 from engine.storage.dbtypes import utcnow
@@ -216,6 +223,24 @@ class FakeEngine:
         cleared = [RiskEvent(rule=b.rule, action=b.action, cleared_by=by) for b in self.breakers]
         self.breakers.clear()
         return cleared
+
+    # -- strategies
+    def strategy_info(self, bot: str | None = None) -> StrategyView:
+        """As the engine: the bot's strategy through the real loader (built-ins, the
+        strategy folder, ``<Strategy>.json``, the bot's ``params``)."""
+        from engine.strategy.params import load_strategy
+
+        specs = self.settings.bots
+        if bot is None and len(specs) != 1:
+            raise SentitradeError(f"which bot? one of {', '.join(b.name for b in specs)}")
+        spec = specs[0] if bot is None else next((b for b in specs if b.name == bot), None)
+        if spec is None:
+            raise SentitradeError(f"no bot {bot!r}: one of {', '.join(b.name for b in specs)}")
+        ls = load_strategy(spec.strategy, self.settings.engine.strategy_path, spec.params)
+        return StrategyView(spec.name, ls.strategy.name, type(ls.strategy).__name__,
+                            str(ls.file) if ls.file else "built-in", spec.timeframe,
+                            ls.values(), dict(ls.sources), str(ls.params_file),
+                            str(ls.params_file) in ls.sources.values())
 
     async def backtest(self, pair: str, timeframe: str, days: int,
                        strategy: str) -> BacktestOutput:

@@ -54,6 +54,7 @@ class FakeBinance:
                                                     "BTC": [Decimal(0), Decimal(0)]}
         self.orders: dict[str, FakeOrder] = {}
         self.faults: list[Fault] = []
+        self.candles: dict[str, dict[int, tuple[float, ...]]] = {}
         self.requests: list[str] = []
         self.delay_s = delay_s
         self._ids = itertools.count(1000)
@@ -70,6 +71,7 @@ class FakeBinance:
         app.router.add_get("/api/v3/openOrders", self.open_orders)
         app.router.add_get("/api/v3/account", self.account)
         app.router.add_get("/api/v3/time", self.time)
+        app.router.add_get("/api/v3/klines", self.klines)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -127,7 +129,40 @@ class FakeBinance:
         o.quote += cost
         o.status = "FILLED" if o.executed >= o.qty else "PARTIALLY_FILLED"
 
+    def kline(self, symbol: str, open_ms: int, step_ms: int) -> tuple[float, ...]:
+        """OHLCV of the candle opening at `open_ms`: `candles[symbol][open_ms]` when the
+        test set one, else flat at the symbol's price. Tests script moves with it."""
+        got = self.candles.get(symbol, {}).get(open_ms)
+        if got is not None:
+            return got
+        p = float(self.prices.get(symbol, Decimal(1)))
+        return (p, p, p, p, 1.0)
+
     # ------------------------------------------------------------ endpoints
+    async def klines(self, request: web.Request) -> web.Response:
+        """Binance's /api/v3/klines: candles up to now, the forming one included (as the
+        real API does: clients drop it)."""
+        _, resp = await self._fault("GET /api/v3/klines")
+        if resp is not None:
+            return resp
+        q = request.query
+        steps = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
+                 "1h": 3_600_000}
+        step = steps.get(q.get("interval", ""), 0)
+        if not step or q.get("symbol") not in self.prices:
+            return self._err(-1121, "Invalid symbol or interval.")
+        limit = min(int(q.get("limit", 500)), 1000)
+        now = int(time.time() * 1000)
+        start = int(q["startTime"]) if "startTime" in q else now - limit * step
+        t = -(-start // step) * step
+        rows: list[list[Any]] = []
+        while t <= now and len(rows) < limit:
+            o, h, lo, c, v = self.kline(q["symbol"], t, step)
+            rows.append([t, f"{o:.8f}", f"{h:.8f}", f"{lo:.8f}", f"{c:.8f}", f"{v:.8f}",
+                         t + step - 1, "0", 1, "0", "0", "0"])
+            t += step
+        return web.json_response(rows)
+
     async def time(self, request: web.Request) -> web.Response:
         return web.json_response({"serverTime": int(time.time() * 1000)})
 

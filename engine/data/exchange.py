@@ -1,0 +1,132 @@
+"""Market data from a real exchange through ccxt: the start-up check and candle polling.
+
+`sentitrade run` in paper or live mode first checks that the exchange answers
+(`check_exchange`: load its markets, retrying on a schedule, one clear line per failed
+try and a final error that suggests ``mode = "replay"`` when offline), then warms every
+strategy with the last `history_candles` closed candles (`CcxtFeed.history`) so it acts
+only on candles that close after the start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from engine.clock import ms_to_dt
+from engine.data.candles import Bar, timeframe_ms
+from engine.errors import SentitradeError
+from engine.storage.config import Settings
+
+log = logging.getLogger("sentitrade.exchange")
+
+
+def rewrite_urls(exchange: Any, base: str) -> None:
+    """Send every REST call of a ccxt exchange to `base` (path kept): a proxy, a
+    self-hosted gateway, or the loopback fake of the tests."""
+    base = base.rstrip("/")
+
+    def rewrite(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: rewrite(x) for k, x in v.items()}
+        if isinstance(v, str) and v.startswith(("https://", "http://")):
+            rest = v.split("://", 1)[1]
+            return base + (rest[rest.find("/"):] if "/" in rest else "")
+        return v
+
+    exchange.urls["api"] = rewrite(exchange.urls["api"])
+
+
+def public_exchange(settings: Settings) -> Any:
+    """The ccxt async client for market data (no keys: it never trades)."""
+    import ccxt.async_support as ccxt_async
+
+    ex = settings.exchange
+    klass = getattr(ccxt_async, ex.id, None)
+    if klass is None:
+        raise SentitradeError(f"unknown exchange id {ex.id!r}: use a ccxt id such as "
+                              "binance, kraken, okx")
+    client = klass({"enableRateLimit": True, "options": {
+        "fetchCurrencies": False, "fetchMarkets": {"types": ["spot"]}}})
+    if ex.sandbox:
+        client.set_sandbox_mode(True)
+    if ex.api_url:
+        rewrite_urls(client, ex.api_url)
+    return client
+
+
+async def check_exchange(client: Any, settings: Settings,
+                         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> int:
+    """Load the exchange's markets, retrying on `exchange.start_retries_s`; checks that
+    every bot's symbols are listed. Returns the number of markets."""
+    ex = settings.exchange
+    waits = [*ex.start_retries_s, None]
+    for n, wait in enumerate(waits, 1):
+        try:
+            markets = await client.load_markets()
+            break
+        except Exception as e:  # ccxt raises its own hierarchy; all mean "not now"
+            why = f"{type(e).__name__}: {str(e)[:160]}"
+            if wait is None:
+                raise SentitradeError(
+                    f"exchange {ex.id} does not answer after {n} tries ({why}); check the "
+                    "network or exchange.api_url, or run offline with "
+                    "exchange.mode = \"replay\"") from None
+            log.warning("exchange %s does not answer (%s): try %d of %d again in %.0f s; "
+                        "offline? set exchange.mode = \"replay\"", ex.id, why, n, len(waits),
+                        wait)
+            await sleep(wait)
+    missing = sorted({s for b in settings.bots for s in b.symbols} - set(markets))
+    if missing:
+        raise SentitradeError(f"exchange {ex.id} does not list {', '.join(missing)}: fix "
+                              "[[bots]] symbols")
+    return len(markets)
+
+
+class CcxtFeed:
+    """OHLCV polling through a ccxt async exchange (its own rate limiter on); markets
+    are loaded once. The still-forming last candle is dropped."""
+
+    def __init__(self, exchange: Any, page: int = 500) -> None:
+        self.exchange = exchange
+        self.page = page
+        self._markets_loaded = False
+
+    async def _rows(self, symbol: str, timeframe: str, since_ms: int | None) -> list[Bar]:
+        if not self._markets_loaded:
+            await self.exchange.load_markets()
+            self._markets_loaded = True
+        step = timeframe_ms(timeframe)
+        rows = await self.exchange.fetch_ohlcv(symbol, timeframe, since=since_ms,
+                                               limit=self.page)
+        now_ms = int(self.exchange.milliseconds())
+        out: list[Bar] = []
+        for o_ms, o, h, lo, c, v in rows:
+            close_ms = int(o_ms) + step
+            if close_ms > now_ms:
+                continue
+            out.append(Bar(symbol, timeframe, ms_to_dt(close_ms), float(o), float(h), float(lo),
+                           float(c), float(v or 0)))
+        return out
+
+    async def closed_bars(self, symbol: str, timeframe: str, since_ms: int | None) -> list[Bar]:
+        """Closed candles whose close time is after `since_ms` (the last one seen)."""
+        start = None if since_ms is None else since_ms - timeframe_ms(timeframe) + 1
+        bars = await self._rows(symbol, timeframe, start)
+        return [b for b in bars if since_ms is None or b.close_ms > since_ms]
+
+    async def history(self, symbol: str, timeframe: str, n: int) -> list[Bar]:
+        """The last `n` closed candles, oldest first (paged: exchanges cap a request)."""
+        step = timeframe_ms(timeframe)
+        now = int(self.exchange.milliseconds())
+        since = now - (n + 1) * step
+        out: list[Bar] = []
+        while since < now:
+            page = await self._rows(symbol, timeframe, since)
+            page = [b for b in page if not out or b.close_ms > out[-1].close_ms]
+            if not page:
+                break
+            out.extend(page)
+            since = page[-1].close_ms
+        return out[-n:] if n > 0 else out
