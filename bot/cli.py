@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bot.strategy_cli import StrategyPathOpt
 from engine.cli_support import ConfigOpt, JsonOpt, dumps, fail, print_json, settings_or_exit
 from engine.errors import SentitradeError
 from engine.storage.config import Settings
@@ -85,18 +86,52 @@ def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
     return attach
 
 
+def check_strategies(settings: Settings) -> list[str]:
+    """Load every bot's strategy (with its params file and settings overrides) before
+    anything starts: an unknown or broken one stops the start with one line naming the
+    bot, the strategy and what was found, before the database is touched.
+
+    Returns one line per bot saying what it will run and where its parameters come from
+    (a trader must see that the hyperopt file was, or was not, picked up)."""
+    from engine.strategy.params import load_strategy
+
+    lines = []
+    for bot in settings.bots:
+        try:
+            ls = load_strategy(bot.strategy, settings.engine.strategy_path, bot.params)
+        except SentitradeError as e:
+            fail(f"bot {bot.name}: {str(e).splitlines()[0]}")
+        origin = set(ls.sources.values())
+        params = (f"parameters from {ls.params_file}" if str(ls.params_file) in origin
+                  else f"no {ls.params_file.name}: default parameters")
+        if "settings" in origin:
+            params += " + [[bots]] params"
+        lines.append(f"bot {bot.name}: strategy {ls.strategy.name} "
+                     f"({ls.file or 'built-in'}), {params}")
+    return lines
+
+
 @app.command()
 def run(
     config: ConfigOpt = None,
     i_understand_live_trading: Annotated[
         bool, typer.Option(LIVE_FLAG, help="required when exchange.mode is live")
     ] = False,
+    strategy_path: StrategyPathOpt = None,
 ) -> None:
     """Run the service: scheduler, bots, chat transports, alerts."""
     settings = settings_or_exit(config)
+    if strategy_path is not None:
+        if not strategy_path.is_dir():
+            fail(f"--strategy-path {strategy_path}: no such folder")
+        settings = settings.model_copy(update={"engine": settings.engine.model_copy(
+            update={"strategy_path": strategy_path})})
     check_live_allowed(settings, i_understand_live_trading)
+    loaded = check_strategies(settings)
     settings = _setup(settings, prepare_db=False)  # serve() migrates and syncs secrets
-    from engine.service.engine import run_service
+    for line in loaded:
+        logging.getLogger("sentitrade.strategy").info("%s", line)
+    from engine.service.scheduler import run_service
 
     try:
         run_service(settings, attach=_chat_attachment(settings, sys.stdin.isatty()))
@@ -249,8 +284,10 @@ def _register_owned() -> None:
     """Command groups owned by other packages (see each module for its options). Each
     module keeps its heavy imports (numba kernels, torch, matplotlib) inside functions."""
     import bot.bench
+    import bot.strategy_cli
     import engine.backtest.bench
     import engine.backtest.cli
+    import engine.backtest.hyperopt_cli
     import engine.indicators.bench
     import engine.service.bench
     import sentiment.bench
@@ -261,7 +298,8 @@ def _register_owned() -> None:
     sentiment.cli.settings_provider = lambda: settings_or_exit(None).sentiment
     app.add_typer(sentiment.cli.app, name="sentiment", help="Score headlines, evaluate scorers.")
     app.command("backtest")(engine.backtest.cli.backtest)
-    app.command("hyperopt")(engine.backtest.cli.hyperopt)
+    app.command("hyperopt")(engine.backtest.hyperopt_cli.hyperopt)
+    bot.strategy_cli.register(app)
     bench_app.command("indicators")(engine.indicators.bench.cli)
     bench_app.command("backtest")(engine.backtest.bench.cli)
     bench_app.command("sentiment")(sentiment.bench.cli)

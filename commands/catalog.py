@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from commands import queries
+import commands.queries as queries
 from commands.alerts import ALERT_TYPES, decided_text, proposal_reply
 from commands.base import (
     Command,

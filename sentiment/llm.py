@@ -209,10 +209,11 @@ class OpenAIScorer:
     ) -> OpenAIScorer:
         fallback: Scorer | None = None
         if s.openai_fallback:
-            from sentiment.scorers import make_scorer
+            from sentiment.headline import HeadlineScorer
 
             try:  # the default offline scorer (rules + model); the rules if no model file
-                fallback = make_scorer("lexicon", s)
+                fallback = HeadlineScorer(extra_lexicon=s.extra_lexicon,
+                                          aliases=s.symbol_aliases)
             except ScorerError:
                 fallback = LexiconScorer(extra_lexicon=s.extra_lexicon,
                                          aliases=s.symbol_aliases)

@@ -303,6 +303,11 @@ def run_backtest(
     stake_fixed, stake_pct = parse_stake(stake)
     if not wallet > 0:
         raise ValueError("wallet must be positive")
+    for label, v in (("fee", fee), ("maker fee", maker_fee), ("slippage", slippage)):
+        if v is not None and not 0.0 <= v < 0.1:
+            raise ValueError(f"{label} {v:g}: must be a fraction in [0, 0.1) (0.001 = 0.1 %)")
+    if max_open_trades == 0 or max_open_trades < -1:
+        raise ValueError(f"max_open_trades {max_open_trades}: use -1 (unlimited) or >= 1")
 
     t = time.perf_counter()
     grid = make_grid(candles, timeframe)

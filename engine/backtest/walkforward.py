@@ -6,7 +6,8 @@ window) scheme over the data: for each fold, `run_hyperopt` picks parameters on 
 training window only, and those parameters are backtested on the next, unseen window.
 Indicators on a test window warm up from the window's own first candle (no candles
 from before it are used), and parameters are chosen on the training window alone, so
-nothing from a test window leaks into the choice of its parameters.
+nothing from a test window leaks into the choice of its parameters. News (``news=``,
+``news_delay_s=``, ``agg=``) reaches the search and the backtests alike, point in time.
 """
 
 from __future__ import annotations
@@ -15,39 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from engine.backtest.splits import out_of_sample, span, split_candles
 from engine.data.candles import Candles
 from engine.errors import DataError
+from engine.strategy.interface import Strategy
 
-
-def _span(candles: dict[str, Candles]) -> tuple[int, int]:
-    return (
-        min(int(c.open_time[0]) for c in candles.values()),
-        max(int(c.open_time[-1]) for c in candles.values()) + 1,
-    )
-
-
-def split_candles(
-    candles: dict[str, Candles], at_ms: int
-) -> tuple[dict[str, Candles], dict[str, Candles]]:
-    """(before, from) ``at_ms`` for every pair; pairs empty on one side are dropped there."""
-    a = {s: c.between(None, at_ms) for s, c in candles.items()}
-    b = {s: c.between(at_ms, None) for s, c in candles.items()}
-    return {s: c for s, c in a.items() if len(c)}, {s: c for s, c in b.items() if len(c)}
-
-
-def out_of_sample(
-    candles: dict[str, Candles], fraction: float = 0.3
-) -> tuple[dict[str, Candles], dict[str, Candles]]:
-    """In-sample = the first (1 - fraction) of the time span, out-of-sample = the rest."""
-    if not 0.0 < fraction < 1.0:
-        raise ValueError("fraction must be in (0, 1)")
-    t0, t1 = _span(candles)
-    return split_candles(candles, int(t0 + (t1 - t0) * (1.0 - fraction)))
+__all__ = ["out_of_sample", "split_candles", "walk_forward"]
 
 
 def walk_forward(
     candles: dict[str, Candles],
-    strategy: str,
+    strategy: str | Strategy,
     *,
     folds: int = 4,
     train_fraction: float = 0.6,
@@ -63,12 +42,13 @@ def walk_forward(
 
     if folds < 1:
         raise ValueError("folds must be at least 1")
-    t0, t1 = _span(candles)
+    t0, t1 = span(candles)
     # windows: train covers train_fraction of (train+test); folds slide by one test window
     test_len = (t1 - t0) / (folds + train_fraction / (1 - train_fraction))
     train_len = test_len * train_fraction / (1 - train_fraction)
-    keys = ("stake", "fee", "stoploss", "wallet")
+    keys = ("stake", "fee", "stoploss", "wallet", "news", "news_delay_s", "agg", "min_trades")
     hp = {k: v for k, v in bt.items() if k in keys}
+    bt = {k: v for k, v in bt.items() if k != "min_trades"}
     out: list[dict[str, Any]] = []
     for f in range(folds):
         a = int(t0 + f * test_len)
@@ -84,8 +64,8 @@ def walk_forward(
         params = dict(res["best"]["params"])
         sl = params.pop("stoploss", bt.get("stoploss"))
         kw = {k: v for k, v in bt.items() if k != "stoploss"}
-        ins = run_backtest(train, strategy, params=params, stoploss=sl, **kw).metrics
-        oos = run_backtest(test, strategy, params=params, stoploss=sl, **kw).metrics
+        ins = run_backtest(train, _fresh(strategy), params=params, stoploss=sl, **kw).metrics
+        oos = run_backtest(test, _fresh(strategy), params=params, stoploss=sl, **kw).metrics
         out.append(
             {
                 "fold": f,
@@ -104,3 +84,12 @@ def walk_forward(
         )
     oos_profit = float(np.sum([f["out_of_sample"]["profit_total"] for f in out]))
     return {"folds": out, "out_of_sample_profit_total": oos_profit}
+
+
+def _fresh(strategy: str | Strategy) -> str | Strategy:
+    """A name as is; an instance cloned, so one fold's parameters never leak into the next."""
+    if isinstance(strategy, str):
+        return strategy
+    from engine.backtest.batch import clone
+
+    return clone(strategy)

@@ -50,6 +50,8 @@ class Headline:
     score: float
     event_type: str
     symbols: frozenset[str] = frozenset()
+    impact: int = 1
+    item_id: int = 0
 
 
 def load_news(sessions: Callable[[], Session], scorer: str, fallback: str | None = "lexicon",
@@ -81,7 +83,7 @@ def load_news(sessions: Callable[[], Session], scorer: str, fallback: str | None
         for b in syms:
             by_base.setdefault(b, []).append(row)
         heads.append(Headline(item.published_at, item.source, item.title, float(sc.score),
-                              sc.event_type, frozenset(syms)))
+                              row.event_type, frozenset(syms), int(sc.impact), item.id or 0))
     return by_base, heads
 
 
@@ -96,15 +98,22 @@ class NewsBook:
         self._items: dict[str, list[NewsItem]] = {}
         self._series: dict[str, NewsSeries] = {}
         self.headlines: list[Headline] = []
+        self._seen: set[int] | None = None
 
-    def refresh(self) -> int:
+    def refresh(self) -> list[Headline]:
+        """Reload; returns the headlines that arrived since the last refresh (none on
+        the first: what was stored before the start is history, not news)."""
         try:
             self._items, self.headlines = load_news(self.sessions, self.scorer)
         except Exception:  # a broken read must not stop trading: keep the last view
             log.exception("news could not be reloaded; keeping the previous view")
-            return sum(len(v) for v in self._items.values())
+            return []
         self._series = {}
-        return len(self.headlines)
+        ids = {h.item_id for h in self.headlines}
+        new = [] if self._seen is None else [h for h in self.headlines
+                                              if h.item_id not in self._seen]
+        self._seen = ids
+        return new
 
     def series(self, symbol: str) -> NewsSeries:
         key = base_symbol(symbol)

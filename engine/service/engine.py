@@ -1,4 +1,4 @@
-"""`Engine`: the trading core behind `TradingAPI`, and `run_service` (`sentitrade run`).
+"""`Engine`: the trading core behind `TradingAPI` (`sentitrade run`: `engine.service.scheduler`).
 
 Build one for tests with an in-memory or temp-file database and a manual clock:
 
@@ -16,63 +16,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import col, func, select
 
 from engine.clock import Clock, SystemClock
 from engine.data.candles import Bar, timeframe_ms
-from engine.data.newsbook import NewsBook
+from engine.data.newsbook import Headline, NewsBook
 from engine.errors import ApprovalError, SentitradeError
 from engine.events import (
     RECORDED,
-    BreakerCleared,
     ConsoleNotifier,
-    DailySummary,
-    JobFailed,
     Notifier,
     OutboxDispatcher,
-    ProposalApproved,
-    ProposalExpired,
-    ProposalRefused,
-    ProposalRejected,
     ReconciliationMismatch,
     record,
 )
 from engine.execution.approvals import (
-    ProposalTrigger,
-    check_decidable,
-    due_for_expiry,
     needs_approval,
-    transition,
 )
 from engine.execution.broker import Broker, MarketInfo
 from engine.execution.engine import ExecutionEngine
 from engine.execution.paper import PaperBroker, Quote
+from engine.portfolio.wallet import Wallet
 from engine.risk.checks import (
     BreakerMonitor,
-    Intent,
-    RiskContext,
-    Trip,
     active_breakers,
-    pre_trade,
-    trading_state,
-    write_trip,
 )
 from engine.service.api import (
-    Attachment,
     BacktestOutput,
     BalanceView,
-    BreakerState,
-    Decision,
-    RiskStatus,
     StrategyView,
-    TradingAPI,
 )
 from engine.service.bots import BotManager
+from engine.service.desk import ProposalDesk
+from engine.service.monitoring import RiskDesk
 from engine.service.trading import StrategyLoop
 from engine.storage.config import Settings
 from engine.storage.db import SessionFactory, make_engine
@@ -113,8 +94,12 @@ class EngineStats:
     trips: int = 0
 
 
-class Engine:
-    """The trading engine; implements `engine.service.api.TradingAPI`."""
+class Engine(ProposalDesk, RiskDesk, Wallet):
+    """The trading engine; implements `engine.service.api.TradingAPI`.
+
+    Its parts: the candle path (here and `engine.service.trading`), proposals and
+    approvals (`engine.service.desk`), breakers (`engine.service.monitoring`), money
+    (`engine.portfolio.wallet`)."""
 
     def __init__(self, settings: Settings, sessions: SessionFactory | None = None, *,
                  clock: Clock | None = None, broker: Broker | None = None,
@@ -184,8 +169,13 @@ class Engine:
     async def close(self) -> None:
         await self.broker.close()
 
-    def refresh_sentiment(self) -> None:
-        self.news.refresh()
+    def refresh_sentiment(self) -> list[Headline]:
+        """Reload the stored news; the headlines new since the last reload."""
+        return self.news.refresh()
+
+    async def react_to_news(self, new: list[Headline]) -> list[Signal]:
+        """Strategies with an `on_news` hook act on headlines that just arrived."""
+        return await self.strategies.on_news(new) if new else []
 
     def _rebuild_baselines(self) -> None:
         with self.sessions() as s:
@@ -302,147 +292,6 @@ class Engine:
     async def drain_alerts(self, force: bool = True) -> int:
         return await self.outbox.drain(force=force)
 
-    # ================================================================ money
-    def equity(self, s: Session | None = None) -> Decimal:
-        """Quote value of the wallet at the last prices (cached view when no session)."""
-        quote = self.settings.exchange.quote
-        total = Decimal(0)
-        if s is None:
-            rows = self.view().balances
-        else:
-            rows = [(b.asset, b.free + b.locked) for b in s.exec(
-                select(Balance).where(Balance.account == self.broker.account)).all()]
-        for asset, amt in rows:
-            if asset == quote:
-                total += amt
-            else:
-                q = self.quotes.get(f"{asset}/{quote}")
-                if q is not None:
-                    total += amt * q.last
-        return total
-
-    def risk_context(self, s: Session, symbol: str) -> RiskContext:
-        quote = self.settings.exchange.quote
-        now = self.clock.now()
-        exposure: dict[str, Decimal] = {}
-        free_quote = Decimal(0)
-        for b in s.exec(select(Balance).where(Balance.account == self.broker.account)).all():
-            if b.asset == quote:
-                free_quote = b.free
-                continue
-            q = self.quotes.get(f"{b.asset}/{quote}")
-            if q is not None and b.free + b.locked > 0:
-                exposure[b.asset] = (b.free + b.locked) * q.last
-        day0 = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        open_n = s.exec(select(func.count()).select_from(Trade)
-                        .where(col(Trade.is_open).is_(True))).one()
-        today = s.exec(select(func.count()).select_from(Trade)
-                       .where(col(Trade.open_at) >= day0)).one()
-        active = active_breakers(s, now)
-        paused_ex = any(e.action == "pause_exchange" for e in active)
-        return RiskContext(self.equity(s), free_quote, exposure, int(open_n), int(today),
-                           self.market(symbol), trading_state(active), paused_ex)
-
-    # ================================================================ proposals
-    def pending_proposals(self) -> list[Proposal]:
-        with self.sessions() as s:
-            return list(s.exec(select(Proposal).where(Proposal.state == ProposalState.PENDING)
-                               .order_by(col(Proposal.id))).all())
-
-    def get_proposal(self, proposal_id: int) -> Proposal | None:
-        with self.sessions() as s:
-            return s.get(Proposal, proposal_id)
-
-    def _order_for(self, proposal_id: int) -> Order | None:
-        with self.sessions() as s:
-            return s.exec(select(Order).where(Order.proposal_id == proposal_id)).first()
-
-    async def approve(self, proposal_id: int, by: str) -> Decision:
-        """Re-validate (expiry, drift, risk), then place the order before returning."""
-        async with self._lock:
-            now = self.clock.now()
-            refusal: str | None = None
-            order_id: int | None = None
-            with self.sessions.begin() as s:
-                p = s.get(Proposal, proposal_id)
-                if p is None:
-                    raise ApprovalError(f"no proposal #{proposal_id}")
-                if not check_decidable(p, ProposalTrigger.APPROVE, now):
-                    o = s.exec(select(Order).where(Order.proposal_id == p.id)).first()
-                    repeat = True
-                else:
-                    repeat = False
-                    if now >= p.expires_at:
-                        transition(s, p, ProposalTrigger.EXPIRE, by="engine", at=now)
-                        record(s, ProposalExpired(ts_event=now, proposal_id=p.id or 0, by="engine"))
-                        refusal = (f"proposal #{p.id} expired at {p.expires_at:%H:%M:%S} UTC: "
-                                   "it can no longer be approved")
-                    else:
-                        refusal = self._revalidate(s, p)
-                        if refusal is not None:
-                            transition(s, p, ProposalTrigger.REFUSE, by=by, at=now, note=refusal)
-                            record(s, ProposalRefused(ts_event=now, proposal_id=p.id or 0, by=by,
-                                                      note=refusal))
-                        elif transition(s, p, ProposalTrigger.APPROVE, by=by, at=now):
-                            record(s, ProposalApproved(ts_event=now, proposal_id=p.id or 0,
-                                                       by=by))
-                            m = self.market(p.symbol)
-                            amount = m.round_amount(p.amount) if m is not None else p.amount
-                            order_id = self.execution.create_order_row(s, p, amount=amount).id
-            if refusal is not None:
-                raise ApprovalError(refusal)
-            if repeat:
-                if o is not None and o.state == OrderState.PENDING_CREATE and o.id is not None:
-                    o = await self.execution.submit(o.id)
-                return Decision(p, False, o, f"proposal #{p.id} already {p.state}")
-            assert order_id is not None
-            order = await self.execution.submit(order_id)
-            p2 = self.get_proposal(proposal_id)
-            assert p2 is not None
-            msg = f"proposal #{proposal_id} approved by {by}: order {order.client_order_id} " \
-                  f"{order.state}"
-            return Decision(p2, True, order, msg)
-
-    def _revalidate(self, s: Session, p: Proposal) -> str | None:
-        q = self.quotes.get(p.symbol)
-        if q is not None and p.ref_price > 0:
-            drift = abs(float(q.last / p.ref_price) - 1) * 100
-            if drift > self.settings.approvals.max_price_drift_pct:
-                return (f"price moved {drift:.2f}% since the proposal ({p.ref_price} -> "
-                        f"{q.last}) > max {self.settings.approvals.max_price_drift_pct}%")
-        price = q.last if q is not None else p.ref_price
-        if p.intent == "exit":
-            t = s.get(Trade, p.trade_id) if p.trade_id else None
-            if t is None or not t.is_open:
-                return f"trade #{p.trade_id} is no longer open"
-        ctx = self.risk_context(s, p.symbol)
-        return pre_trade(Intent(p.symbol, p.side, p.intent, p.amount, price), ctx,
-                         self.settings.risk)
-
-    async def reject(self, proposal_id: int, by: str) -> Decision:
-        async with self._lock:
-            now = self.clock.now()
-            with self.sessions.begin() as s:
-                p = s.get(Proposal, proposal_id)
-                if p is None:
-                    raise ApprovalError(f"no proposal #{proposal_id}")
-                if not check_decidable(p, ProposalTrigger.REJECT, now):
-                    return Decision(p, False, None, f"proposal #{p.id} already rejected")
-                if not transition(s, p, ProposalTrigger.REJECT, by=by, at=now):
-                    raise ApprovalError(f"proposal #{p.id} was decided concurrently; try again")
-                record(s, ProposalRejected(ts_event=now, proposal_id=p.id or 0, by=by))
-            return Decision(p, True, None, f"proposal #{proposal_id} rejected by {by}")
-
-    async def expire_due(self) -> int:
-        now = self.clock.now()
-        n = 0
-        with self.sessions.begin() as s:
-            for p in due_for_expiry(s, now):
-                if transition(s, p, ProposalTrigger.EXPIRE, by="engine", at=now):
-                    record(s, ProposalExpired(ts_event=now, proposal_id=p.id or 0, by="engine"))
-                    n += 1
-        return n
-
     # ================================================================ bots
     def list_bots(self) -> list[Bot]:
         return self.bots.all()
@@ -455,6 +304,10 @@ class Engine:
 
     async def pause_bot(self, name: str | None, by: str) -> Bot:
         return self.bots.set_state(name, "pause", by)
+
+    async def balances(self) -> list[BalanceView]:
+        bal = await self.broker.fetch_balances()
+        return [BalanceView(a, f, lk) for a, (f, lk) in sorted(bal.items())]
 
     def strategy_info(self, bot: str | None = None) -> StrategyView:
         """The active strategy of `bot` (the only bot when None) and its parameters."""
@@ -471,150 +324,6 @@ class Engine:
                             dict(ls.sources), str(ls.params_file),
                             str(ls.params_file) in ls.sources.values())
 
-    # ================================================================ positions
-    def open_trades(self) -> list[Trade]:
-        with self.sessions() as s:
-            return list(s.exec(select(Trade).where(col(Trade.is_open).is_(True))
-                               .order_by(col(Trade.id))).all())
-
-    async def last_prices(self, symbols: list[str]) -> dict[str, Decimal]:
-        return {s: self.quotes[s].last for s in symbols if s in self.quotes}
-
-    async def balances(self) -> list[BalanceView]:
-        bal = await self.broker.fetch_balances()
-        return [BalanceView(a, f, lk) for a, (f, lk) in sorted(bal.items())]
-
-    async def force_exit(self, trade_id: int | None, by: str) -> list[Trade]:
-        """Sell the given open trade (all when None) at market now, bypassing policy."""
-        trades = [t for t in self.open_trades() if trade_id is None or t.id == trade_id]
-        if trade_id is not None and not trades:
-            raise SentitradeError(f"no open trade #{trade_id}")
-        now = self.clock.now()
-        out: list[Trade] = []
-        for t in trades:
-            q = self.quotes.get(t.symbol)
-            price = q.last if q is not None else t.open_price
-            async with self._lock:
-                with self.sessions.begin() as s:
-                    existing = s.exec(select(Proposal).where(
-                        Proposal.trade_id == t.id,
-                        col(Proposal.state).in_([ProposalState.PENDING,
-                                                 ProposalState.APPROVED]))).all()
-                    for e in existing:
-                        if e.state == ProposalState.PENDING:
-                            transition(s, e, ProposalTrigger.REJECT, by=by, at=now,
-                                       note="superseded by force exit")
-                    p = Proposal(bot_id=t.bot_id, trade_id=t.id, symbol=t.symbol, side="sell",
-                                 intent="exit", amount=t.amount, ref_price=price,
-                                 notional=(t.amount * price).quantize(Decimal("0.01")),
-                                 reasons=[f"force exit by {by}"], state=ProposalState.PENDING,
-                                 created_at=now, expires_at=now + timedelta(minutes=5))
-                    s.add(p)
-                    s.flush()
-                    transition(s, p, ProposalTrigger.APPROVE, by=by, at=now)
-                    record(s, ProposalApproved(ts_event=now, proposal_id=p.id or 0, by=by,
-                                               note="force exit"))
-                    oid = self.execution.create_order_row(s, p).id
-                assert oid is not None
-                await self.execution.submit(oid)
-            with self.sessions() as s:
-                t2 = s.get(Trade, t.id)
-                assert t2 is not None
-                out.append(t2)
-        return out
-
-    # ================================================================ risk
-    def risk_status(self) -> RiskStatus:
-        lim = self.settings.risk
-        with self.sessions() as s:
-            ctx = self.risk_context(s, "")
-            events = active_breakers(s, self.clock.now())
-        eq = ctx.equity or Decimal(1)
-        usage = {"equity": ctx.equity, "free_quote": ctx.free_quote,
-                 "open_trades": ctx.open_trades, "trades_today": ctx.trades_today,
-                 "total_exposure_pct": float(ctx.total_exposure / eq * 100),
-                 "asset_exposure_pct": {a: float(v / eq * 100) for a, v in ctx.exposure.items()},
-                 "peak_equity": self.monitor.peak, "day_start_equity": self.monitor.day_start}
-        return RiskStatus(limits=lim.model_dump(), usage=usage,
-                          breakers=[BreakerState(e.rule, e.action, e.measured, e.threshold,
-                                                 e.until, e.id) for e in events],
-                          trading_state=ctx.trading_state if not ctx.exchange_paused
-                          else "halted")
-
-    async def resume(self, by: str) -> list[RiskEvent]:
-        """Clear every active breaker now (admin). Stopped bots stay stopped: start them."""
-        now = self.clock.now()
-        cleared: list[RiskEvent] = []
-        with self.sessions.begin() as s:
-            for e in active_breakers(s, now):
-                e.cleared_at, e.cleared_by = now, by
-                record(s, BreakerCleared(ts_event=now, risk_event_id=e.id or 0, rule=e.rule,
-                                         by=by))
-                cleared.append(e)
-            eq = self.equity(s)
-        self.monitor.reset_baselines(eq, [e.rule for e in cleared])
-        await self.drain_alerts()
-        return cleared
-
-    async def risk_monitor(self) -> list[RiskEvent]:
-        """Evaluate the breakers; trip = RiskEvent + alert + the rule's action."""
-        now = self.clock.now()
-        eq = self.equity()
-        active = {e.rule for e in self.view().active
-                  if e.until is None or e.until > now}
-        trips = self.monitor.evaluate(now, eq, active) if eq > 0 else []
-        if self._last_snapshot is None or now - self._last_snapshot >= timedelta(hours=1):
-            with self.sessions.begin() as s:
-                s.add(EquitySnapshot(account=self.broker.account, ts=now, equity=eq))
-            self._last_snapshot = now
-        out: list[RiskEvent] = []
-        for trip in trips:
-            out.append(await self._trip(trip))
-        return out
-
-    async def _trip(self, trip: Trip) -> RiskEvent:
-        now = self.clock.now()
-        self.stats.trips += 1
-        with self.sessions.begin() as s:
-            ev = write_trip(s, trip, now, exchange=self.broker.name)
-        log.warning("breaker %s tripped: %.2f > %.2f -> %s", trip.rule, trip.measured,
-                    trip.threshold, trip.action)
-        if trip.action == "stop_bot":
-            await self.force_exit(None, "breaker:drawdown_stop")
-            self.bots.stop_all("breaker:drawdown_stop")
-        elif trip.action == "cancel_pending":
-            with self.sessions() as s:
-                working = s.exec(select(Order).where(
-                    Order.symbol == trip.scope,
-                    col(Order.state).in_([OrderState.OPEN, OrderState.PARTIALLY_FILLED]))).all()
-            for o in working:
-                await self.execution.cancel(o.id or 0, f"price spike {trip.measured:.1f}%")
-        return ev
-
-    async def daily_summary(self) -> None:
-        now = self.clock.now()
-        day = (now - timedelta(days=1)).strftime("%Y-%m-%d")
-        start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
-        with self.sessions.begin() as s:
-            closed = s.exec(select(Trade).where(col(Trade.close_at) >= start,
-                                                col(Trade.close_at) < start + timedelta(days=1))
-                            ).all()
-            pnl = sum((t.realized_pnl or Decimal(0) for t in closed), Decimal(0))
-            n_open = s.exec(select(func.count()).select_from(Trade)
-                            .where(col(Trade.is_open).is_(True))).one()
-            record(s, DailySummary(ts_event=now, day=day, equity=self.equity(s),
-                                   realized_pnl=pnl, trades_closed=len(closed),
-                                   open_trades=int(n_open)))
-
-    async def job_failed(self, job: str, err: BaseException) -> None:
-        log.exception("job %s failed", job, exc_info=err)
-        try:
-            with self.sessions.begin() as s:
-                record(s, JobFailed(ts_event=self.clock.now(), job=job,
-                                    error=f"{type(err).__name__}: {err}"[:300]))
-        except Exception:
-            log.exception("could not record the failure of job %s", job)
-
     # ================================================================ research
     async def backtest(self, pair: str, timeframe: str, days: int,
                        strategy: str) -> BacktestOutput:
@@ -624,13 +333,3 @@ class Engine:
 
         return await asyncio.to_thread(chat_backtest, self.settings, self.sessions, pair,
                                        timeframe, days, strategy)
-
-
-def run_service(settings: Settings, notifiers: Sequence[Notifier] = (),
-                attach: Callable[[TradingAPI], Attachment] | None = None) -> None:
-    """`sentitrade run`: migrate, build the engine, run the scheduler until Ctrl-C.
-
-    `attach` builds what runs beside the engine (the CLI passes the chat transports)."""
-    from engine.service.scheduler import serve
-
-    asyncio.run(serve(settings, notifiers, attach=attach))

@@ -159,7 +159,8 @@ class EngineScheduler:
     async def poll_news(self) -> None:
         if self.news_poll is not None:
             await self.news_poll()
-        await asyncio.to_thread(self.engine.refresh_sentiment)
+        new = await asyncio.to_thread(self.engine.refresh_sentiment)
+        await self.engine.react_to_news(new)
 
 
 def _news_poller(engine: Engine) -> Callable[[], Awaitable[Any]] | None:
@@ -265,3 +266,11 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         await engine.drain_alerts()
         await engine.close()
         await public.close()
+
+
+def run_service(settings: Settings, notifiers: Sequence[Notifier] = (),
+                attach: Callable[[TradingAPI], Attachment] | None = None) -> None:
+    """`sentitrade run`: migrate, build the engine, run the scheduler until Ctrl-C.
+
+    `attach` builds what runs beside the engine (the CLI passes the chat transports)."""
+    asyncio.run(serve(settings, notifiers, attach=attach))

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from engine.data.candles import Bar, timeframe_ms
+from engine.data.newsbook import Headline
 from engine.data.pricestep import round_tick
 from engine.errors import ApprovalError
 from engine.events import ProposalCreated, record
@@ -36,8 +37,10 @@ from engine.execution.paper import Quote
 from engine.risk.checks import Intent, closed_pnl_ratios, pre_trade, size_position
 from engine.storage.models import Bot, BotState, Proposal, ProposalState, Signal, Trade
 from engine.strategy.exits import Exit, Position, check_exit, initial_stop
+from engine.strategy.interface import NewsEvent, Strategy, call_strategy
 from engine.strategy.params import LoadedStrategy, load_strategy
 from engine.strategy.runtime import RowSignal, StrategyRuntime
+from sentiment.aggregate import base_symbol
 
 if TYPE_CHECKING:
     from engine.service.engine import Engine
@@ -285,6 +288,45 @@ class StrategyLoop:
                 and eng.holding(bot.id, bar.symbol) is None):
             self.positions.pop(trade.id, None)
         return sig
+
+    # ------------------------------------------------------------ news between candles
+    async def on_news(self, new: list[Headline]) -> list[Signal]:
+        """Ask each strategy that has an `on_news` hook about each new headline naming
+        one of its pairs; a yes proposes an entry now at the last price."""
+        out: list[Signal] = []
+        for bot in self.eng.bots.all():
+            if bot.state != BotState.RUNNING:
+                continue
+            rt = self.runtime(bot)
+            if type(rt.strategy).on_news is Strategy.on_news:
+                continue
+            tf = timeframe_ms(bot.timeframe)
+            for h in new:
+                for symbol in bot.symbols:
+                    if base_symbol(symbol) not in h.symbols or symbol not in rt.last:
+                        continue
+                    if self.eng.holding(bot.id, symbol) is not None:
+                        continue
+                    now = self.eng.clock.now()
+                    cols = self.eng.news.columns(symbol, round(now.timestamp() * 1000), tf)
+                    ev = NewsEvent(symbol, h.title, round(h.published_at.timestamp() * 1000),
+                                   h.score, h.event_type, h.impact, cols["sentiment"],
+                                   cols["sentiment_confidence"])
+                    last = {**rt.last[symbol], **cols}
+                    if not call_strategy(rt.strategy, "on_news", ev, last):
+                        continue
+                    b = rt.buffer(symbol)
+                    close = float(b.column("close")[b.n - 1])
+                    bar = Bar(symbol, bot.timeframe, now, close, close, close, close, 0.0)
+                    conf = cols["sentiment_confidence"]
+                    d = Decision("long", ("on_news", f"headline: {h.title}",
+                                          f"sentiment {cols['sentiment']:+.2f}, impact "
+                                          f"{h.impact}"), last, max(0.25, min(1.0, conf)))
+                    sig = await self._act(bot, bar, None, d, at_price=close,
+                                          record_signal=True)
+                    if sig is not None:
+                        out.append(sig)
+        return out
 
     def _stop_estimate(self, bot: Bot, rate: float, tick: int) -> Decimal | None:
         """The stop the trade will get at this fill rate (shown on the proposal; the

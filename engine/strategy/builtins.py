@@ -17,6 +17,7 @@ from engine.strategy.interface import (
     DecimalParameter,
     Frame,
     IntParameter,
+    NewsEvent,
     Strategy,
     crossed_above,
     crossed_below,
@@ -200,6 +201,11 @@ class NewsMomentum(Strategy):
         """The entry rule on one instant (shared by the columns and `on_news`)."""
         return bool(impact >= int(self.impact_min) and sentiment >= float(self.threshold)
                     and float(self.rsi_min) < rsi_value < float(self.rsi_max))
+
+    def on_news(self, event: NewsEvent, last: dict[str, float]) -> bool:
+        """The same rule on the headline that just arrived and the last candle's RSI."""
+        s = event.sentiment if event.sentiment == event.sentiment else 0.0
+        return self.news_ok(float(event.impact), s, float(last.get("rsi", float("nan"))))
 
     def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
         s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)

@@ -40,6 +40,20 @@ class StrategyError(SentitradeError):
     """A strategy's own code failed or returned something unusable."""
 
 
+@dataclass(frozen=True, slots=True)
+class NewsEvent:
+    """A headline as `Strategy.on_news` sees it."""
+
+    symbol: str
+    title: str
+    published_ms: int
+    score: float
+    event_type: str
+    impact: int
+    sentiment: float  # the pair's aggregate now, this headline included (NaN: none)
+    sentiment_confidence: float
+
+
 class Frame(dict[str, Any]):
     """Columns of one pair's candles: name -> 1-D NumPy array of length `n`."""
 
@@ -235,6 +249,17 @@ class Strategy:
 
     def populate_indicators(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
         return frame
+
+    def on_news(self, event: NewsEvent, last: dict[str, float]) -> bool:
+        """Live only, between candles: a scored headline about one of the bot's pairs
+        just arrived. ``last`` holds the last closed candle's row (its indicator columns
+        and the sentiment aggregate now). Return True to propose an entry at once.
+
+        A backtest sees the same headline at the next candle close, through the
+        ``news_impact`` / ``sentiment`` columns: write the same rule in
+        ``populate_entry_trend`` so that both agree (live may act up to a candle
+        earlier: that is the point of the hook)."""
+        return False
 
     def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
         return frame

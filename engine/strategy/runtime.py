@@ -129,6 +129,7 @@ class StrategyRuntime:
         need = 5 * int(strategy.startup_candle_count or 0)
         self.window = 0 if history_candles <= 0 else max(int(history_candles), need)
         self.buffers: dict[str, SeriesBuffer] = {}
+        self.last: dict[str, dict[str, float]] = {}  # symbol -> last evaluated row
         self.stats = RuntimeStats()
 
     def buffer(self, symbol: str) -> SeriesBuffer:
@@ -184,6 +185,7 @@ class StrategyRuntime:
                         bool(sg.enter_short[last]), bool(sg.exit_short[last]),
                         float(sg.stake_scale[last]), float(sg.enter_limit[last]),
                         exit_tag_at(frame.get("exit_tag"), last), enter_tag, inputs)
+        self.last[symbol] = inputs
         self.stats.evaluations += 1
         self.stats.seconds += time.perf_counter() - t0
         return out

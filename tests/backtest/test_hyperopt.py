@@ -102,11 +102,11 @@ def test_samplers_and_losses(testdata: dict[str, Candles], sampler: str, loss: s
     assert res["trials"] == 6
 
 
-def test_non_batched_strategy_and_bad_storage(testdata: dict[str, Candles]) -> None:
+def test_any_strategy_is_batched_and_bad_storage(testdata: dict[str, Candles]) -> None:
     small = {k: v for k, v in list(testdata.items())[:1]}
     res = run_hyperopt(
         small, "sentiment_momentum", epochs=2, batch=2, seed=0, stake=0.05, wallet=1.0
     )
-    assert res["batched"] is False and res["trials"] == 2
+    assert res["batched"] is True and res["evaluator"] == "frames" and res["trials"] == 2
     with pytest.raises(HyperoptError, match="cannot open study"):
         run_hyperopt(small, "ema_rsi_cross", epochs=1, storage="nosuchdb://x", study_name="a")

@@ -144,8 +144,10 @@ async def test_run_in_paper_mode_end_to_end(tmp_path: Path) -> None:
         assert _rows(db, "select count(*) from orders") == [(0,)]  # the old jump: no action
         await _wait_for(lambda: _rows(db, "select count(*) from fills") == [(1,)],
                         (jump + 2 * STEP - time.time() * 1000) / 1000 + 15, "the entry fill")
-        [(side, state, price)] = _rows(db, "select side, state, price from orders")
+        [(side, state)] = _rows(db, "select side, state from orders")
         assert (side, state) == ("buy", "filled")
+        [(price,)] = _rows(db, "select price from fills")
+        assert float(price) == 63654.0  # the paper fill: the last price, the jump's close
         proc.send_signal(signal.SIGKILL)
         await proc.wait()
         # the exit candle closes while the service is down

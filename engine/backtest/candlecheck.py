@@ -1,0 +1,162 @@
+"""Candle files checked before a backtest uses them.
+
+Why: `engine.data.candles.read_candles` sorts and merges duplicate stamps silently (what
+Freqtrade does), and nothing stops a NaN, a negative or a -1e308 price from reaching the
+simulator, where one such row makes a dozen trades. Here each file is read raw and the
+first bad row is reported in one line naming the pair, the row and what is wrong. With
+``--repair`` the bad rows are dropped instead, and unsorted or duplicated rows are sorted
+and merged as Freqtrade does; the notes say what was changed. Gaps are filled in both
+cases (Freqtrade fills them too: OHLC = previous close, volume 0).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.data.candles import (
+    Candles,
+    clean,
+    filename_to_pair,
+    fill_gaps,
+    find_candle_file,
+    list_pairs,
+    timeframe_ms,
+)
+from engine.errors import DataError
+
+MAX_PRICE = 1e12  # above any quote of any pair on any exchange: a corrupt value
+_HINT = ("fix the file, or pass --repair to drop bad rows and sort/merge duplicates "
+         "as Freqtrade does")
+
+
+def read_raw(path: Path, symbol: str, timeframe: str) -> Candles:
+    """A candle file exactly as stored (no sorting, no merging)."""
+    # the private readers are the loader's own: one parser per format, shared
+    from engine.data.candles import _read_csv, _read_feather
+
+    if not path.exists():
+        raise DataError(f"candle file {path} not found")
+    try:
+        if path.name.endswith(".feather"):
+            ts, cols = _read_feather(path)
+        elif path.name.endswith((".csv", ".csv.gz")):
+            ts, cols = _read_csv(path)
+        else:
+            raise DataError(f"{path.name}: unsupported format (use .feather, .csv or .csv.gz)")
+    except DataError:
+        raise
+    except Exception as e:
+        raise DataError(f"{path}: cannot read candles ({type(e).__name__}: {e})") from None
+    if ts.size == 0:
+        raise DataError(f"{path}: no candles in file")
+    return Candles(symbol, timeframe, ts, *cols)
+
+
+def bad_rows(c: Candles) -> npt.NDArray[np.bool_]:
+    """Rows whose values are unusable: non-finite, non-positive or absurd prices, high
+    below or low above the candle's other prices, negative or NaN volume."""
+    px = np.vstack((c.open, c.high, c.low, c.close))
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(px).all(axis=0) | (px <= 0).any(axis=0) | (px > MAX_PRICE).any(axis=0)
+        bad |= c.high < np.maximum(np.maximum(c.open, c.close), c.low)
+        bad |= c.low > np.minimum(c.open, c.close)
+        bad |= ~np.isfinite(c.volume) | (c.volume < 0)
+    return np.asarray(bad, dtype=np.bool_)
+
+
+def _iso(ms: int) -> str:
+    return str(np.datetime64(int(ms), "ms").astype("datetime64[s]")) + "Z"
+
+
+def _what(c: Candles, i: int) -> str:
+    vals = {"open": c.open[i], "high": c.high[i], "low": c.low[i], "close": c.close[i]}
+    for k, v in vals.items():
+        if not np.isfinite(v):
+            return f"{k} is {v}"
+        if v <= 0:
+            return f"{k} is {v:g} (prices must be positive)"
+        if v > MAX_PRICE:
+            return f"{k} is {v:g} (above {MAX_PRICE:g}: corrupt)"
+    if not np.isfinite(c.volume[i]) or c.volume[i] < 0:
+        return f"volume is {c.volume[i]:g}"
+    return ("high/low inconsistent (open {open:g} high {high:g} low {low:g} close {close:g})"
+            .format(**vals))
+
+
+def first_problem(c: Candles) -> str | None:
+    """One line naming the pair and its first bad row, or None when the file is sound."""
+    step = timeframe_ms(c.timeframe)
+    problems: list[tuple[int, str]] = []
+    bad = np.flatnonzero(bad_rows(c))
+    if bad.size:
+        i = int(bad[0])
+        problems.append((i, _what(c, i)))
+    d = np.diff(c.open_time)
+    back = np.flatnonzero(d <= 0)
+    if back.size:
+        i = int(back[0]) + 1
+        kind = "duplicates" if d[i - 1] == 0 else "is earlier than"
+        problems.append((i, f"its time {kind} row {i:,}'s (rows must be sorted and unique)"))
+    off = np.flatnonzero(c.open_time % step)
+    if off.size:
+        problems.append((int(off[0]), f"its time is not on the {c.timeframe} grid"))
+    if not problems:
+        return None
+    i, what = min(problems)
+    return (f"{c.symbol}: candle row {i + 1:,} ({_iso(int(c.open_time[i]))}): {what}; "
+            f"{_HINT}")
+
+
+def repair(c: Candles) -> tuple[Candles, list[str]]:
+    """Drop bad and off-grid rows, then sort and merge duplicates (Freqtrade's clean)."""
+    notes: list[str] = []
+    keep = ~bad_rows(c) & (c.open_time % timeframe_ms(c.timeframe) == 0)
+    if not keep.all():
+        notes.append(f"dropped {int((~keep).sum()):,} bad rows")
+        c = Candles(c.symbol, c.timeframe, c.open_time[keep], c.open[keep], c.high[keep],
+                    c.low[keep], c.close[keep], c.volume[keep])
+    n = len(c)
+    if n and np.any(np.diff(c.open_time) < 0):
+        notes.append("sorted")
+    c = clean(c)
+    if len(c) < n:
+        notes.append(f"merged {n - len(c):,} duplicate rows")
+    if len(c) == 0:
+        raise DataError(f"{c.symbol}: no usable candles left after --repair")
+    return c, notes
+
+
+def load_checked(data: Path, symbols: list[str] | None, timeframe: str, *,
+                 repair_rows: bool = False) -> tuple[dict[str, Candles], list[str]]:
+    """Load pairs like `engine.data.candles.load_candles`, checked (or repaired) first.
+    Returns the gap-filled candles and one note per repaired pair."""
+    timeframe_ms(timeframe)
+    data = Path(data)
+    if not data.exists():
+        raise DataError(f"data path {data} not found")
+    if data.is_file():
+        parsed = filename_to_pair(data.name)
+        sym = symbols[0] if symbols else (parsed[0] if parsed else data.name.split(".")[0])
+        files = {sym: data}
+    else:
+        pairs = symbols or list_pairs(data, timeframe)
+        if not pairs:
+            raise DataError(f"no {timeframe} candle files in {data}")
+        files = {s: find_candle_file(data, s, timeframe) for s in pairs}
+    out: dict[str, Candles] = {}
+    notes: list[str] = []
+    for s, path in files.items():
+        c = read_raw(path, s, timeframe)
+        if repair_rows:
+            c, changed = repair(c)
+            if changed:
+                notes.append(f"{s}: --repair {', '.join(changed)}")
+        else:
+            problem = first_problem(c)
+            if problem is not None:
+                raise DataError(problem)
+        out[s] = fill_gaps(c)
+    return out, notes
