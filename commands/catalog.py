@@ -341,13 +341,18 @@ class Sentiment(Command[str]):
         return args[0].upper().split("/")[0]
 
     async def run(self, ctx: Ctx, params: str) -> Reply:
-        hl = ctx.api.settings.sentiment.half_life_minutes
+        st = ctx.api.settings.sentiment
+        hl = st.half_life_minutes
         clock = getattr(ctx.api, "clock", None)  # the engine's clock (replays run in the past)
-        v = queries.sentiment_for(ctx.api.sessions, params, hl,
+        v = queries.sentiment_for(ctx.api.sessions, ctx.api.settings, params,
                                   now=clock.now() if clock is not None else None)
         if v.score is None:
-            return Reply(f"No scored headlines about {params} in the last 48 h.")
-        lines = [f"Sentiment {params}: {v.score:+.2f} (half-life {hl:g} min)"]
+            return Reply(f"No scored headlines about {params} in the last "
+                         f"{hl * st.lookback_half_lives / 60:g} h.")
+        ev = ", ".join(f"{k} {n}" for k, n in sorted((v.events or {}).items()))
+        lines = [f"Sentiment {params}: {v.score:+.2f}, confidence {v.confidence:.2f}, "
+                 f"{v.items} headline(s) (half-life {hl:g} min)"
+                 + (f"; events: {ev}" if ev else "")]
         for ts, src, title, sc in v.headlines:
             lines.append(f"{sc:+.2f} {ts:%m-%d %H:%M} {src}: {title[:120]}")
         return Reply("\n".join(lines))

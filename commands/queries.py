@@ -8,7 +8,6 @@ would only add a copy. Nothing here writes engine state; `save_alert_prefs` writ
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,13 +15,12 @@ from decimal import Decimal
 
 from sqlmodel import col, select
 
+from engine.storage.config import Settings
 from engine.storage.db import SessionFactory
 from engine.storage.dbtypes import utcnow
 from engine.storage.models import (
-    NewsItem,
     OutboxDelivery,
     RiskEvent,
-    SentimentScore,
     Signal,
     Trade,
     User,
@@ -108,35 +106,27 @@ class SentimentView:
     score: float | None
     items: int
     headlines: list[tuple[datetime, str, str, float]]  # published, source, title, score
+    confidence: float = 0.0
+    events: dict[str, int] | None = None
 
 
-def sentiment_for(sessions: SessionFactory, base: str, half_life_minutes: float,
-                  hours: int = 48, now: datetime | None = None,
-                  top: int = 5) -> SentimentView:
-    """Time-decayed mean score of the headlines about `base` in the last `hours`."""
+def sentiment_for(sessions: SessionFactory, settings: Settings, base: str,
+                  now: datetime | None = None, top: int = 5) -> SentimentView:
+    """The pair's sentiment now, by the one point-in-time aggregation the strategies and
+    backtests read (`engine.data.newsbook`), with the newest headlines behind it."""
+    from engine.data.newsbook import NewsBook
+
     now = now or utcnow()
-    since = now - timedelta(hours=hours)
-    with sessions() as s:
-        q = (select(SentimentScore, NewsItem)
-             .join(NewsItem, col(NewsItem.id) == col(SentimentScore.news_item_id))
-             .where(col(NewsItem.published_at) >= since)
-             .order_by(col(NewsItem.published_at).desc())
-             .limit(2000))
-        rows = s.exec(q).all()
-    num = den = 0.0
-    heads: list[tuple[datetime, str, str, float]] = []
-    for sc, item in rows:
-        syms = {x.upper().split("/")[0] for x in (sc.symbols or item.symbols or [])}
-        if base not in syms:
-            continue
-        age_min = max((now - item.published_at).total_seconds() / 60, 0.0)
-        w = math.pow(0.5, age_min / half_life_minutes) * max(sc.confidence, 0.0)
-        num += w * sc.score
-        den += w
-        if len(heads) < top:
-            heads.append((item.published_at, item.source, item.title, sc.score))
-    count = sum(1 for _ in heads)
-    return SentimentView(base, (num / den) if den > 0 else None, count, heads)
+    book = NewsBook(sessions, settings)
+    book.refresh()
+    cols = book.columns(base, round(now.timestamp() * 1000), 0)
+    heads = [(h.published_at, h.source, h.title, h.score)
+             for h in book.about(base, 50) if h.published_at <= now][:top]
+    score = cols["sentiment"]
+    events = {k.removeprefix("event_"): int(v) for k, v in cols.items()
+              if k.startswith("event_") and v}
+    return SentimentView(base, None if score != score else score, int(cols["news_count"]),
+                         heads, cols["sentiment_confidence"], events)
 
 
 def recent_risk_events(sessions: SessionFactory, limit: int) -> list[RiskEvent]:
