@@ -104,6 +104,28 @@ class CandleAggregator:
                    self._l, self._c, self._v)
 
 
+def _load(data: Path, symbols: list[str], timeframe: str) -> dict[str, Candles]:
+    """The folder's `timeframe` files; else built from the longest shorter timeframe the
+    folder holds for every symbol (a 15m bot replays from 5m files)."""
+    from engine.data.resample import resample
+    from engine.errors import DataError
+
+    try:
+        return load_candles(data, symbols, timeframe)
+    except DataError:
+        step = timeframe_ms(timeframe)
+        for src in sorted(("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h"),
+                          key=timeframe_ms, reverse=True):
+            if timeframe_ms(src) >= step or step % timeframe_ms(src):
+                continue
+            try:
+                base = load_candles(data, symbols, src)
+            except DataError:
+                continue
+            return {s: resample(c, timeframe) for s, c in base.items()}
+        raise
+
+
 class ReplayFeed:
     """Candles from files, merged across symbols and timeframes in close-time order,
     driving a `ManualClock`: `replay_speed` steps per second (0 = as fast as possible).
@@ -123,7 +145,7 @@ class ReplayFeed:
         self.candles: dict[tuple[str, str], Candles] = {}
         self.ticks: dict[tuple[str, str], npt.NDArray[np.int64]] = {}
         for tf in tfs:
-            for sym, c in load_candles(Path(data or DEMO_DATA_DIR), list(symbols), tf).items():
+            for sym, c in _load(Path(data or DEMO_DATA_DIR), list(symbols), tf).items():
                 if start_ms is not None or end_ms is not None:
                     c = c.between(start_ms, end_ms)
                 if len(c) == 0:

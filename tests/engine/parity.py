@@ -67,7 +67,8 @@ def parity_settings(url: str, data: Path, pairs: list[str], strategy: str, quote
 
 async def replay_live(settings: Settings, pairs: list[str], *,
                       start_ms: int | None = None, end_ms: int | None = None,
-                      notifiers: list[Notifier] | None = None) -> Engine:
+                      notifiers: list[Notifier] | None = None,
+                      timeframes: list[str] | None = None) -> Engine:
     """The live engine over the replay, to the end; returns the (closed) engine."""
     url = settings.database.url
     upgrade(url)
@@ -75,14 +76,14 @@ async def replay_live(settings: Settings, pairs: list[str], *,
     eng = Engine(settings, SessionFactory(make_engine(url)), clock=clock,
                  notifiers=notifiers or [Silent()])  # type: ignore[list-item]
     await eng.start(reconcile=False)
-    feed = ReplayFeed(settings.exchange.replay_data, pairs, "5m", clock,
+    feed = ReplayFeed(settings.exchange.replay_data, pairs, timeframes or ["5m"], clock,
                       start_ms=start_ms, end_ms=end_ms)
     await run_replay(eng, feed)
     await eng.close()
     return eng
 
 
-def live_rows(eng: Engine, tf_ms: int = 300_000) -> list[Row]:
+def live_rows(eng: Engine, tf_ms: int = 300_000, bot_id: int | None = None) -> list[Row]:
     """The engine's trades, stamped as the backtester stamps them: an exit decided at a
     candle's close (exit signal) happens at the next candle's open, which is the close
     time; an exit rule (stop, ROI, trailing) fires inside the candle that closed, which
@@ -90,7 +91,10 @@ def live_rows(eng: Engine, tf_ms: int = 300_000) -> list[Row]:
     close: one timeframe later)."""
     out: list[Row] = []
     with eng.sessions() as s:
-        trades = s.exec(select(Trade).order_by(col(Trade.id))).all()
+        q = select(Trade).order_by(col(Trade.id))
+        if bot_id is not None:
+            q = q.where(Trade.bot_id == bot_id)
+        trades = s.exec(q).all()
     for t in trades:
         open_ms = round(t.open_at.timestamp() * 1000)
         close_ms = None if t.close_at is None else round(t.close_at.timestamp() * 1000)

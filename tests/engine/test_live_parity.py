@@ -126,3 +126,38 @@ async def test_sentiment_fusion_with_a_month_of_news(tmp_path: Path) -> None:
                              compute_metrics=False)
     assert len(without.trades) != len(bt.trades)  # the news did change the decisions
     assert_same_trades(live, backtest_rows(bt), _last_open(candles))
+
+
+@needs_data
+async def test_each_bot_on_its_own_timeframe_in_a_replay(tmp_path: Path) -> None:
+    """A 5m bot and a 15m bot in one replay (the 15m candles built from the 5m files):
+    each makes exactly its own backtest's trades."""
+    from sqlmodel import select
+
+    from engine.data.resample import resample
+    from engine.storage.config import BotSpec
+    from engine.storage.models import Bot
+
+    pairs = ["ETH/BTC", "LTC/BTC"]
+    base = load_candles(TESTDATA, pairs, "5m")
+    s_ms = int(base["ETH/BTC"].open_time[0])
+    e_ms = s_ms + 10 * 86_400_000
+    settings = parity_settings(f"sqlite:///{tmp_path / 'tf.db'}", TESTDATA, pairs,
+                               "ema_rsi_cross", "BTC", "0.05", params={"stoploss": -0.02})
+    b15 = BotSpec(name="slow", strategy="ema_rsi_cross", symbols=pairs, timeframe="15m",
+                  params={"stoploss": -0.02})
+    settings = settings.model_copy(update={"bots": [*settings.bots, b15]})
+    eng = await replay_live(settings, pairs, start_ms=s_ms, end_ms=e_ms, timeframes=["5m", "15m"])
+    with eng.sessions() as s:
+        ids = {b.name: b.id for b in s.exec(select(Bot)).all()}
+    for name, tf, candles in (
+            ("parity", "5m", {p: c.between(s_ms, e_ms) for p, c in base.items()}),
+            ("slow", "15m", {p: resample(c.between(s_ms, e_ms), "15m")
+                             for p, c in base.items()})):
+        bt = run_backtest(candles, "ema_rsi_cross", stake=0.05, fee=0.001, wallet=1e6,
+                          params={"stoploss": -0.02}, compute_metrics=False)
+        assert len(bt.trades) > 10, name
+        live = live_rows(eng, tf_ms=5 * 60_000 if tf == "5m" else 15 * 60_000,
+                         bot_id=ids[name])
+        assert_same_trades(live, backtest_rows(bt), _last_open(candles))
+    eng.sessions.engine.dispose()
