@@ -350,7 +350,9 @@ class Sentiment(Command[str]):
             return Reply(f"No scored headlines about {params} in the last "
                          f"{hl * st.lookback_half_lives / 60:g} h.")
         ev = ", ".join(f"{k} {n}" for k, n in sorted((v.events or {}).items()))
-        lines = [f"Sentiment {params}: {v.score:+.2f}, confidence {v.confidence:.2f}, "
+        thr = st.label_threshold
+        label = "BULLISH" if v.score >= thr else "BEARISH" if v.score <= -thr else "NEUTRAL"
+        lines = [f"Sentiment {params}: {label} {v.score:+.2f}, confidence {v.confidence:.2f}, "
                  f"{v.items} headline(s) (half-life {hl:g} min)"
                  + (f"; events: {ev}" if ev else "")]
         for ts, src, title, sc in v.headlines:

@@ -303,7 +303,10 @@ class StrategyLoop:
             tf = timeframe_ms(bot.timeframe)
             for h in new:
                 for symbol in bot.symbols:
-                    if base_symbol(symbol) not in h.symbols or symbol not in rt.last:
+                    if base_symbol(symbol) not in h.symbols:
+                        continue
+                    row = rt.last_inputs(symbol)
+                    if not row:
                         continue
                     if self.eng.holding(bot.id, symbol) is not None:
                         continue
@@ -312,7 +315,7 @@ class StrategyLoop:
                     ev = NewsEvent(symbol, h.title, round(h.published_at.timestamp() * 1000),
                                    h.score, h.event_type, h.impact, cols["sentiment"],
                                    cols["sentiment_confidence"])
-                    last = {**rt.last[symbol], **cols}
+                    last = {**row, **cols}
                     if not call_strategy(rt.strategy, "on_news", ev, last):
                         continue
                     b = rt.buffer(symbol)

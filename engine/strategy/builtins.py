@@ -26,6 +26,12 @@ from engine.strategy.interface import (
 )
 
 
+def _nan0(a: Any) -> Any:
+    """NaN -> 0 (no news reads as neutral), cheaper than `np.nan_to_num`."""
+    x = np.asarray(a, dtype=np.float64)
+    return np.where(np.isnan(x), 0.0, x)
+
+
 class EmaRsiCross(Strategy):
     """The reference strategy (../shared/data/reference/README.md), long only.
 
@@ -80,7 +86,7 @@ class SentimentMomentum(Strategy):
         return frame
 
     def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
-        s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)
+        s = _nan0(frame["sentiment"])
         r = frame["rsi"]
         thr = float(self.threshold)
         with np.errstate(invalid="ignore"):
@@ -89,11 +95,11 @@ class SentimentMomentum(Strategy):
                 (s < -thr) & (r > float(self.rsi_short_min)) & (frame["volume"] > 0)
             )
         conf = np.asarray(frame.get("sentiment_confidence", np.ones(frame.n)), dtype=np.float64)
-        frame["stake_scale"] = np.clip(np.nan_to_num(conf, nan=0.0), 0.0, 1.0)
+        frame["stake_scale"] = np.clip(_nan0(conf), 0.0, 1.0)
         return frame
 
     def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
-        s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)
+        s = _nan0(frame["sentiment"])
         frame["exit_long"] = s < 0.0
         frame["exit_short"] = s > 0.0
         frame["exit_tag"] = "sentiment_reversal"
@@ -225,14 +231,14 @@ class NewsMomentum(Strategy):
         return self.news_ok(float(event.impact), s, float(last.get("rsi", float("nan"))))
 
     def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
-        s = np.nan_to_num(np.asarray(frame["sentiment"], dtype=np.float64), nan=0.0)
+        s = _nan0(frame["sentiment"])
         r = frame["rsi"]
         with np.errstate(invalid="ignore"):
             frame["enter_long"] = (
                 (frame["news_impact"] >= int(self.impact_min)) & (s >= float(self.threshold))
                 & (r > float(self.rsi_min)) & (r < float(self.rsi_max)) & (frame["volume"] > 0)
             )
-        conf = np.nan_to_num(np.asarray(frame["sentiment_confidence"], dtype=np.float64))
+        conf = _nan0(frame["sentiment_confidence"])
         frame["stake_scale"] = np.clip(conf, 0.25, 1.0)
         return frame
 

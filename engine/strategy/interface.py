@@ -343,3 +343,45 @@ def exit_tag_at(tag: Any, row: int) -> str:
     except (IndexError, TypeError, KeyError):
         return "exit_signal"
     return str(v) if v is not None and str(v) not in ("", "nan", "None") else "exit_signal"
+
+
+def _last_bool(strategy: Strategy, frame: Frame, name: str) -> bool:
+    if name not in frame:
+        return False
+    a = np.asarray(frame[name])
+    if a.shape != (frame.n,):
+        raise StrategyError(f"{strategy.name}: column {name!r} has shape {a.shape}, "
+                            f"expected ({frame.n},)")
+    x = a[frame.n - 1]
+    if a.dtype == np.bool_:
+        return bool(x)
+    f = float(x)
+    return f != 0.0 and f == f
+
+
+def _last_float(strategy: Strategy, frame: Frame, name: str, default: float) -> float:
+    if name not in frame:
+        return default
+    a = np.asarray(frame[name], dtype=np.float64)
+    if a.shape != (frame.n,):
+        raise StrategyError(f"{strategy.name}: column {name!r} has shape {a.shape}, "
+                            f"expected ({frame.n},)")
+    return float(a[frame.n - 1])
+
+
+def extract_last(strategy: Strategy, frame: Frame) -> tuple[bool, bool, bool, bool, float, float]:
+    """`extract_signals` for the last row only (what the live loop needs each candle):
+    (enter_long, exit_long, enter_short, exit_short, stake_scale, enter_limit), with the
+    same rules, read without converting whole columns."""
+    el = _last_bool(strategy, frame, "enter_long")
+    xl = _last_bool(strategy, frame, "exit_long")
+    es = _last_bool(strategy, frame, "enter_short") if strategy.can_short else False
+    xs = _last_bool(strategy, frame, "exit_short")
+    if not strategy.use_exit_signal:
+        xl = xs = False
+    scale = _last_float(strategy, frame, "stake_scale", 1.0)
+    if scale != scale:
+        scale = 0.0
+    limit = (_last_float(strategy, frame, "enter_limit", float("nan"))
+             if strategy.order_type == "limit" else float("nan"))
+    return el, xl, es, xs, scale, limit

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +33,7 @@ from engine.strategy.interface import (
     StrategyError,
     analyze,
     exit_tag_at,
-    extract_signals,
+    extract_last,
 )
 from sentiment.pointintime import SENTIMENT_COLUMNS
 
@@ -60,25 +59,29 @@ class RowSignal:
     inputs: dict[str, float]
 
 
+_INDEX = {c: i for i, c in enumerate(_ALL)}
+_DEFAULTS = tuple(np.nan if c == "sentiment" else 0.0 for c in _ALL)
+
+
 class SeriesBuffer:
-    """One pair's closed candles and sentiment columns on one timeframe."""
+    """One pair's closed candles and sentiment columns on one timeframe: one
+    (columns x capacity) array, so a window is one slice and a row one assignment."""
 
     def __init__(self, capacity: int = 256, keep: int = 0) -> None:
         self._cap = max(16, capacity)
         self.n = 0
         self.keep = keep  # 0 = keep everything
-        self._cols: dict[str, F64] = {c: np.empty(self._cap) for c in _ALL}
+        self._data = np.empty((len(_ALL), self._cap))
         self.tick = np.empty(self._cap, dtype=np.int64)
 
     def last_close_ms(self) -> int | None:
-        return int(self._cols["close_time"][self.n - 1]) if self.n else None
+        return int(self._data[_INDEX["close_time"], self.n - 1]) if self.n else None
 
     def append(self, row: dict[str, float], tick: int) -> None:
         if self.n == self._cap:
             self._grow()
         i = self.n
-        for c, a in self._cols.items():
-            a[i] = row.get(c, np.nan if c == "sentiment" else 0.0)
+        self._data[:, i] = [row.get(c, d) for c, d in zip(_ALL, _DEFAULTS, strict=True)]
         self.tick[i] = tick
         self.n += 1
 
@@ -86,31 +89,28 @@ class SeriesBuffer:
         if self.keep and self.n > 2 * self.keep:
             # drop the oldest rows beyond what any window needs (memory stays bounded)
             drop = self.n - self.keep
-            for a in (*self._cols.values(), self.tick):
-                a[: self.n - drop] = a[drop:self.n]
+            self._data[:, : self.n - drop] = self._data[:, drop:self.n]
+            self.tick[: self.n - drop] = self.tick[drop:self.n]
             self.n -= drop
             return
         self._cap *= 2
-        for c, a in self._cols.items():
-            b = np.empty(self._cap)
-            b[: self.n] = a[: self.n]
-            self._cols[c] = b
+        d = np.empty((len(_ALL), self._cap))
+        d[:, : self.n] = self._data[:, : self.n]
+        self._data = d
         t = np.empty(self._cap, dtype=np.int64)
         t[: self.n] = self.tick[: self.n]
         self.tick = t
 
     def column(self, name: str) -> F64:
-        return self._cols[name]
+        return self._data[_INDEX[name]]
 
     def frame(self, window: int) -> Frame:
-        """The last `window` rows (all when 0) as read-only views."""
+        """The last `window` rows (all when 0) as read-only views (a strategy that writes
+        into an input column fails loudly instead of corrupting the history)."""
         lo = 0 if window <= 0 else max(0, self.n - window)
-        cols: dict[str, Any] = {}
-        for c, a in self._cols.items():
-            v = a[lo:self.n]
-            v.flags.writeable = False
-            cols[c] = v
-        return Frame(cols, n=self.n - lo)
+        block = self._data[:, lo:self.n]
+        block.flags.writeable = False
+        return Frame(dict(zip(_ALL, block, strict=True)), n=self.n - lo)
 
 
 @dataclass(slots=True)
@@ -129,7 +129,7 @@ class StrategyRuntime:
         need = 5 * int(strategy.startup_candle_count or 0)
         self.window = 0 if history_candles <= 0 else max(int(history_candles), need)
         self.buffers: dict[str, SeriesBuffer] = {}
-        self.last: dict[str, dict[str, float]] = {}  # symbol -> last evaluated row
+        self._last_frame: dict[str, Frame] = {}  # symbol -> last analysed window
         self.stats = RuntimeStats()
 
     def buffer(self, symbol: str) -> SeriesBuffer:
@@ -150,15 +150,11 @@ class StrategyRuntime:
         b.append(row, tick)
         return True
 
-    def evaluate(self, symbol: str, pair: str | None = None) -> RowSignal:
-        """Run the strategy on the trailing window; the last row's signals."""
-        t0 = time.perf_counter()
-        b = self.buffer(symbol)
-        if b.n == 0:
-            raise StrategyError(f"{self.strategy.name}: no candles of {symbol} yet")
-        frame = analyze(self.strategy, b.frame(self.window),
-                        {"pair": pair or symbol, "timeframe": self.timeframe})
-        sg = extract_signals(self.strategy, frame)
+    def last_inputs(self, symbol: str) -> dict[str, float]:
+        """The last evaluated row's numeric columns (indicators, sentiment)."""
+        frame = self._last_frame.get(symbol)
+        if frame is None:
+            return {}
         last = frame.n - 1
         inputs: dict[str, float] = {}
         for k, v in frame.items():
@@ -168,6 +164,23 @@ class StrategyRuntime:
                 x = float(v[last])
                 if x == x:
                     inputs[k] = round(x, 8)
+        b = self.buffer(symbol)
+        for k in ("sentiment", "sentiment_confidence", "news_count", "news_impact"):
+            x = float(b.column(k)[b.n - 1])
+            if x == x and (k == "sentiment" or x):
+                inputs[k] = round(x, 6)
+        return inputs
+
+    def evaluate(self, symbol: str, pair: str | None = None) -> RowSignal:
+        """Run the strategy on the trailing window; the last row's signals."""
+        t0 = time.perf_counter()
+        b = self.buffer(symbol)
+        if b.n == 0:
+            raise StrategyError(f"{self.strategy.name}: no candles of {symbol} yet")
+        frame = analyze(self.strategy, b.frame(self.window),
+                        {"pair": pair or symbol, "timeframe": self.timeframe})
+        el, xl, es, xs, scale, limit = extract_last(self.strategy, frame)
+        last = frame.n - 1
         etag = frame.get("enter_tag")
         enter_tag = None
         if isinstance(etag, str):
@@ -177,15 +190,12 @@ class StrategyRuntime:
                 enter_tag = str(etag[last])
             except (IndexError, TypeError, KeyError):
                 enter_tag = None
-        for k in ("sentiment", "sentiment_confidence", "news_count", "news_impact"):
-            x = float(b.column(k)[b.n - 1])
-            if x == x and (k == "sentiment" or x):
-                inputs[k] = round(x, 6)
-        out = RowSignal(bool(sg.enter_long[last]), bool(sg.exit_long[last]),
-                        bool(sg.enter_short[last]), bool(sg.exit_short[last]),
-                        float(sg.stake_scale[last]), float(sg.enter_limit[last]),
+        self._last_frame[symbol] = frame
+        # the inputs (the row's numbers, for the signal record and the proposal's "why")
+        # are read only when there is something to record
+        inputs = self.last_inputs(symbol) if (el or xl or es or xs) else {}
+        out = RowSignal(el, xl, es, xs, scale, limit,
                         exit_tag_at(frame.get("exit_tag"), last), enter_tag, inputs)
-        self.last[symbol] = inputs
         self.stats.evaluations += 1
         self.stats.seconds += time.perf_counter() - t0
         return out

@@ -31,7 +31,8 @@ def test_runtime_inputs_are_the_batch_kernels_values() -> None:
     got = []
     for i, v in enumerate(x):
         rt.push("BTC/USDT", _row(i, float(v)))
-        got.append(rt.evaluate("BTC/USDT").inputs)
+        rt.evaluate("BTC/USDT")
+        got.append(rt.last_inputs("BTC/USDT"))
     for key, ref in (("ema_fast", ema(x, 12)), ("ema_slow", ema(x, 26)), ("rsi", rsi(x, 14))):
         vals = np.array([g.get(key, np.nan) for g in got])
         np.testing.assert_allclose(vals, ref, rtol=1e-8)  # inputs are rounded for display

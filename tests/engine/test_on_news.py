@@ -39,7 +39,7 @@ async def test_high_impact_headline_proposes_an_entry_between_candles(engine_fac
         approvals={"mode": "manual"},
         bots=[{"name": "news", "strategy": "news_momentum", "symbols": ["BTC/USDT"]}])
     await _warm(eng, clock)
-    assert 45 < eng.strategies.runtime(eng.bots.get("news")).last["BTC/USDT"]["rsi"] < 75
+    assert 45 < eng.strategies.runtime(eng.bots.get("news")).last_inputs("BTC/USDT")["rsi"] < 75
     assert eng.pending_proposals() == []
     _headline(eng, "low", "Bitcoin firm signs small deal", 0.6, impact=2)
     _headline(eng, "high", "Major bank partners with Bitcoin network", 0.8, impact=9)
