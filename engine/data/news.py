@@ -154,17 +154,16 @@ async def score_pending(
     return stored
 
 
-def load_scored(
+def scored_rows(
     session_factory: SessionMaker,
     scorer: str,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     fallback: str | None = "lexicon",
-) -> list[ScoredItem]:
-    """The scored series for aggregation: items published in [since, until], each with
-    `scorer`'s score, or `fallback`'s where `scorer` has none (e.g. the openai scorer
-    fell back during an outage), so an outage never blanks the signal."""
+) -> list[tuple[NewsItem, SentimentScore]]:
+    """Each stored item once, with `scorer`'s score or else `fallback`'s, in publication
+    order: the one read of stored news (aggregation, the engine's NewsBook, backtests)."""
     names = [scorer] if not fallback or fallback == scorer else [scorer, fallback]
     with session_factory() as s:
         q = (select(NewsItem, SentimentScore)
@@ -182,11 +181,26 @@ def load_scored(
         have = best.get(item.id)
         if have is None or (sc.scorer == scorer and have[1].scorer != scorer):
             best[item.id] = (item, sc)
+    return list(best.values())
+
+
+def load_scored(
+    session_factory: SessionMaker,
+    scorer: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    fallback: str | None = "lexicon",
+) -> list[ScoredItem]:
+    """The scored series for aggregation: items published in [since, until], each with
+    `scorer`'s score, or `fallback`'s where `scorer` has none (e.g. the openai scorer
+    fell back during an outage), so an outage never blanks the signal."""
+    best = scored_rows(session_factory, scorer, fallback=fallback, since=since, until=until)
     return [
         ScoredItem(published_at=item.published_at, source_kind=item.source_kind,
                    score=sc.score, confidence=sc.confidence,
                    symbols=tuple(sc.symbols or item.symbols or ()))
-        for item, sc in best.values()
+        for item, sc in best
     ]
 
 

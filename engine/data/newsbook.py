@@ -15,11 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from engine.storage.config import Settings
-from engine.storage.models import NewsItem as NewsRow
-from engine.storage.models import SentimentScore
 from sentiment.aggregate import MARKET, base_symbol
 from sentiment.pointintime import AggParams, NewsItem, NewsSeries, columns_one
 
@@ -58,24 +56,12 @@ def load_news(sessions: Callable[[], Session], scorer: str, fallback: str | None
               until: datetime | None = None) -> tuple[dict[str, list[NewsItem]], list[Headline]]:
     """Scored items by base asset (each item under every asset it names; `MARKET` when
     none), preferring `scorer`'s score over `fallback`'s; plus the headlines."""
-    names = [scorer] if not fallback or fallback == scorer else [scorer, fallback]
-    with sessions() as s:
-        q = (select(NewsRow, SentimentScore)
-             .join(SentimentScore, col(SentimentScore.news_item_id) == col(NewsRow.id))
-             .where(col(SentimentScore.scorer).in_(names)))
-        if until is not None:
-            q = q.where(col(NewsRow.published_at) <= until)
-        rows = s.exec(q.order_by(col(NewsRow.published_at), col(NewsRow.id))).all()
-    best: dict[int, tuple[NewsRow, SentimentScore]] = {}
-    for item, sc in rows:
-        if item.id is None:
-            continue
-        have = best.get(item.id)
-        if have is None or (sc.scorer == scorer and have[1].scorer != scorer):
-            best[item.id] = (item, sc)
+    from engine.data.news import scored_rows
+
+    best = scored_rows(sessions, scorer, fallback=fallback, until=until)
     by_base: dict[str, list[NewsItem]] = {}
     heads: list[Headline] = []
-    for item, sc in best.values():
+    for item, sc in best:
         row = NewsItem(_ms(item.published_at), float(sc.score), float(sc.confidence),
                        item.source_kind, EVENT_ALIASES.get(sc.event_type, sc.event_type),
                        int(sc.impact))
