@@ -9,6 +9,14 @@ a chat never sees a fill before its proposal. Failures are retried with capped
 exponential backoff and never dropped; flood-control waits (429 retry_after) are
 honoured exactly. `external_ref` keeps the sent message id so a proposal message can be
 edited when someone decides.
+
+Lost responses (at-most-once beyond one resend). Telegram has no idempotency key: a
+send whose response is lost (read timeout, dropped connection, a crash mid-send) may or
+may not have reached the chat. The row is marked in flight (committed) before each send;
+a send with an unknown outcome is resent at most `MAX_UNKNOWN_RESENDS` times (one), then
+the row is marked failed with the reason instead of being sent again, so a chat sees a
+message at most twice, never five times. Errors that prove nothing was sent (connection
+refused, flood control, a refusal) are retried as before.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +42,33 @@ from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage, 
 log = logging.getLogger("sentitrade.notifier")
 SKIPPED = "skipped"  # filtered out by the user's alert preferences
 MAX_PERMANENT_ATTEMPTS = 5
+MAX_UNKNOWN_RESENDS = 1
+IN_FLIGHT = "in flight"
+_UNKNOWN_TAG = re.compile(r"\[unknown outcomes=(\d+)\]")
+
+
+def outcome_unknown(e: BaseException) -> bool:
+    """True when the request may have reached the platform (the response was lost)."""
+    import httpx
+
+    if isinstance(e, httpx.ConnectTimeout | httpx.PoolTimeout | httpx.ConnectError):
+        return False  # never connected: nothing was sent
+    return isinstance(e, TimeoutError | httpx.TimeoutException | httpx.ReadError
+                      | httpx.WriteError | httpx.RemoteProtocolError)
+
+
+def unknown_outcomes(last_error: str | None) -> int:
+    """Sends of this row whose outcome is unknown; a row left in flight (the process
+    died mid-send) counts one more."""
+    if not last_error:
+        return 0
+    m = _UNKNOWN_TAG.search(last_error)
+    n = int(m.group(1)) if m else 0
+    return n + 1 if last_error.startswith(IN_FLIGHT) else n
+
+
+def _tagged(error: str, unknown: int) -> str:
+    return f"{error[:450]} [unknown outcomes={unknown}]" if unknown else error[:500]
 
 
 class RetryLater(Exception):
@@ -178,7 +214,14 @@ class Notifier:
     async def _deliver(self, sink: Sink, dest: Destination, d: OutboxDelivery,
                        msg: OutboxMessage) -> bool:
         reply = self._render(msg)
+        unknown = unknown_outcomes(d.last_error)
+        if unknown > MAX_UNKNOWN_RESENDS:
+            self._give_up_unknown(d, d.last_error or "", unknown)
+            return True  # not resent: the chat may already have it; move on
         while True:
+            self._update(d.id, last_error=_tagged(f"{IN_FLIGHT} since {utcnow().isoformat()}",
+                                                  unknown))
+            d.last_error = _tagged(IN_FLIGHT, unknown)
             try:
                 ref = await sink.send(dest, reply)
             except RetryLater as e:
@@ -186,20 +229,36 @@ class Notifier:
                 if e.seconds <= self.max_inline_wait:
                     await asyncio.sleep(e.seconds)
                     continue
-                self._update(d.id, next_attempt_at=utcnow() + timedelta(seconds=e.seconds))
+                self._update(d.id, next_attempt_at=utcnow() + timedelta(seconds=e.seconds),
+                             last_error=_tagged(str(e), unknown))
                 return False
             except PermanentError as e:
-                self._failure(d, str(e), permanent=True)
+                self._failure(d, _tagged(str(e), unknown), permanent=True)
                 return False
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                self._failure(d, f"{type(e).__name__}: {e}"[:500], permanent=False)
+                error = f"{type(e).__name__}: {e}"
+                if outcome_unknown(e):
+                    unknown += 1
+                    if unknown > MAX_UNKNOWN_RESENDS:
+                        self._give_up_unknown(d, error, unknown)
+                        return True
+                self._failure(d, _tagged(error, unknown), permanent=False)
                 return False
             self._update(d.id, state=DeliveryState.DELIVERED, external_ref=str(ref)[:128],
                          delivered_at=utcnow(), attempts=d.attempts + 1, last_error=None)
             self.stats.delivered += 1
             return True
+
+    def _give_up_unknown(self, d: OutboxDelivery, error: str, unknown: int) -> None:
+        """Stop resending a row whose earlier sends may all have arrived."""
+        reason = _tagged(f"not resent: outcome of {unknown} sends unknown (last: "
+                         f"{error[:300]})", unknown)
+        log.error("delivery #%s to %s: %s", d.id, d.destination, reason)
+        self.stats.last_error[d.destination] = reason
+        self._update(d.id, state=DeliveryState.FAILED, attempts=d.attempts + 1,
+                     last_error=reason)
 
     def _failure(self, d: OutboxDelivery, error: str, permanent: bool) -> None:
         attempts = d.attempts + 1

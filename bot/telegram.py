@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ from commands.reply import Reply, telegram_html
 from engine.service.api import TradingAPI
 from engine.storage.config import Settings
 
+MAX_REFUSED = 10_000  # remembered refused user ids (oldest forgotten first)
 log = logging.getLogger("sentitrade.telegram")
 OnDecided = Callable[[int, Reply, str], Awaitable[Any]]
 
@@ -105,7 +107,8 @@ class TelegramTransport:
         self.signer = signer
         self.poll_timeout = poll_timeout
         self.on_decided = on_decided
-        self._refused: set[int] = set()
+        # users refused once (then silence); bounded: a flood of strangers cannot grow it
+        self._refused: OrderedDict[int, None] = OrderedDict()
         limiter = rate_limiter if rate_limiter is not None else FloodLimiter(
             overall_max_rate=30, overall_time_period=1, group_max_rate=20,
             group_time_period=60, max_retries=0)
@@ -167,7 +170,9 @@ class TelegramTransport:
         if who is None:
             uid = update.effective_user.id if update.effective_user else 0
             if uid not in self._refused:  # one short refusal per user, then silence
-                self._refused.add(uid)
+                self._refused[uid] = None
+                if len(self._refused) > MAX_REFUSED:
+                    self._refused.popitem(last=False)
                 await msg.reply_text(REFUSAL)
             return
         name, args = split_args(msg.text)

@@ -55,6 +55,9 @@ def derive_key(master_key: bytes, purpose: str = "chat-callbacks") -> bytes:
     return hmac.new(master_key, f"sentitrade:{purpose}:v1".encode(), hashlib.sha256).digest()
 
 
+MAX_CLOCK_SKEW_S = 60  # a button may look this much younger than now (clock drift)
+
+
 class CallbackSigner:
     """Makes and checks signed button payloads."""
 
@@ -90,6 +93,9 @@ class CallbackSigner:
             target, issued = int(parts[2]), int(parts[3], 36)
         except ValueError:
             raise CallbackError("malformed") from None
-        if self._clock() - issued > self.ttl:
+        age = self._clock() - issued
+        if age > self.ttl:
             raise CallbackError("stale")
+        if age < -MAX_CLOCK_SKEW_S:  # the TTL bounds both sides: no button from the future
+            raise CallbackError("issued in the future")
         return ButtonPress(_CODES[parts[1]], target, issued)

@@ -8,7 +8,7 @@ from logging.config import fileConfig
 from alembic import context
 
 import engine.storage.models  # noqa: F401  (registers every table on the metadata)
-from engine.storage.db import make_engine
+from engine.storage.db import lock_for_migration, make_migration_engine
 from engine.storage.models import ALL_TABLES
 
 config = context.config
@@ -42,9 +42,13 @@ def run_migrations_online() -> None:
     if connectable is not None:
         _run(connectable)
         return
-    eng = make_engine(_url())
+    eng = make_migration_engine(_url())
     try:
-        with eng.connect() as connection:
+        with eng.connect() as connection, connection.begin():
+            # One transaction for the whole upgrade (every migration, the version row):
+            # a kill anywhere leaves the schema as it was before. Alembic sees an
+            # external transaction and neither commits nor begins on its own.
+            lock_for_migration(connection)
             _run(connection)
     finally:
         eng.dispose()
@@ -56,6 +60,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        transaction_per_migration=False,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -104,7 +104,7 @@ class CandleAggregator:
                    self._l, self._c, self._v)
 
 
-def _load(data: Path, symbols: list[str], timeframe: str) -> dict[str, Candles]:
+def load_replay_candles(data: Path, symbols: list[str], timeframe: str) -> dict[str, Candles]:
     """The folder's `timeframe` files; else built from the longest shorter timeframe the
     folder holds for every symbol (a 15m bot replays from 5m files)."""
     from engine.data.resample import resample
@@ -144,8 +144,9 @@ class ReplayFeed:
             set(timeframe), key=timeframe_ms)
         self.candles: dict[tuple[str, str], Candles] = {}
         self.ticks: dict[tuple[str, str], npt.NDArray[np.int64]] = {}
+        folder = Path(data or DEMO_DATA_DIR)
         for tf in tfs:
-            for sym, c in _load(Path(data or DEMO_DATA_DIR), list(symbols), tf).items():
+            for sym, c in load_replay_candles(folder, list(symbols), tf).items():
                 if start_ms is not None or end_ms is not None:
                     c = c.between(start_ms, end_ms)
                 if len(c) == 0:

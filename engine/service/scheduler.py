@@ -188,8 +188,10 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
     from engine.errors import SecretsError
     from engine.storage.db import SessionFactory, make_engine
     from engine.storage.migrate import upgrade
+    from engine.storage.validate import validate_for_start
     from engine.strategy.params import load_strategy
 
+    validate_for_start(settings)
     for spec in settings.bots:  # an unknown or broken strategy stops before any write
         load_strategy(spec.strategy, settings.engine.strategy_path, spec.params)
     upgrade(settings.database.url)

@@ -17,7 +17,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -65,8 +73,8 @@ class ExchangeSettings(BaseModel):
         default_factory=lambda: [2.0, 5.0, 10.0, 30.0],
         description="waits between start-up checks of an exchange that does not answer")
     mode: ExchangeMode = "paper"
-    quote: str = "USDT"
-    starting_balance: Decimal = Field(default=Decimal("10000"), gt=0)
+    quote: str = Field(default="USDT", pattern=r"^[A-Za-z0-9]{2,12}$")
+    starting_balance: Decimal = Field(default=Decimal("10000"), gt=0, le=Decimal("1e12"))
     maker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)
     taker_fee: Decimal = Field(default=Decimal("0.001"), ge=0, lt=1)
     slippage_bps: float = Field(default=5.0, ge=0, le=1000)
@@ -169,7 +177,7 @@ class ApprovalSettings(BaseModel):
     model_config = _SECTION
     mode: ApprovalMode = "manual"
     auto_max_notional: Decimal = Field(default=Decimal("100"), ge=0)
-    expiry_seconds: int = Field(default=300, ge=5)
+    expiry_seconds: int = Field(default=300, ge=5, le=7 * 86_400)
     max_price_drift_pct: float = Field(default=1.0, gt=0, le=100)
 
 
@@ -253,7 +261,22 @@ class Settings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
-    bots: list[BotSpec] = Field(default_factory=_default_bots)
+    bots: list[BotSpec] = Field(default_factory=_default_bots, min_length=1)
+
+    @model_validator(mode="after")
+    def _bots_consistent(self) -> Settings:
+        seen: set[str] = set()
+        quote = self.exchange.quote.upper()
+        for i, bot in enumerate(self.bots):
+            if bot.name.lower() in seen:
+                raise ValueError(f"bots[{i}].name {bot.name!r} is used by another bot: "
+                                 "each bot needs its own name")
+            seen.add(bot.name.lower())
+            for sym in bot.symbols:
+                if sym.split("/")[1] != quote:
+                    raise ValueError(f"bots[{i}].symbols has {sym!r} but exchange.quote is "
+                                     f"{quote!r}: every pair must end in /{quote}")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -315,6 +338,9 @@ def _describe(err: Mapping[str, Any], source: str) -> str:
             f"unknown setting {key} in {source}: "
             "check the spelling against sentitrade.example.toml"
         )
+    if not loc:  # a check across keys (bots vs exchange.quote): the message names them
+        msg = str(err.get("msg", "invalid")).replace("Value error, ", "")
+        return f"invalid settings in {source}: {msg}"
     value = err.get("input")
     shown = "***" if loc and _is_secret_key(str(loc[-1])) else repr(value)
     if err.get("type") == "missing":
@@ -323,6 +349,18 @@ def _describe(err: Mapping[str, Any], source: str) -> str:
         "Value error, ", ""
     )
     return f"invalid setting {key} = {shown} in {source}: {msg}"
+
+
+def _check_env_sections(env_keys: list[str]) -> None:
+    """`SENTITRADE_<SECTION>__<KEY>` must name a real section: pydantic-settings would
+    ignore a misspelt one and the default would silently apply."""
+    for k in env_keys:
+        if "__" not in k:
+            continue  # SENTITRADE_MASTER_KEY and friends are not settings
+        section = k[len(ENV_PREFIX):].split("__", 1)[0].lower()
+        if section not in Settings.model_fields:
+            raise ConfigError(f"unknown setting section {section!r} in env var {k}: allowed "
+                              f"sections are {', '.join(sorted(Settings.model_fields))}")
 
 
 def load_settings(
@@ -360,6 +398,7 @@ def load_settings(
         os.environ.update({k: v for k, v in env.items() if k.upper().startswith(ENV_PREFIX)})
     try:
         env_keys = sorted(k for k in os.environ if k.upper().startswith(ENV_PREFIX))
+        _check_env_sections(env_keys)
         if env_keys:
             source += f" + env ({', '.join(env_keys)})" if len(env_keys) < 4 else " + env"
         return Settings(**file_data)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from engine.errors import ConfigError
@@ -37,6 +37,45 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         url = str(parsed.set(drivername="postgresql+psycopg"))
     kwargs["pool_pre_ping"] = True
     return create_engine(url, **kwargs)
+
+
+MIGRATION_LOCK_KEY = 0x53454E54  # "SENT": the Postgres advisory lock every migrator takes
+
+
+def make_migration_engine(url: str) -> Engine:
+    """An engine whose transactions are real for DDL too, for schema migrations.
+
+    pysqlite only opens a transaction before INSERT/UPDATE/DELETE, so each CREATE TABLE
+    would commit on its own and a kill mid-upgrade would leave half a schema. Here the
+    driver's own transaction handling is switched off and every SQLAlchemy `begin()`
+    emits `BEGIN IMMEDIATE`: the whole upgrade is one transaction and it holds SQLite's
+    write lock from its first statement, so a second migrator waits (busy timeout) and
+    then finds the schema already at head (the recipe in SQLAlchemy's pysqlite notes,
+    "Serializable isolation / Savepoints / Transactional DDL").
+    """
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_manual_transactions)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+    return engine
+
+
+def lock_for_migration(connection: Connection) -> None:
+    """Inside the migration's transaction: make concurrent migrators queue up.
+
+    SQLite already holds the write lock (`BEGIN IMMEDIATE`); Postgres takes a
+    transaction-scoped advisory lock, released by the commit or the rollback.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+
+
+def _sqlite_manual_transactions(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # the driver never BEGINs nor COMMITs on its own
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
