@@ -7,18 +7,99 @@ with the package that owns it; this file only registers them.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer._click import Command, Context  # the click that TyperGroup is built on
+from typer.core import TyperGroup
+from typer.main import get_group
 
+from bot.db_cli import db_doctor
 from bot.strategy_cli import StrategyPathOpt
 from engine.cli_support import ConfigOpt, JsonOpt, dumps, fail, print_json, settings_or_exit
 from engine.errors import SentitradeError
-from engine.storage.config import Settings
+
+if TYPE_CHECKING:
+    from engine.storage.config import Settings
+
+
+class _LazyGroup(TyperGroup):
+    """A command group whose commands owned by other packages are imported only when
+    looked up: `sentitrade backtest` loads the backtester, not the benchmarks, the chat
+    or the sentiment CLI (start-up time is part of the backtest benchmark).
+
+    `owned` maps a command name to a function registering it on a blank Typer (as it
+    would be registered on this one). `--help` and a mistyped name load them all.
+    """
+
+    owned: ClassVar[dict[str, Callable[[typer.Typer], None]]] = {}
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        self._load_all()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in self.commands:
+            if cmd_name in self.owned:
+                self._load(cmd_name)
+            else:  # unknown: load everything, so the "did you mean" sees every name
+                self._load_all()
+        return super().get_command(ctx, cmd_name)
+
+    def _load(self, name: str) -> None:
+        blank = typer.Typer(add_completion=False)
+        self.owned[name](blank)
+        group = get_group(blank)
+        self.commands.update({n: c for n, c in group.commands.items() if n not in self.commands})
+
+    def _load_all(self) -> None:
+        for name in self.owned:
+            if name not in self.commands:
+                self._load(name)
+
+
+def _command(module: str, attr: str, name: str) -> Callable[[typer.Typer], None]:
+    """Registers `module.attr` as the command `name`, importing the module then."""
+    def register(t: typer.Typer) -> None:
+        t.command(name)(getattr(importlib.import_module(module), attr))
+    return register
+
+
+def _sentiment(t: typer.Typer) -> None:
+    import sentiment.cli
+
+    # `sentiment` cannot import engine.storage.config: hand it the [sentiment] section from
+    # SENTITRADE_* env vars, with the same one-line errors as every command.
+    sentiment.cli.settings_provider = lambda: settings_or_exit(None).sentiment
+    t.add_typer(sentiment.cli.app, name="sentiment", help="Score headlines, evaluate scorers.")
+
+
+class _RootGroup(_LazyGroup):
+    owned: ClassVar[dict[str, Callable[[typer.Typer], None]]] = {
+        "sentiment": _sentiment,
+        "backtest": _command("engine.backtest.cli", "backtest", "backtest"),
+        "hyperopt": _command("engine.backtest.hyperopt_cli", "hyperopt", "hyperopt"),
+        "list-strategies": _command("bot.strategy_cli", "list_strategies_cmd",
+                                    "list-strategies"),
+        "new-strategy": _command("bot.strategy_cli", "new_strategy_cmd", "new-strategy"),
+    }
+
+
+class _BenchGroup(_LazyGroup):
+    owned: ClassVar[dict[str, Callable[[typer.Typer], None]]] = {
+        "indicators": _command("engine.indicators.bench", "cli", "indicators"),
+        "backtest": _command("engine.backtest.bench", "cli", "backtest"),
+        "sentiment": _command("sentiment.bench", "cli", "sentiment"),
+        "engine": _command("engine.service.bench", "cli", "engine"),
+        "chat": _command("bot.bench", "cli", "chat"),
+    }
+
 
 app = typer.Typer(
     name="sentitrade",
@@ -26,12 +107,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_RootGroup,
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks (ratios against a reference timed in the same run).",
-                        no_args_is_help=True)
+                        no_args_is_help=True, cls=_BenchGroup)
 app.add_typer(db_app, name="db")
+db_app.command("doctor")(db_doctor)
 app.add_typer(config_app, name="config")
 app.add_typer(bench_app, name="bench")
 console = Console()
@@ -278,36 +361,6 @@ def config_set_secret(
     except SentitradeError as e:
         fail(str(e))
     console.print(f"{name} stored encrypted")
-
-
-def _register_owned() -> None:
-    """Command groups owned by other packages (see each module for its options). Each
-    module keeps its heavy imports (numba kernels, torch, matplotlib) inside functions."""
-    import bot.bench
-    import bot.strategy_cli
-    import engine.backtest.bench
-    import engine.backtest.cli
-    import engine.backtest.hyperopt_cli
-    import engine.indicators.bench
-    import engine.service.bench
-    import sentiment.bench
-    import sentiment.cli
-
-    # `sentiment` cannot import engine.storage.config: hand it the [sentiment] section from
-    # SENTITRADE_* env vars, with the same one-line errors as every command.
-    sentiment.cli.settings_provider = lambda: settings_or_exit(None).sentiment
-    app.add_typer(sentiment.cli.app, name="sentiment", help="Score headlines, evaluate scorers.")
-    app.command("backtest")(engine.backtest.cli.backtest)
-    app.command("hyperopt")(engine.backtest.hyperopt_cli.hyperopt)
-    bot.strategy_cli.register(app)
-    bench_app.command("indicators")(engine.indicators.bench.cli)
-    bench_app.command("backtest")(engine.backtest.bench.cli)
-    bench_app.command("sentiment")(sentiment.bench.cli)
-    bench_app.command("engine")(engine.service.bench.cli)
-    bench_app.command("chat")(bot.bench.cli)
-
-
-_register_owned()
 
 
 def main() -> None:

@@ -13,14 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from engine.errors import SentitradeError
-from engine.storage.config import Settings, load_settings
+
+if TYPE_CHECKING:  # pydantic-settings loads when settings do: a third of the start-up
+    from engine.storage.config import Settings
 
 ConfigOpt = Annotated[
     Path | None,
@@ -38,6 +40,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def settings_or_exit(config: Path | None) -> Settings:
+    from engine.storage.config import load_settings
+
     try:
         return load_settings(config)
     except SentitradeError as e:

@@ -8,6 +8,10 @@
    Freqtrade's ~40 CPU-s for the same run; the trades are checked against Freqtrade's
    reference list.
 3. Hyperopt of 1,000 ema_rsi_cross parameter sets on that set: wall seconds.
+4. End to end (issue 11's figure): ``sentitrade backtest ... --json`` (no report), process
+   start to exit, CPU seconds (user + sys), median of runs, interleaved with a reference
+   process timed in the same run (``python -c "import numpy"``) so that a slower or busier
+   machine shows in both; target <= 1.3 CPU-s. ``--e2e-only`` runs just this item.
 """
 
 from __future__ import annotations
@@ -183,6 +187,51 @@ def bench_cli(data: Path, ref_csv: Path, repeat: int) -> dict[str, Any]:
     }
 
 
+TARGET_E2E_CPU_S = 1.3
+
+
+def _child_cpu(cmd: list[str], env: dict[str, str]) -> float:
+    """CPU seconds (user + sys) of one child process run to its end."""
+    r0 = os.times()
+    p = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True, check=False)
+    r1 = os.times()
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr else "CLI failed")
+    return (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
+
+
+def bench_e2e(data: Path, repeat: int) -> dict[str, Any]:
+    """`sentitrade backtest --json` end to end against `python -c "import numpy"`, both
+    in child processes, interleaved; medians of `repeat` runs after one warm-up each."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    env = {k: v for k, v in env.items() if not k.upper().startswith("SENTITRADE_")}
+    cmd = [sys.executable, "-m", "bot.cli", "backtest", "--data", str(data),
+           "--timeframe", "5m", "--strategy", "ema_rsi_cross", "--json"]
+    ref = [sys.executable, "-c", "import numpy"]
+    cpu: list[float] = []
+    ref_cpu: list[float] = []
+    for i in range(repeat + 1):  # the first pair warms numba's cache and the page cache
+        c, r = _child_cpu(cmd, env), _child_cpu(ref, env)
+        if i:
+            cpu.append(c)
+            ref_cpu.append(r)
+    c, r = statistics.median(cpu), statistics.median(ref_cpu)
+    return {
+        "command": "sentitrade " + " ".join(cmd[3:]),
+        "cpu_s": c,
+        "runs_cpu_s": cpu,
+        "reference": 'python -c "import numpy"',
+        "reference_cpu_s": r,
+        "ratio_to_reference": c / r,
+        "target_cpu_s": TARGET_E2E_CPU_S,
+        "freqtrade_cpu_s": FREQTRADE_CPU_S,
+        "speedup": FREQTRADE_CPU_S / c,
+    }
+
+
 def bench_hyperopt(candles: dict[str, Any], sets: int) -> dict[str, Any]:
     from engine.backtest.hyperopt import run_hyperopt
 
@@ -213,8 +262,12 @@ def cli(
     cli_runs: Annotated[int, typer.Option("--cli-runs", help="timed CLI runs")] = 3,
     sets: Annotated[int, typer.Option("--sets", help="hyperopt parameter sets")] = 1000,
     skip_hyperopt: Annotated[bool, typer.Option("--skip-hyperopt")] = False,
+    e2e_only: Annotated[bool, typer.Option(
+        "--e2e-only", help="only the end-to-end `backtest --json` CPU-s (--cli-runs runs)")
+    ] = False,
 ) -> None:
-    """Backtester speed: core candles/s, whole CLI CPU-s, hyperopt wall (ratios printed)."""
+    """Backtester speed: core candles/s, whole CLI CPU-s, end-to-end `backtest --json`
+    CPU-s against `python -c "import numpy"`, hyperopt wall (ratios printed)."""
     from engine.backtest._paths import shared_data
     from engine.data.candles import load_candles
 
@@ -226,11 +279,13 @@ def cli(
             f"benchmark data not found: need {binance} and {ref_csv} "
             "(shared/ beside the repository)"
         )
-    candles = load_candles(binance, None, "5m")
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
-    out["core"] = bench_core(candles, repeat)
-    out["cli"] = bench_cli(binance, ref_csv, cli_runs)
-    if not skip_hyperopt:
+    if not e2e_only:
+        candles = load_candles(binance, None, "5m")
+        out["core"] = bench_core(candles, repeat)
+        out["cli"] = bench_cli(binance, ref_csv, cli_runs)
+    out["e2e"] = bench_e2e(binance, cli_runs)
+    if not skip_hyperopt and not e2e_only:
         out["hyperopt"] = bench_hyperopt(candles, sets)
     if json_out:
         print_json(out)
@@ -241,24 +296,32 @@ def cli(
     t = Table(title="sentitrade bench backtest (598,921 candles, 5 pairs)")
     for col in ("item", "value", "reference", "ratio", "target"):
         t.add_column(col)
-    c = out["core"]
+    if "core" in out:
+        c = out["core"]
+        t.add_row(
+            "core candles/s (stops, fees)",
+            f"{c['core_candles_per_s'] / 1e6:.1f} M",
+            f"{c['reference_candles_per_s'] / 1e6:.1f} M (minimal loop)",
+            f"{c['ratio_to_reference']:.2f}x",
+            ">= 50 M/s",
+        )
+        k = out["cli"]
+        t.add_row(
+            "whole CLI run, CPU-s",
+            f"{k['cpu_s']:.2f} s",
+            f"{FREQTRADE_CPU_S:.0f} s (Freqtrade)",
+            f"1/{k['speedup']:.1f}",
+            "<= 1/20",
+        )
+        t.add_row("  trades", k["trades_check"], "",
+                  "ok" if k["identical_trades"] else "DIFFER", "identical")
+    e = out["e2e"]
     t.add_row(
-        "core candles/s (stops, fees)",
-        f"{c['core_candles_per_s'] / 1e6:.1f} M",
-        f"{c['reference_candles_per_s'] / 1e6:.1f} M (minimal loop)",
-        f"{c['ratio_to_reference']:.2f}x",
-        ">= 50 M/s",
-    )
-    k = out["cli"]
-    t.add_row(
-        "whole CLI run, CPU-s",
-        f"{k['cpu_s']:.2f} s",
-        f"{FREQTRADE_CPU_S:.0f} s (Freqtrade)",
-        f"1/{k['speedup']:.1f}",
-        "<= 1/20",
-    )
-    t.add_row(
-        "  trades", k["trades_check"], "", "ok" if k["identical_trades"] else "DIFFER", "identical"
+        "backtest --json end to end, CPU-s",
+        f"{e['cpu_s']:.2f} s",
+        f"{e['reference_cpu_s']:.2f} s (import numpy)",
+        f"{e['ratio_to_reference']:.1f}x",
+        f"<= {TARGET_E2E_CPU_S} s",
     )
     if "hyperopt" in out:
         h = out["hyperopt"]

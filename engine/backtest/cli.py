@@ -12,6 +12,7 @@ kernels, optuna and matplotlib load only when a command runs.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -158,7 +159,7 @@ def backtest(
         doc["repairs"] = notes
         if mc is not None:
             doc["monte_carlo"] = mc
-        print_json(doc)
+        _print_json_doc(doc)
         return
     from rich.console import Console
 
@@ -173,6 +174,37 @@ def backtest(
         )
         for k in ("return", "max_drawdown", "sharpe", "calmar"):
             c.print(f"  {k:13s} " + "  ".join(f"{v:+.4f}" for v in mc[k].values()))
+
+
+_ROWS = "\x00rows\x00"  # stands for the trade list while the rest is encoded
+_KEY_SEP = ",\n      "  # between two keys of a trade row, at the indent of print_json
+
+
+def _print_json_doc(doc: dict[str, Any]) -> None:
+    """`print_json(doc)`, byte for byte, in a fraction of the time: ``json`` indents in
+    pure Python (a third of a second for 10,000 trades), so the trade list, non-empty
+    rows of plain scalars, goes through the C encoder with the indented layout as its
+    separators. Anything else takes `print_json` itself."""
+    import json
+
+    from engine.cli_support import dumps
+
+    rows = doc.get("trades")
+    scalars = (str, int, float, type(None))  # bool is an int
+    if not rows or not isinstance(rows, list) or not all(
+        isinstance(r, dict) and r and all(type(v) in scalars or isinstance(v, bool)
+                                          for v in r.values())
+        for r in rows
+    ):
+        print_json(doc)
+        return
+    body = json.dumps(rows, separators=(_KEY_SEP, ": "), allow_nan=False)
+    # values are scalars and strings hold no raw newline: "}<sep>{" only joins two rows
+    body = body.replace("}" + _KEY_SEP + "{", "\n    },\n    {\n      ")
+    body = "[\n    {\n      " + body[2:-2] + "\n    }\n  ]"
+    text = dumps({**doc, "trades": _ROWS}).replace(json.dumps(_ROWS), body, 1)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def _stake(s: str) -> float | str:

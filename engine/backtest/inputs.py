@@ -149,19 +149,30 @@ def load_for_cli(data: Path, pairs: list[str] | None, timeframe: str, timerange:
     return candles
 
 
-def settings_for(config: Path | None) -> Settings:
+ENV_PREFIX = "SENTITRADE_"  # engine.storage.config.ENV_PREFIX (a test ties the two)
+
+
+def settings_for(config: Path | None) -> Settings | None:
+    """The settings, or None when nothing could change a default: no ``--config`` and no
+    ``SENTITRADE_*`` variable (the settings' only sources). The functions below take None
+    as "the defaults" and build them only when they need more than ``strategy_path``
+    (None by default): building them costs a third of a backtest's start-up."""
+    import os
+
+    if config is None and not any(k.upper().startswith(ENV_PREFIX) for k in os.environ):
+        return None
     from engine.cli_support import settings_or_exit
 
     return settings_or_exit(config)
 
 
-def strategy_for_cli(name: str, strategy_path: Path | None, settings: Settings,
+def strategy_for_cli(name: str, strategy_path: Path | None, settings: Settings | None,
                      stoploss: float | None = None) -> LoadedStrategy:
     """The strategy with its ``<Strategy>.json`` applied (`load_strategy`); --stoploss
-    on top, recorded as coming from the command line."""
+    on top, recorded as coming from the command line. `settings` None: the defaults."""
     from engine.strategy import StrategyError, load_strategy
 
-    path = strategy_path or settings.engine.strategy_path
+    path = strategy_path or (settings.engine.strategy_path if settings is not None else None)
     try:
         loaded = load_strategy(name, path)
     except StrategyError as e:
@@ -205,12 +216,18 @@ class NewsInput:
 
 
 def news_for_cli(news: str | None, scorer: str | None, delay: float | None,
-                 settings: Settings, *, show_progress: bool = False) -> NewsInput | None:
-    """``--news FILE|db`` read, tagged and scored (cached); None without ``--news``."""
+                 settings: Settings | None, *, show_progress: bool = False
+                 ) -> NewsInput | None:
+    """``--news FILE|db`` read, tagged and scored (cached); None without ``--news``.
+    `settings` None: the defaults."""
     if news is None:
         if scorer is not None or delay is not None:
             fail("--scorer and --news-delay need --news FILE|db")
         return None
+    if settings is None:
+        from engine.cli_support import settings_or_exit
+
+        settings = settings_or_exit(None)
     delay_s = float(settings.engine.news_delay_seconds if delay is None else delay)
     if not delay_s >= 0:
         fail(f"--news-delay {delay_s:g}: must be >= 0 (a negative delay would look ahead)")

@@ -20,7 +20,6 @@ from engine.data.candles import Candles, timeframe_ms
 from engine.errors import DataError
 from engine.strategy.interface import Frame, Strategy, analyze, exit_tag_at, extract_signals
 from engine.strategy.registry import get_strategy
-from sentiment.aggregate import base_symbol
 from sentiment.pointintime import AggParams, NewsItem, NewsSeries, columns_at, empty_columns
 
 F64 = npt.NDArray[np.float64]
@@ -320,11 +319,14 @@ def run_backtest(
     delay_ms = round(news_delay_s * 1000)
     if delay_ms < 0:
         raise ValueError("the news delay cannot be negative (that would look ahead)")
+    if news:  # sentiment.aggregate loads pydantic settings: only with news
+        from sentiment.aggregate import base_symbol
     for i, s in enumerate(grid.pairs):
         c = candles[s]
         frame = analyze(
             strat,
-            build_frame(c, (news or {}).get(base_symbol(s)), delay_ms=delay_ms, agg=agg),
+            build_frame(c, news.get(base_symbol(s)) if news else None, delay_ms=delay_ms,
+                        agg=agg),
             {"pair": s, "timeframe": timeframe},
         )
         sg = extract_signals(strat, frame)

@@ -53,6 +53,9 @@ def _split(symbol: str) -> tuple[str, str]:
     return base, quote.split(":")[0]
 
 
+MONEY_STEP = Decimal("1e-18")
+
+
 class PaperBroker:
     name = "paper"
 
@@ -193,7 +196,7 @@ class PaperBroker:
             return
         base, quote = _split(order.symbol)
         row = balance_row(session, self.account, quote if order.side == "buy" else base)
-        need = self._reserve_per_unit(order) * order.amount
+        need = (self._reserve_per_unit(order) * order.amount).quantize(MONEY_STEP)
         if row.free < need:
             raise InsufficientFunds(f"not enough {row.asset} to lock {need}")
         row.free -= need
@@ -204,12 +207,14 @@ class PaperBroker:
         base, quote = _split(order.symbol)
         q = balance_row(session, self.account, quote)
         b = balance_row(session, self.account, base)
-        cost = fill.amount * fill.price
+        # money moves in units the database keeps (18 decimals): the wallet is then
+        # exactly the sum of its fills' effects on every database
+        cost = (fill.amount * fill.price).quantize(MONEY_STEP)
         locked = order.type == "limit"
         if order.side == "buy":
             spend = cost + fill.fee
             if locked:
-                reserved = self._reserve_per_unit(order) * fill.amount
+                reserved = (self._reserve_per_unit(order) * fill.amount).quantize(MONEY_STEP)
                 q.locked -= reserved
                 q.free += reserved - spend
             else:
@@ -228,7 +233,7 @@ class PaperBroker:
             return
         base, quote = _split(order.symbol)
         row = balance_row(session, self.account, quote if order.side == "buy" else base)
-        rest = self._reserve_per_unit(order) * (order.amount - order.filled)
+        rest = (self._reserve_per_unit(order) * (order.amount - order.filled)).quantize(MONEY_STEP)
         row.locked -= rest
         row.free += rest
         row.updated_at = self.clock.now()

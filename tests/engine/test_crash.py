@@ -24,6 +24,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
+from engine.execution.paper import MONEY_STEP
 from engine.storage.db import make_engine
 from engine.storage.models import (
     Balance,
@@ -129,7 +130,7 @@ def _crash_and_check(url: str, ref_url: str, tmp: Path) -> None:
         base = symbol.split("/")[0]
         sign = 1 if side == "buy" else -1
         wallet[base] = wallet.get(base, Decimal(0)) + sign * amount
-        wallet["USDT"] -= sign * amount * price + fee
+        wallet["USDT"] -= sign * (amount * price).quantize(MONEY_STEP) + fee
     for oid, (filled, _amount, state) in got["fills_by_order"].items():  # type: ignore[attr-defined]
         assert state in (OrderState.FILLED, OrderState.CANCELED, OrderState.FAILED)
         assert per_order.get(oid, Decimal(0)) == filled
