@@ -122,26 +122,26 @@ async def test_run_in_paper_mode_end_to_end(tmp_path: Path) -> None:
     now = int(time.time() * 1000)
     minute = now - now % STEP
     series = fake.candles.setdefault("BTCUSDT", {})
-    # in the history: a +3 % candle ten minutes ago (acting on it would be acting late)
+    # the history: flat at 60,000, then a +3 % candle ten minutes ago (acting on it would
+    # be acting late), flat at 61,800 since (the fake's price for unscripted candles)
+    for k in range(-80, -10):
+        series[minute + k * STEP] = (60000.0, 60000.0, 60000.0, 60000.0, 1.0)
     series[minute - 10 * STEP] = (60000.0, 61900.0, 60000.0, 61800.0, 5.0)
-    for k in range(-9, 0):
-        series[minute + k * STEP] = (61800.0, 61800.0, 61800.0, 61800.0, 1.0)
-    series[minute] = (61800.0, 61800.0, 61800.0, 61800.0, 1.0)
-    # the first candle that closes at least 20 s after the launch jumps +3 %...
-    jump = -(-(now + 20_000) // STEP) * STEP - STEP
-    for t in range(minute + STEP, jump, STEP):
-        series[t] = (61800.0, 61800.0, 61800.0, 61800.0, 1.0)
-    series[jump] = (61800.0, 63700.0, 61800.0, 63654.0, 5.0)
-    # ...the next one falls 5 % (an exit signal, which closes while the service is down)
-    series[jump + STEP] = (63654.0, 63654.0, 60400.0, 60471.3, 5.0)
-    for k in range(2, 8):
-        series[jump + k * STEP] = (60471.3, 60471.3, 60471.3, 60471.3, 1.0)
+    fake.prices["BTCUSDT"] = Decimal("61800")
     cfg = _config(tmp_path, url)
     proc = await _start(cfg, log)
     try:
         await _wait_for(lambda: "acting on candles closing from now on" in log.read_text(
-            errors="replace"), 60, "the warm start")
+            errors="replace"), 90, "the warm start")
         assert _rows(db, "select count(*) from orders") == [(0,)]  # the old jump: no action
+        # once it listens: the first candle closing 5 s from now jumps +3 %, the next one
+        # falls 5 % (an exit signal, which closes while the service is down)
+        now = int(time.time() * 1000)
+        jump = -(-(now + 5_000) // STEP) * STEP - STEP
+        series[jump] = (61800.0, 63700.0, 61800.0, 63654.0, 5.0)
+        series[jump + STEP] = (63654.0, 63654.0, 60400.0, 60471.3, 5.0)
+        for k in range(2, 8):
+            series[jump + k * STEP] = (60471.3, 60471.3, 60471.3, 60471.3, 1.0)
         await _wait_for(lambda: _rows(db, "select count(*) from fills") == [(1,)],
                         (jump + 2 * STEP - time.time() * 1000) / 1000 + 15, "the entry fill")
         [(side, state)] = _rows(db, "select side, state from orders")
@@ -155,7 +155,7 @@ async def test_run_in_paper_mode_end_to_end(tmp_path: Path) -> None:
         await asyncio.sleep(max(0.0, down_until - time.time()))
         proc = await _start(cfg, log)
         await _wait_for(lambda: log.read_text(errors="replace").count(
-            "acting on candles closing from now on") == 2, 60, "the restart")
+            "acting on candles closing from now on") == 2, 90, "the restart")
         await asyncio.sleep(3)
         orders = _rows(db, "select client_order_id, side, state from orders")
         assert len(orders) == 1, orders  # no duplicate, no exit on the candle before the start
