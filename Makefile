@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 # The CPU build of torch lies in /opt/wheels on our machines; never let pip pull CUDA.
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 PIP    := $(PY) -m pip install --disable-pip-version-check -q $(FIND_LINKS)
-PYTEST_ARGS ?=
+# every core; tests on the one throwaway Postgres stay in one worker (tests/conftest.py)
+PYTEST_ARGS ?= -n auto --dist loadgroup
 
 .PHONY: demo test lint typecheck install clean
 
