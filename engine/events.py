@@ -75,6 +75,12 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _short(x: Decimal) -> str:
+    """A money value for a person: 10 significant digits, no trailing zeros (the exact
+    value stays in the event's fields)."""
+    return f"{float(x):.10g}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class DomainEvent:
     """Base of every event: `kind` is the alert type chat transports switch on."""
@@ -119,7 +125,8 @@ class ProposalCreated(DomainEvent):
     def text(self) -> str:
         ask = "approve?" if self.needs_approval else "auto-approved"
         return (f"proposal #{self.proposal_id} [{self.bot}] {self.intent} {self.side} "
-                f"{self.amount} {self.symbol} @ {self.ref_price} (~{self.notional:.2f}) - "
+                f"{_short(self.amount)} {self.symbol} @ {_short(self.ref_price)} "
+                f"(~{self.notional:.2f}) - "
                 f"{ask}; {'; '.join(self.reasons)}")
 
 
@@ -177,7 +184,7 @@ class OrderFilled(DomainEvent):
 
     def text(self) -> str:
         pnl = f" pnl {self.realized_pnl:+.2f}" if self.realized_pnl is not None else ""
-        return (f"filled {self.side} {self.amount} {self.symbol} @ {self.price} "
+        return (f"filled {self.side} {_short(self.amount)} {self.symbol} @ {_short(self.price)} "
                 f"(fee {self.fee}, order {self.client_order_id} {self.order_state}){pnl}")
 
 
