@@ -262,7 +262,7 @@ def demo(
     if settings.exchange.mode == "live":
         fail('the demo never trades live: set exchange.mode = "replay" or "paper"')
     settings = _setup(settings)
-    from engine.events import ConsoleNotifier
+    from engine.outbox import ConsoleNotifier
     from engine.service.demo import run_demo
 
     notifier = ConsoleNotifier(echo=not json_out,

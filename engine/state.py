@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 
     from engine.clock import Clock
     from engine.data.newsbook import NewsBook
-    from engine.events import OutboxDispatcher
     from engine.execution.broker import Broker, MarketInfo
     from engine.execution.engine import ExecutionEngine
     from engine.execution.paper import Quote
+    from engine.outbox import OutboxDispatcher
     from engine.risk.checks import BreakerMonitor, RiskContext
     from engine.service.api import Decision
     from engine.service.bots import BotManager

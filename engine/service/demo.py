@@ -26,7 +26,7 @@ from sqlmodel import func, select
 from engine.clock import ManualClock
 from engine.data.candles import DEMO_DATA_DIR
 from engine.data.news import save_items
-from engine.events import ConsoleNotifier, Notifier
+from engine.outbox import ConsoleNotifier, Notifier
 from engine.service.api import TradingAPI
 from engine.storage.config import DatabaseSettings, Settings
 from engine.storage.db import SessionFactory, make_engine

@@ -27,20 +27,14 @@ from engine.clock import Clock, SystemClock
 from engine.data.candles import Bar, timeframe_ms
 from engine.data.newsbook import Headline, NewsBook
 from engine.errors import ApprovalError, SentitradeError
-from engine.events import (
-    RECORDED,
-    ConsoleNotifier,
-    Notifier,
-    OutboxDispatcher,
-    ReconciliationMismatch,
-    record,
-)
+from engine.events import RECORDED, ReconciliationMismatch, record
 from engine.execution.approvals import (
     needs_approval,
 )
 from engine.execution.broker import Broker, MarketInfo
 from engine.execution.engine import ExecutionEngine
 from engine.execution.paper import PaperBroker, Quote
+from engine.outbox import ConsoleNotifier, Notifier, OutboxDispatcher
 from engine.portfolio.wallet import Wallet
 from engine.risk.checks import (
     BreakerMonitor,

@@ -41,7 +41,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from engine.data.candles import timeframe_ms
 from engine.data.feeds import MarketData
-from engine.events import Notifier
+from engine.outbox import Notifier
 from engine.service.api import Attachment, TradingAPI
 from engine.service.engine import Engine
 from engine.storage.config import Settings
@@ -186,9 +186,9 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
     SIGINT/SIGTERM (or `stop`). Replay mode runs the replay to its end instead."""
     from engine.clock import ManualClock
     from engine.errors import SecretsError
+    from engine.service.validate import validate_for_start
     from engine.storage.db import SessionFactory, make_engine
     from engine.storage.migrate import upgrade
-    from engine.storage.validate import validate_for_start
     from engine.strategy.params import load_strategy
 
     validate_for_start(settings)

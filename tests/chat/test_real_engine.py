@@ -100,8 +100,8 @@ async def test_real_engine_approve_flow(real: tuple[FakeTelegram, Engine, Telegr
 
 async def test_sink_notifier_speaks_engine_protocol(
         real: tuple[FakeTelegram, Engine, TelegramTransport, Notifier]) -> None:
-    from engine.events import Notifier as EngineNotifier
-    from engine.events import OutboxDispatcher
+    from engine.outbox import Notifier as EngineNotifier
+    from engine.outbox import OutboxDispatcher
 
     fake, eng, tg, notifier = real
     await notifier.stop()  # the engine's own dispatcher drains this time

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine.clock import ManualClock
-from engine.events import ConsoleNotifier
+from engine.outbox import ConsoleNotifier
 from engine.service.engine import Engine
 from engine.storage.config import Settings
 from engine.storage.db import SessionFactory, make_engine

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine.clock import ManualClock
 from engine.data.feeds import ReplayFeed
-from engine.events import JsonlNotifier
+from engine.outbox import JsonlNotifier
 from engine.service.engine import Engine
 from engine.service.replay import run_replay
 from engine.storage.config import Settings

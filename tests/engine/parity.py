@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from engine.backtest.runner import BacktestResult
 from engine.clock import ManualClock, ms_to_dt
 from engine.data.feeds import ReplayFeed
-from engine.events import Notifier
+from engine.outbox import Notifier
 from engine.service.engine import Engine
 from engine.service.replay import run_replay
 from engine.storage.config import Settings

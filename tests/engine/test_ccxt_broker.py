@@ -10,9 +10,9 @@ import ccxt.async_support as ccxt_async
 import pytest
 from sqlmodel import select
 
-from engine.events import ConsoleNotifier
 from engine.execution.ccxt_broker import CcxtBroker
 from engine.execution.paper import Quote
+from engine.outbox import ConsoleNotifier
 from engine.service.engine import Engine
 from engine.storage.db import SessionFactory, make_engine
 from engine.storage.models import Fill, Order, OrderState, OutboxMessage, Proposal

@@ -95,7 +95,7 @@ async def test_demo_whole_loop_on_a_short_replay(tmp_path: Path) -> None:
 
 
 async def test_run_service_in_replay_mode(tmp_path: Path) -> None:
-    from engine.events import JsonlNotifier
+    from engine.outbox import JsonlNotifier
     from engine.service.scheduler import serve
 
     data = _short_sample(tmp_path, 1500)

@@ -7,14 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from engine.events import (
-    JobFailed,
-    JsonlNotifier,
-    OrderFailed,
-    OutboxDispatcher,
-    ProposalRejected,
-    record,
-)
+from engine.events import JobFailed, OrderFailed, ProposalRejected, record
+from engine.outbox import JsonlNotifier, OutboxDispatcher
 from engine.storage.db import SessionFactory, make_engine
 from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage
 from engine.storage.models import OutboxMessage as M

@@ -9,8 +9,8 @@ import pytest
 
 from engine.errors import ConfigError
 from engine.service.scheduler import serve
+from engine.service.validate import validate_for_start
 from engine.storage.config import Settings, load_settings
-from engine.storage.validate import validate_for_start
 
 BAD_TOML = {
     "no bots": "bots = []",
