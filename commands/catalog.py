@@ -345,7 +345,8 @@ class Sentiment(Command[str]):
         hl = st.half_life_minutes
         clock = getattr(ctx.api, "clock", None)  # the engine's clock (replays run in the past)
         v = queries.sentiment_for(ctx.api.sessions, ctx.api.settings, params,
-                                  now=clock.now() if clock is not None else None)
+                                  now=clock.now() if clock is not None else None,
+                                  book=getattr(ctx.api, "news", None))
         if v.score is None:
             return Reply(f"No scored headlines about {params} in the last "
                          f"{hl * st.lookback_half_lives / 60:g} h.")

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlmodel import col, select
 
@@ -111,14 +112,19 @@ class SentimentView:
 
 
 def sentiment_for(sessions: SessionFactory, settings: Settings, base: str,
-                  now: datetime | None = None, top: int = 5) -> SentimentView:
+                  now: datetime | None = None, top: int = 5,
+                  book: Any | None = None) -> SentimentView:
     """The pair's sentiment now, by the one point-in-time aggregation the strategies and
-    backtests read (`engine.data.newsbook`), with the newest headlines behind it."""
+    backtests read (`engine.data.newsbook`), with the newest headlines behind it.
+
+    `book`: the engine's own NewsBook (reloaded after each news poll) when there is one;
+    else the stored news are read here."""
     from engine.data.newsbook import NewsBook
 
     now = now or utcnow()
-    book = NewsBook(sessions, settings)
-    book.refresh()
+    if not isinstance(book, NewsBook):
+        book = NewsBook(sessions, settings)
+        book.refresh()
     cols = book.columns(base, round(now.timestamp() * 1000), 0)
     heads = [(h.published_at, h.source, h.title, h.score)
              for h in book.about(base, 50) if h.published_at <= now][:top]

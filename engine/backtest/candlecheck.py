@@ -23,6 +23,7 @@ from engine.data.candles import (
     fill_gaps,
     find_candle_file,
     list_pairs,
+    read_raw,
     timeframe_ms,
 )
 from engine.errors import DataError
@@ -30,29 +31,6 @@ from engine.errors import DataError
 MAX_PRICE = 1e12  # above any quote of any pair on any exchange: a corrupt value
 _HINT = ("fix the file, or pass --repair to drop bad rows and sort/merge duplicates "
          "as Freqtrade does")
-
-
-def read_raw(path: Path, symbol: str, timeframe: str) -> Candles:
-    """A candle file exactly as stored (no sorting, no merging)."""
-    # the private readers are the loader's own: one parser per format, shared
-    from engine.data.candles import _read_csv, _read_feather
-
-    if not path.exists():
-        raise DataError(f"candle file {path} not found")
-    try:
-        if path.name.endswith(".feather"):
-            ts, cols = _read_feather(path)
-        elif path.name.endswith((".csv", ".csv.gz")):
-            ts, cols = _read_csv(path)
-        else:
-            raise DataError(f"{path.name}: unsupported format (use .feather, .csv or .csv.gz)")
-    except DataError:
-        raise
-    except Exception as e:
-        raise DataError(f"{path}: cannot read candles ({type(e).__name__}: {e})") from None
-    if ts.size == 0:
-        raise DataError(f"{path}: no candles in file")
-    return Candles(symbol, timeframe, ts, *cols)
 
 
 def bad_rows(c: Candles) -> npt.NDArray[np.bool_]:

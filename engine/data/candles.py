@@ -123,17 +123,12 @@ def list_pairs(data: Path, timeframe: str) -> list[str]:
     return sorted(found)
 
 
-def read_candles(path: Path, symbol: str | None = None, timeframe: str | None = None) -> Candles:
-    """Read one file; symbol and timeframe default to what the file name says."""
+def read_raw(path: Path, symbol: str, timeframe: str) -> Candles:
+    """A candle file exactly as stored: no sorting, no merging of duplicates (what the
+    backtest's input check inspects; `read_candles` cleans it)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"candle file {path} not found")
-    parsed = filename_to_pair(path.name)
-    symbol = symbol or (parsed[0] if parsed else path.name.split(".")[0])
-    timeframe = timeframe or (parsed[1] if parsed else None)
-    if timeframe is None:
-        raise DataError(f"cannot tell the timeframe of {path.name}: pass it explicitly")
-    timeframe_ms(timeframe)
     try:
         if path.name.endswith(".feather"):
             ts, cols = _read_feather(path)
@@ -147,7 +142,21 @@ def read_candles(path: Path, symbol: str | None = None, timeframe: str | None = 
         raise DataError(f"{path}: cannot read candles ({type(e).__name__}: {e})") from None
     if ts.size == 0:
         raise DataError(f"{path}: no candles in file")
-    return clean(Candles(symbol, timeframe, ts, *cols))
+    return Candles(symbol, timeframe, ts, *cols)
+
+
+def read_candles(path: Path, symbol: str | None = None, timeframe: str | None = None) -> Candles:
+    """Read one file; symbol and timeframe default to what the file name says."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"candle file {path} not found")
+    parsed = filename_to_pair(path.name)
+    symbol = symbol or (parsed[0] if parsed else path.name.split(".")[0])
+    timeframe = timeframe or (parsed[1] if parsed else None)
+    if timeframe is None:
+        raise DataError(f"cannot tell the timeframe of {path.name}: pass it explicitly")
+    timeframe_ms(timeframe)
+    return clean(read_raw(path, symbol, timeframe))
 
 
 def _read_feather(path: Path) -> tuple[I64, list[F64]]:

@@ -75,21 +75,22 @@ class StrategyLoop:
     def load(self) -> None:
         """Load every configured bot's strategy with its parameters; a missing or broken
         strategy raises `StrategyError` naming it (the start stops before trading)."""
-        es = self.eng.settings.engine
         for spec in self.eng.settings.bots:
-            ls = load_strategy(spec.strategy, es.strategy_path, spec.params)
-            self.loaded[spec.name] = ls
-            self.runtimes[spec.name] = StrategyRuntime(ls.strategy, spec.timeframe,
-                                                       history_candles=es.history_candles)
+            self._build(spec.name, spec.strategy, spec.timeframe, spec.params)
+
+    def _build(self, name: str, strategy: str, timeframe: str,
+               params: dict[str, Any] | None = None) -> StrategyRuntime:
+        es = self.eng.settings.engine
+        ls = load_strategy(strategy, es.strategy_path, params)
+        self.loaded[name] = ls
+        rt = StrategyRuntime(ls.strategy, timeframe, history_candles=es.history_candles)
+        self.runtimes[name] = rt
+        return rt
 
     def runtime(self, bot: Bot) -> StrategyRuntime:
         rt = self.runtimes.get(bot.name)
         if rt is None:  # a bot row with no spec (removed from the settings): its strategy
-            ls = load_strategy(bot.strategy, self.eng.settings.engine.strategy_path)
-            self.loaded[bot.name] = ls
-            rt = StrategyRuntime(ls.strategy, bot.timeframe,
-                                 history_candles=self.eng.settings.engine.history_candles)
-            self.runtimes[bot.name] = rt
+            rt = self._build(bot.name, bot.strategy, bot.timeframe)
         return rt
 
     def push(self, bot: Bot, bar: Bar) -> bool:

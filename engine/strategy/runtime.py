@@ -22,7 +22,7 @@ causal strategy, at a cost growing with the run).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -117,7 +117,6 @@ class SeriesBuffer:
 class RuntimeStats:
     evaluations: int = 0
     seconds: float = 0.0
-    per_symbol: dict[str, int] = field(default_factory=dict)
 
 
 class StrategyRuntime:

@@ -261,15 +261,8 @@ class FakeBinance:
 
 
 def point_exchange(exchange: Any, url: str) -> None:
-    """Rewrite every REST URL of a ccxt exchange to the fake server."""
+    """Rewrite every REST URL of a ccxt exchange to the fake server (the engine's own
+    `exchange.api_url` rewrite)."""
+    from engine.data.exchange import rewrite_urls
 
-    def rewrite(v: Any) -> Any:
-        if isinstance(v, dict):
-            return {k: rewrite(x) for k, x in v.items()}
-        if isinstance(v, str) and v.startswith("https://"):
-            rest = v.split("://", 1)[1]
-            path = rest[rest.find("/"):] if "/" in rest else ""
-            return url + path
-        return v
-
-    exchange.urls["api"] = rewrite(exchange.urls["api"])
+    rewrite_urls(exchange, url)
