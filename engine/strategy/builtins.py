@@ -253,3 +253,8 @@ class NewsMomentum(Strategy):
 BUILTINS: dict[str, type[Strategy]] = {
     c.name: c for c in (EmaRsiCross, SentimentMomentum, SentimentFusion, NewsMomentum)
 }
+
+# the strategy families (engine.strategy.families) import this module's interface only
+from engine.strategy.families import FAMILIES  # noqa: E402
+
+BUILTINS.update(FAMILIES)
