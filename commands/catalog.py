@@ -146,6 +146,9 @@ class Status(Command[bool]):
         else:
             lines.append("No open positions")
         lines.append(f"Pending proposals: {len(pending)}")
+        regimes = api.market_regimes()
+        if regimes:
+            lines.append("Market: " + " · ".join(f"{k} {v}" for k, v in regimes.items()))
         for br in risk.breakers:
             lines.append(f"Breaker {br.rule}: {br.action} until "
                          f"{when(br.until) if br.until else 'manual /resume'}")

@@ -124,6 +124,7 @@ class TradingAPI(Protocol):
 
     # -- strategies
     def strategy_info(self, bot: str | None = None) -> StrategyView: ...
+    def market_regimes(self) -> dict[str, str]: ...
 
     # -- research
     async def backtest(

@@ -117,6 +117,7 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
         self.bots = BotManager(self.sessions, settings, self.clock)
         self.news = NewsBook(self.sessions, settings)
         self.strategies = StrategyLoop(self)
+        self._regimes: dict[str, tuple[int, str]] = {}  # series -> (last close ms, regime)
         self.strategies.load()  # an unknown or broken strategy stops here, one line
         self.notifiers = list(notifiers) or [ConsoleNotifier()]
         self.outbox = OutboxDispatcher(self.sessions, self.notifiers, self.clock)
@@ -317,6 +318,29 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
                             str(ls.file) if ls.file else "built-in", b.timeframe, ls.values(),
                             dict(ls.sources), str(ls.params_file),
                             str(ls.params_file) in ls.sources.values())
+
+    def market_regimes(self) -> dict[str, str]:
+        """"BTC/USDT 5m" -> "trending" etc. (`engine.signals.regime`) from the closed
+        candles the bots' runtimes hold, for /status. Computed once per new candle of a
+        series, so a status request costs dictionary reads."""
+        from engine.signals.regime import regime_columns, regime_name
+
+        out: dict[str, str] = {}
+        for b in self.bots.all():
+            rt = self.strategies.runtime(b)
+            for sym, buf in rt.buffers.items():
+                key = f"{sym} {b.timeframe}"
+                last = buf.last_close_ms()
+                if key in out or last is None:
+                    continue
+                cached = self._regimes.get(key)
+                if cached is None or cached[0] != last:
+                    f = buf.frame(2000)
+                    reg = regime_columns(f["high"], f["low"], f["close"])["regime"]
+                    cached = (last, regime_name(int(reg[-1])))
+                    self._regimes[key] = cached
+                out[key] = cached[1]
+        return out
 
     # ================================================================ research
     async def backtest(self, pair: str, timeframe: str, days: int,

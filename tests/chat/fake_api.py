@@ -64,6 +64,7 @@ class FakeEngine:
         self.prices = {"BTC/USDT": Decimal("65000"), "ETH/USDT": Decimal("3000")}
         self.propose_on_start = propose_on_start
         self.breakers: list[BreakerState] = []
+        self.regimes: dict[str, str] = {}  # "BTC/USDT 5m" -> regime, as /status shows
         self.placed: list[int] = []  # proposal ids that reached the "broker"
         self._lock = asyncio.Lock()
         with self.sessions.begin() as s:
@@ -241,6 +242,9 @@ class FakeEngine:
                             str(ls.file) if ls.file else "built-in", spec.timeframe,
                             ls.values(), dict(ls.sources), str(ls.params_file),
                             str(ls.params_file) in ls.sources.values())
+
+    def market_regimes(self) -> dict[str, str]:
+        return dict(self.regimes)
 
     async def backtest(self, pair: str, timeframe: str, days: int,
                        strategy: str) -> BacktestOutput:

@@ -12,6 +12,7 @@ import pytest
 from engine.backtest._paths import shared_data
 from engine.backtest.runner import run_backtest
 from engine.data.candles import load_candles
+from engine.signals.regime import regime_columns, regime_name
 from tests.engine.parity import (
     assert_same_trades,
     backtest_rows,
@@ -46,7 +47,12 @@ async def test_family_replays_make_the_backtests_trades(
                                "USDT", "1000")
     eng = await replay_live(settings, pairs, start_ms=s_ms, end_ms=e_ms)
     live = live_rows(eng)
+    regimes = eng.market_regimes()
     eng.sessions.engine.dispose()
     assert len(bt.trades) >= min_trades  # a real workload, not an empty one
     assert_same_trades(live, backtest_rows(bt),
                        {p: int(c.open_time[-1]) for p, c in candles.items()})
+    # /status's regime per series: the last closed candle's, over the runtime's candles
+    for p, c in candles.items():
+        want = regime_columns(c.high[-2000:], c.low[-2000:], c.close[-2000:])["regime"][-1]
+        assert regimes[f"{p} 5m"] == regime_name(int(want))
