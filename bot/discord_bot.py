@@ -95,6 +95,10 @@ SLASH_OPTIONS: dict[str, tuple[SlashOption, ...]] = {
                              required=True)),
     "logs": _n("how many lines (default 20)"),
     "strategy": (SlashOption("bot", "bot name (default: the only bot)"),),
+    "entries": (SlashOption("pair", "only this pair, e.g. BTC/USDT"),),
+    "exits": (SlashOption("pair", "only this pair, e.g. BTC/USDT"),),
+    "order": (SlashOption("trade", "trade id", required=True),),
+    "blacklist": (SlashOption("pair", "pair to add (trader role); none: show the list"),),
 }
 
 _STYLES = {"approve": discord.ButtonStyle.success, "reject": discord.ButtonStyle.danger,

@@ -23,6 +23,7 @@ from commands.base import (
     req_id,
 )
 from commands.fmt import amount, num, proposal_text, signed, table, when
+from commands.insight import INSIGHT
 from commands.reply import Attachment, Reply
 from commands.strategies import StrategyCmd
 from engine.storage.dbtypes import utcnow
@@ -574,6 +575,6 @@ _CLASSES: tuple[type[Command[Any]], ...] = (
     Start, Help, StartBot, StopBot, Pause, Status, Positions, Trades, Profit,
                   BalanceCmd, Daily, Weekly, Monthly, Performance, Pending, Approve, Reject,
                   ForceExit, Sentiment, Signals, Risk, Resume, Alerts, Backtest, StrategyCmd,
-                  Logs, Version)
+                  Logs, Version, *INSIGHT)
 ALL: tuple[Command[Any], ...] = tuple(c() for c in _CLASSES)
 COMMANDS: dict[str, Command[Any]] = {c.name: c for c in ALL}

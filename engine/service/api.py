@@ -85,6 +85,17 @@ class StrategyView:
     params_file_loaded: bool
 
 
+@dataclass(frozen=True, slots=True)
+class HealthView:
+    """Is the engine alive and fed? For /health: the engine clock (replay time in a
+    replay), when it started, and each series' last closed candle."""
+
+    now: datetime
+    started_at: datetime
+    last_candles: dict[str, datetime]  # "BTC/USDT 5m" -> close time of the last candle
+    timeframes: dict[str, str]         # the same keys -> timeframe, to judge staleness
+
+
 class Attachment(Protocol):
     """Something that runs beside the engine for the service's lifetime (the chat
     transports and their alert notifier): built from the engine, started after it,
@@ -125,6 +136,7 @@ class TradingAPI(Protocol):
     # -- strategies
     def strategy_info(self, bot: str | None = None) -> StrategyView: ...
     def market_regimes(self) -> dict[str, str]: ...
+    def health(self) -> HealthView: ...
 
     # -- research
     async def backtest(

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from sqlmodel import col, func, select
 
-from engine.clock import Clock, SystemClock
+from engine.clock import Clock, SystemClock, ms_to_dt
 from engine.data.candles import Bar, timeframe_ms
 from engine.data.newsbook import Headline, NewsBook
 from engine.errors import ApprovalError, SentitradeError
@@ -43,6 +43,7 @@ from engine.risk.checks import (
 from engine.service.api import (
     BacktestOutput,
     BalanceView,
+    HealthView,
     StrategyView,
 )
 from engine.service.bots import BotManager
@@ -118,6 +119,7 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
         self.news = NewsBook(self.sessions, settings)
         self.strategies = StrategyLoop(self)
         self._regimes: dict[str, tuple[int, str]] = {}  # series -> (last close ms, regime)
+        self._started_at = self.clock.now()
         self.strategies.load()  # an unknown or broken strategy stops here, one line
         self.notifiers = list(notifiers) or [ConsoleNotifier()]
         self.outbox = OutboxDispatcher(self.sessions, self.notifiers, self.clock)
@@ -341,6 +343,19 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
                     self._regimes[key] = cached
                 out[key] = cached[1]
         return out
+
+    def health(self) -> HealthView:
+        """The engine clock, its start and each series' last closed candle (/health)."""
+        last: dict[str, datetime] = {}
+        tfs: dict[str, str] = {}
+        for b in self.bots.all():
+            rt = self.strategies.runtime(b)
+            for sym, buf in rt.buffers.items():
+                ms = buf.last_close_ms()
+                if ms is not None:
+                    last[f"{sym} {b.timeframe}"] = ms_to_dt(ms)
+                    tfs[f"{sym} {b.timeframe}"] = b.timeframe
+        return HealthView(self.clock.now(), self._started_at, last, tfs)
 
     # ================================================================ research
     async def backtest(self, pair: str, timeframe: str, days: int,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from engine.service.api import (
     BalanceView,
     BreakerState,
     Decision,
+    HealthView,
     RiskStatus,
     StrategyView,
 )
@@ -65,6 +66,7 @@ class FakeEngine:
         self.propose_on_start = propose_on_start
         self.breakers: list[BreakerState] = []
         self.regimes: dict[str, str] = {}  # "BTC/USDT 5m" -> regime, as /status shows
+        self.last_candles: dict[str, datetime] = {}  # "BTC/USDT 5m" -> last close, /health
         self.placed: list[int] = []  # proposal ids that reached the "broker"
         self._lock = asyncio.Lock()
         with self.sessions.begin() as s:
@@ -245,6 +247,11 @@ class FakeEngine:
 
     def market_regimes(self) -> dict[str, str]:
         return dict(self.regimes)
+
+    def health(self) -> HealthView:
+        now = utcnow()
+        return HealthView(now, now - timedelta(hours=1), dict(self.last_candles),
+                          {k: k.split()[-1] for k in self.last_candles})
 
     async def backtest(self, pair: str, timeframe: str, days: int,
                        strategy: str) -> BacktestOutput:

@@ -48,10 +48,14 @@ async def test_family_replays_make_the_backtests_trades(
     eng = await replay_live(settings, pairs, start_ms=s_ms, end_ms=e_ms)
     live = live_rows(eng)
     regimes = eng.market_regimes()
+    health = eng.health()
     eng.sessions.engine.dispose()
     assert len(bt.trades) >= min_trades  # a real workload, not an empty one
     assert_same_trades(live, backtest_rows(bt),
                        {p: int(c.open_time[-1]) for p, c in candles.items()})
+    # /health: each series' last closed candle, on the engine's (replay) clock
+    assert {k: int(v.timestamp() * 1000) for k, v in health.last_candles.items()} == {
+        f"{p} 5m": int(c.close_time[-1]) for p, c in candles.items()}
     # /status's regime per series: the last closed candle's, over the runtime's candles
     for p, c in candles.items():
         want = regime_columns(c.high[-2000:], c.low[-2000:], c.close[-2000:])["regime"][-1]
