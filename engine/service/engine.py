@@ -23,6 +23,8 @@ from decimal import Decimal
 
 from sqlmodel import col, func, select
 
+from engine.bus.base import EventBus, make_bus
+from engine.bus.notifier import BusNotifier
 from engine.clock import Clock, SystemClock, ms_to_dt
 from engine.data.candles import Bar, timeframe_ms
 from engine.data.newsbook import Headline, NewsBook
@@ -122,6 +124,10 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
         self._started_at = self.clock.now()
         self.strategies.load()  # an unknown or broken strategy stops here, one line
         self.notifiers = list(notifiers) or [ConsoleNotifier()]
+        self.bus: EventBus | None = None
+        if settings.bus.url:  # other processes read every alert from the bus's streams
+            self.bus = make_bus(settings.bus.url)
+            self.notifiers.append(BusNotifier(self.bus))
         self.outbox = OutboxDispatcher(self.sessions, self.notifiers, self.clock)
         self.markets: dict[str, MarketInfo] = {}
         self.stats = EngineStats()
@@ -165,6 +171,8 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
 
     async def close(self) -> None:
         await self.broker.close()
+        if self.bus is not None:
+            await self.bus.close()
 
     def refresh_sentiment(self) -> list[Headline]:
         """Reload the stored news; the headlines new since the last reload."""

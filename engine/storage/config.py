@@ -240,6 +240,16 @@ def _default_bots() -> list[BotSpec]:
     return [BotSpec(name="main", symbols=["BTC/USDT", "ETH/USDT"])]
 
 
+class BusSettings(BaseModel):
+    """``[bus]``: the event bus between processes (`engine.bus`). Empty: one process,
+    nothing to install. A Redis URL: every committed alert is also appended to the
+    ``alerts`` / ``trade_updates:{bot}`` / ``system_events`` streams for other
+    processes to consume."""
+
+    url: str = Field(default="", pattern=r"^$|^(redis|rediss|unix)://\S+$",
+                     description="empty = in-process; redis://host:port/db = Redis")
+
+
 class Settings(BaseSettings):
     """The effective configuration of one service process."""
 
@@ -261,6 +271,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
+    bus: BusSettings = BusSettings()
     bots: list[BotSpec] = Field(default_factory=_default_bots, min_length=1)
 
     @model_validator(mode="after")
