@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from commands.alerts import decided_text, proposal_reply
+from commands.auditlog import record
 from commands.base import Identity, has_role
 from commands.callbacks import CallbackError, CallbackSigner
 from commands.catalog import fill_line
@@ -35,7 +36,21 @@ class PressResult:
 
 async def press(api: TradingAPI, signer: CallbackSigner, user: Identity,
                 data: str) -> PressResult:
-    """Handle one button press by `user` with payload `data`."""
+    """Handle one button press by `user` with payload `data`; every press is audited."""
+    res = await _press(api, signer, user, data)
+    try:
+        bp = signer.verify(data)
+        action, args = f"button:{bp.action}", [str(bp.target_id)]
+    except CallbackError:
+        action, args = "button:invalid", []
+    ok = res.decided_pid is not None or res.detail is not None
+    record(api.sessions, user, action, args, "ok" if ok else "refused",
+           "" if ok else res.toast)
+    return res
+
+
+async def _press(api: TradingAPI, signer: CallbackSigner, user: Identity,
+                 data: str) -> PressResult:
     try:
         bp = signer.verify(data)
     except CallbackError as e:

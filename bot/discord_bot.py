@@ -99,6 +99,10 @@ SLASH_OPTIONS: dict[str, tuple[SlashOption, ...]] = {
     "exits": (SlashOption("pair", "only this pair, e.g. BTC/USDT"),),
     "order": (SlashOption("trade", "trade id", required=True),),
     "blacklist": (SlashOption("pair", "pair to add (trader role); none: show the list"),),
+    "audit": _n("how many entries (default 20)"),
+    "role": (SlashOption("user", "transport:id, e.g. telegram:123456", required=True),
+             SlashOption("role", "new role", required=True,
+                         choices=("viewer", "trader", "admin", "blocked"))),
 }
 
 _STYLES = {"approve": discord.ButtonStyle.success, "reject": discord.ButtonStyle.danger,

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
+from commands.auditlog import record
 from commands.reply import Reply
 from engine.errors import SentitradeError
 from engine.service.api import TradingAPI
@@ -80,9 +81,15 @@ class Command(Generic[P]):
         raise NotImplementedError
 
     async def handle(self, ctx: Ctx, args: list[str]) -> Reply:
-        """Role check, parse, run; never raises."""
+        """Role check, parse, run; never raises. Every call is audited (`audit_log`)."""
+        outcome, reply = await self._handle(ctx, args)
+        record(ctx.api.sessions, ctx.user, self.name, args[:MAX_ARGS], outcome,
+               "" if reply.ok else reply.text)
+        return reply
+
+    async def _handle(self, ctx: Ctx, args: list[str]) -> tuple[str, Reply]:
         if not has_role(ctx.user.role, self.role):
-            return Reply(f"/{self.name} needs the {self.role} role.", ok=False)
+            return "denied", Reply(f"/{self.name} needs the {self.role} role.", ok=False)
         try:
             if len(args) > MAX_ARGS or any(len(a) > 4 * MAX_ARG_LEN for a in args):
                 raise UsageError("too many or too long arguments")
@@ -90,14 +97,17 @@ class Command(Generic[P]):
         except UsageError as e:
             detail = str(e)
             line = self.usage_line()
-            return Reply(f"{line}\n{detail}" if detail else line, ok=False)
+            return "usage", Reply(f"{line}\n{detail}" if detail else line, ok=False)
         try:
-            return await self.run(ctx, params)
+            reply = await self.run(ctx, params)
+            return ("ok" if reply.ok else "refused"), reply
         except SentitradeError as e:
-            return Reply(str(e).splitlines()[0] if str(e) else type(e).__name__, ok=False)
+            return "refused", Reply(str(e).splitlines()[0] if str(e) else type(e).__name__,
+                                    ok=False)
         except Exception:
             log.exception("command /%s failed for %s", self.name, ctx.user.by)
-            return Reply(f"/{self.name} failed on our side; the error is in the log.", ok=False)
+            return "error", Reply(f"/{self.name} failed on our side; the error is in the log.",
+                                  ok=False)
 
 
 # ---------------------------------------------------------------- parsing helpers

@@ -348,4 +348,23 @@ class Credential(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class AuditEntry(SQLModel, table=True):
+    """Every chat command and button press: who, what, when, and how it ended.
+
+    Kept by the chat layer (commands/audit.py) so an admin can answer "who approved
+    that?" or "who blacklisted ETH?" from the phone (/audit)."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    transport: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)
+    user_name: str = Field(default="", max_length=64)
+    role: str = Field(max_length=16)
+    action: str = Field(max_length=32)        # command name, or "button:approve"
+    args: str = Field(default="", max_length=256)
+    outcome: str = Field(max_length=16)       # ok | denied | usage | refused | error
+    detail: str = Field(default="", max_length=256)
+
+
 ALL_TABLES = SQLModel.metadata
