@@ -43,6 +43,7 @@ __all__ = [
     "DailySummary",
     "DomainEvent",
     "JobFailed",
+    "OperatorNotice",
     "OrderCanceled",
     "OrderFailed",
     "OrderFilled",
@@ -270,6 +271,22 @@ class JobFailed(DomainEvent):
 
     def text(self) -> str:
         return f"job {self.job} failed: {self.error}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperatorNotice(DomainEvent):
+    """Something the operator must act on that is not a failure of a job: the LLM
+    scorer's daily budget is spent (scoring falls back), say. Once per text and day."""
+
+    kind: ClassVar[str] = "error"
+    source: str
+    detail: str
+
+    def dedup_key(self) -> str:
+        return f"notice:{self.source}:{self.ts_event.date().isoformat()}:{self.detail[:80]}"
+
+    def text(self) -> str:
+        return f"{self.source}: {self.detail}"
 
 
 @dataclass(frozen=True, kw_only=True)

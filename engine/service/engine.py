@@ -29,7 +29,7 @@ from engine.clock import Clock, SystemClock, ms_to_dt
 from engine.data.candles import Bar, timeframe_ms
 from engine.data.newsbook import Headline, NewsBook
 from engine.errors import ApprovalError, SentitradeError
-from engine.events import RECORDED, ReconciliationMismatch, record
+from engine.events import RECORDED, OperatorNotice, ReconciliationMismatch, record
 from engine.execution.approvals import (
     needs_approval,
 )
@@ -328,6 +328,13 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
                             str(ls.file) if ls.file else "built-in", b.timeframe, ls.values(),
                             dict(ls.sources), str(ls.params_file),
                             str(ls.params_file) in ls.sources.values())
+
+    def operator_alert(self, text: str, source: str = "sentiment") -> None:
+        """An alert for the operator from a part that has no event of its own (the
+        LLM scorer's budget hook). Safe from any thread; once per text and day."""
+        with self.sessions.begin() as s:
+            record(s, OperatorNotice(ts_event=self.clock.now(), source=source,
+                                     detail=text[:500]))
 
     def market_regimes(self) -> dict[str, str]:
         """"BTC/USDT 5m" -> "trending" etc. (`engine.signals.regime`) from the closed

@@ -174,7 +174,8 @@ def _news_poller(engine: Engine) -> Callable[[], Awaitable[Any]] | None:
         return None
 
     async def run() -> Any:
-        return await poll(engine.sessions, engine.settings)
+        # the LLM scorer's budget hook becomes an alert (README: "an alert fires")
+        return await poll(engine.sessions, engine.settings, alert=engine.operator_alert)
 
     return run
 
