@@ -27,7 +27,6 @@ from commands.fmt import amount, num, proposal_text, signed, table, when
 from commands.insight import INSIGHT
 from commands.reply import Attachment, Reply
 from commands.strategies import StrategyCmd
-from engine.storage.dbtypes import utcnow
 from engine.storage.models import Bot, Trade
 
 
@@ -197,7 +196,8 @@ class Profit(Command[int | None]):
         return opt_int(args, 0, 1, 3650) or None
 
     async def run(self, ctx: Ctx, params: int | None) -> Reply:
-        since = utcnow() - timedelta(days=params) if params else None
+        # the engine's clock: in a replay, "the last 7 days" are the replay's
+        since = ctx.api.now() - timedelta(days=params) if params else None
         rows = queries.closed_trades(ctx.api.sessions, since=since)
         realised = sum((t.realized_pnl or Decimal(0) for t in rows), Decimal(0))
         wins = sum(1 for t in rows if (t.realized_pnl or 0) > 0)
@@ -230,7 +230,7 @@ class _Periods(Command[int]):
         return opt_int(args, self.default, 1, self.maximum)
 
     async def run(self, ctx: Ctx, params: int) -> Reply:
-        rows = queries.pnl_by_period(ctx.api.sessions, self.unit, params)
+        rows = queries.pnl_by_period(ctx.api.sessions, self.unit, params, now=ctx.api.now())
         fmt = "%Y-%m" if self.unit == "month" else "%Y-%m-%d"
         body = [[f"{r.start:{fmt}}", str(r.trades), signed(r.pnl)] for r in rows]
         return Reply(table([self.unit, "trades", "pnl"], body), monospace=True)

@@ -359,6 +359,9 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
                 out[key] = cached[1]
         return out
 
+    def now(self) -> datetime:
+        return self.clock.now()
+
     def health(self) -> HealthView:
         """The engine clock, its start and each series' last closed candle (/health)."""
         last: dict[str, datetime] = {}

@@ -67,6 +67,7 @@ class FakeEngine:
         self.breakers: list[BreakerState] = []
         self.regimes: dict[str, str] = {}  # "BTC/USDT 5m" -> regime, as /status shows
         self.last_candles: dict[str, datetime] = {}  # "BTC/USDT 5m" -> last close, /health
+        self.clock_now: datetime | None = None  # a replay's clock; None = the wall clock
         self.placed: list[int] = []  # proposal ids that reached the "broker"
         self._lock = asyncio.Lock()
         with self.sessions.begin() as s:
@@ -247,6 +248,9 @@ class FakeEngine:
 
     def market_regimes(self) -> dict[str, str]:
         return dict(self.regimes)
+
+    def now(self) -> datetime:
+        return self.clock_now or utcnow()
 
     def health(self) -> HealthView:
         now = utcnow()
