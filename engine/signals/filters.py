@@ -43,32 +43,34 @@ class Layer(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class MinConfidence:
-    """The signal's own confidence (a pattern's, the sentiment's) at least `threshold`."""
-
-    threshold: float
-    column: str = "pattern_confidence"
-    name: str = "confidence"
-
-    def check(self, frame: Any) -> tuple[BoolA, F64]:
-        v = np.asarray(frame[self.column], dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            return v >= self.threshold, v
-
-
-@dataclass(frozen=True, slots=True)
-class PatternStrength:
-    """The formation's height in ATR at least `minimum` (small patterns are noise)."""
+@dataclass(frozen=True)
+class ColumnFloor:
+    """A frame column at least `minimum` on the signal's candle."""
 
     minimum: float
-    column: str = "pattern_strength"
-    name: str = "strength"
+    column: str
+    name: str
 
     def check(self, frame: Any) -> tuple[BoolA, F64]:
         v = np.asarray(frame[self.column], dtype=np.float64)
         with np.errstate(invalid="ignore"):
             return v >= self.minimum, v
+
+
+@dataclass(frozen=True)
+class MinConfidence(ColumnFloor):
+    """The signal's own confidence (a pattern's, the sentiment's) at least `minimum`."""
+
+    column: str = "pattern_confidence"
+    name: str = "confidence"
+
+
+@dataclass(frozen=True)
+class PatternStrength(ColumnFloor):
+    """The formation's height in ATR at least `minimum` (small patterns are noise)."""
+
+    column: str = "pattern_strength"
+    name: str = "strength"
 
 
 @dataclass(frozen=True, slots=True)
