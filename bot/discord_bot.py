@@ -100,6 +100,7 @@ SLASH_OPTIONS: dict[str, tuple[SlashOption, ...]] = {
     "order": (SlashOption("trade", "trade id", required=True),),
     "blacklist": (SlashOption("pair", "pair to add (trader role); none: show the list"),),
     "audit": _n("how many entries (default 20)"),
+    "unlock": (SlashOption("pair", "pair like BTC/USDT, or all", required=True),),
     "role": (SlashOption("user", "transport:id, e.g. telegram:123456", required=True),
              SlashOption("role", "new role", required=True,
                          choices=("viewer", "trader", "admin", "blocked"))),

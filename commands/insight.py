@@ -1,5 +1,5 @@
 """The Freqtrade commands traders already know: /count, /stats, /entries, /exits,
-/order, /health, /show_config, /whitelist, /blacklist.
+/order, /health, /show_config, /whitelist, /blacklist, /locks, /unlock.
 
 Why here and not in `catalog`: these answer "what has the bot been doing and is it
 healthy?" from the history tables and the settings, with no engine action except
@@ -249,5 +249,41 @@ class Blacklist(Command[str | None]):
                      f"Until restart; add it to risk.blacklist in the config to keep it.")
 
 
+class Locks(Command[None]):
+    name, summary = "locks", "pairs the protections locked, and until when"
+
+    def parse(self, args: list[str]) -> None:
+        no_args(args)
+
+    async def run(self, ctx: Ctx, params: None) -> Reply:
+        rows = [[("all" if lk.pair == "*" else lk.pair), when(lk.until), lk.rule, lk.reason[:40]]
+                for lk in ctx.api.locks()]
+        if not rows:
+            n = len(ctx.api.settings.risk.protections)
+            return Reply("No active locks." + ("" if n else
+                                               " (No protections configured: risk.protections.)"))
+        return Reply(table(["pair", "until", "rule", "why"], rows), monospace=True)
+
+
+class Unlock(Command[str | None]):
+    name, usage, summary, role = "unlock", "PAIR|all", "end a pair's lock early", "trader"
+
+    def parse(self, args: list[str]) -> str | None:
+        if len(args) == 1 and args[0].lower() == "all":
+            return None
+        pair = _pair_arg(args)
+        if pair is None:
+            raise UsageError("give a pair, like BTC/USDT, or all")
+        return pair
+
+    async def run(self, ctx: Ctx, params: str | None) -> Reply:
+        done = await ctx.api.unlock(params, ctx.user.by)
+        if not done:
+            return Reply(f"No active lock on {params or 'any pair'}.", ok=False)
+        return Reply(f"Unlocked {len(done)} lock(s): "
+                     + ", ".join(f"{'all' if lk.pair == '*' else lk.pair} ({lk.rule})"
+                                 for lk in done))
+
+
 INSIGHT: tuple[type[Command[Any]], ...] = (Count, Stats, Entries, Exits, OrderCmd, Health,
-                                          ShowConfig, Whitelist, Blacklist)
+                                          ShowConfig, Whitelist, Blacklist, Locks, Unlock)

@@ -47,6 +47,7 @@ __all__ = [
     "OrderCanceled",
     "OrderFailed",
     "OrderFilled",
+    "PairLocked",
     "ProposalApproved",
     "ProposalCreated",
     "ProposalExpired",
@@ -287,6 +288,23 @@ class OperatorNotice(DomainEvent):
 
     def text(self) -> str:
         return f"{self.source}: {self.detail}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PairLocked(DomainEvent):
+    kind: ClassVar[str] = "pair_locked"
+    pair: str
+    until: datetime
+    rule: str
+    reason: str
+
+    def dedup_key(self) -> str:
+        return f"lock:{self.rule}:{self.pair}:{self.until.isoformat()}"
+
+    def text(self) -> str:
+        what = "all pairs" if self.pair == "*" else self.pair
+        return (f"{what} locked until {self.until:%Y-%m-%d %H:%M} UTC by {self.rule}: "
+                f"{self.reason} (/unlock to end it)")
 
 
 @dataclass(frozen=True, kw_only=True)

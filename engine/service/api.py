@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from engine.storage.config import Settings
 from engine.storage.db import SessionFactory
-from engine.storage.models import Bot, Order, Proposal, RiskEvent, Trade
+from engine.storage.models import Bot, Order, PairLock, Proposal, RiskEvent, Trade
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +140,8 @@ class TradingAPI(Protocol):
     def now(self) -> datetime:
         """The engine's clock (replay time in a replay): what reports count back from."""
         ...
+    def locks(self) -> list[PairLock]: ...
+    async def unlock(self, pair: str | None, by: str) -> list[PairLock]: ...
 
     # -- research
     async def backtest(

@@ -42,6 +42,7 @@ from engine.risk.checks import (
     BreakerMonitor,
     active_breakers,
 )
+from engine.risk.protections import ProtectionDesk, active_locks, unlock
 from engine.service.api import (
     BacktestOutput,
     BalanceView,
@@ -60,6 +61,7 @@ from engine.storage.models import (
     EquitySnapshot,
     Order,
     OrderState,
+    PairLock,
     Proposal,
     ProposalState,
     RiskEvent,
@@ -120,6 +122,7 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
         self.bots = BotManager(self.sessions, settings, self.clock)
         self.news = NewsBook(self.sessions, settings)
         self.strategies = StrategyLoop(self)
+        self.protections = ProtectionDesk(settings.risk.protections)
         self._regimes: dict[str, tuple[int, str]] = {}  # series -> (last close ms, regime)
         self._started_at = self.clock.now()
         self.strategies.load()  # an unknown or broken strategy stops here, one line
@@ -361,6 +364,16 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def locks(self) -> list[PairLock]:
+        """The protections' active pair locks (/locks)."""
+        with self.sessions() as s:
+            return active_locks(s, self.clock.now())
+
+    async def unlock(self, pair: str | None, by: str) -> list[PairLock]:
+        """End `pair`'s locks early (None: all locks); returns what was unlocked."""
+        with self.sessions.begin() as s:
+            return unlock(s, pair, self.clock.now(), by)
 
     def health(self) -> HealthView:
         """The engine clock, its start and each series' last closed candle (/health)."""

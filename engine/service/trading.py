@@ -248,6 +248,8 @@ class StrategyLoop:
                     intent = Intent(bar.symbol, "sell", "exit", amount, price)
                     stop, trade_id = None, trade.id
                 reason = None if force else pre_trade(intent, ctx, eng.settings.risk)
+                if reason is None and not force and intent.intent == "enter":
+                    reason = eng.protections.blocked(s, bot.id, bar.symbol, bot.timeframe, now)
                 if reason is None and amount <= 0:
                     reason = "stake too small for one unit"
                 if reason is not None:

@@ -140,6 +140,21 @@ class DiscordSettings(BaseModel):
         return v
 
 
+class ProtectionSpec(BaseModel):
+    """One of Freqtrade's protections (``[[risk.protections]]``): what locks a pair, or
+    every pair, for ``stop_duration_candles`` (`engine.risk.protections`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Literal["CooldownPeriod", "StoplossGuard", "LowProfitPairs", "MaxDrawdown"]
+    stop_duration_candles: int = Field(default=12, ge=1, le=100_000)
+    lookback_period_candles: int = Field(default=48, ge=1, le=100_000)
+    trade_limit: int = Field(default=4, ge=1, le=10_000)
+    only_per_pair: bool = False
+    required_profit: float = Field(default=0.0, ge=-1, le=10)
+    max_allowed_drawdown: float = Field(default=0.2, gt=0, le=1)
+
+
 class RiskSettings(BaseModel):
     """Pre-trade limits, sizing and circuit breakers (percentages are of equity)."""
 
@@ -169,6 +184,7 @@ class RiskSettings(BaseModel):
     api_error_pause_minutes: int = Field(default=5, ge=1)
     price_spike_pct: float = Field(default=10.0, gt=0)
     price_spike_window_seconds: int = Field(default=60, ge=1)
+    protections: list[ProtectionSpec] = Field(default_factory=list, max_length=32)
 
 
 class ApprovalSettings(BaseModel):

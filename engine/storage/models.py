@@ -367,4 +367,20 @@ class AuditEntry(SQLModel, table=True):
     detail: str = Field(default="", max_length=256)
 
 
+class PairLock(SQLModel, table=True):
+    """A pair (or "*": every pair) locked by a protection until `until`; `active` goes
+    False when a trader unlocks it early (the row stays: the trigger is spent)."""
+
+    __tablename__ = "pair_locks"
+    id: int | None = Field(default=None, primary_key=True)
+    bot_id: int | None = Field(default=None, foreign_key="bots.id", index=True)
+    pair: str = Field(max_length=32)
+    until: datetime = _ts(index=True)
+    rule: str = Field(max_length=32)
+    reason: str = Field(default="", max_length=256)
+    active: bool = True
+    unlocked_by: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+
+
 ALL_TABLES = SQLModel.metadata

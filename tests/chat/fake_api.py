@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlmodel import SQLModel, col, select
 
 from engine.errors import ApprovalError, SentitradeError, StateError
+from engine.risk.protections import active_locks, unlock
 from engine.service.api import (
     BacktestOutput,
     BalanceView,
@@ -34,6 +35,7 @@ from engine.storage.models import (
     Order,
     OrderState,
     OutboxMessage,
+    PairLock,
     Proposal,
     ProposalState,
     RiskEvent,
@@ -251,6 +253,14 @@ class FakeEngine:
 
     def now(self) -> datetime:
         return self.clock_now or utcnow()
+
+    def locks(self) -> list[PairLock]:
+        with self.sessions() as s:
+            return active_locks(s, self.now())
+
+    async def unlock(self, pair: str | None, by: str) -> list[PairLock]:
+        with self.sessions.begin() as s:
+            return unlock(s, pair, self.now(), by)
 
     def health(self) -> HealthView:
         now = utcnow()

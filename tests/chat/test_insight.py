@@ -73,3 +73,24 @@ async def test_count_health_config_and_lists(ctx_for: Callable[[str], Ctx],
     await dispatch(trader, "blacklist", ["doge/usdt"])
     assert engine.settings.risk.blacklist == ["DOGE/USDT"]
     assert "DOGE/USDT" in (await dispatch(viewer, "blacklist", [])).text
+
+
+async def test_locks_and_unlock(ctx_for: Callable[[str], Ctx], engine: FakeEngine) -> None:
+    from engine.storage.models import PairLock
+
+    viewer, trader = ctx_for("viewer"), ctx_for("trader")
+    assert "No active locks" in (await dispatch(viewer, "locks", [])).text
+    with engine.sessions.begin() as s:
+        s.add(PairLock(pair="BTC/USDT", until=utcnow() + timedelta(hours=1),
+                       rule="StoplossGuard", reason="3 stoplosses in 12 candles"))
+        s.add(PairLock(pair="*", until=utcnow() + timedelta(hours=2), rule="MaxDrawdown",
+                       reason="drawdown 6%"))
+    text = (await dispatch(viewer, "locks", [])).text
+    assert "BTC/USDT" in text and "StoplossGuard" in text and "all" in text
+    assert not (await dispatch(viewer, "unlock", ["BTC/USDT"])).ok  # trader role
+    r = await dispatch(trader, "unlock", ["btc/usdt"])
+    assert r.ok and "BTC/USDT (StoplossGuard)" in r.text
+    assert "BTC/USDT" not in (await dispatch(viewer, "locks", [])).text
+    assert "MaxDrawdown" in (await dispatch(trader, "unlock", ["all"])).text
+    assert not (await dispatch(trader, "unlock", ["all"])).ok
+    assert not (await dispatch(trader, "unlock", [])).ok
