@@ -248,6 +248,12 @@ class Trip:
         return RULE_ACTION[self.rule]
 
 
+def episode_key(peak: Decimal) -> str:
+    """A peak as the drawdown episode's name (one text for one value, whatever the
+    Decimal's exponent: the restart rebuilds it from stored snapshots)."""
+    return f"{float(peak):.8f}"
+
+
 class BreakerMonitor:
     """Evaluates the breaker rules each tick from equity, API errors and prices.
 
@@ -262,13 +268,28 @@ class BreakerMonitor:
         self.peak: Decimal | None = None
         self.api_errors: deque[datetime] = deque()
         self.prices: dict[str, deque[tuple[datetime, float]]] = {}
+        # One trip per episode: the baseline each equity rule last tripped on (the day
+        # for daily_loss, the peak for the drawdown rules). A pause that expires while
+        # equity is still under water does not trip again (and alert again) every day;
+        # a new day, a new equity peak, or an admin's /resume (new baselines) starts
+        # a new episode.
+        self.episode: dict[str, str] = {}
 
     def reset_baselines(self, equity: Decimal, rules: Sequence[str] = ()) -> None:
-        """After an admin clears a breaker: measure from here."""
+        """After an admin clears a breaker: measure from here (a new episode)."""
         if not rules or "daily_loss" in rules:
             self.day_start = equity
+            self.episode.pop("daily_loss", None)
         if not rules or {"drawdown_pause", "drawdown_stop"} & set(rules):
             self.peak = equity
+            self.episode.pop("drawdown_pause", None)
+            self.episode.pop("drawdown_stop", None)
+
+    def _new_episode(self, rule: str, baseline: str) -> bool:
+        if self.episode.get(rule) == baseline:
+            return False
+        self.episode[rule] = baseline
+        return True
 
     def api_error(self, at: datetime) -> None:
         self.api_errors.append(at)
@@ -290,17 +311,23 @@ class BreakerMonitor:
             self.peak = equity
         if self.day_start > 0 and "daily_loss" not in active_rules:
             loss = float((self.day_start - equity) / self.day_start * 100)
-            if loss > lim.daily_loss_pct:
+            if loss > lim.daily_loss_pct and self._new_episode("daily_loss", day):
                 trips.append(Trip("daily_loss", loss, lim.daily_loss_pct,
-                                  now + timedelta(minutes=lim.daily_loss_pause_minutes)))
+                                  now + timedelta(minutes=lim.daily_loss_pause_minutes),
+                                  detail={"episode": day}))
         if self.peak > 0:
             dd = float((self.peak - equity) / self.peak * 100)
-            if dd > lim.drawdown_stop_pct and "drawdown_stop" not in active_rules:
-                trips.append(Trip("drawdown_stop", dd, lim.drawdown_stop_pct, None))
+            peak = episode_key(self.peak)
+            if (dd > lim.drawdown_stop_pct and "drawdown_stop" not in active_rules
+                    and self._new_episode("drawdown_stop", peak)):
+                trips.append(Trip("drawdown_stop", dd, lim.drawdown_stop_pct, None,
+                                  detail={"episode": peak}))
             elif (dd > lim.drawdown_pause_pct and "drawdown_pause" not in active_rules
-                  and "drawdown_stop" not in active_rules):
+                  and "drawdown_stop" not in active_rules
+                  and self._new_episode("drawdown_pause", peak)):
                 trips.append(Trip("drawdown_pause", dd, lim.drawdown_pause_pct,
-                                  now + timedelta(hours=lim.drawdown_pause_hours)))
+                                  now + timedelta(hours=lim.drawdown_pause_hours),
+                                  detail={"episode": peak}))
         horizon = now - timedelta(minutes=1)
         while self.api_errors and self.api_errors[0] < horizon:
             self.api_errors.popleft()

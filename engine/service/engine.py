@@ -192,6 +192,15 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
             if last_clear is not None:
                 q = q.where(col(EquitySnapshot.ts) >= last_clear)
             peak = s.exec(q).one()
+            # the episodes the equity rules already tripped in, since the last /resume
+            q2 = select(RiskEvent).where(col(RiskEvent.rule).in_(
+                ["daily_loss", "drawdown_pause", "drawdown_stop"]))
+            if last_clear is not None:
+                q2 = q2.where(col(RiskEvent.created_at) >= last_clear)
+            for ev in s.exec(q2.order_by(col(RiskEvent.id))).all():
+                episode = (ev.detail or {}).get("episode")
+                if episode is not None:
+                    self.monitor.episode[ev.rule] = str(episode)
         if peak is not None:
             self.monitor.peak = Decimal(str(peak))
 
