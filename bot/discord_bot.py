@@ -101,6 +101,8 @@ SLASH_OPTIONS: dict[str, tuple[SlashOption, ...]] = {
     "blacklist": (SlashOption("pair", "pair to add (trader role); none: show the list"),),
     "audit": _n("how many entries (default 20)"),
     "unlock": (SlashOption("pair", "pair like BTC/USDT, or all", required=True),),
+    "chart": (SlashOption("pair", "e.g. BTC/USDT", required=True),
+              SlashOption("timeframe", "candle size (default: the bot's)", choices=TIMEFRAMES)),
     "role": (SlashOption("user", "transport:id, e.g. telegram:123456", required=True),
              SlashOption("role", "new role", required=True,
                          choices=("viewer", "trader", "admin", "blocked"))),

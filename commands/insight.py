@@ -1,5 +1,5 @@
 """The Freqtrade commands traders already know: /count, /stats, /entries, /exits,
-/order, /health, /show_config, /whitelist, /blacklist, /locks, /unlock.
+/order, /health, /show_config, /whitelist, /blacklist, /locks, /unlock, /chart.
 
 Why here and not in `catalog`: these answer "what has the bot been doing and is it
 healthy?" from the history tables and the settings, with no engine action except
@@ -19,8 +19,9 @@ from sqlmodel import col, select
 
 from commands.base import Command, Ctx, UsageError, has_role, no_args, req_id
 from commands.fmt import amount, num, signed, table, when
-from commands.reply import Reply
+from commands.reply import Attachment, Reply
 from engine.data.candles import timeframe_ms
+from engine.errors import DataError
 from engine.storage.db import SessionFactory
 from engine.storage.models import Order, Proposal, Trade
 
@@ -285,5 +286,35 @@ class Unlock(Command[str | None]):
                                  for lk in done))
 
 
+@dataclass(frozen=True, slots=True)
+class _ChartArgs:
+    pair: str
+    timeframe: str | None
+
+
+class Chart(Command[_ChartArgs]):
+    name, usage, summary = "chart", "PAIR [TIMEFRAME]", "candles, trades and indicators (image)"
+    slow = True
+
+    def parse(self, args: list[str]) -> _ChartArgs:
+        if not 1 <= len(args) <= 2:
+            raise UsageError("like: /chart BTC/USDT 5m")
+        pair = _pair_arg(args[:1])
+        assert pair is not None
+        tf = args[1].lower() if len(args) == 2 else None
+        if tf is not None:
+            try:
+                timeframe_ms(tf)
+            except DataError:
+                raise UsageError(f"unknown timeframe {tf!r}, like 5m or 1h") from None
+        return _ChartArgs(pair, tf)
+
+    async def run(self, ctx: Ctx, params: _ChartArgs) -> Reply:
+        png = await ctx.api.chart(params.pair, params.timeframe)
+        return Reply(f"{params.pair}{' ' + params.timeframe if params.timeframe else ''}",
+                     image=Attachment("chart.png", png, "image/png"))
+
+
 INSIGHT: tuple[type[Command[Any]], ...] = (Count, Stats, Entries, Exits, OrderCmd, Health,
-                                          ShowConfig, Whitelist, Blacklist, Locks, Unlock)
+                                          ShowConfig, Whitelist, Blacklist, Locks, Unlock,
+                                          Chart)

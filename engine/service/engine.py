@@ -25,11 +25,11 @@ from sqlmodel import col, func, select
 
 from engine.bus.base import EventBus, make_bus
 from engine.bus.notifier import BusNotifier
-from engine.clock import Clock, SystemClock, ms_to_dt
+from engine.clock import Clock, SystemClock
 from engine.data.candles import Bar, timeframe_ms
 from engine.data.newsbook import Headline, NewsBook
 from engine.errors import ApprovalError, SentitradeError
-from engine.events import RECORDED, OperatorNotice, ReconciliationMismatch, record
+from engine.events import RECORDED, ReconciliationMismatch, record
 from engine.execution.approvals import (
     needs_approval,
 )
@@ -42,17 +42,17 @@ from engine.risk.checks import (
     BreakerMonitor,
     active_breakers,
 )
-from engine.risk.protections import ProtectionDesk, active_locks, unlock
+from engine.risk.protections import ProtectionDesk
 from engine.service.api import (
     BacktestOutput,
     BalanceView,
-    HealthView,
     StrategyView,
 )
 from engine.service.bots import BotManager
 from engine.service.desk import ProposalDesk
 from engine.service.monitoring import RiskDesk
 from engine.service.trading import StrategyLoop
+from engine.service.views import EngineViews
 from engine.storage.config import Settings
 from engine.storage.db import SessionFactory, make_engine
 from engine.storage.models import (
@@ -61,7 +61,6 @@ from engine.storage.models import (
     EquitySnapshot,
     Order,
     OrderState,
-    PairLock,
     Proposal,
     ProposalState,
     RiskEvent,
@@ -93,7 +92,7 @@ class EngineStats:
     trips: int = 0
 
 
-class Engine(ProposalDesk, RiskDesk, Wallet):
+class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet):
     """The trading engine; implements `engine.service.api.TradingAPI`.
 
     Its parts: the candle path (here and `engine.service.trading`), proposals and
@@ -340,62 +339,6 @@ class Engine(ProposalDesk, RiskDesk, Wallet):
                             str(ls.file) if ls.file else "built-in", b.timeframe, ls.values(),
                             dict(ls.sources), str(ls.params_file),
                             str(ls.params_file) in ls.sources.values())
-
-    def operator_alert(self, text: str, source: str = "sentiment") -> None:
-        """An alert for the operator from a part that has no event of its own (the
-        LLM scorer's budget hook). Safe from any thread; once per text and day."""
-        with self.sessions.begin() as s:
-            record(s, OperatorNotice(ts_event=self.clock.now(), source=source,
-                                     detail=text[:500]))
-
-    def market_regimes(self) -> dict[str, str]:
-        """"BTC/USDT 5m" -> "trending" etc. (`engine.signals.regime`) from the closed
-        candles the bots' runtimes hold, for /status. Computed once per new candle of a
-        series, so a status request costs dictionary reads."""
-        from engine.signals.regime import regime_columns, regime_name
-
-        out: dict[str, str] = {}
-        for b in self.bots.all():
-            rt = self.strategies.runtime(b)
-            for sym, buf in rt.buffers.items():
-                key = f"{sym} {b.timeframe}"
-                last = buf.last_close_ms()
-                if key in out or last is None:
-                    continue
-                cached = self._regimes.get(key)
-                if cached is None or cached[0] != last:
-                    f = buf.frame(2000)
-                    reg = regime_columns(f["high"], f["low"], f["close"])["regime"]
-                    cached = (last, regime_name(int(reg[-1])))
-                    self._regimes[key] = cached
-                out[key] = cached[1]
-        return out
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-    def locks(self) -> list[PairLock]:
-        """The protections' active pair locks (/locks)."""
-        with self.sessions() as s:
-            return active_locks(s, self.clock.now())
-
-    async def unlock(self, pair: str | None, by: str) -> list[PairLock]:
-        """End `pair`'s locks early (None: all locks); returns what was unlocked."""
-        with self.sessions.begin() as s:
-            return unlock(s, pair, self.clock.now(), by)
-
-    def health(self) -> HealthView:
-        """The engine clock, its start and each series' last closed candle (/health)."""
-        last: dict[str, datetime] = {}
-        tfs: dict[str, str] = {}
-        for b in self.bots.all():
-            rt = self.strategies.runtime(b)
-            for sym, buf in rt.buffers.items():
-                ms = buf.last_close_ms()
-                if ms is not None:
-                    last[f"{sym} {b.timeframe}"] = ms_to_dt(ms)
-                    tfs[f"{sym} {b.timeframe}"] = b.timeframe
-        return HealthView(self.clock.now(), self._started_at, last, tfs)
 
     # ================================================================ research
     async def backtest(self, pair: str, timeframe: str, days: int,

@@ -5,7 +5,7 @@ at least 5 x ``startup_candle_count``, which each sets to cover its look-back)."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -44,6 +44,9 @@ class MtfTrend(Strategy):
     timeframe = "5m"
     stoploss = -0.05
     informative_timeframes = ("1h", "4h")
+    plot_config: ClassVar[dict[str, Any]] = {
+        "main_plot": {"ema_fast": {}, "ema_slow": {}},
+        "subplots": {"higher timeframes": {"tf_score": {}, "tf_confirmations": {}}}}
     # 4h mean of up to 30 candles needs 30 * 48 base candles plus a partial bucket
     startup_candle_count = 1500
     fast = IntParameter(5, 30, default=12, space="buy")
@@ -108,6 +111,9 @@ class RegimeSwitch(Strategy):
     timeframe = "5m"
     stoploss = -0.04
     startup_candle_count = 400  # 288 candles of ATR/width history plus warm-up
+    plot_config: ClassVar[dict[str, Any]] = {
+        "main_plot": {"ema20": {}, "ema50": {}, "bb_upper": {}, "bb_lower": {}},
+        "subplots": {"RSI": {"rsi": {}}, "regime (0 quiet .. 3 volatile)": {"regime": {}}}}
     rsi_low = DecimalParameter(15.0, 40.0, default=30.0, decimals=1, space="buy")
     rsi_exit = DecimalParameter(55.0, 85.0, default=70.0, decimals=1, space="sell")
     trend_stake = DecimalParameter(0.25, 1.0, default=1.0, decimals=2, space="buy")
@@ -170,6 +176,8 @@ class PatternBreakout(Strategy):
     stoploss = -0.03
     minimal_roi = {0: 0.04, 120: 0.02, 480: 0.0}  # noqa: RUF012 - Freqtrade's shape
     startup_candle_count = 300
+    plot_config: ClassVar[dict[str, Any]] = {
+        "subplots": {"patterns": {"pattern_signal": {}, "pattern_confidence": {}}}}
     min_confidence = DecimalParameter(0.3, 0.9, default=0.6, decimals=2, space="buy")
     min_strength = DecimalParameter(1.0, 8.0, default=2.0, decimals=1, space="buy")
     max_noise = DecimalParameter(0.5, 1.0, default=0.85, decimals=2, space="buy")

@@ -170,6 +170,10 @@ class StrategyRuntime:
                 inputs[k] = round(x, 6)
         return inputs
 
+    def last_frame(self, symbol: str) -> Frame | None:
+        """The window the strategy was last evaluated on, with its columns (/chart)."""
+        return self._last_frame.get(symbol)
+
     def evaluate(self, symbol: str, pair: str | None = None) -> RowSignal:
         """Run the strategy on the trailing window; the last row's signals."""
         t0 = time.perf_counter()

@@ -254,6 +254,11 @@ class FakeEngine:
     def now(self) -> datetime:
         return self.clock_now or utcnow()
 
+    async def chart(self, pair: str, timeframe: str | None = None) -> bytes:
+        if pair not in self.prices:
+            raise SentitradeError(f"no bot trades {pair}: /whitelist lists the pairs")
+        return PNG_1PX
+
     def locks(self) -> list[PairLock]:
         with self.sessions() as s:
             return active_locks(s, self.now())

@@ -94,3 +94,11 @@ async def test_locks_and_unlock(ctx_for: Callable[[str], Ctx], engine: FakeEngin
     assert "MaxDrawdown" in (await dispatch(trader, "unlock", ["all"])).text
     assert not (await dispatch(trader, "unlock", ["all"])).ok
     assert not (await dispatch(trader, "unlock", [])).ok
+
+
+async def test_chart_command(ctx_for: Callable[[str], Ctx]) -> None:
+    r = await dispatch(ctx_for("viewer"), "chart", ["BTC/USDT", "5m"])
+    assert r.ok and r.image is not None and r.image.data.startswith(b"\x89PNG")
+    missing = await dispatch(ctx_for("viewer"), "chart", ["DOGE/USDT"])
+    assert not missing.ok and "no bot trades DOGE/USDT" in missing.text
+    assert not (await dispatch(ctx_for("viewer"), "chart", ["BTC/USDT", "7m"])).ok

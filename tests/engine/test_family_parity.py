@@ -49,10 +49,12 @@ async def test_family_replays_make_the_backtests_trades(
     live = live_rows(eng)
     regimes = eng.market_regimes()
     health = eng.health()
+    png = await eng.chart("BTC/USDT")
     eng.sessions.engine.dispose()
     assert len(bt.trades) >= min_trades  # a real workload, not an empty one
     assert_same_trades(live, backtest_rows(bt),
                        {p: int(c.open_time[-1]) for p, c in candles.items()})
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000  # /chart drew the candles
     # /health: each series' last closed candle, on the engine's (replay) clock
     assert {k: int(v.timestamp() * 1000) for k, v in health.last_candles.items()} == {
         f"{p} 5m": int(c.close_time[-1]) for p, c in candles.items()}
