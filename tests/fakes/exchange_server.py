@@ -58,7 +58,10 @@ class FakeBinance:
         self.requests: list[str] = []
         self.delay_s = delay_s
         self.walk = False  # unscripted candles: a deterministic random walk, not flat
-        self.now_ms: int | None = None  # the fake's clock for klines (None: real time)
+        self.now_ms: int | None = None
+        # the REST order book snapshot: (lastUpdateId, bids, asks) per symbol
+        self.books: dict[str, tuple[int, list[tuple[float, float]],
+                                    list[tuple[float, float]]]] = {}  # the fake's clock for klines (None: real time)
         self._ids = itertools.count(1000)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -74,6 +77,7 @@ class FakeBinance:
         app.router.add_get("/api/v3/account", self.account)
         app.router.add_get("/api/v3/time", self.time)
         app.router.add_get("/api/v3/klines", self.klines)
+        app.router.add_get("/api/v3/depth", self.depth)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -167,6 +171,20 @@ class FakeBinance:
                          t + step - 1, "0", 1, "0", "0", "0"])
             t += step
         return web.json_response(rows)
+
+    async def depth(self, request: web.Request) -> web.Response:
+        _, resp = await self._fault("GET /api/v3/depth")
+        if resp is not None:
+            return resp
+        sym = request.query.get("symbol", "")
+        if sym not in self.prices:
+            return self._err(-1121, "Invalid symbol.")
+        p = float(self.prices[sym])
+        last, bids, asks = self.books.get(sym, (1, [(p - 1, 1.0)], [(p + 1, 1.0)]))
+        return web.json_response({
+            "lastUpdateId": last,
+            "bids": [[f"{a:.8f}", f"{b:.8f}"] for a, b in bids],
+            "asks": [[f"{a:.8f}", f"{b:.8f}"] for a, b in asks]})
 
     async def time(self, request: web.Request) -> web.Response:
         return web.json_response({"serverTime": int(time.time() * 1000)})
