@@ -133,11 +133,17 @@ class DataCollector:
         """A provider for this collector only (beside the globally registered ones)."""
         self.factories[name] = factory
 
-    async def start_collection(self, symbols: Sequence[str],
-                               names: Sequence[str] | None = None) -> None:
+    def add_symbols(self, symbols: Sequence[str]) -> None:
+        """Aggregate these symbols' trades (start_collection does it for its symbols)."""
         for sym in symbols:
             self.builders.setdefault(sym, [CandleBuilder(sym, tf) for tf in self.timeframes])
-        for name in names or list(self.factories):
+
+    async def start_collection(self, symbols: Sequence[str],
+                               names: Sequence[str] | None = None) -> None:
+        """Start the providers named (default: every registered one) on `symbols`, and
+        the clock that closes candles without trades."""
+        self.add_symbols(symbols)
+        for name in list(self.factories) if names is None else names:
             if name not in self.factories:
                 raise KeyError(f"no provider named {name!r}: register_provider it first")
             if name in self.running:

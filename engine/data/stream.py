@@ -79,6 +79,28 @@ class Backoff:
         return raw * (1 + self.jitter * (2 * self.rng.random() - 1))
 
 
+class SeenIds:
+    """The last `keep` trade ids of each symbol: a trade sent twice is handed on once,
+    one that arrives out of order still is (its candle decides whether it counts)."""
+
+    def __init__(self, keep: int = 5000) -> None:
+        self.keep = keep
+        self._seen: dict[str, tuple[deque[int], set[int]]] = {}
+
+    def first(self, symbol: str, trade_id: int) -> bool:
+        got = self._seen.get(symbol)
+        if got is None:
+            got = self._seen[symbol] = (deque(), set())
+        order, ids = got
+        if trade_id in ids:
+            return False
+        ids.add(trade_id)
+        order.append(trade_id)
+        if len(order) > self.keep:
+            ids.discard(order.popleft())
+        return True
+
+
 class CandleLedger:
     """The closed candles of one (symbol, timeframe): each close time once, ascending."""
 
@@ -131,7 +153,7 @@ class StreamFeed:
         self.tickers: dict[str, Tick] = {}
         self.reconnects = 0
         self.late_updates = 0
-        self._seen: dict[str, tuple[deque[int], set[int]]] = {}
+        self.seen = SeenIds()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._fill_lock = asyncio.Lock()
         self._closed = False
@@ -264,21 +286,14 @@ class StreamFeed:
         self.forming.pop(key, None)
         await self._fill(key)
 
-    def _dedup(self, symbol: str, trade_id: int) -> bool:
-        order, ids = self._seen.setdefault(symbol, (deque(), set()))
-        if trade_id in ids:
-            return False
-        ids.add(trade_id)
-        order.append(trade_id)
-        if len(order) > 5000:
-            ids.discard(order.popleft())
-        return True
-
     def _on_trades(self, trades: list[dict[str, Any]]) -> None:
+        raw = [fn for x in self.listeners if (fn := getattr(x, "on_raw", None)) is not None]
         for t in trades:
             tid = int(t.get("id") or -1)
-            if tid >= 0 and not self._dedup(t["symbol"], tid):
+            if tid >= 0 and not self.seen.first(t["symbol"], tid):
                 continue
+            for fn in raw:
+                fn("ccxt", t.get("info"))
             tick = Tick(t["symbol"], int(t["timestamp"]), float(t["price"]),
                         float(t.get("amount") or 0.0), tid)
             self._tell("on_tick", tick)
