@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from engine.clock import ms_to_dt
 from engine.data.candles import Bar, timeframe_ms
@@ -33,9 +33,9 @@ from engine.data.exchange import CcxtFeed
 log = logging.getLogger("sentitrade.stream")
 
 
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """One trade (or a ticker's last price, `trade_id` -1) as the engine sees it."""
+class Tick(NamedTuple):
+    """One trade (or a ticker's last price, `trade_id` -1) as the engine sees it (a
+    named tuple: built once per trade on the hot path, the cheapest immutable record)."""
 
     symbol: str
     ts_ms: int
