@@ -56,12 +56,13 @@ def rewrite_ws_urls(exchange: Any, base: str) -> None:
         exchange.urls["api"]["ws"] = rewrite(ws)
 
 
-def public_exchange(settings: Settings) -> Any:
-    """The ccxt async client for market data (no keys: it never trades)."""
+def public_exchange(settings: Settings, klass: Any = None) -> Any:
+    """The ccxt async client for market data (no keys: it never trades); `klass` a
+    ccxt.pro class for the websocket streams (`engine.data.live`)."""
     import ccxt.async_support as ccxt_async
 
     ex = settings.exchange
-    klass = getattr(ccxt_async, ex.id, None)
+    klass = klass or getattr(ccxt_async, ex.id, None)
     if klass is None:
         raise SentitradeError(f"unknown exchange id {ex.id!r}: use a ccxt id such as "
                               "binance, kraken, okx")
