@@ -9,10 +9,15 @@ so the series has no holes. A trade older than the candle being built (a late or
 reordered message) is counted and ignored: what is emitted never changes.
 
 This runs once per trade per timeframe, so it is plain attribute arithmetic: no objects
-are built until a candle closes.
+are built until a candle closes. `check_bar` is the one validation of a closed candle
+against the previous one (gap, duplicate, OHLC sanity), for the collector's candles and
+the streamed ones alike.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 from engine.clock import ms_to_dt
 from engine.data.candles import Bar, timeframe_ms
@@ -90,3 +95,29 @@ class CandleBuilder:
             self._emit(out)
         if self.close_ms < 0:
             self._flat(now_ms, out)
+
+
+@dataclass(frozen=True, slots=True)
+class CandleAlert:
+    kind: str  # gap | duplicate | ohlc
+    symbol: str
+    timeframe: str
+    close_ms: int
+    detail: str
+
+
+def check_bar(prev_close_ms: int | None, bar: Bar, step: int) -> CandleAlert | None:
+    """What is wrong with `bar` after a candle closing at `prev_close_ms`, if anything."""
+    ms = bar.close_ms
+    if prev_close_ms is not None and ms <= prev_close_ms:
+        return CandleAlert("duplicate", bar.symbol, bar.timeframe, ms,
+                           f"close time {ms} not after the previous {prev_close_ms}")
+    vals = (bar.open, bar.high, bar.low, bar.close, bar.volume)
+    if (not all(math.isfinite(v) for v in vals) or bar.low <= 0 or bar.volume < 0
+            or bar.low > min(bar.open, bar.close) or bar.high < max(bar.open, bar.close)):
+        return CandleAlert("ohlc", bar.symbol, bar.timeframe, ms,
+                           f"OHLCV {vals} fail low <= open, close <= high")
+    if prev_close_ms is not None and ms > prev_close_ms + step:
+        return CandleAlert("gap", bar.symbol, bar.timeframe, ms,
+                           f"{(ms - prev_close_ms) // step - 1} candle(s) missing before")
+    return None

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.data.aggregate import CandleBuilder
+from engine.data.aggregate import CandleAlert, CandleBuilder, check_bar
 from engine.data.candles import Bar, timeframe_ms
 from engine.data.stream import Tick
 
@@ -57,15 +55,6 @@ def providers() -> dict[str, ProviderFactory]:
     return dict(_PROVIDERS)
 
 
-@dataclass(frozen=True, slots=True)
-class CandleAlert:
-    kind: str  # gap | duplicate | ohlc
-    symbol: str
-    timeframe: str
-    close_ms: int
-    detail: str
-
-
 class RawStore:
     """Raw provider messages with their arrival time, dropped after `retention_s`."""
 
@@ -85,23 +74,6 @@ class RawStore:
 
     def __len__(self) -> int:
         return len(self.items)
-
-
-def check_bar(prev_close_ms: int | None, bar: Bar, step: int) -> CandleAlert | None:
-    """What is wrong with `bar` after a candle closing at `prev_close_ms`, if anything."""
-    ms = bar.close_ms
-    if prev_close_ms is not None and ms <= prev_close_ms:
-        return CandleAlert("duplicate", bar.symbol, bar.timeframe, ms,
-                           f"close time {ms} not after the previous {prev_close_ms}")
-    vals = (bar.open, bar.high, bar.low, bar.close, bar.volume)
-    if (not all(math.isfinite(v) for v in vals) or bar.low <= 0 or bar.volume < 0
-            or bar.low > min(bar.open, bar.close) or bar.high < max(bar.open, bar.close)):
-        return CandleAlert("ohlc", bar.symbol, bar.timeframe, ms,
-                           f"OHLCV {vals} fail low <= open, close <= high")
-    if prev_close_ms is not None and ms > prev_close_ms + step:
-        return CandleAlert("gap", bar.symbol, bar.timeframe, ms,
-                           f"{(ms - prev_close_ms) // step - 1} candle(s) missing before")
-    return None
 
 
 class DataCollector:

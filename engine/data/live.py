@@ -8,11 +8,17 @@ scheduler's `closed_bars` / `history`, so the service runs on either unchanged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from engine.data.exchange import CcxtFeed, public_exchange, rewrite_ws_urls
 from engine.data.stream import Backoff, StreamFeed
 from engine.storage.config import Settings
+
+
+class WatchesFeeds(Protocol):
+    """The engine's side (`engine.service.monitoring.RiskDesk.watch_feed`)."""
+
+    def watch_feed(self, feed: Any) -> Any: ...
 
 
 def streaming_exchange(settings: Settings) -> Any:
@@ -49,3 +55,31 @@ def watch_bot_streams(feed: StreamFeed, settings: Settings) -> None:
         for sym in bot.symbols:
             feed.watch_candles(sym, bot.timeframe)
             feed.watch_trades(sym)
+
+
+class ServiceFeed:
+    """Everything `serve` needs of market data in paper/live mode, in three calls:
+
+        feed = ServiceFeed(settings)          # the client and the feed of [exchange]
+        ... check_exchange(feed.client, settings); engine = Engine(...)
+        feed.attach(engine)                   # breakers listen, bot streams subscribed
+        EngineScheduler(engine, feed.feed, ...)
+        ... await feed.close()                # on shutdown
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stream = settings.exchange.stream
+        self.client = streaming_exchange(settings) if self.stream else public_exchange(
+            settings)
+        self.feed = market_feed(settings, self.client)
+
+    def attach(self, engine: WatchesFeeds) -> None:
+        if isinstance(self.feed, StreamFeed):
+            engine.watch_feed(self.feed)
+            watch_bot_streams(self.feed, self.settings)
+
+    async def close(self) -> None:
+        if isinstance(self.feed, StreamFeed):
+            await self.feed.close()
+        await self.client.close()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from engine.clock import ms_to_dt
+from engine.data.aggregate import CandleAlert, check_bar
 from engine.data.candles import Bar, timeframe_ms
 from engine.data.exchange import CcxtFeed
 
@@ -153,6 +154,7 @@ class StreamFeed:
         self.tickers: dict[str, Tick] = {}
         self.reconnects = 0
         self.late_updates = 0
+        self.alerts: deque[CandleAlert] = deque(maxlen=1000)
         self.seen = SeenIds()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._fill_lock = asyncio.Lock()
@@ -263,8 +265,20 @@ class StreamFeed:
 
     async def _deliver(self, key: tuple[str, str], bar: Bar) -> None:
         ledger = self.ledgers[key]
+        bad = check_bar(None, bar, ledger.step)
+        if bad is not None:  # an impossible candle: REST decides it, the feed is suspect
+            self.alerts.append(bad)
+            self._tell("on_feed_error", f"ohlcv:{key[0]}:{key[1]}", ValueError(bad.detail))
+            log.warning("streamed %s %s candle %s: %s; taking REST's", key[0], key[1],
+                        bad.close_ms, bad.detail)
+            await self._fill(key, bar.close_ms + 1)
+            return
         if ledger.missing_after(bar.close_ms):
             await self._fill(key, bar.close_ms)
+        if ledger.missing_after(bar.close_ms):
+            self.alerts.append(CandleAlert(
+                "gap", key[0], key[1], bar.close_ms,
+                f"REST could not fill after {ledger.last_ms}: handed on with the hole"))
         ledger.offer(bar)
 
     async def _fill(self, key: tuple[str, str], until_ms: int | None = None) -> None:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 import pytest
 
 from engine.clock import ms_to_dt
+from engine.data.aggregate import check_bar
 from engine.data.candles import Bar, timeframe_ms
-from engine.data.collector import DataCollector, check_bar, register_provider
+from engine.data.collector import DataCollector, register_provider
 from engine.data.providers import tape
 from engine.data.stream import Backoff, Tick
 from engine.data.tape import TradeParser

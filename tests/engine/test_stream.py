@@ -185,6 +185,26 @@ async def test_candles_close_once_across_a_drop_with_the_gap_filled(env: Env) ->
     assert env.rec.errors and env.rec.recovered
 
 
+async def test_an_impossible_streamed_candle_is_replaced_by_rest(env: Env) -> None:
+    base = env.clock[0]
+    set_now(env, base + 10)
+    env.feed.watch_candles("BTC/USDT", "1m")
+    await until(lambda: env.ws.subscribed("btcusdt@kline_1m"), "the subscription")
+    ledger = env.feed.ledgers[("BTC/USDT", "1m")]
+    ledger.last_ms = base  # as after a warm start
+    await env.ws.kline("BTCUSDT", "1m", base, STEP, (100.0, 99.0, 98.0, 101.0, 1.0), True)
+    await asyncio.sleep(0.05)
+    set_now(env, base + STEP + 10)
+    await env.ws.kline("BTCUSDT", "1m", base + STEP, STEP, (100.0, 100.0, 100.0, 100.0, 1.0),
+                       False)
+    await until(lambda: ledger.last_ms == base + STEP, "the candle")
+    [bar] = list(ledger.bars)
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == pytest.approx(
+        kl(env, base))  # REST's candle, not the streamed one (high below the close)
+    assert [a.kind for a in env.feed.alerts] == ["ohlc"]
+    assert env.rec.errors == ["ohlcv:BTC/USDT:1m: ValueError"]
+
+
 async def test_a_stalled_stream_is_detected_and_closes_come_from_rest(env: Env) -> None:
     base = env.clock[0]
     set_now(env, base + 10)

@@ -14,8 +14,9 @@ from typing import Any
 from sqlmodel import select
 
 from engine.data.candles import Bar
-from engine.data.live import market_feed, streaming_exchange, watch_bot_streams
+from engine.data.live import ServiceFeed
 from engine.data.stream import StreamFeed
+from engine.risk.live import LiveGuard
 from engine.service.engine import Engine
 from engine.service.scheduler import EngineScheduler
 from engine.storage.models import RiskEvent
@@ -39,13 +40,12 @@ async def test_the_service_loop_runs_on_streams_through_drops(
     rest.now_ms = clock[0]
     settings = make_settings(db_url, exchange={"stream": True, "api_url": rest.url,
                                                "ws_url": ws.url, "stale_seconds": 30})
-    ex = streaming_exchange(settings)
+    service_feed = ServiceFeed(settings)
+    ex, feed = service_feed.client, service_feed.feed
     ex.milliseconds = lambda: clock[0]
-    feed = market_feed(settings, ex)
     assert isinstance(feed, StreamFeed)
     feed.now_ms = lambda: clock[0]
     eng: Engine = await engine_factory()
-    guard = eng.watch_feed(feed)
     got: list[tuple[str, int]] = []
     on_bar = eng.on_bar
 
@@ -59,7 +59,8 @@ async def test_the_service_loop_runs_on_streams_through_drops(
         await ex.load_markets()
         assert await runner.warm() > 0
         assert runner.last_close_ms[("BTC/USDT", "5m")] == base
-        watch_bot_streams(feed, settings)
+        service_feed.attach(eng)  # the breakers listen, the bots' streams subscribe
+        guard = next(x for x in feed.listeners if isinstance(x, LiveGuard))
         await until(lambda: ws.subscribed("btcusdt@kline_5m")
                     and ws.subscribed("ethusdt@kline_5m"), "the kline subscriptions")
 
@@ -108,7 +109,6 @@ async def test_the_service_loop_runs_on_streams_through_drops(
             rules = [e.rule for e in s.exec(select(RiskEvent)).all()]
         assert "price_spike" in rules
     finally:
-        await feed.close()
-        await ex.close()
+        await service_feed.close()
         await ws.stop()
         await rest.stop()
