@@ -76,6 +76,15 @@ class RawStore:
         return len(self.items)
 
 
+def _call(fn: Callable[[Any], None], arg: Any) -> None:
+    """A listener's failure is logged, never raised into the provider's read loop
+    (which would stop the tape for everyone)."""
+    try:
+        fn(arg)
+    except Exception:
+        log.exception("collector listener %r failed", fn)
+
+
 class DataCollector:
     """Trades in from named providers; raw messages and validated candles out."""
 
@@ -156,7 +165,7 @@ class DataCollector:
         for b in builders:
             b.add(tick.ts_ms, tick.price, tick.amount, out)
         for fn in self.tick_listeners:
-            fn(tick)
+            _call(fn, tick)
         if out:
             self._hand_on(out)
 
@@ -183,7 +192,7 @@ class DataCollector:
                 log.warning("candle check %s: %s %s %s", alert.kind, alert.symbol,
                             alert.timeframe, alert.detail)
                 for fn in self.alert_listeners:
-                    fn(alert)
+                    _call(fn, alert)
                 if alert.kind != "gap":
                     continue
             self.last_close[key] = bar.close_ms
@@ -192,4 +201,4 @@ class DataCollector:
                 store = self.candles[key] = deque(maxlen=self.keep_candles)
             store.append(bar)
             for cb in self.candle_listeners:
-                cb(bar)
+                _call(cb, bar)

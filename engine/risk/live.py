@@ -12,6 +12,7 @@ disconnects count toward the API-error breaker, a silent (stale) stream trips
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,7 +93,9 @@ class LiveGuard:
 
     def __init__(self, lim: RiskSettings, *, trip: Callable[[LiveTrip], None],
                  api_error: Callable[[], None],
-                 recovered: Callable[[str], None] | None = None) -> None:
+                 recovered: Callable[[str], None] | None = None,
+                 coalesce_s: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.lim = lim
         self.window_ms = lim.price_spike_window_seconds * 1000
         self.windows: dict[str, SpikeWindow] = {}
@@ -101,6 +104,18 @@ class LiveGuard:
         self.recovered = recovered
         self.stale: set[str] = set()
         self.trips = 0
+        self.coalesce_s, self.monotonic = coalesce_s, monotonic
+        self._last_error = -1e18
+        self.errors_counted = 0
+
+    def _count_error(self) -> None:
+        # one dropped line fails every stream on it at once: that is one error, not one
+        # per stream (a storm of reconnect failures still counts, one per second)
+        now = self.monotonic()
+        if now - self._last_error >= self.coalesce_s:
+            self.errors_counted += 1
+            self.api_error()
+        self._last_error = now
 
     def on_tick(self, tick: Tick) -> None:
         sym = tick.symbol
@@ -118,10 +133,10 @@ class LiveGuard:
                                detail={"source": "ticks"}))
 
     def on_feed_error(self, stream: str, error: BaseException) -> None:
-        self.api_error()
+        self._count_error()
 
     def on_stale(self, stream: str, silent_s: float) -> None:
-        self.api_error()
+        self._count_error()
         if stream in self.stale:
             return
         self.stale.add(stream)

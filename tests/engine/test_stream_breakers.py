@@ -76,8 +76,14 @@ async def test_feed_errors_count_toward_the_api_error_breaker(engine_factory: ob
             self.listeners: list[object] = []
 
     guard = eng.watch_feed(Feed())
-    for _ in range(eng.settings.risk.api_errors_per_minute + 1):
-        guard.on_feed_error("trades:BTC/USDT", ConnectionResetError("dropped"))
+    t = [0.0]
+    guard.monotonic = lambda: t[0]
+    for stream in ("trades:BTC/USDT", "ohlcv:BTC/USDT:5m", "ticker:BTC/USDT"):
+        guard.on_feed_error(stream, ConnectionResetError("dropped"))  # one line, 3 streams
+    assert guard.errors_counted == 1
+    for _ in range(eng.settings.risk.api_errors_per_minute):  # reconnects failing each 2 s
+        t[0] += 2.0
+        guard.on_feed_error("trades:BTC/USDT", ConnectionResetError("refused"))
     trips = await eng.risk_monitor()
     assert [t.rule for t in trips] == ["api_errors"]
     assert eng.risk_status().trading_state == "halted"
