@@ -81,24 +81,25 @@ class Backoff:
 
 
 class SeenIds:
-    """The last `keep` trade ids of each symbol: a trade sent twice is handed on once,
-    one that arrives out of order still is (its candle decides whether it counts)."""
+    """Recent trade ids of each symbol: a trade sent twice is handed on once, one that
+    arrives out of order still is (its candle decides whether it counts). Ids are
+    exchange sequence numbers, so the set is pruned by value, rarely: it keeps the ids
+    within `keep` of the highest (one set look-up per trade on the hot path)."""
 
     def __init__(self, keep: int = 5000) -> None:
         self.keep = keep
-        self._seen: dict[str, tuple[deque[int], set[int]]] = {}
+        self._seen: dict[str, set[int]] = {}
 
     def first(self, symbol: str, trade_id: int) -> bool:
-        got = self._seen.get(symbol)
-        if got is None:
-            got = self._seen[symbol] = (deque(), set())
-        order, ids = got
-        if trade_id in ids:
+        ids = self._seen.get(symbol)
+        if ids is None:
+            ids = self._seen[symbol] = set()
+        elif trade_id in ids:
             return False
         ids.add(trade_id)
-        order.append(trade_id)
-        if len(order) > self.keep:
-            ids.discard(order.popleft())
+        if len(ids) > 2 * self.keep:
+            floor = max(ids) - self.keep
+            self._seen[symbol] = {i for i in ids if i > floor}
         return True
 
 

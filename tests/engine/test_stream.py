@@ -232,3 +232,13 @@ def test_backoff_grows_to_a_cap_with_jitter() -> None:
     assert all(0.375 <= w <= 0.625 for w in waits[:1])
     assert all(6.0 <= w <= 10.0 for w in waits[5:])
     assert len({round(w, 6) for w in waits}) == len(waits)  # jittered: no two alike
+
+
+def test_seen_ids_drop_repeats_and_stay_bounded() -> None:
+    from engine.data.stream import SeenIds
+
+    s = SeenIds(keep=100)
+    assert all(s.first("X", i) for i in range(1000))
+    assert not s.first("X", 999) and not s.first("X", 950)  # repeats within the window
+    assert s.first("Y", 999)  # per symbol
+    assert len(s._seen["X"]) <= 200
