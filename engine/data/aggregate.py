@@ -36,6 +36,7 @@ class CandleBuilder:
         "last_price",
         "late",
         "o",
+        "open_ms",
         "step",
         "symbol",
         "timeframe",
@@ -46,6 +47,7 @@ class CandleBuilder:
         self.symbol, self.timeframe = symbol, timeframe
         self.step = timeframe_ms(timeframe)
         self.close_ms = -1  # the forming candle's close time; -1: none
+        self.open_ms = -1  # ... and its open (exclusive): (open_ms, close_ms]
         self.done_ms = -1  # the last emitted candle's close time; -1: none
         self.o = self.h = self.l = self.c = self.v = 0.0
         self.last_price: float | None = None
@@ -55,7 +57,8 @@ class CandleBuilder:
     def _emit(self, out: list[Bar]) -> None:
         out.append(Bar(self.symbol, self.timeframe, ms_to_dt(self.close_ms), self.o, self.h,
                        self.l, self.c, self.v))
-        self.done_ms, self.last_price, self.close_ms = self.close_ms, self.c, -1
+        self.done_ms, self.last_price = self.close_ms, self.c
+        self.close_ms = self.open_ms = -1
 
     def _flat(self, until_ms: int, out: list[Bar]) -> None:
         """Flat zero-volume candles after the last emitted one, up to `until_ms`."""
@@ -70,8 +73,7 @@ class CandleBuilder:
 
     def add(self, ts_ms: int, price: float, amount: float, out: list[Bar]) -> None:
         """One trade; the candles it closes are appended to `out`."""
-        close = -(-ts_ms // self.step) * self.step
-        if close == self.close_ms:
+        if self.open_ms < ts_ms <= self.close_ms:  # the forming candle (most trades)
             if price > self.h:
                 self.h = price
             elif price < self.l:
@@ -79,13 +81,14 @@ class CandleBuilder:
             self.c = price
             self.v += amount
             return
+        close = -(-ts_ms // self.step) * self.step
         if close <= self.done_ms or close < self.close_ms:
             self.late += 1
             return
         if self.close_ms > 0:
             self._emit(out)
         self._flat(close - self.step, out)
-        self.close_ms = close
+        self.close_ms, self.open_ms = close, close - self.step
         self.o = self.h = self.l = self.c = price
         self.v = amount
 
