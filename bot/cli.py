@@ -88,6 +88,9 @@ class _RootGroup(_LazyGroup):
         "list-strategies": _command("bot.strategy_cli", "list_strategies_cmd",
                                     "list-strategies"),
         "new-strategy": _command("bot.strategy_cli", "new_strategy_cmd", "new-strategy"),
+        "download-data": _command("engine.data.download_cli", "download_data",
+                                  "download-data"),
+        "list-data": _command("engine.data.download_cli", "list_data", "list-data"),
     }
 
 
@@ -98,6 +101,7 @@ class _BenchGroup(_LazyGroup):
         "sentiment": _command("sentiment.bench", "cli", "sentiment"),
         "engine": _command("engine.service.bench", "cli", "engine"),
         "chat": _command("bot.bench", "cli", "chat"),
+        "feed": _command("engine.data.bench_feed", "cli", "feed"),
     }
 
 

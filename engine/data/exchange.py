@@ -38,12 +38,31 @@ def rewrite_urls(exchange: Any, base: str) -> None:
     exchange.urls["api"] = rewrite(exchange.urls["api"])
 
 
-def public_exchange(settings: Settings) -> Any:
-    """The ccxt async client for market data (no keys: it never trades)."""
+def rewrite_ws_urls(exchange: Any, base: str) -> None:
+    """Send every websocket connection of a ccxt.pro exchange to `base` (ws:// or
+    wss://, path kept): a self-hosted relay, or the loopback fake of the tests."""
+    base = base.rstrip("/")
+
+    def rewrite(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: rewrite(x) for k, x in v.items()}
+        if isinstance(v, str) and v.startswith(("wss://", "ws://")):
+            rest = v.split("://", 1)[1]
+            return base + (rest[rest.find("/"):] if "/" in rest else "")
+        return v
+
+    ws = exchange.urls.get("api", {}).get("ws")
+    if ws is not None:
+        exchange.urls["api"]["ws"] = rewrite(ws)
+
+
+def public_exchange(settings: Settings, klass: Any = None) -> Any:
+    """The ccxt async client for market data (no keys: it never trades); `klass` a
+    ccxt.pro class for the websocket streams (`engine.data.live`)."""
     import ccxt.async_support as ccxt_async
 
     ex = settings.exchange
-    klass = getattr(ccxt_async, ex.id, None)
+    klass = klass or getattr(ccxt_async, ex.id, None)
     if klass is None:
         raise SentitradeError(f"unknown exchange id {ex.id!r}: use a ccxt id such as "
                               "binance, kraken, okx")

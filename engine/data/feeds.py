@@ -61,47 +61,26 @@ def validate_candles(c: Candles) -> list[CandleIssue]:
 
 
 class CandleAggregator:
-    """Trades/ticks -> right-aligned candles: a bar is emitted when a tick arrives past
-    its close time (or on `flush(now)`), stamped with that close time."""
+    """Trades/ticks -> right-aligned candles, one at a time: a bar is emitted when a tick
+    arrives past its close time (or on `flush(now)`), stamped with that close time
+    (`engine.data.aggregate.CandleBuilder` without the flat candles of empty periods)."""
 
     def __init__(self, symbol: str, timeframe: str) -> None:
-        self.symbol, self.timeframe = symbol, timeframe
-        self.step = timeframe_ms(timeframe)
-        self._close_ms: int | None = None
-        self._o = self._h = self._l = self._c = self._v = 0.0
+        from engine.data.aggregate import CandleBuilder
 
-    def _bucket_close(self, ts_ms: int) -> int:
-        # (open, close]: a tick exactly at the close belongs to the closing candle
-        return -(-ts_ms // self.step) * self.step
+        self.symbol, self.timeframe = symbol, timeframe
+        self._b = CandleBuilder(symbol, timeframe, fill_empty=False)
+        self.step = self._b.step
 
     def add(self, ts_ms: int, price: float, volume: float = 0.0) -> Bar | None:
-        close = self._bucket_close(ts_ms)
-        done: Bar | None = None
-        if self._close_ms is not None and close > self._close_ms:
-            done = self._bar()
-            self._close_ms = None
-        if self._close_ms is None:
-            self._close_ms = close
-            self._o = self._h = self._l = self._c = price
-            self._v = volume
-            return done
-        if close < self._close_ms:
-            return done  # late tick for a candle already emitted: ignored
-        self._h, self._l, self._c = max(self._h, price), min(self._l, price), price
-        self._v += volume
-        return done
+        out: list[Bar] = []
+        self._b.add(ts_ms, price, volume, out)
+        return out[0] if out else None
 
     def flush(self, now_ms: int) -> Bar | None:
-        if self._close_ms is not None and now_ms >= self._close_ms:
-            b = self._bar()
-            self._close_ms = None
-            return b
-        return None
-
-    def _bar(self) -> Bar:
-        assert self._close_ms is not None
-        return Bar(self.symbol, self.timeframe, ms_to_dt(self._close_ms), self._o, self._h,
-                   self._l, self._c, self._v)
+        out: list[Bar] = []
+        self._b.close_until(now_ms, out)
+        return out[0] if out else None
 
 
 def load_replay_candles(data: Path, symbols: list[str], timeframe: str) -> dict[str, Candles]:

@@ -3,9 +3,11 @@ summaries and job failures. A mixin of `engine.service.engine.Engine`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlmodel import col, func, select
 
@@ -20,6 +22,7 @@ from engine.risk.checks import (
     active_breakers,
     write_trip,
 )
+from engine.risk.live import LiveGuard, LiveTrip
 from engine.service.api import (
     BreakerState,
     RiskStatus,
@@ -29,6 +32,7 @@ from engine.storage.models import (
     EquitySnapshot,
     Order,
     OrderState,
+    ProposalState,
     RiskEvent,
     Trade,
 )
@@ -104,7 +108,60 @@ class RiskDesk(EngineState):
                     col(Order.state).in_([OrderState.OPEN, OrderState.PARTIALLY_FILLED]))).all()
             for o in working:
                 await self.execution.cancel(o.id or 0, f"price spike {trip.measured:.1f}%")
+            # entries waiting for approval on that symbol were sized on the old price;
+            # exits stay (they reduce risk)
+            for p in self.pending_proposals():  # type: ignore[attr-defined]
+                if (p.symbol == trip.scope and p.intent == "enter"
+                        and p.state == ProposalState.PENDING):
+                    await self.reject(p.id or 0, "breaker:price_spike")  # type: ignore[attr-defined]
         return ev
+
+    # ------------------------------------------------------------ live feeds
+    def watch_feed(self, feed: Any) -> LiveGuard:
+        """Listen to a streaming feed (`engine.data.stream.StreamFeed`): price spikes on
+        trades and tickers, feed errors and disconnects as API errors, a stale stream
+        pausing entries until it recovers."""
+        guard = LiveGuard(self.settings.risk, trip=self._feed_trip,
+                          api_error=lambda: self.monitor.api_error(self.clock.now()),
+                          recovered=self._feed_recovered)
+        feed.listeners.append(guard)
+        return guard
+
+    def _spawn(self, coro: Any) -> None:
+        tasks: set[asyncio.Task[Any]] = self.__dict__.setdefault("_feed_tasks", set())
+        task = asyncio.get_running_loop().create_task(coro)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    def _feed_trip(self, trip: LiveTrip) -> None:
+        async def run() -> None:
+            try:
+                await self._trip(trip)
+                await self.drain_alerts()
+            except Exception as e:
+                await self.job_failed(f"feed_trip:{trip.rule}", e)
+
+        self._spawn(run())
+
+    def _feed_recovered(self, stream: str) -> None:
+        async def run() -> None:
+            now = self.clock.now()
+            with self.sessions.begin() as s:
+                for e in active_breakers(s, now):
+                    if e.rule == "feed_stale" and (e.detail or {}).get("scope") == stream:
+                        e.cleared_at, e.cleared_by = now, "feed"
+                        record(s, BreakerCleared(ts_event=now, risk_event_id=e.id or 0,
+                                                 rule=e.rule, by="feed"))
+            log.info("stream %s speaks again: feed_stale cleared", stream)
+            await self.drain_alerts()
+
+        self._spawn(run())
+
+    async def feed_settled(self) -> None:
+        """Wait for the trips and clears the feed started (tests, shutdown)."""
+        tasks: set[asyncio.Task[Any]] = self.__dict__.get("_feed_tasks", set())
+        while tasks:
+            await asyncio.gather(*list(tasks), return_exceptions=True)
 
     async def daily_summary(self) -> None:
         now = self.clock.now()

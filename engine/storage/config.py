@@ -84,6 +84,20 @@ class ExchangeSettings(BaseModel):
     replay_speed: float = Field(
         default=0.0, ge=0, description="candles per second in replay; 0 = as fast as possible"
     )
+    # market data over websockets (engine.data.stream; docs/market-data.md)
+    stream: bool = Field(
+        default=False, description="paper/live: candles, trades and the order book over "
+        "ccxt.pro websockets, REST only to fill gaps (false: REST polling)")
+    ws_url: str | None = Field(
+        default=None, pattern=r"^wss?://[^\s]+$",
+        description="send the exchange's websocket connections to this base URL (a relay, "
+        "tests)")
+    stale_seconds: float = Field(
+        default=30.0, gt=0, le=3600,
+        description="a candle or ticker stream silent this long is reconnected and "
+        "pauses entries until it speaks again")
+    reconnect_max_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="the longest wait between reconnects")
 
 
 class TelegramSettings(BaseModel):

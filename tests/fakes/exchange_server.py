@@ -57,6 +57,11 @@ class FakeBinance:
         self.candles: dict[str, dict[int, tuple[float, ...]]] = {}
         self.requests: list[str] = []
         self.delay_s = delay_s
+        self.walk = False  # unscripted candles: a deterministic random walk, not flat
+        self.now_ms: int | None = None
+        # the REST order book snapshot: (lastUpdateId, bids, asks) per symbol
+        self.books: dict[str, tuple[int, list[tuple[float, float]],
+                                    list[tuple[float, float]]]] = {}  # the fake's clock for klines (None: real time)
         self._ids = itertools.count(1000)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -72,6 +77,7 @@ class FakeBinance:
         app.router.add_get("/api/v3/account", self.account)
         app.router.add_get("/api/v3/time", self.time)
         app.router.add_get("/api/v3/klines", self.klines)
+        app.router.add_get("/api/v3/depth", self.depth)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -135,6 +141,8 @@ class FakeBinance:
         got = self.candles.get(symbol, {}).get(open_ms)
         if got is not None:
             return got
+        if self.walk:
+            return walk_kline(symbol, open_ms, step_ms)
         p = float(self.prices.get(symbol, Decimal(1)))
         return (p, p, p, p, 1.0)
 
@@ -146,22 +154,37 @@ class FakeBinance:
         if resp is not None:
             return resp
         q = request.query
-        steps = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
-                 "1h": 3_600_000}
-        step = steps.get(q.get("interval", ""), 0)
+        from engine.data.candles import TIMEFRAME_MS
+
+        step = TIMEFRAME_MS.get(q.get("interval", ""), 0)
         if not step or q.get("symbol") not in self.prices:
             return self._err(-1121, "Invalid symbol or interval.")
         limit = min(int(q.get("limit", 500)), 1000)
-        now = int(time.time() * 1000)
-        start = int(q["startTime"]) if "startTime" in q else now - limit * step
+        now = int(time.time() * 1000) if self.now_ms is None else self.now_ms
+        end = min(now, int(q["endTime"])) if "endTime" in q else now
+        start = int(q["startTime"]) if "startTime" in q else end - limit * step
         t = -(-start // step) * step
         rows: list[list[Any]] = []
-        while t <= now and len(rows) < limit:
+        while t <= end and len(rows) < limit:
             o, h, lo, c, v = self.kline(q["symbol"], t, step)
             rows.append([t, f"{o:.8f}", f"{h:.8f}", f"{lo:.8f}", f"{c:.8f}", f"{v:.8f}",
                          t + step - 1, "0", 1, "0", "0", "0"])
             t += step
         return web.json_response(rows)
+
+    async def depth(self, request: web.Request) -> web.Response:
+        _, resp = await self._fault("GET /api/v3/depth")
+        if resp is not None:
+            return resp
+        sym = request.query.get("symbol", "")
+        if sym not in self.prices:
+            return self._err(-1121, "Invalid symbol.")
+        p = float(self.prices[sym])
+        last, bids, asks = self.books.get(sym, (1, [(p - 1, 1.0)], [(p + 1, 1.0)]))
+        return web.json_response({
+            "lastUpdateId": last,
+            "bids": [[f"{a:.8f}", f"{b:.8f}"] for a, b in bids],
+            "asks": [[f"{a:.8f}", f"{b:.8f}"] for a, b in asks]})
 
     async def time(self, request: web.Request) -> web.Response:
         return web.json_response({"serverTime": int(time.time() * 1000)})
@@ -258,6 +281,21 @@ class FakeBinance:
             "accountType": "SPOT", "permissions": ["SPOT"],
             "balances": [{"asset": a, "free": str(f), "locked": str(lk)}
                          for a, (f, lk) in self.balances.items()]})
+
+
+def walk_kline(symbol: str, open_ms: int, step_ms: int) -> tuple[float, ...]:
+    """A candle that depends only on (symbol, open time, step): the same question gets
+    the same answer on every request, so downloads can be compared byte for byte."""
+    import hashlib
+
+    h = hashlib.blake2b(f"{symbol}:{open_ms}:{step_ms}".encode(), digest_size=16).digest()
+    u = [b / 255.0 for b in h]
+    base = 100.0 + (open_ms // step_ms) % 1000 * 0.01
+    o = base * (1 + (u[0] - 0.5) * 0.01)
+    c = base * (1 + (u[1] - 0.5) * 0.01)
+    hi = max(o, c) * (1 + u[2] * 0.005)
+    lo = min(o, c) * (1 - u[3] * 0.005)
+    return (round(o, 6), round(hi, 6), round(lo, 6), round(c, 6), round(1 + u[4] * 10, 4))
 
 
 def point_exchange(exchange: Any, url: str) -> None:
