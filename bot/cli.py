@@ -88,6 +88,9 @@ class _RootGroup(_LazyGroup):
         "list-strategies": _command("bot.strategy_cli", "list_strategies_cmd",
                                     "list-strategies"),
         "new-strategy": _command("bot.strategy_cli", "new_strategy_cmd", "new-strategy"),
+        "api": _command("web.cli", "api", "api"),
+        "user": lambda t: importlib.import_module("web.cli").register_user(t),
+        "webhook": lambda t: importlib.import_module("web.cli").register_webhook(t),
     }
 
 
@@ -164,7 +167,12 @@ def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
     from bot.transports import build
 
     def attach(api: Any) -> Any:
-        return build(settings, api, console=console_repl)
+        chat = build(settings, api, console=console_repl)
+        if settings.api.enabled:  # the web API and dashboard beside the chat
+            from web.server import with_api
+
+            return with_api(chat, api, settings)
+        return chat
 
     return attach
 
