@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -38,7 +40,12 @@ def build_context(api: TradingAPI, settings: Settings | None = None, *,
 
 
 def create_app(ctx: WebContext) -> FastAPI:
-    app = FastAPI(title="sentitrade API", version="1",
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ctx.hub.bind_loop()  # publishes from worker threads are handed to this loop
+        yield
+
+    app = FastAPI(lifespan=lifespan, title="sentitrade API", version="1",
                   description="REST and WebSocket API of a sentitrade service. Send "
                               "`Authorization: Bearer <token>` (create one with "
                               "`sentitrade user token NAME --role ROLE`).")
@@ -58,10 +65,6 @@ def create_app(ctx: WebContext) -> FastAPI:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         return response
-
-    @app.on_event("startup")
-    async def bind() -> None:
-        ctx.hub.bind_loop()
 
     for r in (routes_trading.router, routes_data.router, research.router, ws.router,
               webhook.router):

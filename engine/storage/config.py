@@ -237,7 +237,7 @@ class ApiSettings(BaseModel):
     model_config = _SECTION
     enabled: bool = False
     host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
     cors_origins: list[str] = Field(default_factory=list, description=(
         "origins allowed to call the API from a browser; empty = CORS closed"))
     auth_failures_per_minute: int = Field(default=10, ge=1, le=10_000, description=(
