@@ -49,9 +49,9 @@ class ApiServer:
     """The API as a task on the service's loop."""
 
     def __init__(self, api: TradingAPI, settings: Settings | None = None,
-                 read_only: bool = False) -> None:
+                 read_only: bool = False, ctx: WebContext | None = None) -> None:
         self.settings = settings or api.settings
-        self.ctx = build_context(api, self.settings, read_only=read_only)
+        self.ctx = ctx or build_context(api, self.settings, read_only=read_only)
         instrument(api, self.ctx.hub, self.ctx.metrics)
         self.server = make_server(self.ctx, self.settings.api.host, self.settings.api.port)
         self.task: asyncio.Task[None] | None = None
