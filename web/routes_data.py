@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlmodel import col, select
 
@@ -72,9 +73,9 @@ def equity(request: Request, caller: Viewer,
     (evenly thinned; the last point and the deepest drawdown are always kept)."""
     since = utcnow() - timedelta(days=days)
     with ctx_of(request).api.sessions() as s:
-        rows = [(r.ts, r.equity) for r in s.exec(
-            select(EquitySnapshot).where(col(EquitySnapshot.ts) >= since)
-            .order_by(col(EquitySnapshot.ts))).all()]
+        tbl = EquitySnapshot.__table__  # plain rows: 30 days of snapshots, no ORM objects
+        rows = s.execute(sa.select(tbl.c.ts, tbl.c.equity).where(tbl.c.ts >= since)
+                         .order_by(tbl.c.ts)).all()
     peak = 0.0
     series = []
     for ts, eq in rows:

@@ -26,7 +26,7 @@ from web.webhook import Alert, propose
 PAIR = "BTC/USDT"
 
 
-def web_settings(tmp_path: Path, **api: Any) -> Settings:
+def web_settings(tmp_path: Path, engine: dict[str, Any] | None = None, **api: Any) -> Settings:
     url = f"sqlite:///{tmp_path / 'web.db'}"
     upgrade(url)
     return Settings(database={"url": url},  # type: ignore[arg-type]
@@ -35,6 +35,7 @@ def web_settings(tmp_path: Path, **api: Any) -> Settings:
                     security={"key_file": tmp_path / "master.key"},  # type: ignore[arg-type]
                     logging={"file": None},  # type: ignore[arg-type]
                     api={"port": 0, **api},  # type: ignore[arg-type]
+                    engine=engine or {},  # type: ignore[arg-type]
                     bots=[{"name": "main", "symbols": [PAIR, "ETH/USDT"]}])  # type: ignore[list-item]
 
 
@@ -52,8 +53,9 @@ class Service:
         return int(out["proposal"]["id"])
 
 
-async def build_service(tmp_path: Path, **api: Any) -> tuple[Service, list[httpx.AsyncClient]]:
-    settings = web_settings(tmp_path, **api)
+async def build_service(tmp_path: Path, engine: dict[str, Any] | None = None,
+                        **api: Any) -> tuple[Service, list[httpx.AsyncClient]]:
+    settings = web_settings(tmp_path, engine, **api)
     eng = Engine(settings, SessionFactory(make_engine(settings.database.url)))
     await eng.start()
     eng.quotes[PAIR] = Quote(Decimal("60000"))
