@@ -73,7 +73,7 @@ def equity(request: Request, caller: Viewer,
     (evenly thinned; the last point and the deepest drawdown are always kept)."""
     since = utcnow() - timedelta(days=days)
     with ctx_of(request).api.sessions() as s:
-        tbl = EquitySnapshot.__table__  # plain rows: 30 days of snapshots, no ORM objects
+        tbl = sa.inspect(EquitySnapshot).local_table  # plain rows: no ORM objects
         rows = s.execute(sa.select(tbl.c.ts, tbl.c.equity).where(tbl.c.ts >= since)
                          .order_by(tbl.c.ts)).all()
     peak = 0.0

@@ -39,7 +39,7 @@ def _seed(svc: Service) -> None:
         svc.eng.warm(Bar(PAIR, "5m", start + timedelta(minutes=5 * (i + 1)), o,
                          max(o, px) * 1.001, min(o, px) * 0.999, px, 10.0))
     with svc.eng.sessions.begin() as s:
-        for i in range(TRADES):
+        for _ in range(TRADES):
             t_open = start + timedelta(minutes=5 * rnd.randrange(CANDLES - 20))
             op = Decimal(str(round(60000 * (1 + rnd.gauss(0, 0.05)), 2)))
             cp = op * Decimal(str(round(1 + rnd.gauss(0, 0.01), 4)))

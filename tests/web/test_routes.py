@@ -41,7 +41,7 @@ async def test_status_shows_pending_and_positions(svc: Service) -> None:
     assert st["trading_state"] == "active" and st["open_trades"] == []
 
 
-@pytest.mark.parametrize("path", TRADER_POSTS + ["/api/v1/breakers/resume"])
+@pytest.mark.parametrize("path", [*TRADER_POSTS, "/api/v1/breakers/resume"])
 async def test_viewer_cannot_act(svc: Service, path: str) -> None:
     pid = await svc.propose()
     r = await svc.client("viewer").post(path.replace("/1/", f"/{pid}/"))
