@@ -101,6 +101,7 @@ class _BenchGroup(_LazyGroup):
         "sentiment": _command("sentiment.bench", "cli", "sentiment"),
         "engine": _command("engine.service.bench", "cli", "engine"),
         "chat": _command("bot.bench", "cli", "chat"),
+        "api": _command("web.bench", "cli", "api"),
     }
 
 

@@ -15,7 +15,7 @@ from engine.errors import SentitradeError
 from engine.service.api import TradingAPI
 from engine.storage.models import Order, Proposal, Trade
 from web.auth import Caller
-from web.deps import ctx_of, needs, plain
+from web.deps import WebContext, ctx_of, needs, plain
 
 log = logging.getLogger("sentitrade.web")
 router = APIRouter(prefix="/api/v1")
@@ -55,13 +55,34 @@ async def positions(api: TradingAPI) -> list[dict[str, Any]]:
     return out
 
 
+STATUS_TTL_S = 1.0
+
+
+def forget_status(ctx: WebContext) -> None:
+    ctx.extras.pop("status", None)
+
+
 @router.get("/status", tags=["status"])
 async def status(request: Request, caller: Viewer) -> dict[str, Any]:
-    """Bots, open positions with live PnL, pending proposals, breakers and equity."""
+    """Bots, open positions with live PnL, pending proposals, breakers and equity.
+
+    Every client polls this, so one snapshot serves all of them until the engine
+    publishes anything (an alert, a candle), an API call changes state, or a second
+    passes (prices move between candles)."""
     ctx = ctx_of(request)
+    key = (ctx.hub.published, ctx.hub.last_outbox_id)
+    hit = ctx.extras.get("status")
+    if hit is not None and hit[0] == key and time.monotonic() - hit[1] < STATUS_TTL_S:
+        return hit[2]
+    out = await _status(ctx)
+    ctx.extras["status"] = (key, time.monotonic(), out)
+    return out
+
+
+async def _status(ctx: WebContext) -> dict[str, Any]:
     api = ctx.api
     rs = api.risk_status()
-    return {"bots": plain(api.list_bots()), "open_trades": await positions(ctx_of(request).api),
+    return {"bots": plain(api.list_bots()), "open_trades": await positions(api),
             "pending": plain(api.pending_proposals()),
             "trading_state": rs.trading_state, "breakers": plain(rs.breakers),
             "equity": plain(rs.usage.get("equity")), "mode": api.settings.exchange.mode,
@@ -83,6 +104,7 @@ async def bot_action(request: Request, name: str, action: str,
     if fn is None:
         raise HTTPException(404, "action is one of start, stop, pause")
     audit(caller, f"{action} bot {name}")
+    forget_status(ctx_of(request))
     try:
         return plain(await fn(name, caller.by))
     except SentitradeError as e:
@@ -157,6 +179,7 @@ async def decide(request: Request, pid: int, decision: str, caller: Trader) -> d
     if api.get_proposal(pid) is None:
         raise HTTPException(404, f"no proposal #{pid}")
     audit(caller, f"{decision} proposal #{pid}")
+    forget_status(ctx_of(request))
     metrics = ctx_of(request).metrics
     t0 = time.perf_counter()
     try:
@@ -185,6 +208,7 @@ def breakers(request: Request, caller: Viewer) -> list[dict[str, Any]]:
 async def resume(request: Request, caller: Admin) -> dict[str, Any]:
     """Clear every active breaker (admin). Stopped bots stay stopped."""
     audit(caller, "resume after breakers")
+    forget_status(ctx_of(request))
     try:
         cleared = await ctx_of(request).api.resume(caller.by)
     except SentitradeError as e:
