@@ -55,3 +55,22 @@ async def test_scrape_follows_the_engine(svc: Service) -> None:
     assert ("trading_bot_websocket_latency_seconds_count", ()) in m
     assert m[("trading_bot_api_requests_total", (("route", "/api/v1/proposals/{pid}/{decision}"),
                                                  ("status", "200")))] == 1
+
+
+async def test_grafana_dashboard_uses_only_exported_metrics(svc: Service) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    assert instrument(svc.eng, svc.ctx.hub, svc.ctx.metrics)
+    pid = await svc.propose()
+    await svc.client("trader").post(f"/api/v1/proposals/{pid}/approve")
+    svc.eng.refresh_sentiment()
+    svc.ctx.metrics.last_bar["BTC/USDT"] = 0.0
+    text = (await svc.client(None).get("/metrics")).text
+    exported = {s.name for fam in text_string_to_metric_families(text) for s in fam.samples}
+    exported |= {fam.name for fam in text_string_to_metric_families(text)}
+    dash = json.loads((Path(__file__).parents[2] / "deploy/grafana/sentitrade.json").read_text())
+    used = {m for p in dash["panels"] for t in p["targets"]
+            for m in re.findall(r"trading_bot_[a-z_]+", t["expr"])}
+    assert used and used <= exported, used - exported
