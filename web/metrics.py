@@ -109,9 +109,10 @@ class EngineCollector(Collector):
         yield sg
         yield from self._risk()
         lag = GaugeMetricFamily("trading_bot_feed_lag_seconds",
-                                "Now minus the close time of the last candle seen",
-                                labels=["symbol"])
-        now = time.time()
+                                "Now (engine clock) minus the close time of the last candle "
+                                "seen", labels=["symbol"])
+        clock: Any = getattr(self.api, "clock", None)
+        now = clock.now().timestamp() if clock is not None else time.time()
         for sym, ts in sorted(self.metrics.last_bar.items()):
             lag.add_metric([sym], max(0.0, now - ts))
         yield lag
