@@ -66,15 +66,16 @@ def bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
-def needs(role: str) -> Any:
-    """A dependency: the authenticated caller, who must hold at least `role`."""
+def needs(role: str, trades: bool = True) -> Any:
+    """A dependency: the authenticated caller, who must hold at least `role`.
+    `trades`: the call changes trading state (refused in a dashboard-only process)."""
 
     def dep(request: Request) -> Caller:
         ctx = ctx_of(request)
         caller = authenticate(ctx, bearer(request), client_of(request))
         if not caller.can(role):
             raise HTTPException(403, f"this needs the {role} role (yours: {caller.role})")
-        if role != "viewer" and ctx.read_only:
+        if trades and role != "viewer" and ctx.read_only:
             raise HTTPException(409, "this process only shows the dashboard: act through "
                                      "the one that runs the engine (sentitrade run with "
                                      "[api] enabled = true)")

@@ -96,8 +96,10 @@ def _jobs(request: Request) -> Jobs:
 
 @router.post("", status_code=202)
 async def start(request: Request, body: BacktestRequest,
-                caller: Annotated[Caller, Depends(needs("trader"))]) -> dict[str, Any]:
-    """Start a backtest (trader); answers at once with the job to poll."""
+                caller: Annotated[Caller, Depends(needs("trader", trades=False))]
+                ) -> dict[str, Any]:
+    """Start a backtest (trader); answers at once with the job to poll. Research only:
+    allowed in a dashboard-only process too."""
     api = ctx_of(request).api
     cmd = Backtest()
     try:
