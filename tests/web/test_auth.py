@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -44,8 +47,6 @@ async def test_failed_auth_is_rate_limited(svc: Service) -> None:
 
 
 async def test_unknown_role_and_bad_name_refused(svc: Service) -> None:
-    import pytest
-
     from engine.errors import SentitradeError
 
     with pytest.raises(SentitradeError, match="unknown role"):
@@ -84,7 +85,19 @@ async def test_docs_and_openapi_list_routes(svc: Service) -> None:
     assert js.status_code == 200 and "TradingView" in js.text[:300]
 
 
-def test_cli_user_token_prints_once_and_works(tmp_path: Path, monkeypatch: object) -> None:
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    """The CLI installs its log handlers on CliRunner's stream: take them off after."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for h in list(root.handlers):
+        if getattr(h, "_sentitrade", False):
+            root.removeHandler(h)
+    root.setLevel(level)
+
+
+def test_cli_user_token_prints_once_and_works(tmp_path: Path, cli_logging: None) -> None:
     import asyncio
 
     from bot.cli import app
