@@ -135,4 +135,13 @@ async def test_trader_approves_viewer_cannot(site: tuple[Service, str, Browser],
     assert p.state == "executed" and p.decided_by == "api:trader-user"
     assert await page.locator(row).count() == 0  # no longer pending
     assert await viewer.locator("#activity li.fill").count() == 1  # viewers see fills too
+    # a backtest launched from the page, its report shown
+    await page.fill("#bt-days", "3")
+    await page.fill("#bt-strategy", "ema_rsi_cross")
+    await page.click("#bt-form button[type=submit]")
+    await page.click("#bt-jobs li button", timeout=60_000)  # appears when the job is done
+    await page.wait_for_function("document.querySelector('#bt-report').textContent.length > 20",
+                                 timeout=10_000)
+    await page.wait_for_selector("#bt-chart:not([hidden])", timeout=10_000)
+    await page.screenshot(path=_shot(tmp_path, "5-backtest"), full_page=True)
     assert errors == []

@@ -4,7 +4,7 @@
 const $ = (sel) => document.querySelector(sel);
 const RANK = { viewer: 0, trader: 1, admin: 2 };
 const S = { token: sessionStorage.getItem("sentitrade.token") || "", me: null, pair: null,
-  sockets: [], candle: null, candleSeries: null, markers: null, tf: 300, lastBar: null };
+  sockets: [], bots: {}, candle: null, candleSeries: null, markers: null, tf: 300, lastBar: null };
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -88,7 +88,7 @@ function renderProposals(list) {
     const tr = el("tr");
     tr.id = "proposal-" + p.id;
     tr.dataset.state = p.state;
-    tr.append(el("td", "#" + p.id), el("td", p.bot_id), el("td",
+    tr.append(el("td", "#" + p.id), el("td", S.bots[p.bot_id] || p.bot_id), el("td",
       `${p.intent} ${p.side} ${num(p.amount, 8)} ${p.symbol} @ ${num(p.ref_price, 8)}`),
       el("td", num(p.notional)), el("td", (p.reasons || []).join("; "), "why"),
       el("td", ago(p.expires_at)));
@@ -132,6 +132,7 @@ function renderTrades(rows) {
 }
 
 function renderBots(list) {
+  for (const b of list) S.bots[b.id] = b.name;
   const tb = $("#bots tbody");
   const canAct = RANK[S.me.role] >= 1;
   tb.replaceChildren(...list.map((b) => {
@@ -273,9 +274,9 @@ async function start() {
   document.querySelectorAll(".trader-only").forEach((e) => { e.hidden = RANK[S.me.role] < 1; });
   const [st, eq, pairs] = await Promise.all([api("/status"), api("/equity"), api("/pairs")]);
   renderHeader(st);
+  renderBots(st.bots);
   renderProposals(st.pending);
   renderTrades(st.open_trades);
-  renderBots(st.bots);
   renderEquity(eq);
   $("#pair").replaceChildren(...pairs.map((p) => el("option", p)));
   $("#bt-pair").replaceChildren(...pairs.map((p) => el("option", p)));
