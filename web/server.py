@@ -32,17 +32,9 @@ class _Embedded(uvicorn.Server):
 
 def make_server(ctx: WebContext, host: str, port: int, embedded: bool = True) -> uvicorn.Server:
     config = uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning",
-                            access_log=False, lifespan="on", ws="websockets-sansio"
-                            if _has_sansio() else "auto", ws_ping_interval=None)
+                            access_log=False, lifespan="on", ws="websockets-sansio",
+                            ws_ping_interval=None)  # our own heartbeat; no ping frames
     return _Embedded(config) if embedded else uvicorn.Server(config)
-
-
-def _has_sansio() -> bool:
-    try:
-        import websockets.protocol  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 class ApiServer:
