@@ -131,6 +131,9 @@ class FailureLimiter:
 
     def failed(self, client: str) -> None:
         now = time.monotonic()
+        if len(self._fails) > 50_000:  # many addresses: forget the quiet ones
+            for c in [c for c, q in self._fails.items() if not q or now - q[-1] > 60.0]:
+                del self._fails[c]
         q = self._window(client, now)
         q.append(now)
         if len(q) == self.per_minute:

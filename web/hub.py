@@ -14,6 +14,7 @@ stall the engine's loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 import weakref
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from engine.storage.models import OutboxMessage
 
+log = logging.getLogger("sentitrade.web")
 Message = dict[str, Any]
 _KEY = "web_hub_outbox"
 _HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
@@ -117,22 +119,31 @@ def _listen() -> None:
     event.listen(Session, "after_rollback", _after_rollback)
 
 
+# These run inside the engine's own flushes and commits: they must never raise into
+# them (a failing observer would otherwise fail a fill's transaction).
 def _after_flush(session: Session, _ctx: Any) -> None:
-    rows = [o for o in session.new if isinstance(o, OutboxMessage)]
-    if rows:
-        session.info.setdefault(_KEY, []).extend(outbox_message(r) for r in rows)
+    try:
+        rows = [o for o in session.new if isinstance(o, OutboxMessage)]
+        if rows:
+            session.info.setdefault(_KEY, []).extend(outbox_message(r) for r in rows)
+    except Exception:
+        log.exception("web hub: reading a flush failed")
 
 
 def _after_commit(session: Session) -> None:
     msgs: list[Message] | None = session.info.pop(_KEY, None)
     if not msgs:
         return
-    bind = session.get_bind()
-    for hub in list(_HUBS):
-        if hub.db is bind or (hub.db is not None and hub.db.url == getattr(bind, "url", None)):
-            for m in msgs:
-                hub.last_outbox_id = max(hub.last_outbox_id, int(m.get("id") or 0))
-                hub.publish(dict(m))
+    try:
+        bind = session.get_bind()
+        for hub in list(_HUBS):
+            if hub.db is bind or (hub.db is not None
+                                  and hub.db.url == getattr(bind, "url", None)):
+                for m in msgs:
+                    hub.last_outbox_id = max(hub.last_outbox_id, int(m.get("id") or 0))
+                    hub.publish(dict(m))
+    except Exception:
+        log.exception("web hub: publishing a commit failed")
 
 
 def _after_rollback(session: Session) -> None:

@@ -156,3 +156,21 @@ async def test_slow_client_dropped_engine_never_waits(live: tuple[Service, ApiSe
         assert (await _next(ok, "bar"))["t"] == float(i)
     assert not any(s.dropped for s in svc.ctx.hub.subscribers)
     await ok.close()
+
+
+async def test_a_failing_observer_never_fails_the_engine() -> None:
+    """The hub's session hooks swallow their own errors: the engine's commit goes on."""
+    from sqlalchemy import create_engine
+    from sqlmodel import Session, SQLModel
+
+    from engine.storage.models import OutboxMessage
+    from web.hub import Hub
+
+    db = create_engine("sqlite://")
+    SQLModel.metadata.create_all(db)
+    hub = Hub(db)
+    hub.publish = None  # type: ignore[assignment,method-assign]  # broken: not callable
+    with Session(db) as s, s.begin():
+        s.add(OutboxMessage(event_id="e1", kind="proposal", payload={}))
+    with Session(db) as s:
+        assert s.get(OutboxMessage, 1) is not None  # committed all the same
