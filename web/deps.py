@@ -70,7 +70,7 @@ def needs(role: str, trades: bool = True) -> Any:
     """A dependency: the authenticated caller, who must hold at least `role`.
     `trades`: the call changes trading state (refused in a dashboard-only process)."""
 
-    def dep(request: Request) -> Caller:
+    async def dep(request: Request) -> Caller:  # async: no thread hop per request
         ctx = ctx_of(request)
         caller = authenticate(ctx, bearer(request), client_of(request))
         if not caller.can(role):
