@@ -5,7 +5,8 @@ database (one bot, 20 pending proposals, 20 open trades, 1,000 closed trades); t
 process runs 50 clients, each with its own keep-alive connection, sending requests back
 to back. Reference timed in the same run, the same way: `GET /api/v1/me` (the token
 check and the framework alone), so the ratio is the cost of the status work itself.
-Three rounds of 2,000 requests per route; the medians of the rounds' percentiles.
+Three rounds of 2,000 requests per route; the medians of the rounds' percentiles, and
+the server's CPU per request (from /proc: what latency becomes on an idle machine).
 """
 
 from __future__ import annotations
@@ -92,6 +93,13 @@ async def _round(port: int, path: str, token: str) -> list[float]:
     return lat
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
@@ -119,15 +127,17 @@ def run() -> dict[str, Any]:
                                    "rounds": ROUNDS}
             asyncio.run(_round(port, "/api/v1/status", token))  # warm-up
             for name, path in (("status", "/api/v1/status"), ("reference_me", "/api/v1/me")):
-                p50, p99, rps = [], [], []
+                p50, p99, rps, cpu = [], [], [], []
                 for _ in range(ROUNDS):
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), _cpu_s(proc.pid)
                     lat = asyncio.run(_round(port, path, token))
                     rps.append(len(lat) / (time.perf_counter() - t0))
+                    cpu.append((_cpu_s(proc.pid) - c0) / len(lat) * 1000)
                     p50.append(_pct(lat, 0.50))
                     p99.append(_pct(lat, 0.99))
                 out[name] = {"p50_ms": statistics.median(p50), "p99_ms": statistics.median(p99),
-                             "req_per_s": statistics.median(rps)}
+                             "req_per_s": statistics.median(rps),
+                             "server_cpu_ms_per_request": statistics.median(cpu)}
             out["p99_ratio_to_reference"] = round(out["status"]["p99_ms"]
                                                   / out["reference_me"]["p99_ms"], 2)
             return out
@@ -145,7 +155,9 @@ def cli(json_out: bool = typer.Option(False, "--json")) -> None:
     s, r = res["status"], res["reference_me"]
     print(f"GET /api/v1/status, {res['clients']} concurrent clients, "
           f"{res['requests_per_round']} requests x {res['rounds']} rounds: "
-          f"p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms, {s['req_per_s']:.0f} req/s")
+          f"p50 {s['p50_ms']:.1f} ms, p99 {s['p99_ms']:.1f} ms, {s['req_per_s']:.0f} req/s, "
+          f"server CPU {s['server_cpu_ms_per_request']:.2f} ms/request")
     print(f"reference GET /api/v1/me (token check + framework), same run: "
-          f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, {r['req_per_s']:.0f} req/s; "
+          f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, {r['req_per_s']:.0f} req/s, "
+          f"server CPU {r['server_cpu_ms_per_request']:.2f} ms/request; "
           f"status/me p99 ratio {res['p99_ratio_to_reference']}x")
