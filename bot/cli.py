@@ -91,6 +91,9 @@ class _RootGroup(_LazyGroup):
         "download-data": _command("engine.data.download_cli", "download_data",
                                   "download-data"),
         "list-data": _command("engine.data.download_cli", "list_data", "list-data"),
+        "api": _command("web.cli", "api", "api"),
+        "user": lambda t: importlib.import_module("web.cli").register_user(t),
+        "webhook": lambda t: importlib.import_module("web.cli").register_webhook(t),
     }
 
 
@@ -102,6 +105,7 @@ class _BenchGroup(_LazyGroup):
         "engine": _command("engine.service.bench", "cli", "engine"),
         "chat": _command("bot.bench", "cli", "chat"),
         "feed": _command("engine.data.bench_feed", "cli", "feed"),
+        "api": _command("web.bench", "cli", "api"),
     }
 
 
@@ -168,7 +172,12 @@ def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
     from bot.transports import build
 
     def attach(api: Any) -> Any:
-        return build(settings, api, console=console_repl)
+        chat = build(settings, api, console=console_repl)
+        if settings.api.enabled:  # the web API and dashboard beside the chat
+            from web.server import with_api
+
+            return with_api(chat, api, settings)
+        return chat
 
     return attach
 

@@ -260,6 +260,23 @@ class SecuritySettings(BaseModel):
     key_file: Path = Path("var/master.key")
 
 
+class ApiSettings(BaseModel):
+    """The REST/WebSocket API and web dashboard (`web`): off unless enabled, and on the
+    loopback interface unless told otherwise (put a TLS proxy in front to expose it)."""
+
+    model_config = _SECTION
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+    cors_origins: list[str] = Field(default_factory=list, description=(
+        "origins allowed to call the API from a browser; empty = CORS closed"))
+    auth_failures_per_minute: int = Field(default=10, ge=1, le=10_000, description=(
+        "failed token checks one client address may make per minute before 429"))
+    ws_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    ws_queue_size: int = Field(default=256, ge=8, le=100_000, description=(
+        "messages buffered per WebSocket client; a client further behind is dropped"))
+
+
 class LoggingSettings(BaseModel):
     model_config = _SECTION
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -302,6 +319,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     logging: LoggingSettings = LoggingSettings()
     bus: BusSettings = BusSettings()
+    api: ApiSettings = ApiSettings()
     bots: list[BotSpec] = Field(default_factory=_default_bots, min_length=1)
 
     @model_validator(mode="after")

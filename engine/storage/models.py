@@ -381,6 +381,21 @@ class PairLock(SQLModel, table=True):
     active: bool = True
     unlocked_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
+class ApiToken(SQLModel, table=True):
+    """A web API token: only its SHA-256 is stored (the token itself is shown once).
+
+    Tokens are 256-bit random strings, so a fast hash is enough: there is nothing to
+    brute-force that a slow hash would protect (unlike a password)."""
+
+    __tablename__ = "api_tokens"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, index=True)
+    role: str = Field(default=Role.VIEWER, max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=12)  # first characters, to tell tokens apart in lists
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
 
 
 ALL_TABLES = SQLModel.metadata

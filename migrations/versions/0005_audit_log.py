@@ -1,7 +1,7 @@
 """audit log of chat commands and button presses
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-02 22:15:00
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import engine.storage.dbtypes
 
 
 revision: str = '0005'
-down_revision: str | None = '0001'
+down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
