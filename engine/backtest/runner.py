@@ -106,6 +106,7 @@ class BacktestResult:
     wallet: float
     config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Candles] = field(default_factory=dict, repr=False)
+    orders: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` document: candles, trades, metrics and timings."""
@@ -176,8 +177,8 @@ def make_grid(candles: dict[str, Candles], timeframe: str) -> Grid:
 
 def monthly_tick_decimals(c: Candles) -> I64:
     """Freqtrade's price step inferred from the candles (``get_tick_size_over_time``):
-    per calendar month (UTC, by open time) the most decimals any O/H/L/C shows in
-    ``"%.15f"`` form; -1 where a month has only whole numbers (no rounding)."""
+    per calendar month (UTC, by open time) the most decimals any O/H/L/C shows with 14
+    significant digits (`engine.data.pricestep`); -1: no rounding."""
     from engine.data.pricestep import monthly_tick_decimals as _m
 
     return _m(c.open_time, c.open, c.high, c.low, c.close)
@@ -316,6 +317,7 @@ def run_backtest(
     limit = np.full((n_t, n_p), np.nan)
     tick = np.full((n_t, n_p), -1, dtype=np.int64)
     exit_tags: list[Any] = []
+    enter_tags: list[Any] = []
     delay_ms = round(news_delay_s * 1000)
     if delay_ms < 0:
         raise ValueError("the news delay cannot be negative (that would look ahead)")
@@ -339,50 +341,67 @@ def run_backtest(
         limit[a:b, i] = sg.enter_limit
         tick[a:b, i] = monthly_tick_decimals(c)
         exit_tags.append(frame.get("exit_tag"))
+        enter_tags.append(frame.get("enter_tag"))
     timings["indicators"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    cap = int(sig[0].sum() + sig[2].sum()) + n_p + 1
-    roi_items = sorted(strat.minimal_roi.items())
-    roi_min = np.array([float(k) for k, _ in roi_items], dtype=np.float64)
-    roi_val = np.array([float(v) for _, v in roi_items], dtype=np.float64)
-    last_idx = (grid.offset + grid.length - 1).astype(np.int64)
-    sl = float(strat.stoploss) if strat.stoploss is not None else np.nan
-    tsp = strat.trailing_stop_positive
-    irec, frec, _ntr = simulate(
-        grid.open,
-        grid.high,
-        grid.low,
-        grid.valid,
-        sig[0],
-        sig[1],
-        sig[2],
-        sig[3],
-        scale,
-        limit,
-        tick,
-        last_idx,
-        n_t - 1,
-        sl,
-        bool(strat.trailing_stop),
-        np.nan if tsp is None else float(tsp),
-        float(strat.trailing_stop_positive_offset),
-        bool(strat.trailing_only_offset_is_reached),
-        roi_min,
-        roi_val,
-        grid.step_ms / 60000.0,
-        stake_fixed,
-        stake_pct,
-        float(wallet),
-        int(max_open_trades),
-        float(fee),
-        float(fee if maker_fee is None else maker_fee),
-        float(slippage),
-        cap,
-    )
-    timings["simulate"] = time.perf_counter() - t
+    orders: list[dict[str, Any]] = []
+    if strat.uses_orders():
+        from engine.backtest.orderlog import order_rows, trades_from_objects
+        from engine.backtest.orders import OrderBacktest
 
-    trades = _trades_from_records(grid, irec, frec, REASON_NAMES, exit_tags)
+        t = time.perf_counter()
+        ob = OrderBacktest(strat, fee=float(fee), stake_fixed=stake_fixed, stake_pct=stake_pct,
+                           wallet=float(wallet), max_open=int(max_open_trades),
+                           tf_ms=grid.step_ms)
+        closed = ob.run(grid.pairs, grid.t0_ms, grid.valid, grid.open, grid.high, grid.low,
+                        grid.close, sig[0], sig[1], scale, tick, grid.offset, enter_tags,
+                        exit_tags, (grid.offset + grid.length - 1).astype(np.int64), n_t - 1)
+        timings["simulate"] = time.perf_counter() - t
+        trades = trades_from_objects(closed, grid.pairs)
+        orders = order_rows(closed)
+    else:
+        t = time.perf_counter()
+        cap = int(sig[0].sum() + sig[2].sum()) + n_p + 1
+        roi_items = sorted(strat.minimal_roi.items())
+        roi_min = np.array([float(k) for k, _ in roi_items], dtype=np.float64)
+        roi_val = np.array([float(v) for _, v in roi_items], dtype=np.float64)
+        last_idx = (grid.offset + grid.length - 1).astype(np.int64)
+        sl = float(strat.stoploss) if strat.stoploss is not None else np.nan
+        tsp = strat.trailing_stop_positive
+        irec, frec, _ntr = simulate(
+            grid.open,
+            grid.high,
+            grid.low,
+            grid.valid,
+            sig[0],
+            sig[1],
+            sig[2],
+            sig[3],
+            scale,
+            limit,
+            tick,
+            last_idx,
+            n_t - 1,
+            sl,
+            bool(strat.trailing_stop),
+            np.nan if tsp is None else float(tsp),
+            float(strat.trailing_stop_positive_offset),
+            bool(strat.trailing_only_offset_is_reached),
+            roi_min,
+            roi_val,
+            grid.step_ms / 60000.0,
+            stake_fixed,
+            stake_pct,
+            float(wallet),
+            int(max_open_trades),
+            float(fee),
+            float(fee if maker_fee is None else maker_fee),
+            float(slippage),
+            cap,
+        )
+        timings["simulate"] = time.perf_counter() - t
+
+        trades = _trades_from_records(grid, irec, frec, REASON_NAMES, exit_tags)
     config = {
         "stake": stake,
         "fee": fee,
@@ -406,6 +425,7 @@ def run_backtest(
         wallet=float(wallet),
         config=config,
         data=candles,
+        orders=orders,
     )
     if compute_metrics:
         from engine.backtest.metrics import compute_metrics as _cm
