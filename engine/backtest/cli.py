@@ -263,6 +263,10 @@ def _print_table(res: Any, out: Path | None) -> None:
         t.add_row(k, v)
     c = Console()
     c.print(t)
+    if res.breakdown:
+        from engine.backtest.breakdown import print_breakdown
+
+        print_breakdown(res.breakdown, c)
     if out is not None:
         c.print(f"report written to {out}/ (summary.json, trades.csv, report.png)")
 

@@ -51,6 +51,8 @@ def trades_from_objects(closed: list[Trade], pairs: list[str]) -> Trades:
         exit_reason=col(lambda t: t.exit_reason, object).astype(str),
         is_short=np.zeros(n, dtype=np.bool_),
         is_open=np.zeros(n, dtype=np.bool_),
+        enter_tag=col(lambda t: t.enter_tag or "", object).astype(str),
+        fees=col(lambda t: sum(o.amount * o.price * o.fee for o in t.orders if o.filled)),
     )
 
 

@@ -58,6 +58,8 @@ class Trades:
     exit_reason: npt.NDArray[np.str_]
     is_short: npt.NDArray[np.bool_]
     is_open: npt.NDArray[np.bool_]
+    enter_tag: npt.NDArray[np.str_] | None = None  # the entry signal's tag ("" if none)
+    fees: F64 | None = None  # fees paid per trade (every order's value x its fee)
 
     def __len__(self) -> int:
         return int(self.open_ms.shape[0])
@@ -107,6 +109,7 @@ class BacktestResult:
     config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Candles] = field(default_factory=dict, repr=False)
     orders: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    breakdown: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` document: candles, trades, metrics and timings."""
@@ -117,6 +120,7 @@ class BacktestResult:
             "candles": self.candles,
             "config": self.config,
             "metrics": self.metrics,
+            "breakdown": self.breakdown,
             "timings": self.timings,
             "trades": self.trades.rows(),
         }
@@ -401,7 +405,7 @@ def run_backtest(
         )
         timings["simulate"] = time.perf_counter() - t
 
-        trades = _trades_from_records(grid, irec, frec, REASON_NAMES, exit_tags)
+        trades = _trades_from_records(grid, irec, frec, REASON_NAMES, exit_tags, enter_tags)
     config = {
         "stake": stake,
         "fee": fee,
@@ -432,12 +436,16 @@ def run_backtest(
 
         t = time.perf_counter()
         result.metrics = _cm(result)
+        from engine.backtest.breakdown import breakdown
+
+        result.breakdown = breakdown(result)
         timings["metrics"] = time.perf_counter() - t
     return result
 
 
 def _trades_from_records(
-    grid: Grid, irec: I64, frec: F64, reason_names: tuple[str, ...], exit_tags: list[Any]
+    grid: Grid, irec: I64, frec: F64, reason_names: tuple[str, ...], exit_tags: list[Any],
+    enter_tags: list[Any] | None = None,
 ) -> Trades:
     from engine.backtest.core import (
         F_AMOUNT,
@@ -474,6 +482,14 @@ def _trades_from_records(
             row = int(irec[j, I_T_CLOSE]) - 1 - int(grid.offset[p])
             reasons[j] = exit_tag_at(exit_tags[p], row)
     pairs = np.array(grid.pairs, dtype=object)
+    etags = np.full(irec.shape[0], "", dtype=object)
+    for k in range(irec.shape[0]):
+        tags = enter_tags[int(pidx[k])] if enter_tags else None
+        if tags is not None:
+            tag = exit_tag_at(tags, int(irec[k, I_T_OPEN]) - 1 - int(grid.offset[pidx[k]]))
+            etags[k] = "" if tag == "exit_signal" else tag
+    fees = amount * (frec[:, F_OPEN_RATE] * frec[:, F_FEE_OPEN]
+                     + frec[:, F_CLOSE_RATE] * frec[:, F_FEE_CLOSE])
     return Trades(
         pair=pairs[pidx].astype(str),
         pair_index=pidx.copy(),
@@ -488,4 +504,6 @@ def _trades_from_records(
         exit_reason=reasons.astype(str),
         is_short=short,
         is_open=np.zeros(irec.shape[0], dtype=np.bool_),
+        enter_tag=etags.astype(str),
+        fees=fees,
     )
