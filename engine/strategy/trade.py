@@ -157,7 +157,12 @@ class Trade:
         """Profit ratio of the whole position at ``rate``, rounded to 8 places."""
         if self.open_trade_value == 0.0:
             return 0.0
-        r = self.close_value(self.amount, rate) / self.open_trade_value - 1
+        # float first (called on every candle); the decimal product only where float
+        # noise could move the 8th decimal
+        r = self.amount * rate * (1 - self.fee) / self.open_trade_value - 1
+        frac = abs(r) * 1e8 % 1.0
+        if abs(frac - 0.5) < 1e-5 or frac < 1e-5 or frac > 1 - 1e-5:
+            r = self.close_value(self.amount, rate) / self.open_trade_value - 1
         return float(f"{r:.8f}")
 
     def adjust_stop_loss(self, price: float, stoploss: float | None, initial: bool = False
