@@ -37,4 +37,4 @@ def test_breakdown_entry_tags_of_order_strategies(testdata: dict[str, Candles]) 
     assert tags == ["ema_cross_up"]
     fees = sum(o["amount"] * o["price"] * 0.001 for o in res.orders)
     assert abs(res.breakdown["fees"]["total"] - fees) < 1e-8  # rounded to 8 places
-    assert np.all(res.trades.fees > 0)
+    assert res.trades.fees is not None and np.all(res.trades.fees > 0)
