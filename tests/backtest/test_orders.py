@@ -102,3 +102,14 @@ def test_unfilled_entry_at_the_end_is_no_trade_and_shorts_are_refused() -> None:
 
     with pytest.raises(StrategyError, match="short"):
         _run(Short({"X/USDT": {"enter_short": [0]}}), c)
+
+
+def test_live_runtime_says_what_it_does_not_do_yet() -> None:
+    from engine.strategy.registry import get_strategy
+    from engine.strategy.runtime import StrategyRuntime
+
+    assert StrategyRuntime(get_strategy("ema_rsi_cross"), "5m").order_gaps == []
+    trail = StrategyRuntime(get_strategy("ema_rsi_trail"), "5m").order_gaps
+    assert any("limit orders" in g for g in trail) and any("unfilled" in g for g in trail)
+    assert any("adjust_trade_position" in g
+               for g in StrategyRuntime(get_strategy("ema_rsi_dca"), "5m").order_gaps)
