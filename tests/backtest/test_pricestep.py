@@ -73,11 +73,9 @@ class _RoiTrailOrders(_RoiTrail):
     unfilledtimeout: ClassVar[dict[str, Any]] = {"entry": 60, "unit": "minutes"}
 
 
-def test_kernel_roi_rates_match_the_order_backtest(testdata: dict[str, Candles]) -> None:
-    """A market-order strategy with a ROI table and a trailing stop gives the same trades
-    in the numba kernel as in the order-level backtest: ROI rates on the nearest step."""
-    a = run_backtest(testdata, _RoiTrail(), stake=0.05, wallet=1.0, compute_metrics=False)
-    b = run_backtest(testdata, _RoiTrailOrders(), stake=0.05, wallet=1.0,
+def _kernel_equals_orders(data: dict[str, Candles], stake: float, wallet: float) -> None:
+    a = run_backtest(data, _RoiTrail(), stake=stake, wallet=wallet, compute_metrics=False)
+    b = run_backtest(data, _RoiTrailOrders(), stake=stake, wallet=wallet,
                      compute_metrics=False)
     ra, rb = a.trades.rows(), b.trades.rows()
     assert (a.trades.exit_reason == "roi").sum() > 100
@@ -88,3 +86,16 @@ def test_kernel_roi_rates_match_the_order_backtest(testdata: dict[str, Candles])
             or abs(x["close_rate"] - y["close_rate"]) > 1e-12
             or abs(x["profit_abs"] - y["profit_abs"]) > 1e-9]
     assert not diff, f"{len(diff)} differ, first {diff[:2]}"
+
+
+def test_kernel_roi_rates_match_the_order_backtest(testdata: dict[str, Candles]) -> None:
+    """A market-order strategy with a ROI table and a trailing stop gives the same trades
+    in the numba kernel as in the order-level backtest: ROI rates on the nearest step."""
+    _kernel_equals_orders(testdata, 0.05, 1.0)
+
+
+@pytest.mark.slow
+def test_kernel_roi_rates_match_the_order_backtest_binance(
+        binance: dict[str, Candles]) -> None:
+    """The same on the 2025 Binance candles (0.01 and 0.0001 steps; 10,735 trades)."""
+    _kernel_equals_orders(binance, 1000.0, 100_000.0)
