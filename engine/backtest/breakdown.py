@@ -35,9 +35,9 @@ def _rows(keys: npt.NDArray[Any], result: BacktestResult) -> list[dict[str, Any]
             "profit_mean_pct": round(100.0 * float(tr.profit_ratio[sel].mean()), 4),
             "profit_total_abs": round(float(pa.sum()), 8),
             "profit_total_pct": round(100.0 * float(pa.sum()) / result.wallet, 4),
-            "wins": int((pa > 0).sum()),
-            "draws": int((pa == 0).sum()),
-            "losses": int((pa < 0).sum()),
+            "wins": int((tr.profit_ratio[sel] > 0).sum()),  # as the metrics count them
+            "draws": int((tr.profit_ratio[sel] == 0).sum()),
+            "losses": int((tr.profit_ratio[sel] < 0).sum()),
             "duration_mean_min": round(float(dur_min[sel].mean()), 1),
         })
     out.sort(key=lambda r: r["profit_total_abs"], reverse=True)

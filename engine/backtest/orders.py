@@ -71,6 +71,7 @@ class OrderBacktest:
         self.sl = float(sl) if sl is not None and float(sl) > -1.0 else None
         self.roi = sorted((float(k), float(v)) for k, v in strategy.minimal_roi.items())
         self.realised = 0.0
+        self.timed_out = {"entry": 0, "exit": 0}  # orders cancelled by unfilledtimeout
         self.closed: list[Trade] = []
         self.open: dict[int, Trade] = {}
 
@@ -315,11 +316,8 @@ class OrderBacktest:
             # order placed at t may fill on t and t+1 and is gone at t+2
             if limit is None or not order.placed_ms < ms + self.tf_ms - limit:
                 continue
+            self.timed_out["entry" if order.is_entry else "exit"] += 1
             if order.is_entry and tr.nr_of_successful_entries == 0:
                 del self.open[p]
-                self.timed_out += 1
                 return
             tr.orders.remove(order)
-            self.timed_out += 1
-
-    timed_out = 0

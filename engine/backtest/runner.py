@@ -251,6 +251,7 @@ def run_backtest(
     timings["indicators"] = time.perf_counter() - t
 
     orders: list[dict[str, Any]] = []
+    timed_out = {"entry": 0, "exit": 0}
     if strat.uses_orders():
         from engine.backtest.orderlog import order_rows, trades_from_objects
         from engine.backtest.orders import OrderBacktest
@@ -265,6 +266,7 @@ def run_backtest(
         timings["simulate"] = time.perf_counter() - t
         trades = trades_from_objects(closed, grid.pairs)
         orders = order_rows(closed)
+        timed_out = dict(ob.timed_out)
     else:
         t = time.perf_counter()
         cap = int(sig[0].sum() + sig[2].sum()) + n_p + 1
@@ -338,6 +340,8 @@ def run_backtest(
 
         t = time.perf_counter()
         result.metrics = _cm(result)
+        result.metrics["timedout_entry_orders"] = timed_out["entry"]
+        result.metrics["timedout_exit_orders"] = timed_out["exit"]
         from engine.backtest.breakdown import breakdown
 
         result.breakdown = breakdown(result)
