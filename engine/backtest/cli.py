@@ -84,6 +84,12 @@ def backtest(
     trades_out: Annotated[
         Path | None, typer.Option("--trades-out", help="write trades CSV here")
     ] = None,
+    orders_out: Annotated[
+        Path | None,
+        typer.Option("--orders-out", help="write every filled order as CSV here (pair, "
+                     "trade_open_time, seq, side, is_entry, tag, amount, price, cost, "
+                     "filled_time)"),
+    ] = None,
     monte_carlo: Annotated[
         int,
         typer.Option(
@@ -132,7 +138,8 @@ def backtest(
         fail(str(e))
     res.timings = {"load": t_load, **({"news": t_news} if ni else {}), **res.timings}
     t1 = time.perf_counter()
-    if out is not None or trades_out is not None:
+    if out is not None or trades_out is not None or orders_out is not None:
+        from engine.backtest.orderlog import write_orders_csv
         from engine.backtest.report import write_report, write_trades_csv
 
         try:
@@ -140,6 +147,8 @@ def backtest(
                 write_report(res, out)
             if trades_out is not None:
                 write_trades_csv(res, trades_out)
+            if orders_out is not None:
+                write_orders_csv(res, orders_out)
         except OSError as e:
             fail(f"cannot write report: {e}")
     res.timings["report"] = time.perf_counter() - t1
@@ -254,6 +263,10 @@ def _print_table(res: Any, out: Path | None) -> None:
         t.add_row(k, v)
     c = Console()
     c.print(t)
+    if res.breakdown:
+        from engine.backtest.breakdown import print_breakdown
+
+        print_breakdown(res.breakdown, c)
     if out is not None:
         c.print(f"report written to {out}/ (summary.json, trades.csv, report.png)")
 

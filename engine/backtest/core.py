@@ -20,8 +20,9 @@ Intra-candle ordering (candle t, with the signal columns of the CLOSED candle t-
    b. fixed stoploss: ``low[t] <= stop`` (``high`` for shorts) fills at the stop
       (at ``open[t]`` if the stop lies above the whole candle);
    c. ROI: the table entry for the trade's age, profit measured at ``high[t]``; fills
-      at the rate that gives exactly that ROI, clamped into the candle, or at the open
-      if the candle gapped beyond it;
+      at the rate that gives exactly that ROI rounded to the nearest price step (as
+      Freqtrade does), clamped into the candle, or at the open when a new ROI step takes
+      effect on this candle with the open already beyond it;
    d. trailing stop: moved with ``high[t]`` first (the pessimistic path: the candle
       went up, then down), then checked against ``low[t]``.
    So when a stop and a target both lie inside one candle, the stop wins
@@ -57,8 +58,9 @@ N_I = 5
 
 
 @njit(cache=True, nogil=True)
-def _roi_for(age_min: float, roi_min, roi_val) -> float:
-    """ROI threshold for a trade of this age: the entry with the largest key <= age."""
+def _roi_for(age_min: float, roi_min, roi_val):
+    """(key, threshold) of the ROI table for a trade of this age: the entry with the
+    largest key <= age ((-1, inf) when none applies)."""
     best_k = -1.0
     best = np.inf
     for i in range(roi_min.shape[0]):
@@ -66,7 +68,7 @@ def _roi_for(age_min: float, roi_min, roi_val) -> float:
         if k <= age_min and k > best_k:
             best_k = k
             best = roi_val[i]
-    return best
+    return best_k, best
 
 
 @njit(cache=True, nogil=True)
@@ -239,16 +241,21 @@ def simulate(
             # c. ROI
             if reason < 0 and n_roi > 0:
                 age = (t - t_open) * tf_min
-                roi = _roi_for(age, roi_min, roi_val)
+                roi_k, roi = _roi_for(age, roi_min, roi_val)
+                # the open only where a new ROI step takes effect on this candle
+                new_step = t > t_open and age == roi_k and roi_k % tf_min == 0
                 if bound_profit > roi:
                     reason = REASON_ROI
                     fc = fee_maker
                     if short:
                         rr = orate * (1.0 - fo) * (1.0 - roi) / (1.0 + fc)
-                        rate = o if t > t_open and o < rr else min(max(rr, lw), h)
                     else:
                         rr = orate * (1.0 + fo) * (1.0 + roi) / (1.0 - fc)
-                        rate = o if t > t_open and o > rr else min(max(rr, lw), h)
+                    rr = round_tick(rr, tick[t_open, p])  # Freqtrade rounds it to the step
+                    if short:
+                        rate = o if new_step and o < rr else min(max(rr, lw), h)
+                    else:
+                        rate = o if new_step and o > rr else min(max(rr, lw), h)
             # d. trailing stop
             if reason < 0 and hit and stop_trailing[p]:
                 reason = REASON_TRAILING
@@ -261,12 +268,11 @@ def simulate(
                     and t == t_open
                     and only_off
                     and has_tsp
-                    and lw < o < h
                 ):
                     if short:
-                        rate = min(h, o * (1.0 - tsp_off + abs(tsp)))
+                        rate = min(h, round_tick(o * (1.0 - tsp_off + abs(tsp)), tick[t_open, p]))
                     else:
-                        rate = max(lw, o * (1.0 + tsp_off - abs(tsp)))
+                        rate = max(lw, round_tick(o * (1.0 + tsp_off - abs(tsp)), tick[t_open, p]))
                 else:
                     rate = sp
                 rate = rate * (1.0 + slippage) if short else rate * (1.0 - slippage)

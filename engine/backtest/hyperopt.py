@@ -268,7 +268,8 @@ def _evaluator(candles: dict[str, Any], strat: Strategy, which: str, jobs: int,
                bt: dict[str, Any]) -> Any:
     from engine.strategy.builtins import EmaRsiCross
 
-    if which == "single":
+    if which == "single" or strat.uses_orders():
+        # limit orders / position adjustment run in the order-level backtest only
         return SingleEvaluator(candles, strat, **bt)
     kernel_ok = (type(strat) is EmaRsiCross and not strat.minimal_roi
                  and not strat.trailing_stop)

@@ -2,8 +2,9 @@
 ``report.png``, a portrait chart sized for a phone screen (the chat's /backtest sends it).
 
 The PNG is drawn with matplotlib's object API on the Agg canvas (no pyplot state, safe in
-threads): headline numbers, price of the main pair with entries and exits, equity
-curve, drawdown and monthly returns, with large fonts and few ticks.
+threads): headline numbers, price of the most traded pair (the title says so) with its
+latest entries and exits, equity against buy-and-hold, drawdown (these three panels share
+one time axis) and monthly returns, with large fonts and few ticks.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def summary_dict(result: BacktestResult) -> dict[str, Any]:
         "candles": result.candles,
         "config": result.config,
         "metrics": result.metrics,
+        "breakdown": result.breakdown,
         "timings": result.timings,
     }
 
@@ -213,12 +215,11 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
     pair = _main_pair(result)
     c = result.data.get(pair)
     tr = result.trades
+    n_pair = int((tr.pair == pair).sum())
     sel = np.flatnonzero(tr.pair == pair)[-MAX_MARKED_TRADES:]
     if c is not None and len(c):
-        lo_ms = int(tr.open_ms[sel[0]]) if sel.size else int(c.open_time[0])
-        lo_ms -= 20 * (int(c.open_time[1] - c.open_time[0]) if len(c) > 1 else 0)
-        i0 = int(np.searchsorted(c.open_time, lo_ms))
-        tt, yy = _decimate(c.open_time[i0:], c.close[i0:])
+        # the whole run, so the price shares its time axis with equity and drawdown
+        tt, yy = _decimate(c.open_time, c.close)
         ax1.plot(_dt(tt), yy, color="#37474f", lw=1.2)
         if sel.size:
             win = tr.profit_abs[sel] > 0
@@ -228,7 +229,7 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
                 marker="^",
                 s=70,
                 color="#1565c0",
-                label="entry",
+                label="entry" if sel.size == n_pair else f"entry (last {sel.size})",
                 zorder=3,
             )
             ax1.scatter(
@@ -250,19 +251,23 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
                 zorder=3,
             )
             ax1.legend(fontsize=base - 5, loc="best", framealpha=0.8)
-    shown = (
-        f"last {sel.size} trades"
-        if sel.size < int((tr.pair == pair).sum())
-        else f"{sel.size} trades"
-    )
-    style(ax1, f"{pair}  ({shown})")
+    why = (f"most traded, {n_pair} of {len(tr)}" if len(result.pairs) > 1
+           else f"{n_pair} trades")
+    style(ax1, f"{pair}  ({why})")
     ax1.xaxis.set_major_formatter(date_fmt)
     ax1.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=5))
 
     # equity and drawdown
     t, eq = _equity(result)
-    ax2 = fig.add_subplot(gs[2])
-    ax2.step(_dt(t), eq, where="post", color="#1565c0", lw=2)
+    ax2 = fig.add_subplot(gs[2], sharex=ax1)
+    ax2.step(_dt(t), eq, where="post", color="#1565c0", lw=2, label="strategy")
+    if result.data:
+        from engine.backtest.breakdown import buy_and_hold
+
+        bt = np.linspace(int(t[0]), int(t[-1]), 1500).astype(np.int64)
+        ax2.plot(_dt(bt), buy_and_hold(result, bt), color="#ef6c00", lw=1.2,
+                 label="buy and hold (pairs equally)")
+        ax2.legend(fontsize=base - 5, loc="best", framealpha=0.8)
     ax2.axhline(result.wallet, color="#999", lw=1, ls="--")
     style(ax2, "Equity (realised)")
     ax2.xaxis.set_major_formatter(date_fmt)
@@ -270,7 +275,7 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
     if result.wallet >= 10_000:  # 100k not 100000; small (BTC) wallets keep plain numbers
         ax2.yaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))
 
-    ax3 = fig.add_subplot(gs[3], sharex=ax2)
+    ax3 = fig.add_subplot(gs[3], sharex=ax1)
     peak = np.maximum.accumulate(eq)
     dd = (eq / peak - 1.0) * 100.0
     ax3.fill_between(_dt(t), dd, 0, step="post", color="#c62828", alpha=0.45)

@@ -10,86 +10,25 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from engine.backtest.trades import (  # noqa: F401 (Trades, TRADE_COLUMNS, exact_profit: re-exported)
+    TRADE_COLUMNS,
+    Trades,
+    exact_profit,
+    trades_from_records,
+)
 from engine.data.candles import Candles, timeframe_ms
 from engine.errors import DataError
-from engine.strategy.interface import Frame, Strategy, analyze, exit_tag_at, extract_signals
+from engine.strategy.interface import Frame, Strategy, analyze, extract_signals
 from engine.strategy.registry import get_strategy
 from sentiment.pointintime import AggParams, NewsItem, NewsSeries, columns_at, empty_columns
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
-
-TRADE_COLUMNS = (
-    "pair",
-    "open_time",
-    "close_time",
-    "open_rate",
-    "close_rate",
-    "profit_ratio",
-    "profit_abs",
-    "amount",
-    "stake_amount",
-    "exit_reason",
-    "is_open",
-)
-
-
-@dataclass(slots=True)
-class Trades:
-    """Closed trades as columns (oldest entry first), the reference files' columns plus
-    ``is_short``, ``open_ms``/``close_ms`` (candle open times, ms) and ``pair_index``."""
-
-    pair: npt.NDArray[np.str_]
-    pair_index: I64
-    open_ms: I64
-    close_ms: I64
-    open_rate: F64
-    close_rate: F64
-    profit_ratio: F64
-    profit_abs: F64
-    amount: F64
-    stake_amount: F64
-    exit_reason: npt.NDArray[np.str_]
-    is_short: npt.NDArray[np.bool_]
-    is_open: npt.NDArray[np.bool_]
-
-    def __len__(self) -> int:
-        return int(self.open_ms.shape[0])
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One dict per trade in the reference CSV's columns (ISO-8601 UTC times)."""
-        ot = _iso_z(self.open_ms)
-        ct = _iso_z(self.close_ms)
-        amount = np.round(self.amount, 8).tolist()
-        cols = (
-            self.pair.tolist(),
-            ot,
-            ct,
-            self.open_rate.tolist(),
-            self.close_rate.tolist(),
-            self.profit_ratio.tolist(),
-            self.profit_abs.tolist(),
-            amount,
-            self.stake_amount.tolist(),
-            self.exit_reason.tolist(),
-            self.is_open.tolist(),
-        )
-        return [dict(zip(TRADE_COLUMNS, vals, strict=True)) for vals in zip(*cols, strict=True)]
-
-
-def _iso_z(ms: I64) -> list[str]:
-    """Candle times as ``2025-01-01T00:05:00Z`` strings (vectorised)."""
-    s = np.datetime_as_string(
-        (np.asarray(ms, dtype=np.int64) // 1000).astype("datetime64[s]"), unit="s"
-    )
-    return [x + "Z" for x in s.tolist()]
-
 
 @dataclass(slots=True)
 class BacktestResult:
@@ -106,6 +45,8 @@ class BacktestResult:
     wallet: float
     config: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Candles] = field(default_factory=dict, repr=False)
+    orders: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    breakdown: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` document: candles, trades, metrics and timings."""
@@ -116,6 +57,7 @@ class BacktestResult:
             "candles": self.candles,
             "config": self.config,
             "metrics": self.metrics,
+            "breakdown": self.breakdown,
             "timings": self.timings,
             "trades": self.trades.rows(),
         }
@@ -176,8 +118,8 @@ def make_grid(candles: dict[str, Candles], timeframe: str) -> Grid:
 
 def monthly_tick_decimals(c: Candles) -> I64:
     """Freqtrade's price step inferred from the candles (``get_tick_size_over_time``):
-    per calendar month (UTC, by open time) the most decimals any O/H/L/C shows in
-    ``"%.15f"`` form; -1 where a month has only whole numbers (no rounding)."""
+    per calendar month (UTC, by open time) the most decimals any O/H/L/C shows with 14
+    significant digits (`engine.data.pricestep`); -1: no rounding."""
     from engine.data.pricestep import monthly_tick_decimals as _m
 
     return _m(c.open_time, c.open, c.high, c.low, c.close)
@@ -222,41 +164,6 @@ def build_frame(c: Candles, news: Sequence[NewsItem] | None = None, *, delay_ms:
     else:
         f.update(empty_columns(len(c)))
     return f
-
-
-def exact_profit(
-    amount: F64,
-    open_rate: F64,
-    close_rate: F64,
-    fee_open: F64,
-    fee_close: F64,
-    is_short: npt.NDArray[np.bool_],
-) -> tuple[F64, F64]:
-    """profit_abs rounded to 8 decimals and profit_ratio = profit_abs / open value, as
-    Freqtrade computes them (its trade values are decimal products of the floats' short
-    forms). Vectorised in float; the few trades whose value sits within float noise of
-    a rounding tie are redone in `Decimal`, so every trade matches."""
-    sign = np.where(is_short, -1.0, 1.0)
-    ov = amount * open_rate * (1.0 + sign * fee_open)
-    cv = amount * close_rate * (1.0 - sign * fee_close)
-    raw = (cv - ov) * sign
-    scaled = raw * 1e8
-    pa = np.round(raw, 8)
-    frac = scaled - np.floor(scaled)
-    for i in np.flatnonzero(np.abs(frac - 0.5) < 1e-3):
-        a = Decimal(repr(float(amount[i])))
-        ot = a * Decimal(repr(float(open_rate[i])))
-        ct = a * Decimal(repr(float(close_rate[i])))
-        fo, fc = Decimal(repr(float(fee_open[i]))), Decimal(repr(float(fee_close[i])))
-        if is_short[i]:
-            o_v, c_v = float(ot - ot * fo), float(ct + ct * fc)
-            pa[i] = round(o_v - c_v, 8)
-        else:
-            o_v, c_v = float(ot + ot * fo), float(ct - ct * fc)
-            pa[i] = round(c_v - o_v, 8)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(ov != 0, pa / ov, 0.0)
-    return pa, ratio
 
 
 def run_backtest(
@@ -316,6 +223,7 @@ def run_backtest(
     limit = np.full((n_t, n_p), np.nan)
     tick = np.full((n_t, n_p), -1, dtype=np.int64)
     exit_tags: list[Any] = []
+    enter_tags: list[Any] = []
     delay_ms = round(news_delay_s * 1000)
     if delay_ms < 0:
         raise ValueError("the news delay cannot be negative (that would look ahead)")
@@ -339,50 +247,69 @@ def run_backtest(
         limit[a:b, i] = sg.enter_limit
         tick[a:b, i] = monthly_tick_decimals(c)
         exit_tags.append(frame.get("exit_tag"))
+        enter_tags.append(frame.get("enter_tag"))
     timings["indicators"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    cap = int(sig[0].sum() + sig[2].sum()) + n_p + 1
-    roi_items = sorted(strat.minimal_roi.items())
-    roi_min = np.array([float(k) for k, _ in roi_items], dtype=np.float64)
-    roi_val = np.array([float(v) for _, v in roi_items], dtype=np.float64)
-    last_idx = (grid.offset + grid.length - 1).astype(np.int64)
-    sl = float(strat.stoploss) if strat.stoploss is not None else np.nan
-    tsp = strat.trailing_stop_positive
-    irec, frec, _ntr = simulate(
-        grid.open,
-        grid.high,
-        grid.low,
-        grid.valid,
-        sig[0],
-        sig[1],
-        sig[2],
-        sig[3],
-        scale,
-        limit,
-        tick,
-        last_idx,
-        n_t - 1,
-        sl,
-        bool(strat.trailing_stop),
-        np.nan if tsp is None else float(tsp),
-        float(strat.trailing_stop_positive_offset),
-        bool(strat.trailing_only_offset_is_reached),
-        roi_min,
-        roi_val,
-        grid.step_ms / 60000.0,
-        stake_fixed,
-        stake_pct,
-        float(wallet),
-        int(max_open_trades),
-        float(fee),
-        float(fee if maker_fee is None else maker_fee),
-        float(slippage),
-        cap,
-    )
-    timings["simulate"] = time.perf_counter() - t
+    orders: list[dict[str, Any]] = []
+    timed_out = {"entry": 0, "exit": 0}
+    if strat.uses_orders():
+        from engine.backtest.orderlog import order_rows, trades_from_objects
+        from engine.backtest.orders import OrderBacktest
 
-    trades = _trades_from_records(grid, irec, frec, REASON_NAMES, exit_tags)
+        t = time.perf_counter()
+        ob = OrderBacktest(strat, fee=float(fee), stake_fixed=stake_fixed, stake_pct=stake_pct,
+                           wallet=float(wallet), max_open=int(max_open_trades),
+                           tf_ms=grid.step_ms)
+        closed = ob.run(grid.pairs, grid.t0_ms, grid.valid, grid.open, grid.high, grid.low,
+                        grid.close, sig[0], sig[1], scale, tick, grid.offset, enter_tags,
+                        exit_tags, (grid.offset + grid.length - 1).astype(np.int64), n_t - 1)
+        timings["simulate"] = time.perf_counter() - t
+        trades = trades_from_objects(closed, grid.pairs)
+        orders = order_rows(closed)
+        timed_out = dict(ob.timed_out)
+    else:
+        t = time.perf_counter()
+        cap = int(sig[0].sum() + sig[2].sum()) + n_p + 1
+        roi_items = sorted(strat.minimal_roi.items())
+        roi_min = np.array([float(k) for k, _ in roi_items], dtype=np.float64)
+        roi_val = np.array([float(v) for _, v in roi_items], dtype=np.float64)
+        last_idx = (grid.offset + grid.length - 1).astype(np.int64)
+        sl = float(strat.stoploss) if strat.stoploss is not None else np.nan
+        tsp = strat.trailing_stop_positive
+        irec, frec, _ntr = simulate(
+            grid.open,
+            grid.high,
+            grid.low,
+            grid.valid,
+            sig[0],
+            sig[1],
+            sig[2],
+            sig[3],
+            scale,
+            limit,
+            tick,
+            last_idx,
+            n_t - 1,
+            sl,
+            bool(strat.trailing_stop),
+            np.nan if tsp is None else float(tsp),
+            float(strat.trailing_stop_positive_offset),
+            bool(strat.trailing_only_offset_is_reached),
+            roi_min,
+            roi_val,
+            grid.step_ms / 60000.0,
+            stake_fixed,
+            stake_pct,
+            float(wallet),
+            int(max_open_trades),
+            float(fee),
+            float(fee if maker_fee is None else maker_fee),
+            float(slippage),
+            cap,
+        )
+        timings["simulate"] = time.perf_counter() - t
+
+        trades = trades_from_records(grid, irec, frec, REASON_NAMES, exit_tags, enter_tags)
     config = {
         "stake": stake,
         "fee": fee,
@@ -406,66 +333,17 @@ def run_backtest(
         wallet=float(wallet),
         config=config,
         data=candles,
+        orders=orders,
     )
     if compute_metrics:
         from engine.backtest.metrics import compute_metrics as _cm
 
         t = time.perf_counter()
         result.metrics = _cm(result)
+        result.metrics["timedout_entry_orders"] = timed_out["entry"]
+        result.metrics["timedout_exit_orders"] = timed_out["exit"]
+        from engine.backtest.breakdown import breakdown
+
+        result.breakdown = breakdown(result)
         timings["metrics"] = time.perf_counter() - t
     return result
-
-
-def _trades_from_records(
-    grid: Grid, irec: I64, frec: F64, reason_names: tuple[str, ...], exit_tags: list[Any]
-) -> Trades:
-    from engine.backtest.core import (
-        F_AMOUNT,
-        F_CLOSE_RATE,
-        F_FEE_CLOSE,
-        F_FEE_OPEN,
-        F_OPEN_RATE,
-        F_STAKE,
-        I_PAIR,
-        I_REASON,
-        I_SHORT,
-        I_T_CLOSE,
-        I_T_OPEN,
-        REASON_EXIT_SIGNAL,
-    )
-
-    pidx = irec[:, I_PAIR]
-    short = irec[:, I_SHORT] == 1
-    amount = frec[:, F_AMOUNT]
-    pa, ratio = exact_profit(
-        amount,
-        frec[:, F_OPEN_RATE],
-        frec[:, F_CLOSE_RATE],
-        frec[:, F_FEE_OPEN],
-        frec[:, F_FEE_CLOSE],
-        short,
-    )
-    names = np.array(list(reason_names), dtype=object)
-    reasons = names[irec[:, I_REASON]]
-    sig = irec[:, I_REASON] == REASON_EXIT_SIGNAL
-    if sig.any():
-        for j in np.flatnonzero(sig):
-            p = int(pidx[j])
-            row = int(irec[j, I_T_CLOSE]) - 1 - int(grid.offset[p])
-            reasons[j] = exit_tag_at(exit_tags[p], row)
-    pairs = np.array(grid.pairs, dtype=object)
-    return Trades(
-        pair=pairs[pidx].astype(str),
-        pair_index=pidx.copy(),
-        open_ms=grid.t0_ms + irec[:, I_T_OPEN] * grid.step_ms,
-        close_ms=grid.t0_ms + irec[:, I_T_CLOSE] * grid.step_ms,
-        open_rate=frec[:, F_OPEN_RATE].copy(),
-        close_rate=frec[:, F_CLOSE_RATE].copy(),
-        profit_ratio=ratio,
-        profit_abs=pa,
-        amount=amount.copy(),
-        stake_amount=frec[:, F_STAKE].copy(),
-        exit_reason=reasons.astype(str),
-        is_short=short,
-        is_open=np.zeros(irec.shape[0], dtype=np.bool_),
-    )

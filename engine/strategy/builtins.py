@@ -67,6 +67,72 @@ class EmaRsiCross(Strategy):
         return frame
 
 
+class EmaRsiTrail(EmaRsiCross):
+    """The reference's EmaRsiTrail (../shared/data/reference/strategies/EmaRsiTrail.py):
+    EmaRsiCross's signals with a LIMIT entry at 0.998 x the proposed rate (cancelled
+    after 10 minutes unfilled), limit exits, a ROI table and a trailing stop 1 % below
+    the high once the profit reached 2 %."""
+
+    name = "ema_rsi_trail"
+    stoploss = -0.05
+    minimal_roi = {0: 0.04, 30: 0.02, 120: 0.01, 360: 0.0}  # noqa: RUF012 (Freqtrade's shape)
+    trailing_stop = True
+    trailing_stop_positive = 0.01
+    trailing_stop_positive_offset = 0.02
+    trailing_only_offset_is_reached = True
+    order_types = {  # noqa: RUF012
+        "entry": "limit", "exit": "limit", "stoploss": "market", "stoploss_on_exchange": False,
+    }
+    unfilledtimeout = {"entry": 10, "exit": 10, "unit": "minutes"}  # noqa: RUF012
+    entry_discount = DecimalParameter(0.99, 1.0, default=0.998, decimals=4, space="buy")
+
+    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        frame = super().populate_entry_trend(frame, metadata)
+        frame["enter_tag"] = "ema_cross_up"
+        return frame
+
+    def custom_entry_price(self, pair: str, trade: Any, current_time: Any,
+                           proposed_rate: float, entry_tag: str | None, side: str,
+                           **kwargs: Any) -> float:
+        return proposed_rate * float(self.entry_discount)
+
+
+class EmaRsiDca(EmaRsiCross):
+    """The reference's EmaRsiDca (../shared/data/reference/strategies/EmaRsiDca.py):
+    EmaRsiCross's signals, market orders, stop -10 %, and position adjustment: once per
+    trade above +3 % profit sell half the stake (``take_half``); below -2 % x filled
+    entries, at most two safety orders of the first stake x (1 + 0.5 x filled entries)
+    (``safety``)."""
+
+    name = "ema_rsi_dca"
+    stoploss = -0.10
+    position_adjustment_enable = True
+    max_entry_position_adjustment = 2
+    take_profit = DecimalParameter(0.01, 0.10, default=0.03, decimals=3, space="sell")
+    safety_step = DecimalParameter(0.005, 0.10, default=0.02, decimals=3, space="buy")
+
+    def populate_entry_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
+        frame = super().populate_entry_trend(frame, metadata)
+        frame["enter_tag"] = "ema_cross_up"
+        return frame
+
+    def adjust_trade_position(self, trade: Any, current_time: Any, current_rate: float,
+                              current_profit: float, min_stake: float | None,
+                              max_stake: float, current_entry_rate: float,
+                              current_exit_rate: float, current_entry_profit: float,
+                              current_exit_profit: float, **kwargs: Any) -> Any:
+        if trade.has_open_orders:
+            return None
+        if current_profit > float(self.take_profit) and trade.nr_of_successful_exits == 0:
+            return -(trade.stake_amount / 2), "take_half"
+        count = trade.nr_of_successful_entries
+        if (current_profit < -float(self.safety_step) * count
+                and count <= self.max_entry_position_adjustment):
+            filled = trade.select_filled_orders(trade.entry_side)
+            return filled[0].stake_amount_filled * (1 + 0.5 * count), "safety"
+        return None
+
+
 class SentimentMomentum(Strategy):
     """Enter with the news: sentiment beyond a threshold, RSI not stretched; the stake is
     scaled by the sentiment's confidence; exit when sentiment reverses (or the stop)."""
@@ -251,7 +317,9 @@ class NewsMomentum(Strategy):
 
 
 BUILTINS: dict[str, type[Strategy]] = {
-    c.name: c for c in (EmaRsiCross, SentimentMomentum, SentimentFusion, NewsMomentum)
+    c.name: c
+    for c in (EmaRsiCross, EmaRsiTrail, EmaRsiDca, SentimentMomentum, SentimentFusion,
+              NewsMomentum)
 }
 
 # the strategy families (engine.strategy.families) import this module's interface only

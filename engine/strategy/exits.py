@@ -4,9 +4,10 @@ This is the backtest kernel's exit block (`engine.backtest.core.simulate`, steps
 for one trade and one candle, in plain Python, so the live engine exits where the
 backtester exits: same order (stop before ROI before trailing; the stop wins when both
 lie inside one candle), same rates (the stop price, or the open when the candle gapped
-through it; the ROI rate clamped into the candle), same rounding of stop prices to the
-price step (UP for longs). The exit *signal* is not here: the engine acts on it at the
-close of the candle that raised it, which is the backtester's "next open".
+through it; the ROI rate on the nearest step, clamped into the candle), same rounding
+of stop prices to the price step (UP for longs). The exit *signal* is not here: the
+engine acts on it at the close of the candle that raised it, which is the backtester's
+"next open".
 
 The parity tests (`tests/engine/test_live_parity.py`) hold the two to the same trades.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.data.pricestep import ceil_tick, floor_tick
+from engine.data.pricestep import ceil_tick, floor_tick, round_tick
 from engine.strategy.interface import Strategy
 
 STOP_LOSS, TRAILING, ROI = "stop_loss", "trailing_stop_loss", "roi"
@@ -52,12 +53,12 @@ def initial_stop(strategy: Strategy, rate: float, tick: int, short: bool = False
     return float(ceil_tick(rate * (1.0 - abs(sl)), tick))
 
 
-def _roi_for(age_min: float, table: dict[int, float]) -> float:
+def _roi_for(age_min: float, table: dict[int, float]) -> tuple[float, float]:
     best_k, best = -1.0, float("inf")
     for k, v in table.items():
         if float(k) <= age_min and float(k) > best_k:
             best_k, best = float(k), float(v)
-    return best
+    return best_k, best
 
 
 def check_exit(strategy: Strategy, pos: Position, o: float, h: float, lw: float,
@@ -104,15 +105,19 @@ def check_exit(strategy: Strategy, pos: Position, o: float, h: float, lw: float,
         reason = STOP_LOSS
     if reason is None and roi_table:
         age = (candle_open_ms - pos.open_ms) / 60_000.0
-        roi = _roi_for(age, roi_table)
+        roi_k, roi = _roi_for(age, roi_table)
+        new_step = not at_open and age == roi_k and roi_k % (tf_ms / 60_000.0) == 0
         if bound_profit > roi:
             reason, fc = ROI, fee_maker
             if short:
                 rr = orate * (1.0 - fo) * (1.0 - roi) / (1.0 + fc)
-                rate = o if not at_open and o < rr else min(max(rr, lw), h)
             else:
                 rr = orate * (1.0 + fo) * (1.0 + roi) / (1.0 - fc)
-                rate = o if not at_open and o > rr else min(max(rr, lw), h)
+            rr = float(round_tick(rr, pos.tick))
+            if short:
+                rate = o if new_step and o < rr else min(max(rr, lw), h)
+            else:
+                rate = o if new_step and o > rr else min(max(rr, lw), h)
     if reason is None and hit and pos.trailing:
         reason = TRAILING
     if reason is None:
@@ -121,9 +126,12 @@ def check_exit(strategy: Strategy, pos: Position, o: float, h: float, lw: float,
         sp = pos.stop
         if (not short and sp > h) or (short and sp < lw):
             rate = o
-        elif reason == TRAILING and at_open and only_off and has_tsp and lw < o < h:
+        elif reason == TRAILING and at_open and only_off and has_tsp:
             t = abs(float(tsp))  # type: ignore[arg-type]
-            rate = min(h, o * (1.0 - tsp_off + t)) if short else max(lw, o * (1.0 + tsp_off - t))
+            if short:
+                rate = min(h, float(round_tick(o * (1.0 - tsp_off + t), pos.tick)))
+            else:
+                rate = max(lw, float(round_tick(o * (1.0 + tsp_off - t), pos.tick)))
         else:
             rate = sp
         rate = rate * (1.0 + slippage) if short else rate * (1.0 - slippage)

@@ -220,6 +220,16 @@ class Strategy:
     use_exit_signal: bool = True
     startup_candle_count: int = 0
     order_type: str = "market"  # "market" or "limit" (limit price from `enter_limit`)
+    # Freqtrade's order settings. A strategy that sets limit entries/exits, a time-out or
+    # position adjustment runs in the order-level backtest (`engine.backtest.orders`).
+    order_types: ClassVar[dict[str, Any]] = {
+        "entry": "market", "exit": "market", "stoploss": "market",
+        "stoploss_on_exchange": False,
+    }
+    order_time_in_force: ClassVar[dict[str, str]] = {"entry": "GTC", "exit": "GTC"}
+    unfilledtimeout: ClassVar[dict[str, Any]] = {}  # {"entry": 10, "exit": 10, "unit": "minutes"}
+    position_adjustment_enable: bool = False
+    max_entry_position_adjustment: int = -1  # extra entries allowed; -1: unlimited
 
     @classmethod
     def parameters(cls) -> dict[str, BaseParameter]:
@@ -267,12 +277,50 @@ class Strategy:
     def populate_exit_trend(self, frame: Frame, metadata: dict[str, Any]) -> Frame:
         return frame
 
+    # ---- order callbacks (Freqtrade's signatures; ``trade`` is an
+    # `engine.strategy.trade.Trade`, None for a new trade; times are UTC datetimes)
 
-def call_strategy(strategy: Strategy, hook: str, *args: Any) -> Any:
+    def custom_entry_price(self, pair: str, trade: Any, current_time: Any,
+                           proposed_rate: float, entry_tag: str | None, side: str,
+                           **kwargs: Any) -> float:
+        """Limit price of an entry order (``order_types["entry"] == "limit"``); the
+        engine rounds it to the price step and caps it at the candle's high."""
+        return proposed_rate
+
+    def custom_exit_price(self, pair: str, trade: Any, current_time: Any,
+                          proposed_rate: float, current_profit: float,
+                          exit_tag: str | None, **kwargs: Any) -> float:
+        """Limit price of a signal exit (``order_types["exit"] == "limit"``)."""
+        return proposed_rate
+
+    def adjust_trade_position(self, trade: Any, current_time: Any, current_rate: float,
+                              current_profit: float, min_stake: float | None,
+                              max_stake: float, current_entry_rate: float,
+                              current_exit_rate: float, current_entry_profit: float,
+                              current_exit_profit: float, **kwargs: Any) -> Any:
+        """With ``position_adjustment_enable``: called at each candle's open of an open
+        trade. Return a stake to buy more (> 0) or to sell (< 0, a share of the
+        position's stake), optionally as ``(stake, tag)``; None to do nothing."""
+        return None
+
+    def uses_orders(self) -> bool:
+        """True when the strategy needs the order-level backtest (limit orders, time-outs,
+        custom prices or position adjustment) rather than the market-order kernel."""
+        ot = self.order_types
+        base = Strategy
+        return bool(
+            ot.get("entry", "market") != "market" or ot.get("exit", "market") != "market"
+            or self.unfilledtimeout or self.position_adjustment_enable
+            or type(self).custom_entry_price is not base.custom_entry_price
+            or type(self).custom_exit_price is not base.custom_exit_price
+        )
+
+
+def call_strategy(strategy: Strategy, hook: str, *args: Any, **kwargs: Any) -> Any:
     """Run one user hook; any exception becomes `StrategyError` naming strategy and hook."""
     fn: Callable[..., Any] = getattr(strategy, hook)
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except StrategyError:
         raise
     except Exception as e:

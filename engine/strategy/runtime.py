@@ -21,6 +21,7 @@ causal strategy, at a cost growing with the run).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -36,6 +37,8 @@ from engine.strategy.interface import (
     extract_last,
 )
 from sentiment.pointintime import SENTIMENT_COLUMNS
+
+log = logging.getLogger(__name__)
 
 F64 = npt.NDArray[np.float64]
 BASE_COLUMNS = ("date", "open", "high", "low", "close", "volume", "close_time")
@@ -119,6 +122,21 @@ class RuntimeStats:
     seconds: float = 0.0
 
 
+def live_order_gaps(strategy: Strategy) -> list[str]:
+    """What of the strategy's order settings the live engine does not do yet (it sends
+    market orders and does not call the order hooks): said once at start-up, so a bot
+    never silently trades differently from its backtest."""
+    out = []
+    ot = strategy.order_types
+    if ot.get("entry", "market") != "market" or ot.get("exit", "market") != "market":
+        out.append("limit orders are backtested; live sends market orders")
+    if strategy.unfilledtimeout:
+        out.append("unfilledtimeout applies in backtests only")
+    if strategy.position_adjustment_enable:
+        out.append("adjust_trade_position (DCA, partial exits) runs in backtests only")
+    return out
+
+
 class StrategyRuntime:
     """One bot's strategy over its pairs on its timeframe."""
 
@@ -130,6 +148,9 @@ class StrategyRuntime:
         self.buffers: dict[str, SeriesBuffer] = {}
         self._last_frame: dict[str, Frame] = {}  # symbol -> last analysed window
         self.stats = RuntimeStats()
+        self.order_gaps = live_order_gaps(strategy)
+        if self.order_gaps:
+            log.warning("strategy %s: %s", strategy.name, "; ".join(self.order_gaps))
 
     def buffer(self, symbol: str) -> SeriesBuffer:
         b = self.buffers.get(symbol)

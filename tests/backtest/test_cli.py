@@ -86,3 +86,34 @@ def test_hyperopt_bad_sampler_and_loss() -> None:
     for args in (["--sampler", "nope"], ["--loss", "nope"]):
         res = runner.invoke(app, ["hyperopt", "--data", str(d), *args])
         _one_line_error(res)
+
+
+def test_backtest_orders_out(tmp_path: Path) -> None:
+    """--orders-out writes the reference's *.orders.csv columns: every filled order of
+    an order-level strategy, and the two orders of each market-order trade."""
+    d = need(TESTDATA)
+    ref_cols = next(csv.reader(need(REF / "freqtrade_emarsidca_testdata5m.orders.csv").open()))
+    for strategy in ("ema_rsi_dca", "ema_rsi_cross"):
+        path = tmp_path / f"{strategy}.orders.csv"
+        res = runner.invoke(
+            app,
+            ["backtest", "--data", str(d), "--pairs", "ETH/BTC,LTC/BTC", "--strategy",
+             strategy, "--stake", "0.05", "--wallet", "1", "--orders-out", str(path),
+             "--trades-out", str(tmp_path / "t.csv"), "--json"],
+        )
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.stdout)
+        with path.open() as fh:
+            rows = list(csv.DictReader(fh))
+        assert list(rows[0]) == ref_cols
+        exits = [r for r in rows if r["is_entry"] == "False"]
+        opens = {(t["pair"], t["open_time"]) for t in doc["trades"]}
+        assert {(r["pair"], r["trade_open_time"]) for r in rows} == opens
+        # every trade ends with one full exit carrying its exit reason
+        last = {(r["pair"], r["trade_open_time"]): r for r in exits}
+        assert sorted(r["tag"] for r in last.values()) == sorted(
+            t["exit_reason"] for t in doc["trades"])
+        if strategy == "ema_rsi_dca":
+            assert any(r["tag"] == "safety" for r in rows)
+        else:
+            assert len(rows) == 2 * len(doc["trades"])

@@ -145,19 +145,32 @@ def test_tick_rounding_matches_freqtrade_rules() -> None:
 
 
 @pytest.mark.parametrize(
-    "folder,name", [(TESTDATA, "ETH_BTC-5m.feather"), (BINANCE, "XRP_USDT-5m.feather")]
+    "folder,name",
+    [
+        (TESTDATA, "ETH_BTC-5m.feather"),
+        (TESTDATA, "NXT_BTC-5m.feather"),
+        (BINANCE, "XRP_USDT-5m.feather"),
+        (BINANCE, "BTC_USDT-5m.feather"),
+    ],
 )
 def test_tick_decimals_equal_freqtrade_string_method(folder, name) -> None:  # type: ignore[no-untyped-def]
-    """Our exact arithmetic gives what Freqtrade's "%.15f"-string method gives."""
+    """Our exact arithmetic gives what the string method gives: each price written with
+    14 significant digits, trailing zeros trimmed (BTC at 94000.12 -> a 0.01 step; the
+    test data's 3.143e-05 -> 1e-8)."""
     path = folder / name
     if not path.exists():
         pytest.skip("reference data absent")
     c = read_candles(path)
     c = c._take(slice(0, 20_000))
     ours = monthly_tick_decimals(c)
-    vals = np.stack([c.open, c.high, c.low, c.close], axis=1).round(14)
-    s = np.char.rstrip(np.char.partition(np.char.mod("%.15f", vals), ".")[..., 2], "0")
-    per = np.char.str_len(s).max(axis=1)
+
+    def digits(v: float) -> int:
+        s = np.format_float_positional(v, precision=14, unique=False, fractional=False,
+                                       trim="-")
+        return len(s) - s.find(".") - 1 if "." in s else -1
+
+    vals = np.stack([c.open, c.high, c.low, c.close], axis=1)
+    per = np.array([max(digits(float(v)) for v in row) for row in vals])
     month = c.open_time.astype("datetime64[ms]").astype("datetime64[M]")
     for m in np.unique(month):
         sel = month == m

@@ -110,3 +110,13 @@ def test_any_strategy_is_batched_and_bad_storage(testdata: dict[str, Candles]) -
     assert res["batched"] is True and res["evaluator"] == "frames" and res["trials"] == 2
     with pytest.raises(HyperoptError, match="cannot open study"):
         run_hyperopt(small, "ema_rsi_cross", epochs=1, storage="nosuchdb://x", study_name="a")
+
+
+def test_order_strategies_hyperopt_through_the_order_backtest(
+        testdata: dict[str, Candles]) -> None:
+    """Limit orders and position adjustment exist only in the order-level backtest: such
+    a strategy is never scored by the market-order kernel."""
+    small = {k: v for k, v in list(testdata.items())[:1]}
+    res = run_hyperopt(small, "ema_rsi_dca", epochs=2, batch=2, seed=0, stake=0.05,
+                       wallet=1.0)
+    assert res["evaluator"] == "single" and res["batched"] is False and res["trials"] == 2
