@@ -85,3 +85,54 @@ def format_alert(kind: str, payload: dict[str, Any],
     if g("text"):
         return Reply(str(g("text")))
     return Reply(f"{kind}: " + ", ".join(f"{k}={v}" for k, v in list(payload.items())[:8]))
+
+
+# ---------------------------------------------------------------- digests
+DigestItem = tuple[int, str, dict[str, Any], Proposal | None]  # (outbox id, kind, payload, p)
+
+
+def _digest_line(kind: str, payload: dict[str, Any], proposal: Proposal | None) -> str:
+    """One alert as one line (a proposal shows its current state)."""
+    first = format_alert(kind, payload, proposal).text.split("\n", 1)[0]
+    if proposal is not None and proposal.state != ProposalState.PENDING:
+        first += f" [{proposal.state}" + (f" by {proposal.decided_by}]"
+                                          if proposal.decided_by else "]")
+    return first
+
+
+def _plural(n: int, kind: str) -> str:
+    word = kind.replace("_", " ")
+    return f"{n} {word}" + ("" if n == 1 or word.endswith("s") else "s")
+
+
+def format_digest(items: list[DigestItem], max_rows: int, max_chars: int) -> Reply:
+    """Several alerts as one message, in their order: a header with the outbox id range
+    and the count per kind, one line per alert while the text fits `max_chars`, and one
+    button row per still-pending proposal up to `max_rows` (the rest: a "/pending"
+    line). Why: a burst of proposals or fills must not turn a phone into noise, yet
+    every alert stays accounted for (the id range) and every proposal stays decidable."""
+    counts: dict[str, int] = {}
+    for _, kind, _, _ in items:
+        counts[kind] = counts.get(kind, 0) + 1
+    ids = [i for i, _, _, _ in items]
+    header = (f"{len(items)} alerts #{ids[0]}–#{ids[-1]}: "
+              + ", ".join(_plural(n, k) for k, n in counts.items()))
+    buttons: list[Button] = []
+    pending = [p for _, _, _, p in items if p is not None and p.state == ProposalState.PENDING]
+    for p in pending[:max_rows]:
+        buttons.extend(Button(b.id, f"{b.label} #{b.id}", b.action)
+                       for b in proposal_buttons(p.id or 0))
+    footer = (f"\n{len(pending) - max_rows} more pending: /pending"
+              if len(pending) > max_rows else "")
+    lines, used = [header], len(header) + len(footer) + 40
+    shown = 0
+    for _, kind, payload, p in items:
+        line = "• " + _digest_line(kind, payload, p)[:200]
+        if used + len(line) + 1 > max_chars:
+            break
+        lines.append(line)
+        used += len(line) + 1
+        shown += 1
+    if shown < len(items):
+        lines.append(f"…and {len(items) - shown} more (/trades, /pending, /risk)")
+    return Reply("\n".join(lines) + footer, buttons=tuple(buttons))

@@ -31,18 +31,25 @@ BOT_USER = {"id": 999000, "is_bot": True, "first_name": "SentiBot", "username": 
 
 @dataclass
 class Limits:
-    """Telegram's flood limits, with a time scale so tests run quickly."""
+    """Telegram's flood limits, with a time scale so tests run quickly.
 
-    chat_interval: float = 1.0  # private chat: one message per interval
+    A private chat takes about one message per `chat_interval` on average and a short
+    burst of `chat_burst` (a sliding window of `chat_burst` sends per
+    `chat_burst * chat_interval` s): Telegram states "avoid more than one message per
+    second in a single chat" and does tolerate a reply right after a notification."""
+
+    chat_interval: float = 1.0  # private chat: one message per interval on average
     group_max: int = 20
     group_window: float = 60.0
     overall_max: int = 30
     overall_window: float = 1.0
     enabled: bool = True
+    chat_burst: int = 3
 
     def scaled(self, k: float) -> Limits:
         return Limits(self.chat_interval * k, self.group_max, self.group_window * k,
-                      self.overall_max, self.overall_window * k, self.enabled)
+                      self.overall_max, self.overall_window * k, self.enabled,
+                      self.chat_burst)
 
 
 @dataclass
@@ -76,7 +83,7 @@ class FakeTelegram(Waitable):
         self.rejections_429 = 0
         self.violations = 0
         self._blocked_until: dict[Any, float] = {}
-        self._last_chat_send: dict[int, float] = {}
+        self._chat_sends: dict[int, deque[float]] = defaultdict(deque)
         self._group_sends: dict[int, deque[float]] = defaultdict(deque)
         self._overall: deque[float] = deque()
         self._cond = asyncio.Condition()
@@ -217,9 +224,12 @@ class FakeTelegram(Waitable):
         if len(self._overall) >= lim.overall_max:
             wait = lim.overall_window - (now - self._overall[0])
         elif chat_id > 0:
-            last = self._last_chat_send.get(chat_id)
-            if last is not None and now - last < lim.chat_interval * 0.9:  # small jitter ok
-                wait = lim.chat_interval - (now - last)
+            q = self._chat_sends[chat_id]
+            window = lim.chat_interval * lim.chat_burst
+            while q and now - q[0] > window:
+                q.popleft()
+            if len(q) >= lim.chat_burst:
+                wait = window - (now - q[0])
         else:
             q = self._group_sends[chat_id]
             while q and now - q[0] > lim.group_window:
@@ -232,8 +242,9 @@ class FakeTelegram(Waitable):
             self.rejections_429 += 1
             return wait
         self._overall.append(now)
-        self._last_chat_send[chat_id] = now
-        if chat_id < 0:
+        if chat_id > 0:
+            self._chat_sends[chat_id].append(now)
+        else:
             self._group_sends[chat_id].append(now)
         return None
 
