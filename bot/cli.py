@@ -164,7 +164,9 @@ def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
     from bot.transports import build
 
     def attach(api: Any) -> Any:
-        return build(settings, api, console=console_repl)
+        # the engine's settings hold the secrets `serve` loaded from the vault after
+        # this factory was made (a token stored with `config set-secret` only lives there)
+        return build(getattr(api, "settings", settings), api, console=console_repl)
 
     return attach
 
@@ -220,6 +222,8 @@ def run(
         run_service(settings, attach=_chat_attachment(settings, sys.stdin.isatty()))
     except SentitradeError as e:
         fail(str(e))
+    except KeyboardInterrupt:  # Ctrl-C (or /quit) during a replay: stopped cleanly
+        console.print("stopped")
 
 
 def _print_demo_summary(summary: Any) -> None:

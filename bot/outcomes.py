@@ -57,9 +57,12 @@ class RetryLater(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"retry after {seconds}s")
         self.seconds = seconds
+        self.retry_after = seconds  # what engine.outbox.classify reads
 
 
 class PermanentError(Exception):
     """The chat refuses this message for good (blocked bot, bad request)."""
+
+    permanent = True  # what engine.outbox.classify reads
 
 
