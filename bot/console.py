@@ -102,8 +102,12 @@ class ConsoleTransport:
                 line = self._readline()
             except Exception:  # stdin closed
                 line = ""
+            def deliver() -> None:
+                if not fut.done():
+                    fut.set_result(line)
+
             with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
-                loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(line))
+                loop.call_soon_threadsafe(deliver)
 
         threading.Thread(target=read, name="sentitrade-stdin", daemon=True).start()
         return await fut

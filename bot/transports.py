@@ -124,7 +124,9 @@ class ChatServices:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                log.error("%s; retrying in %.0fs", describe(e, name), delay)
+                why = (f"{name}: no answer within {self.start_timeout:.0f}s (API down or slow)"
+                       if isinstance(e, TimeoutError) else describe(e, name))
+                log.error("%s; retrying in %.0fs", why, delay)
                 try:
                     await asyncio.wait_for(sink.stop(), self.stop_timeout)
                 except Exception as e2:  # a half-started client: nothing more to do
@@ -140,6 +142,7 @@ class ChatServices:
     async def start(self, drain: bool = True) -> None:
         """Connect every transport in the background (never raises for one that is
         down), then start draining the outbox."""
+        _stop_on_sigterm()
         for s in self.sinks:
             self._tasks.append(asyncio.create_task(self._connect(s),
                                                    name=f"sentitrade-connect-{type(s).__name__}"))
@@ -149,12 +152,10 @@ class ChatServices:
 
     async def wait_ready(self, timeout: float = 30.0) -> bool:
         """Wait until every transport is connected (tests, the bench)."""
-        try:
-            async with asyncio.timeout(timeout):
-                await asyncio.gather(*self._tasks)
+        if not self._tasks:
             return True
-        except TimeoutError:
-            return False
+        _done, pending = await asyncio.wait(self._tasks, timeout=timeout)
+        return not pending
 
     async def stop(self) -> None:
         """Drain for `drain_on_stop` seconds, then stop each transport (bounded)."""
@@ -171,6 +172,18 @@ class ChatServices:
             except Exception as e:
                 log.warning("stopping %s: %s", type(s).__name__, describe(e, s.transport))
         self._started.clear()
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM stops the service as Ctrl-C does, also where nothing else handles it (a
+    replay runs without the service's signal handlers; the default would kill the
+    process without draining alerts or closing the engine)."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return  # the service (or the embedding program) handles it
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, _stop_service)
 
 
 def _stop_service() -> None:

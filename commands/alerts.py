@@ -119,15 +119,15 @@ def format_digest(items: list[DigestItem], max_rows: int, max_chars: int) -> Rep
               + ", ".join(_plural(n, k) for k, n in counts.items()))
     buttons: list[Button] = []
     pending = [p for _, _, _, p in items if p is not None and p.state == ProposalState.PENDING]
-    for p in pending[:max_rows]:
+    for pp in pending[:max_rows]:
         buttons.extend(Button(b.id, f"{b.label} #{b.id}", b.action)
-                       for b in proposal_buttons(p.id or 0))
+                       for b in proposal_buttons(pp.id or 0))
     footer = (f"\n{len(pending) - max_rows} more pending: /pending"
               if len(pending) > max_rows else "")
     lines, used = [header], len(header) + len(footer) + 40
     shown = 0
-    for _, kind, payload, p in items:
-        line = "• " + _digest_line(kind, payload, p)[:200]
+    for _, kind, payload, prop in items:
+        line = "• " + _digest_line(kind, payload, prop)[:200]
         if used + len(line) + 1 > max_chars:
             break
         lines.append(line)

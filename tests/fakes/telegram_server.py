@@ -6,7 +6,7 @@ runs against it through `base_url`. Supported: getMe, getUpdates (offsets, long 
 sendMessage, sendPhoto, sendDocument, editMessageText, answerCallbackQuery,
 setMyCommands, deleteWebhook. It enforces flood limits (per private chat, per group,
 overall) with 429 + retry_after and counts requests sent during a penalty
-("violations"); `down = True` simulates an outage (HTTP 502).
+("violations"); `down = True` simulates an outage (HTTP 502), `delay` a slow API.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class SentMessage:
     file_bytes: bytes = b""
     edits: list[str] = field(default_factory=list)
     t: float = 0.0
+    silent: bool = False  # sent with disable_notification
 
 
 class FakeTelegram(Waitable):
@@ -80,6 +81,7 @@ class FakeTelegram(Waitable):
         self.commands: list[dict[str, Any]] = []
         self.calls: list[str] = []
         self.down = False
+        self.delay = 0.0  # seconds every answer takes (a slow Bot API)
         self.rejections_429 = 0
         self.violations = 0
         self._blocked_until: dict[Any, float] = {}
@@ -251,6 +253,8 @@ class FakeTelegram(Waitable):
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.calls.append(method)
+        if self.delay and method != "getUpdates":
+            await asyncio.sleep(self.delay)
         if self.down:
             return web.Response(status=502, text="Bad Gateway")
         if request.match_info["token"] != self.token:
@@ -294,7 +298,8 @@ class FakeTelegram(Waitable):
         if wait is not None:
             return self._err(429, f"Too Many Requests: retry after {wait:.3f}", wait)
         m = SentMessage(next(self._msg_ids), chat_id, method, str(p.get("text", "")),
-                        p.get("reply_markup"), t=time.time())
+                        p.get("reply_markup"), t=time.time(),
+                        silent=str(p.get("disable_notification")).lower() == "true")
         if method == "sendMessage" and not m.text:
             return self._err(400, "Bad Request: message text is empty")
         for name, (fname, data) in f.items():
