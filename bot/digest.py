@@ -101,9 +101,10 @@ class Policy:
             self._first_seen.pop(i, None)
 
     def pick(self, dest: str, rows: Sequence[Pending], now: float,
-             flush: bool = False) -> Group | None:
-        """The next message for `dest` from its pending rows (in outbox order), or None
-        while nothing is ready. `flush` (shutdown) sends what is held right away."""
+             flush: bool = False, backlog: int | None = None) -> Group | None:
+        """The next message for `dest` from its pending rows (in outbox order, maybe the
+        first of more: `backlog` counts them all), or None while nothing is ready.
+        `flush` (shutdown) sends what is held right away."""
         cfg = self.cfg
         stream = [r for r in rows if self.mode(dest, r.kind) != "digest"]
         held = [r for r in rows if self.mode(dest, r.kind) == "digest"]
@@ -121,7 +122,7 @@ class Policy:
                 break
             due.append(r)
         silent = quiet or all(self.mode(dest, r.kind) == "silent" for r in due)
-        if len(due) > cfg.queue_max or flush:
+        if max(len(due), backlog or 0) > cfg.queue_max or flush:
             return Group(tuple(r.delivery_id for r in due), silent=silent)
         if cfg.digest_window_seconds <= 0:
             return Group((head.delivery_id,), quiet or self.mode(dest, head.kind) == "silent")

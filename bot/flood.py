@@ -10,15 +10,16 @@ reserved slots are kept for replies and button answers, so a reply finds a free 
 at once at a person's pace while alerts go as fast as what is left allows. Every send
 still counts in every window, so the total never exceeds the platform's limit.
 
-The windows are a little longer than the platform's (`margin`) because our clock reads
-the send before the request reaches the server.
+A send counts from when its answer came back (the server saw it before that), and the
+windows are a little longer than the platform's (`margin`), so that a request delayed
+on a busy machine never makes us early by the server's clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,8 @@ ALERT = "alert"  # rate_limit_args of an alert send; anything else is a reply
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """`max` sends per `window` seconds; alerts may use `max - reserve` of them."""
+    """`max` sends per `window` seconds; alerts may use `max - reserve` of them (the
+    rest is kept for replies)."""
 
     max: int
     window: float
@@ -44,23 +46,37 @@ class Window:
     def __init__(self, limit: Limit, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
         self._clock = clock
-        self._sent: deque[float] = deque()
+        self._sent: list[list[float]] = []  # [time, is_alert] per send
         self.blocked_until = 0.0  # a 429's retry_after, for everyone
 
     def wait_for(self, priority: bool) -> float:
-        """Seconds until a send of this priority fits (0: now)."""
+        """Seconds until a send of this priority fits (0: now): every send counts
+        against `max`, and alerts alone also against `max - reserve`."""
         now = self._clock()
-        while self._sent and now - self._sent[0] >= self.limit.window:
-            self._sent.popleft()
-        cap = self.limit.max if priority else max(1, self.limit.max - self.limit.reserve)
+        self._sent = [e for e in self._sent if now - e[0] < self.limit.window]
         wait = max(0.0, self.blocked_until - now)
-        if len(self._sent) >= cap:
-            oldest = self._sent[len(self._sent) - cap]
-            wait = max(wait, oldest + self.limit.window - now)
+        wait = max(wait, self._free_in([e[0] for e in self._sent], self.limit.max, now))
+        if not priority:
+            alerts = [e[0] for e in self._sent if e[1]]
+            cap = max(1, self.limit.max - self.limit.reserve)
+            wait = max(wait, self._free_in(alerts, cap, now))
         return wait
 
-    def take(self) -> None:
-        self._sent.append(self._clock())
+    def _free_in(self, times: list[float], cap: int, now: float) -> float:
+        if len(times) < cap:
+            return 0.0
+        times = sorted(times)
+        return times[len(times) - cap] + self.limit.window - now
+
+    def take(self, alert: bool = False) -> list[float]:
+        """Count a send now; `done(entry)` moves it to when the answer came (the
+        server saw it in between), so a slow request never makes us early."""
+        entry = [self._clock(), float(alert)]
+        self._sent.append(entry)
+        return entry
+
+    def done(self, entry: list[float]) -> None:
+        entry[0] = max(entry[0], self._clock())
 
 
 class Lanes:
@@ -73,6 +89,7 @@ class Lanes:
         self._chats: OrderedDict[Any, Window] = OrderedDict()
         self._max_chats = max_chats
         self._lock = asyncio.Lock()
+        self.reply_waits: list[float] = []  # seconds replies waited for a slot (last 1000)
 
     def _window(self, chat: Any) -> Window | None:
         if chat is None:
@@ -89,17 +106,25 @@ class Lanes:
         self._chats.move_to_end(chat)
         return w
 
-    async def acquire(self, chat: Any, priority: bool) -> None:
-        """Wait until a send to `chat` fits every window, then count it."""
+    async def acquire(self, chat: Any, priority: bool) -> list[tuple[Window, list[float]]]:
+        """Wait until a send to `chat` fits every window, then count it; pass the
+        result to `release` when the request is answered."""
+        t0 = time.monotonic()
         while True:
             async with self._lock:
                 windows = [w for w in (self.overall, self._window(chat)) if w is not None]
                 wait = max(w.wait_for(priority) for w in windows)
                 if wait <= 0:
-                    for w in windows:
-                        w.take()
-                    return
+                    if priority:
+                        self.reply_waits.append(time.monotonic() - t0)
+                        del self.reply_waits[:-1000]
+                    return [(w, w.take(alert=not priority)) for w in windows]
             await asyncio.sleep(min(wait, 1.0) if priority else wait)
+
+    @staticmethod
+    def release(slots: list[tuple[Window, list[float]]]) -> None:
+        for w, entry in slots:
+            w.done(entry)
 
     def penalize(self, chat: Any, seconds: float) -> None:
         """A 429 came back: nobody sends to `chat` (or at all, for a global one) for
@@ -111,12 +136,13 @@ class Lanes:
 
 def telegram_lanes(margin: float = 1.1, scale: float = 1.0) -> Lanes:
     """Telegram's published limits, with slots reserved for replies: a private chat
-    gets alerts at 2 per 3.3 s (digests carry many alerts each) and a reply always
-    finds a free slot at a person's pace. `scale` shrinks every window (tests of
+    gets one alert message per 3.3 s (a digest carries up to 200 alerts) and two
+    reply slots, so a person typing a command every couple of seconds never waits.
+    `scale` shrinks every window (tests of
     flows that are not about pacing; a fake with limits scaled the same way)."""
     k = margin * scale
     return Lanes(overall=Limit(30, 1.0 * k, reserve=6),
-                 chat=Limit(3, 3.0 * k, reserve=1),
+                 chat=Limit(3, 3.0 * k, reserve=2),
                  group=Limit(20, 60.0 * k, reserve=4))
 
 
@@ -148,7 +174,7 @@ class FloodLimiter(BaseRateLimiter[str]):
         chat = data.get("chat_id")
         priority = rate_limit_args != ALERT
         for attempt in range(2):
-            await self.lanes.acquire(chat, priority)
+            slots = await self.lanes.acquire(chat, priority)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as e:
@@ -157,4 +183,6 @@ class FloodLimiter(BaseRateLimiter[str]):
                 self.lanes.penalize(chat, secs)
                 if not priority or attempt or secs > self.reply_retry_max:
                     raise
+            finally:
+                self.lanes.release(slots)
         raise AssertionError("unreachable")  # pragma: no cover

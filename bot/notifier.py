@@ -57,6 +57,7 @@ from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage, 
 log = logging.getLogger("sentitrade.notifier")
 SKIPPED = "skipped"  # filtered out by the user's alert preferences
 MAX_PERMANENT_ATTEMPTS = 5
+FETCH = 200  # pending rows read per pass and chat: at most this many alerts per digest
 __all__ = ["IN_FLIGHT", "MAX_UNKNOWN_RESENDS", "Destination", "Notifier", "PermanentError",
            "RetryLater", "Sink", "mask", "outcome_unknown", "unknown_outcomes"]
 
@@ -184,14 +185,39 @@ class Notifier:
                                          if getattr(sink, "ready", True)))
         return sum(results)
 
-    def _pending(self, dest: Destination, limit: int) -> list[Row]:
+    def _backlog(self, dest: Destination, head: int, cap: int) -> int:
+        """Pending rows of `dest` from outbox id `head` on, counted up to cap + 1 (an
+        index range from the head: bounded by the backlog, not the history)."""
+        with self.api.sessions() as s:
+            sub = (select(OutboxDelivery.id)
+                   .where(col(OutboxDelivery.outbox_id) >= head,
+                          OutboxDelivery.destination == dest.key,
+                          OutboxDelivery.state == DeliveryState.PENDING)
+                   .limit(cap + 1).subquery())
+            return int(s.exec(select(func.count()).select_from(sub)).one())
+
+    def _pending(self, dest: Destination, limit: int) -> list[tuple[int, int, str, bool]]:
+        """(delivery id, outbox id, kind, due) of the first pending rows: columns only,
+        no payloads (this runs before every send, on the event loop)."""
+        now = utcnow()
+        with self.api.sessions() as s:
+            rows = s.exec(select(OutboxDelivery.id, OutboxDelivery.outbox_id,
+                                 OutboxMessage.kind, OutboxDelivery.next_attempt_at)
+                          .join(OutboxMessage,
+                                col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
+                          .where(OutboxDelivery.destination == dest.key,
+                                 OutboxDelivery.state == DeliveryState.PENDING)
+                          .order_by(col(OutboxDelivery.outbox_id)).limit(limit)).all()
+        return [(i or 0, o, k, t <= now) for i, o, k, t in rows]
+
+    def _load(self, ids: Sequence[int]) -> list[Row]:
         with self.api.sessions() as s:
             return list(s.exec(select(OutboxDelivery, OutboxMessage)
                                .join(OutboxMessage,
                                      col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
-                               .where(OutboxDelivery.destination == dest.key,
+                               .where(col(OutboxDelivery.id).in_(list(ids)),
                                       OutboxDelivery.state == DeliveryState.PENDING)
-                               .order_by(col(OutboxDelivery.outbox_id)).limit(limit)).all())
+                               .order_by(col(OutboxDelivery.outbox_id))).all())
 
     async def _drain_dest(self, sink: Sink, dest: Destination, limit: int = 1000) -> int:
         lock = self._dest_locks.setdefault(dest.key, asyncio.Lock())
@@ -201,16 +227,18 @@ class Notifier:
         loop = asyncio.get_running_loop()
         async with lock:
             while sent < limit:
-                rows = self._pending(dest, max(200, self.policy.cfg.queue_max * 4))
+                rows = self._pending(dest, FETCH)
                 if not rows:
                     return sent
-                now = utcnow()
-                group = self.policy.pick(dest.key, [
-                    Pending(d.id or 0, m.kind, d.next_attempt_at <= now) for d, m in rows],
-                    loop.time(), flush=self._flush)
+                total = (self._backlog(dest, rows[0][1], self.policy.cfg.queue_max)
+                         if len(rows) == FETCH else len(rows))
+                group = self.policy.pick(dest.key, [Pending(i, k, due) for i, _o, k, due in rows],
+                                         loop.time(), flush=self._flush, backlog=total)
                 if group is None:
                     return sent
-                chosen = [r for r in rows if (r[0].id or 0) in group.ids]
+                chosen = self._load(group.ids)
+                if not chosen:
+                    return sent
                 if not await self._deliver(sink, dest, chosen, group.silent):
                     return sent
                 self.policy.forget(group.ids)
@@ -412,11 +440,14 @@ class Notifier:
             log.info("%d alert(s) still queued: they are sent at the next start", left)
         return left
 
-    def pending(self) -> int:
-        """Deliveries not yet sent (tests and /status use it)."""
+    def pending(self, destination: str | None = None) -> int:
+        """Deliveries not yet sent, of one destination or all (tests, the bench)."""
+        q = (select(func.count()).select_from(OutboxDelivery)
+             .where(OutboxDelivery.state == DeliveryState.PENDING))
+        if destination is not None:
+            q = q.where(OutboxDelivery.destination == destination)
         with self.api.sessions() as s:
-            return int(s.exec(select(func.count()).select_from(OutboxDelivery)
-                              .where(OutboxDelivery.state == DeliveryState.PENDING)).one())
+            return int(s.exec(q).one())
 
     async def wait_idle(self, timeout: float = 10.0, since: datetime | None = None) -> bool:
         """Wait until every planned delivery is sent (bounded); True when idle."""
