@@ -20,7 +20,9 @@ refused, flood control, a refusal) are retried as before.
 
 Replies first, digests: transports pace alerts below replies (bot.flood), and what is
 pending together for one chat goes out as one message (bot.digest), each row of it
-still marked delivered exactly once with the message's id.
+still marked delivered exactly once with the message's id. The reads and marks around
+each send run in a worker thread: a slow commit (an fsync on a busy disk) must not
+hold up the event loop that answers commands.
 """
 
 from __future__ import annotations
@@ -227,16 +229,17 @@ class Notifier:
         loop = asyncio.get_running_loop()
         async with lock:
             while sent < limit:
-                rows = self._pending(dest, FETCH)
+                rows = await asyncio.to_thread(self._pending, dest, FETCH)
                 if not rows:
                     return sent
-                total = (self._backlog(dest, rows[0][1], self.policy.cfg.queue_max)
+                total = (await asyncio.to_thread(self._backlog, dest, rows[0][1],
+                                                 self.policy.cfg.queue_max)
                          if len(rows) == FETCH else len(rows))
                 group = self.policy.pick(dest.key, [Pending(i, k, due) for i, _o, k, due in rows],
                                          loop.time(), flush=self._flush, backlog=total)
                 if group is None:
                     return sent
-                chosen = self._load(group.ids)
+                chosen = await asyncio.to_thread(self._load, group.ids)
                 if not chosen:
                     return sent
                 if not await self._deliver(sink, dest, chosen, group.silent):
@@ -283,8 +286,9 @@ class Notifier:
             self._give_up_unknown(ds, ds[0].last_error or "", unknown, attempts)
             return True  # not resent: the chat may already have it; move on
         while True:
-            self._mark(ds, last_error=tagged(f"{IN_FLIGHT} since {utcnow().isoformat()}",
-                                              unknown))
+            await asyncio.to_thread(  # committed before the send; off the event loop
+                self._mark, ds, last_error=tagged(f"{IN_FLIGHT} since {utcnow().isoformat()}",
+                                                  unknown))
             try:
                 ref = await (sink.send(dest, reply, silent=True)  # type: ignore[call-arg]
                              if silent else sink.send(dest, reply))
@@ -310,8 +314,9 @@ class Notifier:
                         return True
                 self._failure(ds, tagged(error, unknown), attempts, permanent=False)
                 return False
-            self._mark(ds, state=DeliveryState.DELIVERED, external_ref=str(ref)[:128],
-                       delivered_at=utcnow(), attempts=attempts, last_error=None)
+            await asyncio.to_thread(self._mark, ds, state=DeliveryState.DELIVERED,
+                                    external_ref=str(ref)[:128], delivered_at=utcnow(),
+                                    attempts=attempts, last_error=None)
             self.stats.delivered += len(ds)
             self.stats.messages += 1
             self.stats.digests += len(ds) > 1
