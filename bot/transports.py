@@ -117,7 +117,7 @@ class ChatServices:
     async def _connect(self, sink: Any) -> None:
         """Start `sink`, retrying with capped backoff until it works or we stop."""
         name = getattr(sink, "transport", type(sink).__name__)
-        delay = 1.0
+        delay, told = 1.0, ""
         while True:
             try:
                 await asyncio.wait_for(sink.start(), self.start_timeout)
@@ -127,6 +127,9 @@ class ChatServices:
                 why = (f"{name}: no answer within {self.start_timeout:.0f}s (API down or slow)"
                        if isinstance(e, TimeoutError) else describe(e, name))
                 log.error("%s; retrying in %.0fs", why, delay)
+                if why != told:  # the admins hear it on the other transports, once
+                    told = why
+                    self._tell_admins(name, why)
                 try:
                     await asyncio.wait_for(sink.stop(), self.stop_timeout)
                 except Exception as e2:  # a half-started client: nothing more to do
@@ -138,6 +141,19 @@ class ChatServices:
             if delay > 1.0:
                 log.info("%s connected", name)
             return
+
+    def _tell_admins(self, name: str, why: str) -> None:
+        """An error alert in the outbox: routed to admins (bot.notifier), so a
+        transport that cannot connect is reported on the ones that can."""
+        from engine.events import JobFailed, record
+        from engine.storage.dbtypes import utcnow
+
+        try:
+            with self.api.sessions.begin() as s:
+                record(s, JobFailed(ts_event=utcnow(), job=f"{name} connection", error=why))
+            self.notifier.wake()
+        except Exception as e:  # the database is down too: the log line is all we have
+            log.warning("could not record the %s error: %s", name, mask(str(e)))
 
     async def start(self, drain: bool = True) -> None:
         """Connect every transport in the background (never raises for one that is

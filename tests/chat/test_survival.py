@@ -128,7 +128,7 @@ async def test_rejected_discord_token_never_stops_telegram(
     await dc.start()
     settings = make_settings(tmp_path, telegram={
         "token": tg.token, "base_url": tg.base_url,
-        "allowed_users": {str(TRADER): "trader"}}, discord={
+        "allowed_users": {str(TRADER): "admin", "222": "viewer"}}, discord={
         "token": "WRONG.discord.secret", "api_base": dc.rest_base,
         "guild_id": dc.guild_id, "channel_id": dc.channel_id})
     engine = FakeEngine(settings)
@@ -139,7 +139,13 @@ async def test_rejected_discord_token_never_stops_telegram(
         await _wait(lambda: any("discord: the token was rejected" in r.getMessage()
                                 for r in caplog.records))
         await tg.push_text(TRADER, "/version")
-        await tg.wait_for(lambda: tg.sent_to(TRADER))
+        await tg.wait_for(lambda: any("sentitrade" in m.text for m in tg.sent_to(TRADER)))
+        # the admin hears about Discord on Telegram, once; the viewer does not
+        await tg.wait_for(lambda: any("discord: the token was rejected" in m.text
+                                      for m in tg.sent_to(TRADER)))
+        await asyncio.sleep(1.5)  # more failed tries: no more messages about it
+        assert sum("discord" in m.text for m in tg.sent_to(TRADER)) == 1
+        assert tg.sent_to(222) == []
     finally:
         await services.stop()
         await tg.stop()
