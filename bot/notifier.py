@@ -10,13 +10,9 @@ exponential backoff and never dropped; flood-control waits (429 retry_after) are
 honoured exactly. `external_ref` keeps the sent message id so a proposal message can be
 edited when someone decides.
 
-Lost responses (at-most-once beyond one resend). Telegram has no idempotency key: a
-send whose response is lost (read timeout, dropped connection, a crash mid-send) may or
-may not have reached the chat. The row is marked in flight (committed) before each send;
-a send with an unknown outcome is resent at most `MAX_UNKNOWN_RESENDS` times (one), then
-the row is marked failed with the reason instead of being sent again, so a chat sees a
-message at most twice, never five times. Errors that prove nothing was sent (connection
-refused, flood control, a refusal) are retried as before.
+Lost responses: the row is marked in flight (committed) before each send; a send whose
+answer was lost is resent at most `MAX_UNKNOWN_RESENDS` times (one), then failed with
+the reason (bot.outcomes), so a chat sees a message at most twice, never five times.
 
 Replies first, digests: transports pace alerts below replies (bot.flood), and what is
 pending together for one chat goes out as one message (bot.digest), each row of it
@@ -35,7 +31,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
 from bot.digest import Pending, Policy
@@ -49,31 +44,19 @@ from bot.outcomes import (
     tagged,
     unknown_outcomes,
 )
+from bot.planner import Destination, plan_deliveries
 from commands.alerts import format_alert, format_digest
 from commands.reply import Reply
 from engine.service.api import TradingAPI
 from engine.storage.config import NotifySettings
 from engine.storage.dbtypes import utcnow
-from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage, Proposal, User
+from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage, Proposal
 
 log = logging.getLogger("sentitrade.notifier")
-SKIPPED = "skipped"  # filtered out by the user's alert preferences
 MAX_PERMANENT_ATTEMPTS = 5
 FETCH = 200  # pending rows read per pass and chat: at most this many alerts per digest
 __all__ = ["IN_FLIGHT", "MAX_UNKNOWN_RESENDS", "Destination", "Notifier", "PermanentError",
            "RetryLater", "Sink", "mask", "outcome_unknown", "unknown_outcomes"]
-
-
-@dataclass(frozen=True, slots=True)
-class Destination:
-    """One chat: `key` is stored in OutboxDelivery.destination; `user` = (transport,
-    user id) whose alert preferences apply (None for group chats: everything);
-    `admin`: the chat of an admin (job errors go to admins only)."""
-
-    key: str
-    chat: str
-    user: tuple[str, str] | None = None
-    admin: bool = False
 
 
 class Sink(Protocol):
@@ -138,47 +121,10 @@ class Notifier:
     def _routes(self) -> list[tuple[Sink, Destination]]:
         return [(s, d) for s in self.sinks for d in s.destinations()]
 
-    def _wants_error(self, dest: Destination, has_admin_chat: bool) -> bool:
-        """Job errors go to admins' chats; a shared room only when no admin has one."""
-        return dest.admin or (dest.user is None and not has_admin_chat)
-
     def plan(self) -> int:
         """Create the missing delivery rows; returns how many were created."""
-        created = 0
-        since = utcnow() - self.max_age
-        routes = self._routes()
-        has_admin = any(d.admin for _s, d in routes)
-        with self.api.sessions() as s:
-            for _sink, dest in routes:
-                last = s.exec(select(func.max(OutboxDelivery.outbox_id))
-                              .where(OutboxDelivery.destination == dest.key)).one()
-                q = select(OutboxMessage).where(col(OutboxMessage.created_at) >= since)
-                if last is not None:
-                    q = q.where(col(OutboxMessage.id) > last)
-                msgs = list(s.exec(q.order_by(col(OutboxMessage.id)).limit(1000)).all())
-                if not msgs:
-                    continue
-                enabled, types = True, []
-                if dest.user is not None:
-                    u = s.exec(select(User).where(User.transport == dest.user[0],
-                                                  User.external_id == dest.user[1])).first()
-                    if u is not None:
-                        enabled, types = u.alerts_enabled, list(u.alert_types)
-                for m in msgs:
-                    wanted = (enabled and (not types or m.kind in types)
-                              and self.policy.mode(dest.key, m.kind) != "off")
-                    if wanted and m.kind == "error":
-                        wanted = (self._wants_error(dest, has_admin) and not
-                                  self.policy.repeated_error(dest.key,
-                                                             str(m.payload.get("text", ""))))
-                    s.add(OutboxDelivery(outbox_id=m.id or 0, destination=dest.key,
-                                         state=DeliveryState.PENDING if wanted else SKIPPED))
-                try:
-                    s.commit()
-                    created += len(msgs)
-                except IntegrityError:  # another notifier planned them first
-                    s.rollback()
-        return created
+        return plan_deliveries(self.api.sessions, [d for _s, d in self._routes()],
+                               self.policy, self.max_age)
 
     # ------------------------------------------------------------ drain
     async def drain_once(self) -> int:
