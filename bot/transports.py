@@ -104,7 +104,7 @@ class ChatServices:
     sinks: list[Any]
     notifier: Notifier
     signer: CallbackSigner
-    drain_on_stop: float = 3.0
+    drain_on_stop: float = 2.0
     start_timeout: float = 60.0
     stop_timeout: float = 1.5
     retry_cap: float = 300.0
@@ -182,11 +182,14 @@ class ChatServices:
                 await t
         self._tasks.clear()
         await self.notifier.stop(self.drain_on_stop)
-        for s in reversed(self._started):
+
+        async def stop_one(s: Any) -> None:
             try:
                 await asyncio.wait_for(s.stop(), self.stop_timeout)
             except Exception as e:
                 log.warning("stopping %s: %s", type(s).__name__, describe(e, s.transport))
+
+        await asyncio.gather(*(stop_one(s) for s in self._started))  # together: bounded
         self._started.clear()
 
 

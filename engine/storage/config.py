@@ -259,7 +259,7 @@ class NotifySettings(BaseModel):
     timezone: str = Field(default="UTC", description="time zone of quiet_hours")
     error_repeat_minutes: int = Field(default=60, ge=0, le=10_080, description=(
         "an error alert repeating the same text within this is not sent again"))
-    drain_on_stop_seconds: float = Field(default=3.0, ge=0, le=30, description=(
+    drain_on_stop_seconds: float = Field(default=2.0, ge=0, le=30, description=(
         "at shutdown, time spent sending what is queued (the rest is sent at next start)"))
 
     @field_validator("timezone")
