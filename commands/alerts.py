@@ -100,9 +100,18 @@ def _digest_line(kind: str, payload: dict[str, Any], proposal: Proposal | None) 
     return first
 
 
+_NOUNS = {"proposal": ("proposal", "proposals"), "fill": ("fill", "fills"),
+          "proposal_decided": ("decision", "decisions"),
+          "order_canceled": ("canceled order", "canceled orders"),
+          "order_failed": ("failed order", "failed orders"),
+          "breaker_tripped": ("breaker trip", "breaker trips"),
+          "breaker_cleared": ("breaker cleared", "breakers cleared"),
+          "daily_summary": ("daily summary", "daily summaries"), "error": ("error", "errors")}
+
+
 def _plural(n: int, kind: str) -> str:
-    word = kind.replace("_", " ")
-    return f"{n} {word}" + ("" if n == 1 or word.endswith("s") else "s")
+    one, many = _NOUNS.get(kind, (kind.replace("_", " "), kind.replace("_", " ")))
+    return f"{n} {one if n == 1 else many}"
 
 
 def format_digest(items: list[DigestItem], max_rows: int, max_chars: int) -> Reply:
