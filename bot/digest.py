@@ -62,8 +62,7 @@ class Policy:
         self._errors: OrderedDict[tuple[str, str], float] = OrderedDict()
 
     def mode(self, dest: str, kind: str) -> Mode:
-        chat = self.cfg.chats.get(dest, {})
-        return chat.get(kind) or self.cfg.types.get(kind) or "on"
+        return self.cfg.mode(dest, kind)
 
     def quiet(self, now: datetime | None = None) -> bool:
         """Inside quiet hours (a window may wrap midnight, e.g. 22:00-07:00)."""

@@ -262,6 +262,10 @@ class NotifySettings(BaseModel):
     drain_on_stop_seconds: float = Field(default=2.0, ge=0, le=30, description=(
         "at shutdown, time spent sending what is queued (the rest is sent at next start)"))
 
+    def mode(self, chat: str, kind: str) -> Literal["on", "silent", "off", "digest"]:
+        """The mode of alert type `kind` in `chat` ("telegram:<id>", ...)."""
+        return self.chats.get(chat, {}).get(kind) or self.types.get(kind) or "on"
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:

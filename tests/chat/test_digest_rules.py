@@ -54,3 +54,20 @@ def test_format_digest_stays_in_limits_and_counts_everything() -> None:
     assert len(r.text) <= 2000 and r.text.startswith("300 alerts #1–#300: 300 fills")
     shown = r.text.count("\n• ")
     assert f"…and {300 - shown} more" in r.text and r.buttons == ()
+
+
+async def test_notify_command_shows_this_chats_modes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from commands.alerts import NotifyCmd
+    from commands.base import Ctx, Identity
+    from tests.chat.fake_api import FakeEngine, make_settings
+
+    settings = make_settings(tmp_path, notify={
+        "quiet_hours": "22:00-07:00", "types": {"fill": "digest"},
+        "chats": {"telegram:111": {"error": "off"}}})
+    ctx = Ctx(api=FakeEngine(settings), user=Identity("telegram", "111", "alice", "viewer"),
+              chat_id="111")
+    text = (await NotifyCmd().handle(ctx, [])).text
+    assert "Alerts in telegram:111:" in text and "  fill: digest" in text
+    assert "  error: off" in text and "  proposal: on" in text
+    assert "quiet hours: 22:00-07:00 UTC" in text
+    assert (await NotifyCmd().handle(ctx, ["x"])).ok is False
