@@ -219,3 +219,39 @@ async def test_discord_burst_is_one_message_within_five_rows(tmp_path: Path) -> 
         await n.stop()
         await dc.stop()
         await fake.stop()
+
+
+async def test_discord_answers_first_within_the_channel_bucket(tmp_path: Path) -> None:
+    """Alerts paced by Discord's per-route bucket on channel messages (5 per 2 s here,
+    announced in headers): a slash command's answer is an interaction response, another
+    route, so it never waits behind them; no 429, alerts in order."""
+    import time
+
+    fake = FakeDiscord()
+    fake.channel_bucket = (5, 2.0)
+    await fake.start()
+    settings = make_settings(tmp_path, discord={
+        "token": fake.token, "api_base": fake.rest_base, "guild_id": fake.guild_id,
+        "channel_id": fake.channel_id, "allowed_users": {str(TRADER): "trader"}})
+    engine = FakeEngine(settings, propose_on_start=False)
+    dc = DiscordTransport(settings, engine, SIGNER, ready_timeout=15)
+    n = Notifier(engine, [dc], poll_interval=0.02,
+                 policy=Policy(_notify(digest_window_seconds=0, queue_max=1000)))
+    await dc.start()
+    try:
+        for i in range(12):
+            engine.alert("fill", {"symbol": "BTC/USDT", "side": "buy", "amount": "1",
+                                  "price": str(100 + i), "fee": "0.1"})
+        await n.start()
+        await fake.wait_for(lambda: len(fake.in_channel()) >= 5)
+        t0 = time.perf_counter()
+        fi = await fake.slash(TRADER, "version")
+        await fake.wait_for(lambda: fi.callbacks)
+        assert time.perf_counter() - t0 < 1.0 and len(fake.in_channel()) < 12
+        assert await n.wait_idle(timeout=15)
+        prices = [m.content.split("@ ")[1].split(".")[0] for m in fake.in_channel()]
+        assert prices == [str(100 + i) for i in range(12)] and fake.rejections_429 == 0
+    finally:
+        await n.stop()
+        await dc.stop()
+        await fake.stop()
