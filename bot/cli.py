@@ -7,6 +7,7 @@ with the package that owns it; this file only registers them.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import sys
@@ -222,8 +223,8 @@ def run(
         run_service(settings, attach=_chat_attachment(settings, sys.stdin.isatty()))
     except SentitradeError as e:
         fail(str(e))
-    except KeyboardInterrupt:  # Ctrl-C (or /quit) during a replay: stopped cleanly
-        console.print("stopped")
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM or /quit during
+        console.print("stopped")  # a replay: the service cleaned up on the way out
 
 
 def _print_demo_summary(summary: Any) -> None:

@@ -196,13 +196,17 @@ class ChatServices:
 def _stop_on_sigterm() -> None:
     """SIGTERM stops the service as Ctrl-C does, also where nothing else handles it (a
     replay runs without the service's signal handlers; the default would kill the
-    process without draining alerts or closing the engine)."""
+    process without draining alerts or closing the engine): the task that started the
+    chat (the service's) is cancelled, so its cleanup runs."""
     import signal
 
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return  # the service (or the embedding program) handles it
+    main = asyncio.current_task()
+    if main is None:
+        return
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, _stop_service)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main.cancel)
 
 
 def _stop_service() -> None:

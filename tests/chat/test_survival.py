@@ -202,7 +202,7 @@ SERVICE = textwrap.dedent("""
 
     try:
         asyncio.run(main())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         sys.exit(0)
 """)
 
