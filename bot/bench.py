@@ -10,9 +10,10 @@ transport's floor). CPU per round trip (process time, the in-process fake includ
 is reported too: on a shared machine wall-clock percentiles mostly measure the other
 tenants, and the load average is printed with the figures for that reason.
 
-The transport runs with its production flood limiter. Telegram allows about one
-message per second per chat, so the /status requests rotate over 20 users (each chat
-sees one every ~1.5 s) and the numbers are our latency, not Telegram's pacing.
+The transport runs with its production flood limiter and the fake enforces Telegram's
+limits (429 + retry_after). The /status requests rotate over 20 users (each chat sees
+one every few seconds: a person's pace). Under load (`bot.bench_load`): /status while
+500 alerts are queued for each chat asking, and a 1,000-alert burst as digests.
 
 The fake Bot API lives in tests/fakes/telegram_server.py: it is importable from a
 source checkout (the repository root is added to sys.path when it holds it). An
@@ -242,7 +243,8 @@ async def _bench(n_status: int = 200, n_press: int = 30, warmup: int = 20,
 
 
 def cli(json_out: bool = typer.Option(False, "--json", help="machine-readable JSON")) -> None:
-    """Chat latency: /status round trip and approval press -> order + edit (paper)."""
+    """Chat under Telegram's limits: /status (also with 500 alerts queued), a 1,000-alert
+    burst, approve press -> order + edit (paper)."""
     res = asyncio.run(_bench())
     if json_out:
         print(json.dumps(res))
