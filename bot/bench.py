@@ -10,9 +10,10 @@ transport's floor). CPU per round trip (process time, the in-process fake includ
 is reported too: on a shared machine wall-clock percentiles mostly measure the other
 tenants, and the load average is printed with the figures for that reason.
 
-The transport runs with its production flood limiter. Telegram allows about one
-message per second per chat, so the /status requests rotate over 20 users (each chat
-sees one every ~1.5 s) and the numbers are our latency, not Telegram's pacing.
+The transport runs with its production flood limiter and the fake enforces Telegram's
+limits (429 + retry_after). The /status requests rotate over 20 users (each chat sees
+one every few seconds: a person's pace). Under load (`bot.bench_load`): /status while
+500 alerts are queued for each chat asking, and a 1,000-alert burst as digests.
 
 The fake Bot API lives in tests/fakes/telegram_server.py: it is importable from a
 source checkout (the repository root is added to sys.path when it holds it). An
@@ -38,7 +39,10 @@ from typing import Any
 import httpx
 import typer
 
+from bot import bench_load
+
 USERS = [str(1000 + i) for i in range(20)]
+BURST_CHAT = 5000
 OPEN_POSITIONS = 20
 
 
@@ -90,7 +94,8 @@ def _propose(eng: Any, amount: str = "0.001") -> int:
 
 
 async def _bench(n_status: int = 200, n_press: int = 30, warmup: int = 20,
-                 pause: float = 0.02) -> dict[str, Any]:
+                 pause: float = 0.05, n_queued: int = 100, queued: int = 500,
+                 n_burst: int = 1000) -> dict[str, Any]:
     from bot.telegram import TelegramTransport
     from commands import dispatch
     from commands.alerts import proposal_reply
@@ -102,7 +107,8 @@ async def _bench(n_status: int = 200, n_press: int = 30, warmup: int = 20,
     from engine.storage.db import SessionFactory, make_engine
     from engine.storage.migrate import upgrade
 
-    fake = _fake_module().FakeTelegram()
+    fake_mod = _fake_module()
+    fake = fake_mod.FakeTelegram(limits=fake_mod.Limits())  # Telegram's real limits
     await fake.start()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -157,7 +163,8 @@ async def _bench(n_status: int = 200, n_press: int = 30, warmup: int = 20,
             async with httpx.AsyncClient() as raw:
                 for i in range(n_status + warmup):
                     t0 = time.perf_counter()
-                    r = await raw.post(send_url, data={"chat_id": "-1", "text": "ref"})
+                    r = await raw.post(send_url, data={"chat_id": str(10**9 + i),
+                                                       "text": "ref"})
                     dt = (time.perf_counter() - t0) * 1000
                     r.raise_for_status()
                     await asyncio.sleep(pause)
@@ -171,6 +178,20 @@ async def _bench(n_status: int = 200, n_press: int = 30, warmup: int = 20,
                         status.append(st)
             last = fake.sent_to(int(USERS[(n_status + warmup - 1 + 10) % len(USERS)]))[-1]
             assert f"Open positions: {OPEN_POSITIONS}" in last.text, last.text
+
+            async def status_reply(chat: int, text: str) -> float:
+                """Round trip to the /status answer (alerts arrive in the chat too)."""
+                def answers() -> int:
+                    return sum("Open positions" in m.text for m in fake.sent_to(chat))
+                n = answers()
+                t0 = time.perf_counter()
+                await fake.push_text(chat, text)
+                await fake.wait_for(lambda: answers() > n, timeout=10)
+                return (time.perf_counter() - t0) * 1000
+
+            load = await bench_load.queued_status(fake, eng, tg, USERS[:10], queued,
+                                                  n_queued, pause * 5, status_reply)
+            burst = await bench_load.burst(fake, eng, tg, BURST_CHAT, n_burst)
 
             # proposals first; a person reads for a while before tapping (Telegram paces
             # each chat to ~1 message/s, and the edit must not wait for that)
@@ -201,6 +222,7 @@ async def _bench(n_status: int = 200, n_press: int = 30, warmup: int = 20,
             eng.sessions.engine.dispose()
 
     ref = statistics.median(http)
+    queued_ms = load.pop("times")
     return {"engine": "engine.service.engine.Engine (paper, SQLite)",
             "reference_http_ms": _summary(http, what="bare HTTP POST to the fake Bot API"),
             "status_command_ms": _summary(direct, open_positions=OPEN_POSITIONS),
@@ -212,13 +234,17 @@ async def _bench(n_status: int = 200, n_press: int = 30, warmup: int = 20,
                 status, open_positions=OPEN_POSITIONS, target_p99=50,
                 ratio_p50=round(statistics.median(status) / ref, 1),
                 cpu_p50=round(statistics.median(cpu["/status"][warmup:]), 2)),
+            "status_with_alerts_queued_ms": _summary(queued_ms, target_p99=100, **load),
+            "burst": burst,
+            "flood_429s": fake.rejections_429, "flood_violations": fake.violations,
             "approve_to_edit_ms": _summary(press, target_p99=200),
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "cpus": os.cpu_count()}
 
 
 def cli(json_out: bool = typer.Option(False, "--json", help="machine-readable JSON")) -> None:
-    """Chat latency: /status round trip and approval press -> order + edit (paper)."""
+    """Chat under Telegram's limits: /status (also with 500 alerts queued), a 1,000-alert
+    burst, approve press -> order + edit (paper)."""
     res = asyncio.run(_bench())
     if json_out:
         print(json.dumps(res))
@@ -235,5 +261,16 @@ def cli(json_out: bool = typer.Option(False, "--json", help="machine-readable JS
           f"({v['ratio_p50']}x reference; CPU {v['cpu_p50']} ms)")
     print(f"/status round trip via fake Bot API: p50 {s['p50']} ms, p99 {s['p99']} ms "
           f"({s['ratio_p50']}x reference; CPU {s['cpu_p50']} ms; target p99 < 50 ms)")
+    q, b = res["status_with_alerts_queued_ms"], res["burst"]
+    print(f"/status with {q['queued_per_chat']} alerts queued per chat ({q['chats']} chats, "
+          f"{q['alerts_sent_meanwhile']} alerts sent meanwhile, {q['pending_after']} still "
+          f"queued): p50 {q['p50']} ms, p99 {q['p99']} ms (target p99 < 100 ms); slowest "
+          f"{q['slowest_ms']} ms, of which waiting for a send slot at most "
+          f"{q['reply_slot_wait_max_ms']} ms")
+    print(f"burst of {b['alerts']} alerts to one chat: delivered in {b['seconds']} s as "
+          f"{b['messages']} messages (digests), in order: {b['in_order']}, all accounted: "
+          f"{b['all_accounted']}, undelivered {b['undelivered']}")
+    print(f"flood control: {res['flood_429s']} answers 429 from the fake Bot API "
+          f"(Telegram's limits on), {res['flood_violations']} sends during a penalty")
     print(f"approve press -> order placed + message edited: p50 {a['p50']} ms, "
           f"p99 {a['p99']} ms (target < 200 ms)")

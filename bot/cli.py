@@ -7,6 +7,7 @@ with the package that owns it; this file only registers them.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import sys
@@ -172,11 +173,14 @@ def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
     from bot.transports import build
 
     def attach(api: Any) -> Any:
-        chat = build(settings, api, console=console_repl)
-        if settings.api.enabled:  # the web API and dashboard beside the chat
+        # the engine's settings hold the secrets `serve` loaded from the vault after
+        # this factory was made (a token stored with `config set-secret` only lives there)
+        live = getattr(api, "settings", settings)
+        chat = build(live, api, console=console_repl)
+        if live.api.enabled:  # the web API and dashboard beside the chat
             from web.server import with_api
 
-            return with_api(chat, api, settings)
+            return with_api(chat, api, live)
         return chat
 
     return attach
@@ -233,6 +237,8 @@ def run(
         run_service(settings, attach=_chat_attachment(settings, sys.stdin.isatty()))
     except SentitradeError as e:
         fail(str(e))
+    except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM or /quit during
+        console.print("stopped")  # a replay: the service cleaned up on the way out
 
 
 def _print_demo_summary(summary: Any) -> None:

@@ -8,7 +8,9 @@ can type here owns the process). Used by `make demo` as the default transport.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 from collections.abc import Callable
 from typing import TextIO
 
@@ -37,11 +39,13 @@ class ConsoleTransport:
         self._choices: list[str] = []
         self._sent = 0
         self.notifier: Notifier | None = None
+        self.on_quit: Callable[[], None] | None = None
+        self.ready = True
         self._task: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------- sink
     def destinations(self) -> list[Destination]:
-        return [Destination("console", "console", ("console", "local"))]
+        return [Destination("console", "console", ("console", "local"), admin=True)]
 
     def _show(self, reply: Reply) -> None:
         if reply.buttons:
@@ -56,7 +60,7 @@ class ConsoleTransport:
                            f"{len(reply.document.data)} bytes)\n")
         self.out.flush()
 
-    async def send(self, dest: Destination, reply: Reply) -> str:
+    async def send(self, dest: Destination, reply: Reply, silent: bool = False) -> str:
         self._sent += 1
         self.out.write("\n* ")
         self._show(reply)
@@ -87,14 +91,39 @@ class ConsoleTransport:
         ctx = Ctx(api=self.api, user=CONSOLE_USER, chat_id="console")
         return await dispatch(ctx, name, args)
 
+    async def _read(self) -> str:
+        """One line from a daemon thread: a pending read never keeps the process alive
+        after Ctrl-C (asyncio.to_thread's pool thread did, until Enter was pressed)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[str] = loop.create_future()
+
+        def read() -> None:
+            try:
+                line = self._readline()
+            except Exception:  # stdin closed
+                line = ""
+            def deliver() -> None:
+                if not fut.done():
+                    fut.set_result(line)
+
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+                loop.call_soon_threadsafe(deliver)
+
+        threading.Thread(target=read, name="sentitrade-stdin", daemon=True).start()
+        return await fut
+
     async def repl(self) -> None:
-        """Read lines until EOF or /quit."""
+        """Read lines until EOF or /quit (which calls `on_quit`: stop the service)."""
         self.out.write("sentitrade console: /help for commands, /quit to leave\n")
         while True:
             self.out.write("> ")
             self.out.flush()
-            line = await asyncio.to_thread(self._readline)
+            line = await self._read()
             if not line or line.strip() in ("/quit", "quit", "exit"):
+                if self.on_quit is not None and line:
+                    self.out.write("stopping the service...\n")
+                    self.out.flush()
+                    self.on_quit()
                 return
             reply = await self.handle_line(line)
             if reply is not None:

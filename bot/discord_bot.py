@@ -170,6 +170,8 @@ class DiscordTransport:
     the alert sink for `discord.channel_id`."""
 
     transport = "discord"
+    max_button_rows = 5  # Discord: 5 action rows per message
+    max_chars = 1900  # of 2000, leaving room for markdown escapes
 
     def __init__(self, settings: Settings, api: TradingAPI, signer: CallbackSigner,
                  on_decided: OnDecided | None = None, defer_after: float = 2.0,
@@ -192,6 +194,8 @@ class DiscordTransport:
         self._press_locks: dict[int, asyncio.Lock] = {}
         self._decided: OrderedDict[int, None] = OrderedDict()  # message ids showing a decision
         self._saved: tuple[str, yarl.URL] | None = None
+        self.ready = False  # the notifier holds this transport's alerts until True
+        self.notifier: Any = None  # set by transports.build: re-renders digests
 
     # ------------------------------------------------------------ lifecycle
     def _aim(self) -> None:
@@ -239,6 +243,7 @@ class DiscordTransport:
                                   f" within {self.ready_timeout:.0f}s"))
         if dc.channel_id is None:
             log.warning("discord.channel_id is not set: alerts are not pushed to Discord")
+        self.ready = True
 
     async def _run(self) -> None:
         try:
@@ -259,6 +264,7 @@ class DiscordTransport:
         await self.tree.sync(guild=guild)
 
     async def stop(self) -> None:
+        self.ready = False
         await self.client.close()
         if self._task is not None:
             self._task.cancel()
@@ -385,7 +391,12 @@ class DiscordTransport:
         if res.message is not None and res.decided_pid is None and mid in self._decided:
             res = replace(res, message=None)  # keep the decision shown; just say why
         if res.message is not None:
-            content, view = discord_markdown(res.message), self._view(res.message)
+            shown = res.message
+            notifier = getattr(self, "notifier", None)
+            if notifier is not None and self.settings.discord.channel_id:  # digest stays one
+                shown = notifier.digest_for(f"discord:{self.settings.discord.channel_id}",
+                                            str(mid)) or shown
+            content, view = discord_markdown(shown), self._view(shown)
             if deferred:
                 await interaction.edit_original_response(content=content, view=view)
             else:
@@ -423,10 +434,14 @@ class DiscordTransport:
         if not reply.buttons:
             return None
         view = discord.ui.View(timeout=None)
+        ids = list(dict.fromkeys(b.id for b in reply.buttons))  # one row per object
         for b in reply.buttons:
+            row = ids.index(b.id)
+            if row >= self.max_button_rows:
+                break
             view.add_item(ApprovalButton(discord.ui.Button(
                 label=b.label, style=_STYLES.get(b.action, discord.ButtonStyle.secondary),
-                custom_id=self.signer.sign(b.action, int(b.id)))))
+                custom_id=self.signer.sign(b.action, int(b.id)), row=row)))
         return view
 
     @staticmethod
@@ -440,15 +455,18 @@ class DiscordTransport:
         ch = self.settings.discord.channel_id
         return [Destination(f"discord:{ch}", str(ch), None)] if ch else []
 
-    async def send(self, dest: Destination, reply: Reply) -> str:
+    async def send(self, dest: Destination, reply: Reply, silent: bool = False) -> str:
+        if not self.ready:
+            raise RetryLater(1.0)
         channel = self.client.get_partial_messageable(int(dest.chat))
         view = self._view(reply)
         try:
             if view is not None:
                 msg = await channel.send(discord_markdown(reply), files=self._files(reply),
-                                         view=view)
+                                         view=view, silent=silent)
             else:
-                msg = await channel.send(discord_markdown(reply), files=self._files(reply))
+                msg = await channel.send(discord_markdown(reply), files=self._files(reply),
+                                         silent=silent)
             for part in reply.extra:
                 await channel.send(discord_markdown(Reply(part)))
         except discord.RateLimited as e:

@@ -10,13 +10,15 @@ exponential backoff and never dropped; flood-control waits (429 retry_after) are
 honoured exactly. `external_ref` keeps the sent message id so a proposal message can be
 edited when someone decides.
 
-Lost responses (at-most-once beyond one resend). Telegram has no idempotency key: a
-send whose response is lost (read timeout, dropped connection, a crash mid-send) may or
-may not have reached the chat. The row is marked in flight (committed) before each send;
-a send with an unknown outcome is resent at most `MAX_UNKNOWN_RESENDS` times (one), then
-the row is marked failed with the reason instead of being sent again, so a chat sees a
-message at most twice, never five times. Errors that prove nothing was sent (connection
-refused, flood control, a refusal) are retried as before.
+Lost responses: the row is marked in flight (committed) before each send; a send whose
+answer was lost is resent at most `MAX_UNKNOWN_RESENDS` times (one), then failed with
+the reason (bot.outcomes), so a chat sees a message at most twice, never five times.
+
+Replies first, digests: transports pace alerts below replies (bot.flood), and what is
+pending together for one chat goes out as one message (bot.digest), each row of it
+still marked delivered exactly once with the message's id. The reads and marks around
+each send run in a worker thread: a slow commit (an fsync on a busy disk) must not
+hold up the event loop that answers commands.
 """
 
 from __future__ import annotations
@@ -24,77 +26,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
-from commands.alerts import format_alert
+from bot.digest import Pending, Policy
+from bot.outcomes import (
+    IN_FLIGHT,
+    MAX_UNKNOWN_RESENDS,
+    PermanentError,
+    RetryLater,
+    mask,
+    outcome_unknown,
+    tagged,
+    unknown_outcomes,
+)
+from bot.planner import Destination, plan_deliveries
+from commands.alerts import format_alert, format_digest
 from commands.reply import Reply
 from engine.service.api import TradingAPI
+from engine.storage.config import NotifySettings
 from engine.storage.dbtypes import utcnow
-from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage, User
+from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage, Proposal
 
 log = logging.getLogger("sentitrade.notifier")
-SKIPPED = "skipped"  # filtered out by the user's alert preferences
 MAX_PERMANENT_ATTEMPTS = 5
-MAX_UNKNOWN_RESENDS = 1
-IN_FLIGHT = "in flight"
-_UNKNOWN_TAG = re.compile(r"\[unknown outcomes=(\d+)\]")
-
-
-def outcome_unknown(e: BaseException) -> bool:
-    """True when the request may have reached the platform (the response was lost)."""
-    import httpx
-
-    if isinstance(e, httpx.ConnectTimeout | httpx.PoolTimeout | httpx.ConnectError):
-        return False  # never connected: nothing was sent
-    return isinstance(e, TimeoutError | httpx.TimeoutException | httpx.ReadError
-                      | httpx.WriteError | httpx.RemoteProtocolError)
-
-
-def unknown_outcomes(last_error: str | None) -> int:
-    """Sends of this row whose outcome is unknown; a row left in flight (the process
-    died mid-send) counts one more."""
-    if not last_error:
-        return 0
-    m = _UNKNOWN_TAG.search(last_error)
-    n = int(m.group(1)) if m else 0
-    return n + 1 if last_error.startswith(IN_FLIGHT) else n
-
-
-def _tagged(error: str, unknown: int) -> str:
-    return f"{error[:450]} [unknown outcomes={unknown}]" if unknown else error[:500]
-
-
-class RetryLater(Exception):
-    """Flood control: try the same message again after `seconds`."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"retry after {seconds}s")
-        self.seconds = seconds
-
-
-class PermanentError(Exception):
-    """The chat refuses this message for good (blocked bot, bad request)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Destination:
-    """One chat: `key` is stored in OutboxDelivery.destination; `user` = (transport,
-    user id) whose alert preferences apply (None for group chats: everything)."""
-
-    key: str
-    chat: str
-    user: tuple[str, str] | None = None
+FETCH = 200  # pending rows read per pass and chat: at most this many alerts per digest
+__all__ = ["IN_FLIGHT", "MAX_UNKNOWN_RESENDS", "Destination", "Notifier", "PermanentError",
+           "RetryLater", "Sink", "mask", "outcome_unknown", "unknown_outcomes"]
 
 
 class Sink(Protocol):
-    """What a transport offers the notifier."""
+    """What a transport offers the notifier. Optional attributes: `ready` (False while
+    the transport is still connecting: its chats wait, no attempt is spent),
+    `max_button_rows` and `max_chars` (a digest's limits on this platform); `send`
+    takes `silent=True` only when the alert must arrive without sound."""
 
     transport: str
 
@@ -110,6 +79,8 @@ class Sink(Protocol):
 @dataclass
 class _Stats:
     delivered: int = 0
+    messages: int = 0
+    digests: int = 0
     retries: int = 0
     flood_waits: int = 0
     last_error: dict[str, str] = field(default_factory=dict)
@@ -120,22 +91,31 @@ def backoff(attempts: int, base: float = 0.5, cap: float = 60.0) -> float:
     return float(min(cap, base * (2 ** max(attempts - 1, 0))))
 
 
+Row = tuple[OutboxDelivery, OutboxMessage]
+
+
 class Notifier:
-    """Plans deliveries and drains them; `start()` runs the loop in the background."""
+    """Plans deliveries and drains them; `start()` runs the loop in the background.
+
+    `policy` applies the `[notify]` settings; without one each alert is its own
+    message (only a backlog beyond `queue_max` is summarized)."""
 
     def __init__(self, api: TradingAPI, sinks: Sequence[Sink], poll_interval: float = 0.2,
                  max_age: timedelta = timedelta(hours=24), backoff_base: float = 0.5,
-                 backoff_cap: float = 60.0, max_inline_wait: float = 30.0) -> None:
+                 backoff_cap: float = 60.0, max_inline_wait: float = 30.0,
+                 policy: Policy | None = None) -> None:
         self.api = api
         self.sinks = list(sinks)
         self.poll_interval = poll_interval
         self.max_age = max_age
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self.max_inline_wait = max_inline_wait
+        self.policy = policy or Policy(NotifySettings(digest_window_seconds=0))
         self.stats = _Stats()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._dest_locks: dict[str, asyncio.Lock] = {}
+        self._flush = False
 
     # ------------------------------------------------------------ plan
     def _routes(self) -> list[tuple[Sink, Destination]]:
@@ -143,147 +123,192 @@ class Notifier:
 
     def plan(self) -> int:
         """Create the missing delivery rows; returns how many were created."""
-        created = 0
-        since = utcnow() - self.max_age
-        with self.api.sessions() as s:
-            for _sink, dest in self._routes():
-                last = s.exec(select(func.max(OutboxDelivery.outbox_id))
-                              .where(OutboxDelivery.destination == dest.key)).one()
-                q = select(OutboxMessage).where(col(OutboxMessage.created_at) >= since)
-                if last is not None:
-                    q = q.where(col(OutboxMessage.id) > last)
-                msgs = list(s.exec(q.order_by(col(OutboxMessage.id)).limit(1000)).all())
-                if not msgs:
-                    continue
-                enabled, types = True, []
-                if dest.user is not None:
-                    u = s.exec(select(User).where(User.transport == dest.user[0],
-                                                  User.external_id == dest.user[1])).first()
-                    if u is not None:
-                        enabled, types = u.alerts_enabled, list(u.alert_types)
-                for m in msgs:
-                    wanted = enabled and (not types or m.kind in types)
-                    s.add(OutboxDelivery(outbox_id=m.id or 0, destination=dest.key,
-                                         state=DeliveryState.PENDING if wanted else SKIPPED))
-                try:
-                    s.commit()
-                    created += len(msgs)
-                except IntegrityError:  # another notifier planned them first
-                    s.rollback()
-        return created
+        return plan_deliveries(self.api.sessions, [d for _s, d in self._routes()],
+                               self.policy, self.max_age)
 
     # ------------------------------------------------------------ drain
     async def drain_once(self) -> int:
         """Send what is due on every destination (concurrently across destinations)."""
-        results = await asyncio.gather(*(self._drain_dest(sink, d) for sink, d in self._routes()))
+        results = await asyncio.gather(*(self._drain_dest(sink, d) for sink, d in self._routes()
+                                         if getattr(sink, "ready", True)))
         return sum(results)
+
+    def _backlog(self, dest: Destination, head: int, cap: int) -> int:
+        """Pending rows of `dest` from outbox id `head` on, counted up to cap + 1 (an
+        index range from the head: bounded by the backlog, not the history)."""
+        with self.api.sessions() as s:
+            sub = (select(OutboxDelivery.id)
+                   .where(col(OutboxDelivery.outbox_id) >= head,
+                          OutboxDelivery.destination == dest.key,
+                          OutboxDelivery.state == DeliveryState.PENDING)
+                   .limit(cap + 1).subquery())
+            return int(s.exec(select(func.count()).select_from(sub)).one())
+
+    def _pending(self, dest: Destination, limit: int) -> list[tuple[int, int, str, bool]]:
+        """(delivery id, outbox id, kind, due) of the first pending rows: columns only,
+        no payloads (this runs before every send, on the event loop)."""
+        now = utcnow()
+        with self.api.sessions() as s:
+            rows = s.exec(select(OutboxDelivery.id, OutboxDelivery.outbox_id,
+                                 OutboxMessage.kind, OutboxDelivery.next_attempt_at)
+                          .join(OutboxMessage,
+                                col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
+                          .where(OutboxDelivery.destination == dest.key,
+                                 OutboxDelivery.state == DeliveryState.PENDING)
+                          .order_by(col(OutboxDelivery.outbox_id)).limit(limit)).all()
+        return [(i or 0, o, k, t <= now) for i, o, k, t in rows]
+
+    def _load(self, ids: Sequence[int]) -> list[Row]:
+        with self.api.sessions() as s:
+            return list(s.exec(select(OutboxDelivery, OutboxMessage)
+                               .join(OutboxMessage,
+                                     col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
+                               .where(col(OutboxDelivery.id).in_(list(ids)),
+                                      OutboxDelivery.state == DeliveryState.PENDING)
+                               .order_by(col(OutboxDelivery.outbox_id))).all())
 
     async def _drain_dest(self, sink: Sink, dest: Destination, limit: int = 1000) -> int:
         lock = self._dest_locks.setdefault(dest.key, asyncio.Lock())
         if lock.locked():
             return 0
         sent = 0
+        loop = asyncio.get_running_loop()
         async with lock:
             while sent < limit:
-                with self.api.sessions() as s:
-                    rows = s.exec(select(OutboxDelivery, OutboxMessage)
-                                  .join(OutboxMessage,
-                                        col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
-                                  .where(OutboxDelivery.destination == dest.key,
-                                         OutboxDelivery.state == DeliveryState.PENDING)
-                                  .order_by(col(OutboxDelivery.outbox_id)).limit(100)).all()
+                rows = await asyncio.to_thread(self._pending, dest, FETCH)
                 if not rows:
                     return sent
-                for delivery, msg in rows:
-                    if delivery.next_attempt_at > utcnow():
-                        return sent  # head not due: nothing behind it may overtake
-                    if not await self._deliver(sink, dest, delivery, msg):
-                        return sent
-                    sent += 1
+                total = (await asyncio.to_thread(self._backlog, dest, rows[0][1],
+                                                 self.policy.cfg.queue_max)
+                         if len(rows) == FETCH else len(rows))
+                group = self.policy.pick(dest.key, [Pending(i, k, due) for i, _o, k, due in rows],
+                                         loop.time(), flush=self._flush, backlog=total)
+                if group is None:
+                    return sent
+                chosen = await asyncio.to_thread(self._load, group.ids)
+                if not chosen:
+                    return sent
+                if not await self._deliver(sink, dest, chosen, group.silent):
+                    return sent
+                self.policy.forget(group.ids)
+                sent += len(chosen)
         return sent
 
-    def _render(self, msg: OutboxMessage) -> Reply:
-        proposal = None
-        if msg.kind == "proposal" and msg.payload.get("proposal_id") is not None:
-            try:
-                proposal = self.api.get_proposal(int(msg.payload["proposal_id"]))
-            except (TypeError, ValueError):
-                proposal = None
-        return format_alert(msg.kind, dict(msg.payload), proposal)
+    def _proposal(self, msg: OutboxMessage) -> Proposal | None:
+        if msg.kind != "proposal" or msg.payload.get("proposal_id") is None:
+            return None
+        try:
+            return self.api.get_proposal(int(msg.payload["proposal_id"]))
+        except (TypeError, ValueError):
+            return None
 
-    async def _deliver(self, sink: Sink, dest: Destination, d: OutboxDelivery,
-                       msg: OutboxMessage) -> bool:
-        reply = self._render(msg)
-        unknown = unknown_outcomes(d.last_error)
+    def _render(self, sink: Sink, msgs: Sequence[OutboxMessage]) -> Reply:
+        if len(msgs) == 1:
+            m = msgs[0]
+            return format_alert(m.kind, dict(m.payload), self._proposal(m))
+        items = [(m.id or 0, m.kind, dict(m.payload), self._proposal(m)) for m in msgs]
+        return format_digest(items, int(getattr(sink, "max_button_rows", 10)),
+                             int(getattr(sink, "max_chars", 3500)))
+
+    def _mark(self, rows: Sequence[OutboxDelivery], **values: object) -> None:
+        with self.api.sessions.begin() as s:
+            for d in rows:
+                row = s.get(OutboxDelivery, d.id)
+                if row is not None:
+                    for k, v in values.items():
+                        setattr(row, k, v)
+                    s.add(row)
+
+    async def _deliver(self, sink: Sink, dest: Destination, rows: Sequence[Row],
+                       silent: bool = False) -> bool:
+        """Send `rows` as one message. Every row is marked in flight first and
+        delivered (with the same message id) after: exactly once per row, with the
+        lost-response rule applied to the group as a whole."""
+        ds = [d for d, _ in rows]
+        reply = self._render(sink, [m for _, m in rows])
+        unknown = max(unknown_outcomes(d.last_error) for d in ds)
+        attempts = max(d.attempts for d in ds) + 1
         if unknown > MAX_UNKNOWN_RESENDS:
-            self._give_up_unknown(d, d.last_error or "", unknown)
+            self._give_up_unknown(ds, ds[0].last_error or "", unknown, attempts)
             return True  # not resent: the chat may already have it; move on
         while True:
-            self._update(d.id, last_error=_tagged(f"{IN_FLIGHT} since {utcnow().isoformat()}",
+            await asyncio.to_thread(  # committed before the send; off the event loop
+                self._mark, ds, last_error=tagged(f"{IN_FLIGHT} since {utcnow().isoformat()}",
                                                   unknown))
-            d.last_error = _tagged(IN_FLIGHT, unknown)
             try:
-                ref = await sink.send(dest, reply)
+                ref = await (sink.send(dest, reply, silent=True)  # type: ignore[call-arg]
+                             if silent else sink.send(dest, reply))
             except RetryLater as e:
                 self.stats.flood_waits += 1
-                if e.seconds <= self.max_inline_wait:
+                if e.seconds <= self.max_inline_wait and not self._flush:
                     await asyncio.sleep(e.seconds)
                     continue
-                self._update(d.id, next_attempt_at=utcnow() + timedelta(seconds=e.seconds),
-                             last_error=_tagged(str(e), unknown))
+                self._mark(ds, next_attempt_at=utcnow() + timedelta(seconds=e.seconds),
+                           last_error=tagged(str(e), unknown))
                 return False
             except PermanentError as e:
-                self._failure(d, _tagged(str(e), unknown), permanent=True)
+                self._failure(ds, tagged(str(e), unknown), attempts, permanent=True)
                 return False
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                error = f"{type(e).__name__}: {e}"
+                error = f"{type(e).__name__}: {mask(str(e))}"
                 if outcome_unknown(e):
                     unknown += 1
                     if unknown > MAX_UNKNOWN_RESENDS:
-                        self._give_up_unknown(d, error, unknown)
+                        self._give_up_unknown(ds, error, unknown, attempts)
                         return True
-                self._failure(d, _tagged(error, unknown), permanent=False)
+                self._failure(ds, tagged(error, unknown), attempts, permanent=False)
                 return False
-            self._update(d.id, state=DeliveryState.DELIVERED, external_ref=str(ref)[:128],
-                         delivered_at=utcnow(), attempts=d.attempts + 1, last_error=None)
-            self.stats.delivered += 1
+            await asyncio.to_thread(self._mark, ds, state=DeliveryState.DELIVERED,
+                                    external_ref=str(ref)[:128], delivered_at=utcnow(),
+                                    attempts=attempts, last_error=None)
+            self.stats.delivered += len(ds)
+            self.stats.messages += 1
+            self.stats.digests += len(ds) > 1
             return True
 
-    def _give_up_unknown(self, d: OutboxDelivery, error: str, unknown: int) -> None:
-        """Stop resending a row whose earlier sends may all have arrived."""
-        reason = _tagged(f"not resent: outcome of {unknown} sends unknown (last: "
+    def _give_up_unknown(self, ds: Sequence[OutboxDelivery], error: str, unknown: int,
+                         attempts: int) -> None:
+        """Stop resending rows whose earlier sends may all have arrived."""
+        reason = tagged(f"not resent: outcome of {unknown} sends unknown (last: "
                          f"{error[:300]})", unknown)
-        log.error("delivery #%s to %s: %s", d.id, d.destination, reason)
-        self.stats.last_error[d.destination] = reason
-        self._update(d.id, state=DeliveryState.FAILED, attempts=d.attempts + 1,
-                     last_error=reason)
+        log.error("delivery of %d alert(s) to %s: %s", len(ds), ds[0].destination, reason)
+        self.stats.last_error[ds[0].destination] = reason
+        self._mark(ds, state=DeliveryState.FAILED, attempts=attempts, last_error=reason)
 
-    def _failure(self, d: OutboxDelivery, error: str, permanent: bool) -> None:
-        attempts = d.attempts + 1
+    def _failure(self, ds: Sequence[OutboxDelivery], error: str, attempts: int,
+                 permanent: bool) -> None:
+        dest = ds[0].destination
         self.stats.retries += 1
-        self.stats.last_error[d.destination] = error
+        self.stats.last_error[dest] = error
         if permanent and attempts >= MAX_PERMANENT_ATTEMPTS:
-            log.error("giving up delivery #%s to %s: %s", d.id, d.destination, error)
-            self._update(d.id, state=DeliveryState.FAILED, attempts=attempts, last_error=error)
+            log.error("giving up %d alert(s) to %s: %s", len(ds), dest, error)
+            self._mark(ds, state=DeliveryState.FAILED, attempts=attempts, last_error=error)
             return
         delay = backoff(attempts, self.backoff_base, self.backoff_cap)
-        log.warning("delivery #%s to %s failed (try %d, next in %.1fs): %s", d.id,
-                    d.destination, attempts, delay, error)
-        self._update(d.id, attempts=attempts, last_error=error,
-                     next_attempt_at=utcnow() + timedelta(seconds=delay))
-
-    def _update(self, delivery_id: int | None, **values: object) -> None:
-        with self.api.sessions.begin() as s:
-            row = s.get(OutboxDelivery, delivery_id)
-            if row is None:
-                return
-            for k, v in values.items():
-                setattr(row, k, v)
-            s.add(row)
+        log.warning("delivery to %s failed (try %d, next in %.1fs): %s", dest, attempts,
+                    delay, error)
+        self._mark(ds, attempts=attempts, last_error=error,
+                   next_attempt_at=utcnow() + timedelta(seconds=delay))
 
     # ------------------------------------------------------------ proposal edits
+    def digest_for(self, dest_key: str, ref: str) -> Reply | None:
+        """The digest message `ref` in `dest_key` rendered again (proposal states as
+        they are now), or None when `ref` is a single alert. A decision on one row of a
+        digest must not replace the other rows with a single card."""
+        with self.api.sessions() as s:
+            rows = s.exec(select(OutboxMessage)
+                          .join(OutboxDelivery,
+                                col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
+                          .where(OutboxDelivery.destination == dest_key,
+                                 OutboxDelivery.external_ref == ref)
+                          .order_by(col(OutboxMessage.id))).all()
+        if len(rows) < 2:
+            return None
+        sink = next((sk for sk, d in self._routes() if d.key == dest_key), None)
+        return self._render(sink, list(rows))  # type: ignore[arg-type]
+
     async def proposal_decided(self, proposal_id: int, reply: Reply,
                                skip: str | None = None) -> int:
         """Edit every delivered copy of proposal `proposal_id` (but `skip`, the one the
@@ -304,10 +329,12 @@ class Notifier:
                 continue
             sink, dest = by_key[d.destination]
             try:
-                await sink.edit(dest, d.external_ref, reply)
+                await sink.edit(dest, d.external_ref,
+                                self.digest_for(d.destination, d.external_ref) or reply)
                 edited += 1
             except Exception as e:
-                log.warning("could not edit proposal message in %s: %s", d.destination, e)
+                log.warning("could not edit proposal message in %s: %s", d.destination,
+                            mask(str(e)))
         return edited
 
     # ------------------------------------------------------------ loop
@@ -335,18 +362,43 @@ class Notifier:
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="sentitrade-notifier")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_seconds: float = 0.0) -> int:
+        """Stop the loop; with `drain_seconds`, first send what is queued, as digests
+        (held types too), for at most that long. What is left stays pending in the
+        database and goes out at the next start. Returns the alerts left."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if drain_seconds <= 0:
+            return 0
+        self._flush = True
+        try:
+            async with asyncio.timeout(drain_seconds):
+                while True:
+                    self.plan()
+                    if await self.drain_once() == 0:
+                        break
+        except TimeoutError:
+            pass
+        except Exception as e:  # stopping must not fail because a chat is down
+            log.warning("alerts not drained at stop: %s", mask(str(e)))
+        finally:
+            self._flush = False
+        left = self.pending()
+        if left:
+            log.info("%d alert(s) still queued: they are sent at the next start", left)
+        return left
 
-    def pending(self) -> int:
-        """Deliveries not yet sent (tests and /status use it)."""
+    def pending(self, destination: str | None = None) -> int:
+        """Deliveries not yet sent, of one destination or all (tests, the bench)."""
+        q = (select(func.count()).select_from(OutboxDelivery)
+             .where(OutboxDelivery.state == DeliveryState.PENDING))
+        if destination is not None:
+            q = q.where(OutboxDelivery.destination == destination)
         with self.api.sessions() as s:
-            return int(s.exec(select(func.count()).select_from(OutboxDelivery)
-                              .where(OutboxDelivery.state == DeliveryState.PENDING)).one())
+            return int(s.exec(q).one())
 
     async def wait_idle(self, timeout: float = 10.0, since: datetime | None = None) -> bool:
         """Wait until every planned delivery is sent (bounded); True when idle."""

@@ -2,9 +2,10 @@
 
 Long polling by default, a webhook when `telegram.webhook_url` is set. Every text
 command goes through `commands.dispatch`; button presses through `bot.actions.press`
-(signed callback data). Outgoing traffic passes `FloodLimiter`: PTB's overall and
-per-group limits plus about one message per second per private chat; a 429 reaches
-the sender as `RetryLater` so the alert waits in the outbox instead of being lost.
+(signed callback data). Outgoing traffic passes `bot.flood.FloodLimiter`: Telegram's overall,
+per-group and per-chat limits, with slots reserved for replies and button answers so
+they never wait behind alerts; a 429 reaches the alert sender as `RetryLater` so the
+alert waits in the outbox instead of being lost.
 """
 
 from __future__ import annotations
@@ -23,9 +24,8 @@ from telegram import (
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, RetryAfter
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -35,7 +35,8 @@ from telegram.ext import (
 )
 
 from bot.actions import press
-from bot.notifier import Destination, PermanentError, RetryLater
+from bot.flood import ALERT, FloodLimiter
+from bot.notifier import Destination, Notifier, PermanentError, RetryLater, mask
 from commands import COMMANDS, dispatch, split_args
 from commands.auth import REFUSAL, identify
 from commands.base import Ctx
@@ -49,55 +50,31 @@ log = logging.getLogger("sentitrade.telegram")
 OnDecided = Callable[[int, Reply, str], Awaitable[Any]]
 
 
-class FloodLimiter(AIORateLimiter):
-    """AIORateLimiter plus a per-private-chat limit (Telegram: ~1 message/s per chat)."""
-
-    def __init__(self, chat_max_rate: float = 1.0, chat_time_period: float = 1.0,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        from aiolimiter import AsyncLimiter
-
-        self._chat_rate = (chat_max_rate, chat_time_period)
-        self._chat_limiters: dict[Any, AsyncLimiter] = {}
-        self._limiter_cls = AsyncLimiter
-
-    async def process_request(self, callback: Any, args: Any, kwargs: Any, endpoint: str,
-                              data: dict[str, Any], rate_limit_args: Any) -> Any:
-        chat = data.get("chat_id")
-        sends = endpoint.startswith("send") or endpoint.startswith("edit")
-        if sends and chat is not None and self._chat_rate[0] and self._chat_rate[1]:
-            try:
-                private = int(chat) > 0
-            except (TypeError, ValueError):
-                private = False
-            if private:
-                lim = self._chat_limiters.get(chat)
-                if lim is None:
-                    if len(self._chat_limiters) > 1024:
-                        self._chat_limiters.clear()
-                    lim = self._chat_limiters[chat] = self._limiter_cls(*self._chat_rate)
-                async with lim:
-                    return await super().process_request(callback, args, kwargs, endpoint,
-                                                          data, rate_limit_args)
-        return await super().process_request(callback, args, kwargs, endpoint, data,
-                                             rate_limit_args)
-
-
 def keyboard(reply: Reply, signer: CallbackSigner) -> InlineKeyboardMarkup | None:
-    """Inline buttons with signed callback data (<= 64 bytes each)."""
+    """Inline buttons with signed callback data (<= 64 bytes each): one row per object
+    (a digest has one row per proposal)."""
     if not reply.buttons:
         return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=signer.sign(
-        b.action, int(b.id))) for b in reply.buttons]])
+    rows: list[list[InlineKeyboardButton]] = []
+    last = None
+    for b in reply.buttons:
+        if b.id != last:
+            rows.append([])
+            last = b.id
+        rows[-1].append(InlineKeyboardButton(b.label, callback_data=signer.sign(
+            b.action, int(b.id))))
+    return InlineKeyboardMarkup(rows)
 
 
 class TelegramTransport:
     """One bot account: serves commands and presses, and is an alert sink."""
 
     transport = "telegram"
+    max_button_rows = 20  # Telegram allows 100 buttons; 3 per proposal row
+    max_chars = 3900  # of 4096, leaving room for HTML escapes
 
     def __init__(self, settings: Settings, api: TradingAPI, signer: CallbackSigner,
-                 rate_limiter: AIORateLimiter | None = None, poll_timeout: int = 10,
+                 rate_limiter: FloodLimiter | None = None, poll_timeout: int = 10,
                  on_decided: OnDecided | None = None) -> None:
         tg = settings.telegram
         if tg.token is None or not tg.token.get_secret_value():
@@ -109,9 +86,9 @@ class TelegramTransport:
         self.on_decided = on_decided
         # users refused once (then silence); bounded: a flood of strangers cannot grow it
         self._refused: OrderedDict[int, None] = OrderedDict()
-        limiter = rate_limiter if rate_limiter is not None else FloodLimiter(
-            overall_max_rate=30, overall_time_period=1, group_max_rate=20,
-            group_time_period=60, max_retries=0)
+        limiter = rate_limiter if rate_limiter is not None else FloodLimiter()
+        self.ready = False  # the notifier holds this transport's alerts until True
+        self.notifier: Notifier | None = None
         builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
             Application.builder().token(tg.token.get_secret_value())
             .base_url(tg.base_url).base_file_url(tg.base_file_url)
@@ -144,8 +121,10 @@ class TelegramTransport:
             await self.app.updater.start_polling(
                 poll_interval=0.0, timeout=self.poll_timeout,
                 allowed_updates=["message", "callback_query"])
+        self.ready = True
 
     async def stop(self) -> None:
+        self.ready = False
         for t in list(self._tasks):
             t.cancel()
         if self.app.updater is not None and self.app.updater.running:
@@ -204,9 +183,13 @@ class TelegramTransport:
         await q.answer(res.toast[:190])
         chat_id = q.message.chat.id if q.message is not None else None
         if res.message is not None and q.message is not None:
+            shown = res.message
+            if self.notifier is not None and chat_id is not None:  # a digest stays one
+                shown = self.notifier.digest_for(f"telegram:{chat_id}",
+                                                 str(q.message.message_id)) or shown
             try:
-                await q.edit_message_text(telegram_html(res.message), parse_mode=ParseMode.HTML,
-                                          reply_markup=keyboard(res.message, self.signer))
+                await q.edit_message_text(telegram_html(shown), parse_mode=ParseMode.HTML,
+                                          reply_markup=keyboard(shown, self.signer))
             except BadRequest as e:  # "message is not modified" on a double tap
                 log.debug("edit skipped: %s", e)
         if res.detail is not None and chat_id is not None:
@@ -215,36 +198,52 @@ class TelegramTransport:
             await self.on_decided(res.decided_pid, res.message, f"telegram:{chat_id}")
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram handler error: %s", type(context.error).__name__,
-                  exc_info=context.error)
+        e = context.error
+        if isinstance(e, NetworkError | TimedOut):  # PTB retries polling itself
+            log.warning("telegram: %s", mask(f"{type(e).__name__}: {e}"))
+            return
+        log.error("telegram handler error: %s", mask(f"{type(e).__name__}: {e}"),
+                  exc_info=e)
 
     # ------------------------------------------------------------ outgoing
-    async def send_reply(self, chat_id: int | str, reply: Reply) -> int:
-        """Send text (+buttons), then image and document; returns the text message id."""
+    async def send_reply(self, chat_id: int | str, reply: Reply, alert: bool = False,
+                         silent: bool = False) -> int:
+        """Send text (+buttons), then image and document; returns the text message id.
+        `alert` puts it in the alert lane (replies go first); `silent`: no sound."""
         bot = self.app.bot
+        lane = ALERT if alert else None
+        quiet = True if silent else None
         m = await bot.send_message(chat_id, telegram_html(reply), parse_mode=ParseMode.HTML,
-                                   reply_markup=keyboard(reply, self.signer))
+                                   reply_markup=keyboard(reply, self.signer),
+                                   disable_notification=quiet, rate_limit_args=lane)
         for part in reply.extra:
-            await bot.send_message(chat_id, part[:4000])
+            await bot.send_message(chat_id, part[:4000], disable_notification=quiet,
+                                   rate_limit_args=lane)
         if reply.image is not None:
             await bot.send_photo(chat_id, InputFile(reply.image.data,
-                                                    filename=reply.image.filename))
+                                                    filename=reply.image.filename),
+                                 disable_notification=quiet, rate_limit_args=lane)
         if reply.document is not None:
             await bot.send_document(chat_id, InputFile(reply.document.data,
-                                                       filename=reply.document.filename))
+                                                       filename=reply.document.filename),
+                                    disable_notification=quiet, rate_limit_args=lane)
         return m.message_id
 
     def destinations(self) -> list[Destination]:
         """Configured chat_ids, else each allowed user's private chat."""
         tg = self.settings.telegram
+        admins = {u for u, role in tg.allowed_users.items() if role == "admin"}
         if tg.chat_ids:
-            return [Destination(f"telegram:{c}", str(c), ("telegram", str(c)) if c > 0 else None)
-                    for c in tg.chat_ids]
-        return [Destination(f"telegram:{u}", u, ("telegram", u)) for u in tg.allowed_users]
+            return [Destination(f"telegram:{c}", str(c), ("telegram", str(c)) if c > 0 else None,
+                                admin=str(c) in admins) for c in tg.chat_ids]
+        return [Destination(f"telegram:{u}", u, ("telegram", u), admin=u in admins)
+                for u in tg.allowed_users]
 
-    async def send(self, dest: Destination, reply: Reply) -> str:
+    async def send(self, dest: Destination, reply: Reply, silent: bool = False) -> str:
+        if not self.ready:
+            raise RetryLater(1.0)
         try:
-            return str(await self.send_reply(int(dest.chat), reply))
+            return str(await self.send_reply(int(dest.chat), reply, alert=True, silent=silent))
         except RetryAfter as e:
             ra = e.retry_after
             raise RetryLater(ra if isinstance(ra, int | float) else ra.total_seconds()) from None
@@ -256,6 +255,8 @@ class TelegramTransport:
             await self.app.bot.edit_message_text(
                 telegram_html(reply), chat_id=int(dest.chat), message_id=int(ref),
                 parse_mode=ParseMode.HTML, reply_markup=keyboard(reply, self.signer))
+        except BadRequest as e:  # "message is not modified": already shows it
+            log.debug("edit skipped: %s", e)
         except RetryAfter as e:
             ra = e.retry_after
             await asyncio.sleep(ra if isinstance(ra, int | float) else ra.total_seconds())

@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from commands.base import Command, Ctx, no_args
 from commands.fmt import amount, num, proposal_text, signed
 from commands.reply import Button, Reply
 from engine.storage.models import Proposal, ProposalState
 
 ALERT_TYPES = ("proposal", "fill", "order_canceled", "order_failed", "breaker_tripped",
-               "breaker_cleared", "daily_summary", "error")
+               "breaker_cleared", "pair_locked", "daily_summary", "error")
 
 
 def proposal_buttons(pid: int) -> tuple[Button, ...]:
@@ -85,3 +86,92 @@ def format_alert(kind: str, payload: dict[str, Any],
     if g("text"):
         return Reply(str(g("text")))
     return Reply(f"{kind}: " + ", ".join(f"{k}={v}" for k, v in list(payload.items())[:8]))
+
+
+# ---------------------------------------------------------------- digests
+DigestItem = tuple[int, str, dict[str, Any], Proposal | None]  # (outbox id, kind, payload, p)
+
+
+def _digest_line(kind: str, payload: dict[str, Any], proposal: Proposal | None) -> str:
+    """One alert as one line (a proposal shows its current state)."""
+    first = format_alert(kind, payload, proposal).text.split("\n", 1)[0]
+    if proposal is not None and proposal.state != ProposalState.PENDING:
+        first += f" [{proposal.state}" + (f" by {proposal.decided_by}]"
+                                          if proposal.decided_by else "]")
+    return first
+
+
+_NOUNS = {"proposal": ("proposal", "proposals"), "fill": ("fill", "fills"),
+          "proposal_decided": ("decision", "decisions"),
+          "order_canceled": ("canceled order", "canceled orders"),
+          "order_failed": ("failed order", "failed orders"),
+          "breaker_tripped": ("breaker trip", "breaker trips"),
+          "breaker_cleared": ("breaker cleared", "breakers cleared"),
+          "pair_locked": ("pair lock", "pair locks"),
+          "daily_summary": ("daily summary", "daily summaries"), "error": ("error", "errors")}
+
+
+def _plural(n: int, kind: str) -> str:
+    one, many = _NOUNS.get(kind, (kind.replace("_", " "), kind.replace("_", " ")))
+    return f"{n} {one if n == 1 else many}"
+
+
+def format_digest(items: list[DigestItem], max_rows: int, max_chars: int) -> Reply:
+    """Several alerts as one message, in their order: a header with the outbox id range
+    and the count per kind, one line per alert while the text fits `max_chars`, and one
+    button row per still-pending proposal up to `max_rows` (the rest: a "/pending"
+    line). Why: a burst of proposals or fills must not turn a phone into noise, yet
+    every alert stays accounted for (the id range) and every proposal stays decidable."""
+    counts: dict[str, int] = {}
+    for _, kind, _, _ in items:
+        counts[kind] = counts.get(kind, 0) + 1
+    ids = [i for i, _, _, _ in items]
+    header = (f"{len(items)} alerts #{ids[0]}–#{ids[-1]}: "
+              + ", ".join(_plural(n, k) for k, n in counts.items()))
+    buttons: list[Button] = []
+    pending = [p for _, _, _, p in items if p is not None and p.state == ProposalState.PENDING]
+    for pp in pending[:max_rows]:
+        buttons.extend(Button(b.id, f"{b.label} #{b.id}", b.action)
+                       for b in proposal_buttons(pp.id or 0))
+    footer = (f"\n{len(pending) - max_rows} more pending: /pending"
+              if len(pending) > max_rows else "")
+    lines, used = [header], len(header) + len(footer) + 40
+    shown = 0
+    for _, kind, payload, prop in items:
+        line = "• " + _digest_line(kind, payload, prop)[:200]
+        if used + len(line) + 1 > max_chars:
+            break
+        lines.append(line)
+        used += len(line) + 1
+        shown += 1
+    if shown < len(items):
+        lines.append(f"…and {len(items) - shown} more (/trades, /pending, /risk)")
+    return Reply("\n".join(lines) + footer, buttons=tuple(buttons))
+
+
+class NotifyCmd(Command[None]):
+    """/notify: how alerts reach this chat (per-type modes, digests, quiet hours) and
+    where to change it. Read-only: the modes live in the `[notify]` settings."""
+
+    name, summary = "notify", "how alerts reach this chat (modes, digests, quiet hours)"
+
+    def parse(self, args: list[str]) -> None:
+        no_args(args)
+
+    async def run(self, ctx: Ctx, params: None) -> Reply:
+        cfg = ctx.api.settings.notify
+        u = ctx.user
+        chat = "console" if u.transport == "console" else f"{u.transport}:{ctx.chat_id}"
+        kinds = (*ALERT_TYPES, "proposal_decided")
+        lines = [f"Alerts in {chat}:"]
+        lines += [f"  {k}: {cfg.mode(chat, k)}" for k in kinds]
+        window = cfg.digest_window_seconds
+        lines.append(f"pending alerts sent together after {window:g}s" if window else
+                     "one message per alert")
+        lines.append(f"backlog over {cfg.queue_max} alerts: one summary; "
+                     f"'digest' types every {cfg.digest_seconds:g}s")
+        lines.append(f"quiet hours: {cfg.quiet_hours} {cfg.timezone} (silent)"
+                     if cfg.quiet_hours else "quiet hours: none")
+        lines.append(f'change: [notify] chats = {{ "{chat}" = {{ fill = "digest" }} }} '
+                     "(modes on, silent, off, digest); /alerts turns types on or off")
+        return Reply("\n".join(lines))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import commands.queries as queries
-from commands.alerts import ALERT_TYPES, decided_text, proposal_reply
+from commands.alerts import ALERT_TYPES, NotifyCmd, decided_text, proposal_reply
 from commands.audit import ADMIN
 from commands.base import (
     Command,
@@ -576,6 +576,6 @@ _CLASSES: tuple[type[Command[Any]], ...] = (
     Start, Help, StartBot, StopBot, Pause, Status, Positions, Trades, Profit,
                   BalanceCmd, Daily, Weekly, Monthly, Performance, Pending, Approve, Reject,
                   ForceExit, Sentiment, Signals, Risk, Resume, Alerts, Backtest, StrategyCmd,
-                  Logs, Version, *INSIGHT, *ADMIN)
+                  Logs, Version, NotifyCmd, *INSIGHT, *ADMIN)
 ALL: tuple[Command[Any], ...] = tuple(c() for c in _CLASSES)
 COMMANDS: dict[str, Command[Any]] = {c.name: c for c in ALL}

@@ -1,6 +1,13 @@
 """Where alerts go: the notifier interface, the console and JSONL notifiers, and the
 outbox dispatcher that delivers every recorded event exactly once per destination, in
 order, retrying with backoff (`engine.events` records them in the writer's transaction).
+
+Errors are classified (`classify`): a permanent refusal (400, 401, 403, 404: chat not
+found, bot blocked, bad request) fails the row at once so the chat's queue moves on; a
+flood wait (429 with retry_after) waits exactly that long without spending an attempt;
+anything else (timeouts, 5xx, connection errors) is transient and retried with capped
+backoff until `max_attempts`. A notifier marks its own errors with an attribute:
+`permanent = True`, or `retry_after` (seconds or a timedelta).
 """
 
 from __future__ import annotations
@@ -12,16 +19,49 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 
 from engine.clock import Clock, SystemClock
 from engine.events import RECORDED
 from engine.storage.db import SessionFactory
 from engine.storage.models import DeliveryState, OutboxDelivery, OutboxMessage
 
-__all__ = ["ConsoleNotifier", "JsonlNotifier", "Notifier", "OutboxDispatcher"]
+__all__ = ["ConsoleNotifier", "JsonlNotifier", "Notifier", "OutboxDispatcher", "classify"]
 
 log = logging.getLogger("sentitrade.outbox")
+PERMANENT_STATUS = frozenset({400, 401, 403, 404})
+_PERMANENT_TEXT = ("chat not found", "bot was blocked", "user is deactivated",
+                   "forbidden", "unauthorized", "bad request")
+LOOKBACK = 1000  # outbox ids below a destination's newest row re-checked for a gap
+
+
+def _status(err: BaseException) -> int | None:
+    for name in ("status", "status_code", "error_code", "code"):
+        v = getattr(err, name, None)
+        if isinstance(v, int) and 100 <= v < 600:
+            return v
+    resp = getattr(err, "response", None)
+    v = getattr(resp, "status_code", None) or getattr(resp, "status", None)
+    return v if isinstance(v, int) else None
+
+
+def classify(err: BaseException) -> tuple[str, float]:
+    """("permanent" | "retry_after" | "transient", seconds to wait for retry_after)."""
+    ra = getattr(err, "retry_after", None)
+    if isinstance(ra, timedelta):
+        ra = ra.total_seconds()
+    if isinstance(ra, int | float) and ra >= 0:
+        return "retry_after", float(ra)
+    if getattr(err, "permanent", False):
+        return "permanent", 0.0
+    status = _status(err)
+    if status == 429:
+        return "retry_after", 1.0
+    if status in PERMANENT_STATUS:
+        return "permanent", 0.0
+    if status is None and any(t in str(err).lower() for t in _PERMANENT_TEXT):
+        return "permanent", 0.0
+    return "transient", 0.0
 
 
 @runtime_checkable
@@ -112,20 +152,34 @@ class OutboxDispatcher:
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=min(self.max_backoff_s, self.base_backoff_s * 2 ** (attempts - 1)))
 
-    def ensure_deliveries(self) -> int:
+    def ensure_deliveries(self, batch: int = 1000) -> int:
         """Give every outbox row a delivery row for each current notifier (a notifier
-        added after an alert was written still gets it). Returns rows added."""
+        added after an alert was written still gets it). Returns rows added.
+
+        Bounded: only ids above the destination's newest delivery row minus LOOKBACK
+        are looked at (with an indexed NOT EXISTS on the (outbox_id, destination) key),
+        not the whole outbox each drain; the lookback catches a row whose transaction
+        committed after a later id's (Postgres allocates ids before commit)."""
         added = 0
-        with self.sessions.begin() as s:
-            for name in self.notifiers:
-                have = select(OutboxDelivery.outbox_id).where(OutboxDelivery.destination == name)
-                missing = s.exec(select(OutboxMessage.id).where(
-                    col(OutboxMessage.id).not_in(have))).all()
-                for mid in missing:
-                    assert mid is not None
-                    s.add(OutboxDelivery(outbox_id=mid, destination=name,
-                                         next_attempt_at=self.clock.now()))
-                    added += 1
+        for name in self.notifiers:
+            while True:
+                with self.sessions.begin() as s:
+                    newest = s.exec(select(func.max(OutboxDelivery.outbox_id))
+                                    .where(OutboxDelivery.destination == name)).one()
+                    have = (select(OutboxDelivery.id)
+                            .where(OutboxDelivery.outbox_id == OutboxMessage.id,
+                                   OutboxDelivery.destination == name).exists())
+                    q = select(OutboxMessage.id).where(~have)
+                    if newest is not None:
+                        q = q.where(col(OutboxMessage.id) > newest - LOOKBACK)
+                    missing = s.exec(q.order_by(col(OutboxMessage.id)).limit(batch)).all()
+                    for mid in missing:
+                        assert mid is not None
+                        s.add(OutboxDelivery(outbox_id=mid, destination=name,
+                                             next_attempt_at=self.clock.now()))
+                    added += len(missing)
+                if len(missing) < batch:
+                    break
         return added
 
     async def drain(self, *, force: bool = True) -> int:
@@ -167,7 +221,9 @@ class OutboxDispatcher:
                         ref = await notifier.send(m)
                     except Exception as e:
                         retry = self._failed(d.id, e, now)
-                        if retry is not None and (self._retry_at is None or retry < self._retry_at):
+                        if retry is None:
+                            continue  # given up (permanent): the rows behind it go on
+                        if self._retry_at is None or retry < self._retry_at:
                             self._retry_at = retry
                         blocked = True
                         break
@@ -184,19 +240,25 @@ class OutboxDispatcher:
         return delivered
 
     def _failed(self, delivery_id: int | None, err: Exception, now: datetime) -> datetime | None:
+        """Record a failed send; returns when to try again (None: given up)."""
+        kind, wait = classify(err)
         with self.sessions.begin() as s:
             row = s.get(OutboxDelivery, delivery_id)
             if row is None:
                 return None
-            row.attempts += 1
-            row.last_error = f"{type(err).__name__}: {err}"[:500]
-            if row.attempts >= self.max_attempts:
-                row.state = DeliveryState.FAILED
-                log.error("alert %s to %s given up after %d attempts: %s", row.outbox_id,
-                          row.destination, row.attempts, row.last_error)
-            else:
-                row.next_attempt_at = now + self.backoff(row.attempts)
-                log.warning("alert %s to %s failed (attempt %d): %s", row.outbox_id,
-                            row.destination, row.attempts, row.last_error)
+            row.last_error = f"{kind}: {type(err).__name__}: {err}"[:500]
+            if kind == "retry_after":  # flood control: not a failure, no attempt spent
+                row.next_attempt_at = now + timedelta(seconds=wait)
+                log.info("alert %s to %s: flood wait %.1fs", row.outbox_id, row.destination,
+                         wait)
                 return row.next_attempt_at
-        return None
+            row.attempts += 1
+            if kind == "permanent" or row.attempts >= self.max_attempts:
+                row.state = DeliveryState.FAILED
+                log.error("alert %s to %s given up after %d attempt(s): %s", row.outbox_id,
+                          row.destination, row.attempts, row.last_error)
+                return None
+            row.next_attempt_at = now + self.backoff(row.attempts)
+            log.warning("alert %s to %s failed (attempt %d): %s", row.outbox_id,
+                        row.destination, row.attempts, row.last_error)
+            return row.next_attempt_at

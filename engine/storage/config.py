@@ -283,6 +283,48 @@ class LoggingSettings(BaseModel):
     file: Path | None = None
 
 
+class NotifySettings(BaseModel):
+    """[notify]: how alerts reach a chat. Modes per alert type: "on" (sent at once),
+    "silent" (no sound), "off" (never sent), "digest" (collected and sent every
+    `digest_seconds`). Alerts still pending together (a burst) are sent as one message."""
+
+    model_config = _SECTION
+    digest_window_seconds: float = Field(default=1.0, ge=0, le=3600, description=(
+        "an alert waits this long for others to share its message; 0 = one message each"))
+    digest_seconds: float = Field(default=300.0, ge=1, le=86_400,
+                                  description="how often 'digest' alert types are sent")
+    queue_max: int = Field(default=50, ge=2, le=100_000, description=(
+        "pending alerts per chat beyond which the backlog goes out as one summary"))
+    types: dict[str, Literal["on", "silent", "off", "digest"]] = Field(
+        default_factory=dict, description="default mode per alert type (others: on)")
+    chats: dict[str, dict[str, Literal["on", "silent", "off", "digest"]]] = Field(
+        default_factory=dict, description=(
+            'per chat ("telegram:<chat id>", "discord:<channel id>", "console"): '
+            "mode per alert type, over `types`"))
+    quiet_hours: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$",
+                                    description='"22:00-07:00": alerts arrive silently')
+    timezone: str = Field(default="UTC", description="time zone of quiet_hours")
+    error_repeat_minutes: int = Field(default=60, ge=0, le=10_080, description=(
+        "an error alert repeating the same text within this is not sent again"))
+    drain_on_stop_seconds: float = Field(default=2.0, ge=0, le=30, description=(
+        "at shutdown, time spent sending what is queued (the rest is sent at next start)"))
+
+    def mode(self, chat: str, kind: str) -> Literal["on", "silent", "off", "digest"]:
+        """The mode of alert type `kind` in `chat` ("telegram:<id>", ...)."""
+        return self.chats.get(chat, {}).get(kind) or self.types.get(kind) or "on"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (e.g. UTC, Europe/Berlin)") from None
+        return v
+
+
 def _default_bots() -> list[BotSpec]:
     return [BotSpec(name="main", symbols=["BTC/USDT", "ETH/USDT"])]
 
@@ -320,6 +362,7 @@ class Settings(BaseSettings):
     logging: LoggingSettings = LoggingSettings()
     bus: BusSettings = BusSettings()
     api: ApiSettings = ApiSettings()
+    notify: NotifySettings = NotifySettings()
     bots: list[BotSpec] = Field(default_factory=_default_bots, min_length=1)
 
     @model_validator(mode="after")

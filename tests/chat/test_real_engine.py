@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.flood import FloodLimiter, telegram_lanes
 from bot.notifier import Notifier
 from bot.telegram import TelegramTransport
 from bot.transports import SinkNotifier
@@ -41,7 +42,8 @@ async def real(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Engine, Tele
     eng = Engine(settings, SessionFactory(make_engine(url)))
     await eng.start()
     eng.quotes["BTC/USDT"] = Quote(Decimal("60000"))
-    tg = TelegramTransport(settings, eng, CallbackSigner(derive_key(b"r" * 32)), poll_timeout=1)
+    tg = TelegramTransport(settings, eng, CallbackSigner(derive_key(b"r" * 32)), poll_timeout=1,
+                           rate_limiter=FloodLimiter(telegram_lanes(scale=0.05)))
     notifier = Notifier(eng, [tg], poll_interval=0.02)
     tg.on_decided = notifier.proposal_decided
     await tg.start()

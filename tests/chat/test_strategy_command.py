@@ -12,6 +12,7 @@ import pytest
 
 from bot.console import ConsoleTransport
 from bot.discord_bot import SLASH_OPTIONS, DiscordTransport
+from bot.flood import FloodLimiter, telegram_lanes
 from bot.telegram import TelegramTransport
 from commands import dispatch
 from commands.base import Ctx, Identity
@@ -118,7 +119,8 @@ async def telegram(tmp_path: Path) -> AsyncIterator[FakeTelegram]:
         "token": fake.token, "base_url": fake.base_url, "base_file_url": fake.base_file_url,
         "allowed_users": {str(VIEWER): "viewer"}})
     api = FakeEngine(settings, propose_on_start=False)
-    tg = TelegramTransport(settings, api, CallbackSigner(derive_key(b"t" * 32)), poll_timeout=1)
+    tg = TelegramTransport(settings, api, CallbackSigner(derive_key(b"t" * 32)), poll_timeout=1,
+                           rate_limiter=FloodLimiter(telegram_lanes(scale=0.05)))
     await tg.start()
     try:
         yield fake

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -9,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.digest import Policy
+from bot.flood import FloodLimiter, Lanes, Limit, telegram_lanes
 from bot.notifier import Notifier
-from bot.telegram import FloodLimiter, TelegramTransport
+from bot.telegram import TelegramTransport
 from commands.callbacks import CallbackSigner, derive_key
+from engine.storage.config import NotifySettings
 from tests.chat.fake_api import FakeEngine, make_settings
 from tests.fakes.telegram_server import FakeTelegram, Limits
 
@@ -36,7 +40,8 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         "allowed_users": {str(TRADER): "trader", str(VIEWER): "viewer"}})
     engine = FakeEngine(settings)
     signer = CallbackSigner(derive_key(b"t" * 32))
-    tg = TelegramTransport(settings, engine, signer, poll_timeout=1)
+    tg = TelegramTransport(settings, engine, signer, poll_timeout=1,
+                           rate_limiter=FloodLimiter(telegram_lanes(scale=0.05)))
     notifier = Notifier(engine, [tg], poll_interval=0.02, backoff_base=0.05, backoff_cap=0.2)
     tg.on_decided = notifier.proposal_decided
     await tg.start()
@@ -223,19 +228,19 @@ async def _flood_world(tmp_path: Path, limits: Limits,
                                       backoff_cap=0.3)
 
 
-@pytest.mark.parametrize(("paced", "n", "k"), [(True, 500, 0.004), (False, 60, 0.02)],
-                         ids=["client-paced-500", "unpaced-429s"])
+@pytest.mark.parametrize(("paced", "n", "k"), [(True, 40, 0.02), (False, 40, 0.02)],
+                         ids=["client-paced", "unpaced-429s"])
 async def test_burst_alerts_none_lost_in_order(tmp_path: Path, paced: bool, n: int,
                                                k: float) -> None:
-    """Telegram's limits scaled down in time by 1/k; paced = our production limiter
-    (scaled), unpaced = no client limiter, so the fake answers 429 and we must wait."""
+    """Telegram's limits scaled down in time by 1/k, one message per alert (no digest
+    window): paced = our production limiter (scaled the same), no 429 at all;
+    unpaced = no client limiter, so the fake answers 429 and we must wait."""
     limits = Limits().scaled(k)
     limits.enabled = True
-    limiter = (FloodLimiter(chat_max_rate=1, chat_time_period=k, overall_max_rate=30,
-                            overall_time_period=k, group_max_rate=20, group_time_period=60 * k)
-               if paced else FloodLimiter(chat_max_rate=0, overall_max_rate=0,
-                                          group_max_rate=0))
+    limiter = FloodLimiter(telegram_lanes(scale=k) if paced else Lanes(
+        Limit(10**6, 1.0), Limit(10**6, 1.0), Limit(10**6, 1.0)))
     fake, engine, tg, notifier = await _flood_world(tmp_path, limits, limiter)
+    notifier.policy = Policy(NotifySettings(digest_window_seconds=0, queue_max=10_000))
     try:
         for i in range(n):
             engine.alert("fill", {"symbol": "BTC/USDT", "side": "sell", "amount": "1",
@@ -247,8 +252,47 @@ async def test_burst_alerts_none_lost_in_order(tmp_path: Path, paced: bool, n: i
                    for t in _texts(fake, chat)]
             assert got == list(range(60000, 60000 + n)), chat
         assert fake.violations == 0  # retry_after always honoured
-        if not paced:
+        if paced:
+            assert fake.rejections_429 == 0
+        else:
             assert fake.rejections_429 > 0 and notifier.stats.flood_waits > 0
+    finally:
+        await notifier.stop()
+        await tg.stop()
+        await fake.stop()
+
+
+async def test_reply_first_while_alerts_queued(tmp_path: Path) -> None:
+    """500 alerts queued for a chat, one message each: /status still answers at once
+    (the reply lane), and the alerts keep flowing in order with no 429."""
+    import time
+
+    k = 0.3
+    limits = Limits().scaled(k)
+    limits.enabled = True
+    fake, engine, tg, notifier = await _flood_world(tmp_path, limits,
+                                                    FloodLimiter(telegram_lanes(scale=k)))
+    notifier.policy = Policy(NotifySettings(digest_window_seconds=0, queue_max=10_000))
+    try:
+        for i in range(500):
+            engine.alert("fill", {"symbol": "BTC/USDT", "side": "sell", "amount": "1",
+                                  "price": str(60000 + i), "fee": "0.1"})
+        await notifier.start()
+        await fake.wait_for(lambda: len(fake.sent_to(TRADER)) >= 3)
+        waits = []
+        for _ in range(5):
+            n = len([m for m in fake.sent_to(TRADER) if "Mode:" in m.text])
+            t0 = time.perf_counter()
+            await fake.push_text(TRADER, "/status")
+            await fake.wait_for(lambda n=n: len([m for m in fake.sent_to(TRADER)
+                                                  if "Mode:" in m.text]) > n)
+            waits.append(time.perf_counter() - t0)
+            await asyncio.sleep(3.3 * k)  # a person's pace, in the scaled time
+        assert max(waits) < 0.5, waits  # an alert slot is 1 s here: never waited for
+        assert notifier.pending() > 400  # the alerts were still queued meanwhile
+        got = [int(t.split("@ ")[1].split(".")[0].replace(",", ""))
+               for t in _texts(fake, TRADER) if t.startswith("Filled")]
+        assert got == list(range(60000, 60000 + len(got))) and fake.rejections_429 == 0
     finally:
         await notifier.stop()
         await tg.stop()
@@ -259,8 +303,7 @@ async def test_outage_then_recovery_delivers_everything(tmp_path: Path) -> None:
     import asyncio
 
     fake, engine, tg, notifier = await _flood_world(
-        tmp_path, Limits(enabled=False), FloodLimiter(chat_max_rate=0, overall_max_rate=0,
-                                                      group_max_rate=0))
+        tmp_path, Limits(enabled=False), FloodLimiter(telegram_lanes(scale=0.01)))
     try:
         await notifier.start()
         fake.down = True

@@ -106,3 +106,91 @@ async def test_jsonl_notifier_drops_a_resend(sessions, clock, tmp_path) -> None:
             r.state = DeliveryState.PENDING
     await OutboxDispatcher(sessions, [JsonlNotifier(path)], clock).drain()
     assert len(path.read_text().splitlines()) == 1
+
+
+class _Err(Exception):
+    def __init__(self, text: str, **attrs: object) -> None:
+        super().__init__(text)
+        for k, v in attrs.items():
+            setattr(self, k, v)
+
+
+class Scripted:
+    """Raises the scripted errors in turn, then records what it got."""
+
+    def __init__(self, name: str, errors: list[Exception]) -> None:
+        self.name, self.errors, self.got = name, list(errors), []
+
+    async def send(self, message: M) -> str | None:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.got.append(message.payload["job"])
+        return None
+
+
+def test_classify() -> None:
+    import httpx
+
+    from engine.outbox import classify
+
+    assert classify(_Err("Forbidden: bot was blocked by the user", status=403)) == (
+        "permanent", 0.0)
+    assert classify(_Err("Bad Request: chat not found"))[0] == "permanent"
+    assert classify(_Err("flood", retry_after=timedelta(seconds=7))) == ("retry_after", 7.0)
+    assert classify(_Err("flood", retry_after=3)) == ("retry_after", 3.0)
+    assert classify(_Err("bad gateway", status=502))[0] == "transient"
+    assert classify(httpx.ReadTimeout("slow"))[0] == "transient"
+    assert classify(ConnectionError("down"))[0] == "transient"
+    assert classify(_Err("refused", permanent=True))[0] == "permanent"
+
+
+async def test_permanent_error_fails_once_and_the_queue_moves_on(sessions, clock) -> None:
+    _alerts(sessions, clock, 3)
+    n = Scripted("tg", [_Err("Forbidden: bot was blocked by the user", status=403)])
+    d = OutboxDispatcher(sessions, [n], clock)
+    assert await d.drain() == 2
+    assert n.got == ["j1", "j2"]
+    with sessions() as s:
+        rows = s.exec(select(OutboxDelivery).order_by(OutboxDelivery.outbox_id)).all()
+        assert [r.state for r in rows] == [DeliveryState.FAILED, DeliveryState.DELIVERED,
+                                           DeliveryState.DELIVERED]
+        assert rows[0].attempts == 1 and "permanent" in (rows[0].last_error or "")
+
+
+async def test_flood_wait_is_honoured_and_spends_no_attempt(sessions, clock) -> None:
+    _alerts(sessions, clock, 2)
+    n = Scripted("tg", [_Err("Too Many Requests", retry_after=5.0)] * 10)
+    d = OutboxDispatcher(sessions, [n], clock, max_attempts=2)
+    for _ in range(10):
+        assert await d.drain() == 0  # never delivered before retry_after, never given up
+        clock.advance(seconds=5)
+    n.errors.clear()
+    assert await d.drain() == 2 and n.got == ["j0", "j1"]
+    with sessions() as s:
+        assert {r.attempts for r in s.exec(select(OutboxDelivery)).all()} == {1}
+
+
+def test_ensure_deliveries_is_bounded_and_catches_late_commits(sessions, clock) -> None:
+    """Each pass looks at the ids above the newest delivery row (minus a lookback), not
+    at the whole outbox; a row committed late below that newest id still gets one."""
+    import engine.outbox as ob
+
+    _alerts(sessions, clock, 30)
+    d = OutboxDispatcher(sessions, [Flaky("a")], clock)
+    assert d.ensure_deliveries(batch=7) == 30  # in batches, all of them
+    assert d.ensure_deliveries() == 0
+    with sessions.begin() as s:  # an id that "committed late": its row is missing
+        row = s.exec(select(OutboxDelivery).order_by(OutboxDelivery.outbox_id)).all()[-3]
+        s.delete(row)
+    assert d.ensure_deliveries() == 1
+    statements: list[str] = []
+    from sqlalchemy import event
+
+    @event.listens_for(sessions.engine, "before_cursor_execute")
+    def grab(conn, cursor, statement, *a) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    d.ensure_deliveries()
+    scan = [st for st in statements if "NOT (EXISTS" in st or "NOT EXISTS" in st]
+    assert scan and all("outbox.id >" in st for st in scan), scan  # bounded by the id
+    assert ob.LOOKBACK >= 100

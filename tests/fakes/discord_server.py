@@ -14,7 +14,9 @@ REST: users/@me, oauth2/applications/@me, gateway[/bot], bulk overwrite of guild
 global commands, interaction callbacks (types 4, 5, 6, 7; a second one answers 40060),
 webhook follow-ups and @original edits, channel messages (JSON or multipart with
 files) and their edits. Everything is recorded for assertions; `down = True` answers
-502 and `rate_limit_next` answers that many 429s with `retry_after`.
+502 and `rate_limit_next` answers that many 429s with `retry_after`; `channel_bucket =
+(n, seconds)` enforces a per-route bucket on channel messages with X-RateLimit headers
+(discord.py paces itself by them) and a 429 beyond it.
 """
 
 from __future__ import annotations
@@ -113,6 +115,11 @@ class FakeDiscord(Waitable):
         self.down = False
         self.rate_limit_next = 0
         self.retry_after = 0.05
+        # per-route bucket of channel messages (Discord: about 5 per 5 s per channel),
+        # announced in X-RateLimit-* headers as Discord does; None = unlimited
+        self.channel_bucket: tuple[int, float] | None = None
+        self.rejections_429 = 0
+        self._channel_sends: list[float] = []
         self.heartbeat_ms = 41250
         self._sockets: dict[web.WebSocketResponse, int] = {}  # identified socket -> seq
         self._runner: web.AppRunner | None = None
@@ -469,6 +476,25 @@ class FakeDiscord(Waitable):
             return _json(self.message_json(target))
         return self._error(405, 0, "405: Method Not Allowed")
 
+    def _bucket(self, ch: int) -> dict[str, str] | None:
+        """Count a channel message; its X-RateLimit headers, or None for a 429."""
+        if self.channel_bucket is None:
+            return {}
+        n, per = self.channel_bucket
+        now = time.monotonic()
+        self._channel_sends = [t for t in self._channel_sends if now - t < per]
+        if len(self._channel_sends) >= n:
+            self.rejections_429 += 1
+            self.retry_after = round(self._channel_sends[0] + per - now, 3)
+            return None
+        self._channel_sends.append(now)
+        reset = self._channel_sends[0] + per - now
+        return {"X-RateLimit-Limit": str(n),
+                "X-RateLimit-Remaining": str(n - len(self._channel_sends)),
+                "X-RateLimit-Reset-After": f"{reset:.3f}",
+                "X-RateLimit-Reset": f"{time.time() + reset:.3f}",
+                "X-RateLimit-Bucket": f"channel-{ch}"}
+
     def _channel(self, m: str, p: list[str], body: dict[str, Any],
                  files: list[tuple[str, bytes]]) -> web.Response:
         ch = int(p[1])
@@ -477,8 +503,14 @@ class FakeDiscord(Waitable):
         if m == "POST" and len(p) == 3:
             if not body.get("content") and not files:
                 return self._error(400, 50006, "Cannot send an empty message")
-            return _json(self.message_json(self._new_message(ch, body, files,
-                                                                         "channel")))
+            headers = self._bucket(ch)
+            if headers is None:
+                return _json({"message": "You are being rate limited.", "global": False,
+                              "retry_after": self.retry_after}, status=429,
+                             headers={"Retry-After": str(self.retry_after),
+                                      "X-RateLimit-Scope": "user"})
+            return _json(self.message_json(self._new_message(ch, body, files, "channel")),
+                         headers=headers)
         if m == "PATCH" and len(p) == 4:
             target = self.messages.get(int(p[3]))
             if target is None or target.channel_id != ch:

@@ -6,7 +6,7 @@ runs against it through `base_url`. Supported: getMe, getUpdates (offsets, long 
 sendMessage, sendPhoto, sendDocument, editMessageText, answerCallbackQuery,
 setMyCommands, deleteWebhook. It enforces flood limits (per private chat, per group,
 overall) with 429 + retry_after and counts requests sent during a penalty
-("violations"); `down = True` simulates an outage (HTTP 502).
+("violations"); `down = True` simulates an outage (HTTP 502), `delay` a slow API.
 """
 
 from __future__ import annotations
@@ -31,18 +31,25 @@ BOT_USER = {"id": 999000, "is_bot": True, "first_name": "SentiBot", "username": 
 
 @dataclass
 class Limits:
-    """Telegram's flood limits, with a time scale so tests run quickly."""
+    """Telegram's flood limits, with a time scale so tests run quickly.
 
-    chat_interval: float = 1.0  # private chat: one message per interval
+    A private chat takes about one message per `chat_interval` on average and a short
+    burst of `chat_burst` (a sliding window of `chat_burst` sends per
+    `chat_burst * chat_interval` s): Telegram states "avoid more than one message per
+    second in a single chat" and does tolerate a reply right after a notification."""
+
+    chat_interval: float = 1.0  # private chat: one message per interval on average
     group_max: int = 20
     group_window: float = 60.0
     overall_max: int = 30
     overall_window: float = 1.0
     enabled: bool = True
+    chat_burst: int = 3
 
     def scaled(self, k: float) -> Limits:
         return Limits(self.chat_interval * k, self.group_max, self.group_window * k,
-                      self.overall_max, self.overall_window * k, self.enabled)
+                      self.overall_max, self.overall_window * k, self.enabled,
+                      self.chat_burst)
 
 
 @dataclass
@@ -56,6 +63,7 @@ class SentMessage:
     file_bytes: bytes = b""
     edits: list[str] = field(default_factory=list)
     t: float = 0.0
+    silent: bool = False  # sent with disable_notification
 
 
 class FakeTelegram(Waitable):
@@ -73,10 +81,11 @@ class FakeTelegram(Waitable):
         self.commands: list[dict[str, Any]] = []
         self.calls: list[str] = []
         self.down = False
+        self.delay = 0.0  # seconds every answer takes (a slow Bot API)
         self.rejections_429 = 0
         self.violations = 0
         self._blocked_until: dict[Any, float] = {}
-        self._last_chat_send: dict[int, float] = {}
+        self._chat_sends: dict[int, deque[float]] = defaultdict(deque)
         self._group_sends: dict[int, deque[float]] = defaultdict(deque)
         self._overall: deque[float] = deque()
         self._cond = asyncio.Condition()
@@ -217,9 +226,12 @@ class FakeTelegram(Waitable):
         if len(self._overall) >= lim.overall_max:
             wait = lim.overall_window - (now - self._overall[0])
         elif chat_id > 0:
-            last = self._last_chat_send.get(chat_id)
-            if last is not None and now - last < lim.chat_interval * 0.9:  # small jitter ok
-                wait = lim.chat_interval - (now - last)
+            q = self._chat_sends[chat_id]
+            window = lim.chat_interval * lim.chat_burst
+            while q and now - q[0] > window:
+                q.popleft()
+            if len(q) >= lim.chat_burst:
+                wait = window - (now - q[0])
         else:
             q = self._group_sends[chat_id]
             while q and now - q[0] > lim.group_window:
@@ -232,14 +244,17 @@ class FakeTelegram(Waitable):
             self.rejections_429 += 1
             return wait
         self._overall.append(now)
-        self._last_chat_send[chat_id] = now
-        if chat_id < 0:
+        if chat_id > 0:
+            self._chat_sends[chat_id].append(now)
+        else:
             self._group_sends[chat_id].append(now)
         return None
 
     async def _handle(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         self.calls.append(method)
+        if self.delay and method != "getUpdates":
+            await asyncio.sleep(self.delay)
         if self.down:
             return web.Response(status=502, text="Bad Gateway")
         if request.match_info["token"] != self.token:
@@ -283,7 +298,8 @@ class FakeTelegram(Waitable):
         if wait is not None:
             return self._err(429, f"Too Many Requests: retry after {wait:.3f}", wait)
         m = SentMessage(next(self._msg_ids), chat_id, method, str(p.get("text", "")),
-                        p.get("reply_markup"), t=time.time())
+                        p.get("reply_markup"), t=time.time(),
+                        silent=str(p.get("disable_notification")).lower() == "true")
         if method == "sendMessage" and not m.text:
             return self._err(400, "Bad Request: message text is empty")
         for name, (fname, data) in f.items():
