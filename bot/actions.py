@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from commands.alerts import decided_text, proposal_reply
 from commands.auditlog import record
+from commands.auth import decide_access
 from commands.base import Identity, has_role
 from commands.callbacks import CallbackError, CallbackSigner
 from commands.catalog import fill_line
@@ -57,6 +58,11 @@ async def _press(api: TradingAPI, signer: CallbackSigner, user: Identity,
         log.warning("refused button from %s: %s", user.by, e.reason)
         return PressResult("This button is no longer valid.")
     pid = bp.target_id
+    if bp.action in ("admit", "block"):
+        if not has_role(user.role, "admin"):
+            return PressResult("Only an admin decides access.")
+        changed, text = decide_access(api.sessions, pid, bp.action == "admit", user.name or user.by)
+        return PressResult(text[:190], detail=Reply(text), decided_pid=pid if changed else None)
     if bp.action == "details":
         p = api.get_proposal(pid)
         if p is None:

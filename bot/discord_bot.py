@@ -40,7 +40,7 @@ from discord.http import Route
 from bot.actions import press
 from bot.notifier import Destination, PermanentError, RetryLater
 from commands import COMMANDS, dispatch
-from commands.auth import REFUSAL, identify
+from commands.auth import REFUSAL, REQUESTED, identify, request_access
 from commands.base import Ctx, Identity
 from commands.callbacks import CallbackSigner
 from commands.catalog import TIMEFRAMES
@@ -305,14 +305,19 @@ class DiscordTransport:
 
     def _identify(self, user: discord.User | discord.Member) -> Identity | None:
         name = user.display_name or user.name or str(user.id)
-        return identify(self.settings, "discord", str(user.id), name)
+        return identify(self.settings, "discord", str(user.id), name,
+                        getattr(self.api, "sessions", None))
 
     async def on_command(self, interaction: discord.Interaction[Any], name: str,
                          args: list[str]) -> None:
         """Authorise, run the command, answer ephemerally (deferring when slow)."""
         who = self._identify(interaction.user)
         if who is None:
-            await interaction.response.send_message(REFUSAL, ephemeral=True)
+            u = interaction.user
+            asked = name == "start" and request_access(
+                self.api.sessions, "discord", str(u.id), u.display_name or u.name or str(u.id))
+            await interaction.response.send_message(REQUESTED if asked else REFUSAL,
+                                                    ephemeral=True)
             return
         ctx = Ctx(api=self.api, user=who, chat_id=str(interaction.channel_id or ""))
         cmd = COMMANDS.get(name)

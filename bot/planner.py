@@ -66,6 +66,8 @@ def plan_deliveries(sessions: SessionFactory, dests: Sequence[Destination], poli
             for m in msgs:
                 wanted = (enabled and (not types or m.kind in types)
                           and policy.mode(dest.key, m.kind) != "off")
+                if m.kind == "access_request":  # admins decide; nobody else sees it
+                    wanted = dest.admin or (dest.user is None and not has_admin)
                 if wanted and m.kind == "error":
                     wanted = (_wants_error(dest, has_admin) and not
                               policy.repeated_error(dest.key,

@@ -38,7 +38,7 @@ from bot.actions import press
 from bot.flood import ALERT, FloodLimiter
 from bot.notifier import Destination, Notifier, PermanentError, RetryLater, mask
 from commands import COMMANDS, dispatch, split_args
-from commands.auth import REFUSAL, identify
+from commands.auth import REFUSAL, REQUESTED, identify, request_access
 from commands.base import Ctx
 from commands.callbacks import CallbackSigner
 from commands.reply import Reply, telegram_html
@@ -138,7 +138,8 @@ class TelegramTransport:
         if user is None:
             return None
         name = user.full_name or user.username or str(user.id)
-        return identify(self.settings, "telegram", str(user.id), name)
+        return identify(self.settings, "telegram", str(user.id), name,
+                        getattr(self.api, "sessions", None))
 
     async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg = update.effective_message
@@ -148,6 +149,12 @@ class TelegramTransport:
         who = self._identify(update.effective_user)
         if who is None:
             uid = update.effective_user.id if update.effective_user else 0
+            user = update.effective_user
+            if (user is not None and split_args(msg.text)[0] == "start"
+                    and request_access(self.api.sessions, "telegram", str(uid),
+                                       user.full_name or user.username or str(uid))):
+                await msg.reply_text(REQUESTED)  # the admins got Admit / Block buttons
+                return
             if uid not in self._refused:  # one short refusal per user, then silence
                 self._refused[uid] = None
                 if len(self._refused) > MAX_REFUSED:

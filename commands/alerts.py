@@ -24,6 +24,10 @@ def proposal_buttons(pid: int) -> tuple[Button, ...]:
             Button(str(pid), "Details", "details"))
 
 
+def access_buttons(user_row: int) -> tuple[Button, ...]:
+    return (Button(str(user_row), "Admit", "admit"), Button(str(user_row), "Block", "block"))
+
+
 def proposal_reply(p: Proposal) -> Reply:
     """A proposal card; buttons only while it can still be decided."""
     buttons = proposal_buttons(p.id or 0) if p.state == ProposalState.PENDING else ()
@@ -83,6 +87,10 @@ def format_alert(kind: str, payload: dict[str, Any],
                      f"{g('open_trades', g('open_positions', '?'))}")
     if kind == "error":
         return Reply("Error: " + str(g("text") or g("error") or g("detail") or "?"), ok=False)
+    if kind == "access_request":
+        return Reply(f"Access request: {g('name', '?')} ({g('transport', '?')}:"
+                     f"{g('user_id', '?')}) sent /start. Admit as viewer, or block?",
+                     buttons=access_buttons(int(g("user_row", 0))))
     if g("text"):
         return Reply(str(g("text")))
     return Reply(f"{kind}: " + ", ".join(f"{k}={v}" for k, v in list(payload.items())[:8]))
@@ -108,6 +116,7 @@ _NOUNS = {"proposal": ("proposal", "proposals"), "fill": ("fill", "fills"),
           "breaker_tripped": ("breaker trip", "breaker trips"),
           "breaker_cleared": ("breaker cleared", "breakers cleared"),
           "pair_locked": ("pair lock", "pair locks"),
+          "access_request": ("access request", "access requests"),
           "daily_summary": ("daily summary", "daily summaries"), "error": ("error", "errors")}
 
 
@@ -133,6 +142,9 @@ def format_digest(items: list[DigestItem], max_rows: int, max_chars: int) -> Rep
     for pp in pending[:max_rows]:
         buttons.extend(Button(b.id, f"{b.label} #{b.id}", b.action)
                        for b in proposal_buttons(pp.id or 0))
+    for _, kind, payload, _ in items:  # access requests keep their Admit / Block row
+        if kind == "access_request" and len(buttons) < 3 * max_rows:
+            buttons.extend(access_buttons(int(payload.get("user_row", 0))))
     footer = (f"\n{len(pending) - max_rows} more pending: /pending"
               if len(pending) > max_rows else "")
     lines, used = [header], len(header) + len(footer) + 40

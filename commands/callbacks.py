@@ -6,7 +6,7 @@ when it was issued and an HMAC over all three: a forged payload fails the signat
 payload older than the TTL is stale. The key derives from the master key (or a
 configured secret) and is never written anywhere.
 
-Format: ``p|<a|r|d>|<id>|<issued base36>|<sig 16 chars>`` (about 40 bytes).
+Format: ``p|<a|r|d|u|b>|<id>|<issued base36>|<sig 16 chars>`` (about 40 bytes).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from commands.reply import Action
 
-_CODES: dict[str, Action] = {"a": "approve", "r": "reject", "d": "details"}
+_CODES: dict[str, Action] = {"a": "approve", "r": "reject", "d": "details", "u": "admit",
+                             "b": "block"}
 _ACTIONS = {v: k for k, v in _CODES.items()}
 MAX_LEN = 64
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-Action = Literal["approve", "reject", "details"]
+Action = Literal["approve", "reject", "details", "admit", "block"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from engine.storage.models import OutboxDelivery, OutboxMessage
 log = logging.getLogger("sentitrade.events")
 
 __all__ = [
+    "AccessRequested",
     "BreakerCleared",
     "BreakerTripped",
     "DailySummary",
@@ -288,6 +289,23 @@ class OperatorNotice(DomainEvent):
 
     def text(self) -> str:
         return f"{self.source}: {self.detail}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessRequested(DomainEvent):
+    """An unknown chat user asked to use the bot (/start); admins admit or block."""
+
+    kind: ClassVar[str] = "access_request"
+    user_row: int
+    transport: str
+    user_id: str
+    name: str
+
+    def dedup_key(self) -> str:
+        return f"access:{self.transport}:{self.user_id}"
+
+    def text(self) -> str:
+        return f"{self.name} ({self.transport}:{self.user_id}) asks to use the bot"
 
 
 @dataclass(frozen=True, kw_only=True)
