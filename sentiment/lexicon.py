@@ -40,6 +40,8 @@ __all__ = ["LexiconScorer", "analyse"]
 _TOKEN: Final = re.compile(r"[a-z0-9'%+\-.$]+|\?")
 _NUM: Final = re.compile(r"[+\-]?\d+(?:[.,]\d+)?")
 _PARTS: Final = re.compile(r"[-']+")
+_ETF: Final = D.ETF_WORDS
+_LAUNCH: Final = D.LAUNCH_WORDS
 
 ALPHA: Final = 15.0  # VADER's normalisation constant
 VADER_WEIGHT: Final = 0.55  # VADER's everyday valences count less than domain ones
@@ -181,6 +183,7 @@ def _analyse(text: str, table: Mapping[str, _Rec], symtab: _SymTab, multi: _Mult
     pcts: list[tuple[int, float, bool]] = []  # index, value, signed
     event = "none"
     eprio = 0
+    etf = False
     flags_all = 0
     contrast_at = -1
     background_at = -1
@@ -263,6 +266,8 @@ def _analyse(text: str, table: Mapping[str, _Rec], symtab: _SymTab, multi: _Mult
             if fl & _F_BACKGROUND and background_at < 0 and i > 0:
                 background_at = i
         if ev:
+            if t in _ETF:
+                etf = True
             p = _PRIO[ev]
             if p > eprio:
                 event, eprio = ev, p
@@ -302,6 +307,8 @@ def _analyse(text: str, table: Mapping[str, _Rec], symtab: _SymTab, multi: _Mult
         vals.append((i, v))
         if eprio == 0:
             event, eprio = "market", 1
+    if etf and event == "technical" and any(t in _LAUNCH for t in toks):
+        event = "market"  # "Grayscale launches a Chainlink ETF": a fund, not a product
     if used_q:
         vals = [iv for iv in vals if iv[0] not in used_q]
     # signed percentages not already carried by a direction word
