@@ -100,7 +100,8 @@ def eval_cmd(
     model: str = typer.Option(None, "--model", help="FinBERT hub id or local path"),
     train_prior: bool = typer.Option(
         False, "--train-prior",
-        help="lexicon: score with the training data's class prior, not the crypto one"),
+        help="lexicon: treat every text as finance text (no crypto class bias and "
+             "temperature)"),
     encoding: str = typer.Option(None, "--encoding", help="Default: detect UTF-8 vs Latin-1"),
     limit: int = typer.Option(0, "--limit", min=0, help="Only the first N rows (0 = all)"),
     event_col: str = typer.Option(None, "--event-col",

@@ -237,14 +237,20 @@ def market_contexts(closes: Mapping[str, Sequence[float]], bars_per_day: int,
     out: dict[str, MarketContext] = {}
     for sym, seq in closes.items():
         c = np.asarray(seq, dtype=np.float64)
-        if len(c) <= max(bars_per_day, 50) or not np.isfinite(c[-bars_per_day - 1:]).all():
+        recent = c[-bars_per_day - 1:]
+        if len(c) <= max(bars_per_day, 50) or not (np.isfinite(recent).all()
+                                                   and (recent > 0).all()):
             continue
         fast, slow = float(ema(c, 20)[-1]), float(ema(c, 50)[-1])
-        gap = (fast - slow) / slow
-        out[sym.split("/")[0].upper()] = MarketContext(
-            price=float(c[-1]), change_24h_pct=100.0 * (c[-1] / c[-1 - bars_per_day] - 1.0),
-            rsi_14=float(rsi(c, 14)[-1]),
-            trend="up" if gap > 0.005 else "down" if gap < -0.005 else "sideways")
+        gap = (fast - slow) / slow if slow > 0 else 0.0
+        try:  # MarketContext refuses non-finite or out-of-range values: skip the symbol
+            out[sym.split("/")[0].upper()] = MarketContext(
+                price=float(c[-1]),
+                change_24h_pct=100.0 * (c[-1] / c[-1 - bars_per_day] - 1.0),
+                rsi_14=float(rsi(c, 14)[-1]),
+                trend="up" if gap > 0.005 else "down" if gap < -0.005 else "sideways")
+        except (ValueError, ZeroDivisionError, FloatingPointError):
+            continue
     return out
 
 

@@ -95,6 +95,8 @@ def test_market_contexts_from_closes() -> None:
     assert b.price == pytest.approx(up[-1]) and b.trend == "up" and b.rsi_14 > 70
     assert b.change_24h_pct == pytest.approx(100 * (1.001 ** 288 - 1))
     assert e.trend == "down" and e.rsi_14 < 30 and e.change_24h_pct < 0
+    bad = market_contexts({"X/USDT": [0.0] * 300, "Y/USDT": [*up[:-1], float("nan")]}, 288)
+    assert bad == {}  # zero prices and gaps are skipped, never a crash
 
 
 async def test_engine_passes_context_to_the_scorer(api: FakeOpenAI, tmp_path: Path) -> None:
