@@ -19,10 +19,11 @@ from sentiment.linear import CLASSES, DEFAULT_MODEL, LinearModel, default_model
 from sentiment.scorers import make_scorer
 from sentiment.train import TrainConfig, train
 
-from .conftest import REPO
+from .conftest import REPO, phrasebank_dir
 
 DATA = Path(__file__).parent / "data"
-TWITTER = REPO.parent / "shared" / "data" / "sentiment" / "twitter_financial_news"
+TWITTER = (phrasebank_dir() or REPO.parent / "shared" / "data" / "sentiment") \
+    / "twitter_financial_news"  # beside the repo, or under SENTITRADE_SHARED_DIR
 
 
 @pytest.fixture(scope="module")
