@@ -496,7 +496,18 @@ CRYPTO_EVENT_OVERRIDES: dict[str, str] = {
                      "launchpad"), "partnership"),
     **dict.fromkeys(("etf", "etfs", "etp", "etps"), "market"),
     **dict.fromkeys(("files", "filed", "filing", "filings", "s-1", "reserve"), "regulatory"),
+    # product news and tokenomics (developed on the dev samples, never on the test one)
+    **dict.fromkeys(("unveil", "unveils", "unveiled", "introduces", "introduced", "burn",
+                     "burns", "burned"), "technical"),
+    # adoption, investment and listing phrasing of crypto news
+    **dict.fromkeys(("taps", "tapped", "invests", "invested", "accept", "accepts", "pilot",
+                     "pilots", "available"), "partnership"),
+    **dict.fromkeys(("hacking", "hijacked", "scammed"), "hack/exploit"),
 }
+ETF_WORDS: frozenset[str] = frozenset({"etf", "etfs", "etp", "etps"})
+"""With a launch word, an ETF makes the event `market` (fund launches and flows), not a
+product launch (`technical`)."""
+LAUNCH_WORDS: frozenset[str] = frozenset({"launch", "launched", "launches", "launching"})
 for _w in ("blockchain", "chain", "network", "protocol", "client", "update", "updates",
            "treasury"):
     EVENT_WORDS.pop(_w, None)

@@ -10,6 +10,9 @@
   (4 layers, hidden 256) built in a temp dir: the output says so;
 * openai: against the loopback fake OpenAI-compatible server when the repo's
   `tests.fakes` is importable (measures client, batching and parsing overhead only);
+* finbert on ONNX Runtime int8 (`runtime="onnx"`), same model and batches, against the
+  torch fp32 path in the same run, with the largest probability difference and the
+  label agreement between the two;
 * ensemble: lexicon + finbert on the same model.
 
 Registered by `bot/cli.py` as the `sentiment` command of `sentitrade bench`.
@@ -124,6 +127,7 @@ def _bench_finbert(model: str | None, n: int, batch_size: int, threads: int) -> 
     from sentiment.finbert import FinbertScorer
 
     tmp = None
+    tmp_onnx = tempfile.TemporaryDirectory(prefix="sentitrade-bench-onnx-")
     if model is None:
         tmp = tempfile.TemporaryDirectory(prefix="sentitrade-bench-bert-")
         path = str(build_random_bert(Path(tmp.name) / "bert", layers=4, hidden=256, heads=4))
@@ -144,6 +148,16 @@ def _bench_finbert(model: str | None, n: int, batch_size: int, threads: int) -> 
         q = FinbertScorer(path, batch_size=batch_size, quantize=True, torch_threads=threads)
         q.score(texts[:8])
         q_rate = _rate(lambda: q.score(texts), n, 2)
+        ox = FinbertScorer(path, batch_size=batch_size, quantize=True, torch_threads=threads,
+                           runtime="onnx", onnx_cache_dir=str(Path(tmp_onnx.name)))
+        ox.score(texts[:8])  # export + quantise once (cached), not timed
+        ox_rate = _rate(lambda: ox.score(texts), n, 2)
+        ref = fast.probabilities(texts)
+        got = ox.probabilities(texts)
+        max_diff = max(abs(a - b) for ra, rb in zip(ref, got, strict=True)
+                       for a, b in zip(ra, rb, strict=True))
+        agree = sum(1 for a, b in zip(fast.score(texts), ox.score(texts), strict=True)
+                    if a.label == b.label) / len(texts)
         from sentiment.lexicon import LexiconScorer
         from sentiment.scorers import EnsembleScorer
 
@@ -157,10 +171,15 @@ def _bench_finbert(model: str | None, n: int, batch_size: int, threads: int) -> 
             "finbert_int8_per_s": round(q_rate, 1),
             "ratio_vs_naive": round(fast_rate / naive_rate, 2),
             "ratio_int8_vs_naive": round(q_rate / naive_rate, 2),
+            "onnx_int8_per_s": round(ox_rate, 1),
+            "ratio_onnx_int8_vs_torch": round(ox_rate / fast_rate, 2),
+            "onnx_int8_max_prob_diff": round(max_diff, 4),
+            "onnx_int8_label_agreement": round(agree, 4),
             "target_ratio": 3.0, "meets_target": fast_rate / naive_rate >= 3.0,
             "ensemble_per_s": round(ens_rate, 1),
         }
     finally:
+        tmp_onnx.cleanup()
         if tmp is not None:
             tmp.cleanup()
 
@@ -246,6 +265,11 @@ def cli(
             typer.echo(f"          same + int8 dynamic quantisation: "
                        f"{r['finbert_int8_per_s']:>10,.1f} headlines/s  "
                        f"ratio {r['ratio_int8_vs_naive']:.2f}x")
+            typer.echo(f"          ONNX Runtime int8 (same batches): "
+                       f"{r['onnx_int8_per_s']:>10,.1f} headlines/s  ratio "
+                       f"{r['ratio_onnx_int8_vs_torch']:.2f}x vs torch fp32; probabilities "
+                       f"within {r['onnx_int8_max_prob_diff']:.4f}, labels agree "
+                       f"{r['onnx_int8_label_agreement']:.1%}")
             typer.echo(f"ensemble  lexicon+finbert: {r['ensemble_per_s']:>10,.1f} headlines/s"
                        f"  (torch threads {r['torch_threads']})")
         elif r["scorer"] == "openai":

@@ -100,7 +100,8 @@ def eval_cmd(
     model: str = typer.Option(None, "--model", help="FinBERT hub id or local path"),
     train_prior: bool = typer.Option(
         False, "--train-prior",
-        help="lexicon: score with the training data's class prior, not the crypto one"),
+        help="lexicon: treat every text as finance text (no crypto class bias and "
+             "temperature)"),
     encoding: str = typer.Option(None, "--encoding", help="Default: detect UTF-8 vs Latin-1"),
     limit: int = typer.Option(0, "--limit", min=0, help="Only the first N rows (0 = all)"),
     event_col: str = typer.Option(None, "--event-col",
@@ -109,6 +110,10 @@ def eval_cmd(
                                     help="Column of reference tickers ('|'-separated)"),
     tags_col: str = typer.Option(None, "--tags-col",
                                  help="Columns of archive tags/category ('a,b'; '|' inside)"),
+    compare: str = typer.Option(
+        None, "--compare",
+        help="Another scorer on the same rows: macro-F1/accuracy difference with a paired "
+             "bootstrap 95% interval"),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable JSON."),
 ) -> None:
     """Accuracy, macro-F1, per-class precision/recall, confusion matrix, calibration
@@ -147,6 +152,16 @@ def eval_cmd(
     except SentimentError as exc:
         raise _fail(f"scoring failed: {exc}", 1) from None
     report.extra["data"] = str(data)
+    if compare:
+        from sentiment.evaluate import paired_bootstrap
+
+        other = _build(compare, model)
+        try:
+            theirs = [s.label for s in other.score([t for t, _ in rows])]
+        except SentimentError as exc:
+            raise _fail(f"scoring with {compare} failed: {exc}", 1) from None
+        report.extra["compare"] = {"scorer": compare, **paired_bootstrap(
+            [lab for _, lab in rows], report.predictions, theirs)}
     checks: dict[str, object] = {}
     if event_col or tickers_col or tags_col:
         from sentiment.evalcols import column_checks
@@ -181,6 +196,14 @@ def eval_cmd(
             typer.echo(f"{b['lo']:.1f}-{b['hi']:.1f}{'':<9}{int(b['n']):>6d}"
                        f"{b['confidence']:>11.4f}{b['accuracy']:>10.4f}")
     typer.echo(f"throughput: {report.headlines_per_s:,.0f} headlines/s ({report.seconds:.3f} s)")
+    cmp_ = report.extra.get("compare")
+    if isinstance(cmp_, dict):
+        typer.echo(
+            f"vs {cmp_['scorer']}: macro-F1 {cmp_['macro_f1_diff']:+.4f} (95% CI "
+            f"{cmp_['macro_f1_lo']:+.4f} .. {cmp_['macro_f1_hi']:+.4f}, not better in "
+            f"{cmp_['p_not_better']:.1%} of {cmp_['resamples']} paired resamples); accuracy "
+            f"{cmp_['accuracy_diff']:+.4f} ({cmp_['accuracy_lo']:+.4f} .. "
+            f"{cmp_['accuracy_hi']:+.4f})")
     if checks:
         from sentiment.evalcols import print_checks
 
@@ -188,6 +211,7 @@ def eval_cmd(
 
 
 _SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+_TESTDATA = Path(__file__).resolve().parents[1] / "tests" / "sentiment" / "data"
 
 
 @app.command("train")
@@ -199,10 +223,15 @@ def train_cmd(
         _SHARED / "news" / "crypto_headlines_2025.jsonl.gz", "--unlabelled",
         help="Unlabelled crypto headlines (.jsonl.gz) for prior adaptation and "
              "self-training; '-' to skip."),
-    calibrate: Path = typer.Option(
-        Path(__file__).resolve().parents[1] / "tests" / "sentiment" / "data"
-        / "crypto_headlines_dev.csv", "--calibrate",
-        help="Hand-labelled crypto CSV (title,label) for the crypto temperature; '-' to skip."),
+    crypto_labelled: list[Path] = typer.Option(
+        [_TESTDATA / "crypto_headlines_dev.csv", _TESTDATA / "crypto_headlines_dev2.csv"],
+        "--crypto-labelled",
+        help="Hand-labelled crypto CSVs (title,label) to train on (repeatable; never the "
+             "test file)."),
+    exclude: list[Path] = typer.Option(
+        [_TESTDATA / "crypto_headlines_labelled.csv"], "--exclude",
+        help="CSVs (title column) whose headlines are kept out of self-training "
+             "(repeatable): the frozen test sample."),
     out: Path = typer.Option(None, "--out", help="Default: the packaged model file."),
     lexicon_weight: float = typer.Option(2.0, "--lexicon-weight", min=0.0),
     json_out: bool = typer.Option(False, "--json", help="Machine-readable JSON report."),
@@ -216,10 +245,14 @@ def train_cmd(
     crypto = None if str(unlabelled) == "-" else unlabelled
     if crypto is not None and not crypto.is_file():
         raise _fail(f"--unlabelled {crypto}: no such file")
+    for p in (*crypto_labelled, *exclude):
+        if not p.is_file():
+            raise _fail(f"{p}: no such file (pass --crypto-labelled/--exclude explicitly)")
+    if any(p.resolve() in {e.resolve() for e in exclude} for p in crypto_labelled):
+        raise _fail("a --crypto-labelled file is also in --exclude (never train on the test)")
     log = (lambda _m: None) if json_out else typer.echo
-    calib = None if str(calibrate) == "-" or not calibrate.is_file() else calibrate
     model, report = train(data, crypto, TrainConfig(lexicon_weight=lexicon_weight), log=log,
-                          calib_csv=calib)
+                          crypto_labelled=crypto_labelled, exclude=exclude)
     target = out or DEFAULT_MODEL
     model.save(target)
     report["out"] = str(target)

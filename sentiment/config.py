@@ -86,6 +86,12 @@ class SentimentSettings(BaseModel):
     max_length: int = Field(default=128, ge=8, le=512)
     torch_threads: int = Field(default=0, ge=0, description="0 = torch's default")
     quantize: bool = Field(default=False, description="int8 dynamic quantisation (CPU)")
+    finbert_runtime: Literal["torch", "onnx"] = Field(
+        default="torch", description="onnx = exported once, run by ONNX Runtime (with "
+        "quantize: int8 weights)")
+    onnx_cache_dir: str = Field(
+        default="", description="where exported ONNX files are kept; '' = "
+        "~/.cache/sentitrade/onnx")
 
     # --- openai -----------------------------------------------------------------------
     openai_timeout_s: float = Field(default=30.0, gt=0)

@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from sentiment.features import dense_batch
-from sentiment.items import Label, Score
+from sentiment.features import crypto_domain, dense_batch
+from sentiment.items import Label, MarketContexts, Score
 from sentiment.lexicon import LexiconScorer
 from sentiment.linear import CLASSES, LinearModel, default_model, softmax
 
@@ -35,8 +35,9 @@ assert _LABELS == CLASSES
 class HeadlineScorer:
     """Rules + linear model. Stateless after construction; safe to share between tasks.
 
-    `adapt_prior=False` scores with the training data's class prior instead of the prior
-    estimated on crypto headlines (use it for general finance text).
+    Texts about crypto (`features.crypto_domain`) get the crypto class bias and
+    temperature, other texts the finance tweets' ones. `adapt_prior=False` treats every
+    text as finance text (the model as fitted on the tweets' prior).
     """
 
     name = "lexicon"
@@ -53,20 +54,18 @@ class HeadlineScorer:
         self._model = model or default_model()
         self._rules = rules or LexiconScorer(extra_lexicon=extra_lexicon, aliases=aliases)
         self._adapt = adapt_prior
-        m = self._model
-        if not adapt_prior and m.prior_shift is not None:
-            self._model = LinearModel(vocab=m.vocab, sparse_w=m.sparse_w, dense_w=m.dense_w,
-                                      bias=m.bias, temperature=m.temperature,
-                                      prior_shift=None, meta=m.meta)
-        # the training data's prior goes with the training data's temperature
 
-    def score(self, texts: Sequence[str]) -> list[Score]:
-        """Score each text; same order and length as `texts`."""
+    def score(self, texts: Sequence[str], context: MarketContexts | None = None) -> list[Score]:
+        """Score each text; same order and length as `texts` (`context` is ignored:
+        the model reads the headline alone)."""
         if not texts:
             return []
         analyse = self._rules.analyse
         analyses = [analyse(t)[0] for t in texts]
-        dense = dense_batch([a.compound for a in analyses], [a.event_type for a in analyses])
+        crypto = ([crypto_domain(t, a.symbols) for t, a in zip(texts, analyses, strict=True)]
+                  if self._adapt else None)
+        dense = dense_batch([a.compound for a in analyses], [a.event_type for a in analyses],
+                            crypto)
         p = softmax(self._model.logits(texts, dense))
         best = p.argmax(axis=1)
         conf = p[np.arange(len(texts)), best]
@@ -79,7 +78,8 @@ class HeadlineScorer:
                 for lab, pol, cf, a in zip(labels, polarity, conf.tolist(), analyses,
                                            strict=True)]
 
-    async def ascore(self, texts: Sequence[str]) -> list[Score]:
+    async def ascore(self, texts: Sequence[str],
+                     context: MarketContexts | None = None) -> list[Score]:
         """Inline for small batches; big ones go to a thread."""
         if len(texts) <= 256:
             return self.score(texts)

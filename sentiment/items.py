@@ -7,7 +7,7 @@ stays importable (and testable) without the engine.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -17,6 +17,8 @@ __all__ = [
     "LABELS",
     "EventType",
     "Label",
+    "MarketContext",
+    "MarketContexts",
     "RawItem",
     "Score",
     "ScoredItem",
@@ -145,6 +147,43 @@ _S_REASON = Score.__dict__["reasoning"].__set__
 
 
 @dataclass(frozen=True, slots=True)
+class MarketContext:
+    """One coin's market when its headlines are scored: what the research document's GPT
+    evaluator is shown next to a headline ("ETF approved" means less after a +30% day).
+
+    Supplied by the engine (`sentiment` never reads prices); `sentiment.llm` sends it,
+    offline scorers accept and ignore it.
+    """
+
+    price: float
+    change_24h_pct: float
+    rsi_14: float
+    trend: Literal["up", "down", "sideways"]
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.price) and self.price > 0):
+            raise ValueError(f"price must be > 0, got {self.price!r}")
+        if not math.isfinite(self.change_24h_pct):
+            raise ValueError(f"change_24h_pct must be finite, got {self.change_24h_pct!r}")
+        if not (math.isfinite(self.rsi_14) and 0.0 <= self.rsi_14 <= 100.0):
+            raise ValueError(f"rsi_14 must be in [0, 100], got {self.rsi_14!r}")
+        if self.trend not in ("up", "down", "sideways"):
+            raise ValueError(f"trend must be up/down/sideways, got {self.trend!r}")
+
+    def as_dict(self) -> dict[str, object]:
+        return {"price": round(self.price, 8), "change_24h_pct": round(self.change_24h_pct, 2),
+                "rsi_14": round(self.rsi_14, 1), "trend": self.trend}
+
+    def bucket(self) -> str:
+        """Coarse form for the cache key: 5-point change and RSI bands, the trend."""
+        return f"{round(self.change_24h_pct / 5)}:{round(self.rsi_14 / 5)}:{self.trend}"
+
+
+MarketContexts = Mapping[str, MarketContext]
+"""Symbol -> its context now; symbols without one are simply not sent."""
+
+
+@dataclass(frozen=True, slots=True)
 class ScoredItem:
     """What aggregation needs of a scored item: when, where from, about what, how much."""
 
@@ -160,10 +199,14 @@ class Scorer(Protocol):
     """One interface for every scorer: `score(texts) -> list[Score]`, same order and length.
 
     `ascore` is the form the engine awaits; heavy scorers run it off the event loop.
+    `context` is the market of the coins the texts may name (`MarketContext` per
+    symbol): the LLM scorer sends it with the headlines; offline scorers ignore it.
     """
 
     name: str
 
-    def score(self, texts: Sequence[str]) -> list[Score]: ...
+    def score(self, texts: Sequence[str],
+              context: MarketContexts | None = None) -> list[Score]: ...
 
-    async def ascore(self, texts: Sequence[str]) -> list[Score]: ...
+    async def ascore(self, texts: Sequence[str],
+                     context: MarketContexts | None = None) -> list[Score]: ...

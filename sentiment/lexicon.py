@@ -30,7 +30,7 @@ from functools import lru_cache
 from typing import Final
 
 from sentiment import _lexicon_data as D
-from sentiment.items import EventType, Label, Score
+from sentiment.items import EventType, Label, MarketContexts, Score
 from sentiment.symbols import SymbolTagger
 
 __all__ = ["LexiconScorer", "analyse"]
@@ -39,6 +39,9 @@ __all__ = ["LexiconScorer", "analyse"]
 # removed before matching so "hack." still reads "hack" while "12.5%" stays one token.
 _TOKEN: Final = re.compile(r"[a-z0-9'%+\-.$]+|\?")
 _NUM: Final = re.compile(r"[+\-]?\d+(?:[.,]\d+)?")
+_PARTS: Final = re.compile(r"[-']+")
+_ETF: Final = D.ETF_WORDS
+_LAUNCH: Final = D.LAUNCH_WORDS
 
 ALPHA: Final = 15.0  # VADER's normalisation constant
 VADER_WEIGHT: Final = 0.55  # VADER's everyday valences count less than domain ones
@@ -180,6 +183,7 @@ def _analyse(text: str, table: Mapping[str, _Rec], symtab: _SymTab, multi: _Mult
     pcts: list[tuple[int, float, bool]] = []  # index, value, signed
     event = "none"
     eprio = 0
+    etf = False
     flags_all = 0
     contrast_at = -1
     background_at = -1
@@ -192,7 +196,7 @@ def _analyse(text: str, table: Mapping[str, _Rec], symtab: _SymTab, multi: _Mult
     symget = symtab.get
     # One C-speed pass keeps only the tokens that mean something (most do not).
     hits = [(i, t) for i, t in enumerate(toks)
-            if t in table or t in symtab or t[-1] in "%?" or "-" in t]
+            if t in table or t in symtab or t[-1] in "%?" or "-" in t or "'" in t]
     skip_until = -1
     sym_skip = -1
     for i, t in hits:
@@ -220,11 +224,13 @@ def _analyse(text: str, table: Mapping[str, _Rec], symtab: _SymTab, multi: _Mult
                     raw = m.group(0).replace(",", ".")
                     with contextlib.suppress(ValueError):
                         pcts.append((i, float(raw), raw[0] in "+-"))
-            elif "-" in t:
-                st = symget(t.split("-", 1)[0])  # "bitcoin-backed", "ETH-USD"
-                if st is not None and st[0] and (not st[1] or _upper_present(text, st[1])) \
-                        and st[0] not in syms:
-                    syms.append(st[0])
+            elif "-" in t or "'" in t:
+                # "bitcoin-backed", "ETH-USD", "Ethereum-Solana", "pro-XRP", "'Bitcoin"
+                for part in _PARTS.split(t):
+                    st = symget(part) if part else None
+                    if st is not None and st[0] and (not st[1] or _upper_present(text, st[1])) \
+                            and st[0] not in syms:
+                        syms.append(st[0])
             elif t == "?" and i == n - 1:
                 flags_all |= 1 << 8
             continue
@@ -260,6 +266,8 @@ def _analyse(text: str, table: Mapping[str, _Rec], symtab: _SymTab, multi: _Mult
             if fl & _F_BACKGROUND and background_at < 0 and i > 0:
                 background_at = i
         if ev:
+            if t in _ETF:
+                etf = True
             p = _PRIO[ev]
             if p > eprio:
                 event, eprio = ev, p
@@ -299,6 +307,8 @@ def _analyse(text: str, table: Mapping[str, _Rec], symtab: _SymTab, multi: _Mult
         vals.append((i, v))
         if eprio == 0:
             event, eprio = "market", 1
+    if etf and event == "technical" and any(t in _LAUNCH for t in toks):
+        event = "market"  # "Grayscale launches a Chainlink ETF": a fund, not a product
     if used_q:
         vals = [iv for iv in vals if iv[0] not in used_q]
     # signed percentages not already carried by a direction word
@@ -400,12 +410,13 @@ class LexiconScorer:
         return Score.trusted(label, max(-1.0, min(1.0, c)), max(0.0, min(1.0, conf)), et,
                              a.impact, syms, self.name)
 
-    def score(self, texts: Sequence[str]) -> list[Score]:
-        """Score each text; same order and length as `texts`."""
+    def score(self, texts: Sequence[str], context: MarketContexts | None = None) -> list[Score]:
+        """Score each text; same order and length as `texts` (`context` is ignored)."""
         one = self._one
         return [one(t) for t in texts]
 
-    async def ascore(self, texts: Sequence[str]) -> list[Score]:
+    async def ascore(self, texts: Sequence[str],
+                     context: MarketContexts | None = None) -> list[Score]:
         """Cheap enough to run inline for small batches; big ones go to a thread."""
         if len(texts) <= 256:
             return self.score(texts)

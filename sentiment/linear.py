@@ -2,9 +2,9 @@
 features of `sentiment.features`, stored as one small `.npz` in `sentiment/model/`.
 
 Only numpy at run time: the file holds the vocabulary (one newline-joined string), the
-sparse weights (vocabulary x 3), the dense weights, the bias, the calibration temperature
-and the class-prior shift estimated for crypto headlines. Loading is a `np.load` plus one
-`dict(zip(...))`: tens of milliseconds, well under the 0.5 s budget.
+sparse weights (vocabulary x 3), the dense weights (whose last row is the crypto class
+bias), the bias and two calibration temperatures (finance text, crypto headlines).
+Loading is a `np.load` plus one `dict(zip(...))`: tens of milliseconds, well under the 0.5 s budget.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sentiment.errors import ModelLoadError
-from sentiment.features import feature_ids
+from sentiment.features import CRYPTO_COL, DENSE_NAMES, feature_ids
 
 __all__ = ["CLASSES", "DEFAULT_MODEL", "LinearModel", "default_model"]
 
@@ -35,11 +35,11 @@ F64 = npt.NDArray[np.float64]
 class LinearModel:
     """Weights plus what turns logits into calibrated probabilities.
 
-    `prior_shift` is added to the logits (log of crypto prior / training prior, estimated
-    by EM on unlabelled crypto headlines); `temperature` divides them (fitted on
-    out-of-fold predictions of the training set). With the crypto prior, the logits are
-    divided by `crypto_temperature` instead when there is one (fitted on the hand-labelled
-    crypto dev sample: a finance-tweet temperature is overconfident on crypto headlines).
+    The logits are divided by a temperature per row: `temperature` (fitted on
+    out-of-fold predictions of the finance tweets) for finance text, `crypto_temperature`
+    (fitted on out-of-fold predictions of the hand-labelled crypto headlines) for rows
+    whose dense `crypto` feature is set. One temperature for both would be wrong for
+    both: the model is surer, and right more often, on the tweets it was trained on.
     """
 
     vocab: dict[str, int]
@@ -47,7 +47,6 @@ class LinearModel:
     dense_w: F64  # (D, 3)
     bias: F64  # (3,)
     temperature: float = 1.0
-    prior_shift: F64 | None = None
     meta: str = ""
     crypto_temperature: float | None = None
     _memo: dict[str, tuple[str, int | None, int | None]] = field(
@@ -59,15 +58,17 @@ class LinearModel:
         try:
             with np.load(path, allow_pickle=False) as z:
                 words = str(z["vocab"]).split("\n") if z["vocab"].size else []
-                shift = z["prior_shift"].astype(np.float64)
                 ct = float(z["crypto_temperature"]) if "crypto_temperature" in z.files else 0.0
+                if z["dense_w"].shape != (len(DENSE_NAMES), len(CLASSES)):
+                    raise ValueError(f"dense weights {z['dense_w'].shape} do not match the "
+                                     f"{len(DENSE_NAMES)} dense features of this version "
+                                     "(retrain: sentitrade sentiment train)")
                 return cls(
                     vocab=dict(zip(words, range(len(words)), strict=True)),
                     sparse_w=z["sparse_w"].astype(np.float64),
                     dense_w=z["dense_w"].astype(np.float64),
                     bias=z["bias"].astype(np.float64),
                     temperature=float(z["temperature"]),
-                    prior_shift=shift if shift.any() else None,
                     meta=str(z["meta"]),
                     crypto_temperature=ct or None,
                 )
@@ -83,8 +84,7 @@ class LinearModel:
                 fh, vocab=np.array("\n".join(words)),
                 sparse_w=self.sparse_w.astype(np.float16), dense_w=self.dense_w,
                 bias=self.bias, temperature=np.array(self.temperature),
-                prior_shift=self.prior_shift if self.prior_shift is not None
-                else np.zeros(3), meta=np.array(self.meta),
+                meta=np.array(self.meta),
                 crypto_temperature=np.array(self.crypto_temperature or 0.0),
             )
 
@@ -109,12 +109,15 @@ class LinearModel:
             z = np.zeros((len(texts), 3))
         z += dense @ self.dense_w + self.bias
         if calibrated:
-            if self.prior_shift is not None:
-                z += self.prior_shift
-                z /= self.crypto_temperature or self.temperature
-            else:
-                z /= self.temperature
+            z /= self.temperatures(dense)[:, None]
         return z
+
+    def temperatures(self, dense: F64) -> F64:
+        """Each row's temperature: the crypto one where the row's `crypto` feature is set."""
+        t = np.full(dense.shape[0], self.temperature)
+        if self.crypto_temperature:
+            t[dense[:, CRYPTO_COL] > 0] = self.crypto_temperature
+        return t
 
     def proba(self, texts: Sequence[str], dense: F64) -> F64:
         """Calibrated class probabilities (n, 3) in `CLASSES` order."""

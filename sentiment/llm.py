@@ -13,10 +13,13 @@ Why it is built this way:
 * timeouts and retries are the openai client's own (`timeout`, `max_retries`); anything
   that still fails falls back to `lexicon` for that batch when `openai_fallback` is on.
 
-* optional market context (`market_context`): the research document's GPT evaluator
-  sees each coin's price, 24 h change, RSI(14) and trend next to the headline, because
-  "ETF approved" means less after a +30% day than after a -30% week. The context is part
-  of the cache key (coarsely rounded), so a verdict is reused only in a similar market.
+* optional market context: the research document's GPT evaluator sees each coin's
+  price, 24 h change, RSI(14) and trend next to the headline, because "ETF approved"
+  means less after a +30% day than after a -30% week. The engine passes it per call
+  (`ascore(texts, context=...)`, the `Scorer` interface's optional parameter); a
+  `market_context` provider given at construction is used when a call passes none. The
+  context is part of the cache key (coarsely rounded), so a verdict is reused only in a
+  similar market.
 
 The API key is a `SecretStr` in settings and never appears in a log line or message.
 """
@@ -37,7 +40,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from sentiment.config import SentimentSettings
 from sentiment.errors import BudgetExceeded, ScorerError
-from sentiment.items import EVENT_TYPES, Score, Scorer
+from sentiment.items import EVENT_TYPES, MarketContext, MarketContexts, Score, Scorer
 from sentiment.lexicon import LexiconScorer
 from sentiment.symbols import SymbolTagger
 
@@ -60,24 +63,6 @@ SYSTEM_PROMPT = (
     "gives a coin's price, 24 h change in %, RSI(14) and trend, judge the headline against "
     "it: news already priced in moves the price less."
 )
-
-
-@dataclass(frozen=True)
-class MarketContext:
-    """One coin's state when the headline is scored (what the GPT evaluator is shown)."""
-
-    price: float
-    change_24h_pct: float
-    rsi_14: float
-    trend: Literal["up", "down", "sideways"]
-
-    def as_dict(self) -> dict[str, object]:
-        return {"price": round(self.price, 8), "change_24h_pct": round(self.change_24h_pct, 2),
-                "rsi_14": round(self.rsi_14, 1), "trend": self.trend}
-
-    def bucket(self) -> str:
-        """Coarse form for the cache key: 5-point change and RSI bands, the trend."""
-        return f"{round(self.change_24h_pct / 5)}:{round(self.rsi_14 / 5)}:{self.trend}"
 
 
 MarketContextFn = Callable[[Sequence[str]], Mapping[str, MarketContext]]
@@ -249,16 +234,22 @@ class OpenAIScorer:
             f"{self.model}\x00{PROMPT_VERSION}\x00{text}\x00{context}".encode()
         ).hexdigest()
 
-    def _contexts(self, texts: Sequence[str]) -> tuple[dict[str, MarketContext], list[str]]:
-        """Market context of the coins in `texts`, and each text's cache-key part."""
-        if self.market_context is None:
+    def _contexts(self, texts: Sequence[str], given: MarketContexts | None = None,
+                  ) -> tuple[dict[str, MarketContext], list[str]]:
+        """Market context of the coins in `texts` (`given`, else the provider's), and
+        each text's cache-key part."""
+        if given is None and self.market_context is None:
             return {}, [""] * len(texts)
         syms = [self._tagger.tag(t) for t in texts]
-        try:
-            ctx = dict(self.market_context(sorted({x for ss in syms for x in ss})))
-        except Exception:  # a context provider must not break scoring
-            log.exception("market context provider failed; scoring without context")
-            return {}, [""] * len(texts)
+        if given is not None:
+            ctx = {k.upper(): v for k, v in given.items() if isinstance(v, MarketContext)}
+        else:
+            assert self.market_context is not None
+            try:
+                ctx = dict(self.market_context(sorted({x for ss in syms for x in ss})))
+            except Exception:  # a context provider must not break scoring
+                log.exception("market context provider failed; scoring without context")
+                return {}, [""] * len(texts)
         return ctx, [",".join(f"{x}={ctx[x].bucket()}" for x in ss if x in ctx) for ss in syms]
 
     def _remember(self, key: str, score: Score) -> None:
@@ -355,9 +346,11 @@ class OpenAIScorer:
 
     # --- Scorer protocol ---------------------------------------------------------------
 
-    async def ascore(self, texts: Sequence[str]) -> list[Score]:
-        """Cached verdicts for known texts; misses go out `batch_size` per request."""
-        ctx, parts = self._contexts(texts)
+    async def ascore(self, texts: Sequence[str],
+                     context: MarketContexts | None = None) -> list[Score]:
+        """Cached verdicts for known texts; misses go out `batch_size` per request, each
+        with the `context` of the coins its headlines name."""
+        ctx, parts = self._contexts(texts, context)
         keys = [self.cache_key(t, c) for t, c in zip(texts, parts, strict=True)]
         out: list[Score | None] = [self._cache.get(k) for k in keys]
         todo: dict[str, int] = {}
@@ -376,10 +369,11 @@ class OpenAIScorer:
                         out[j] = sc
         return [s for s in out if s is not None]
 
-    def score(self, texts: Sequence[str]) -> list[Score]:
+    def score(self, texts: Sequence[str],
+              context: MarketContexts | None = None) -> list[Score]:
         """Synchronous form for the CLI; from async code use `ascore`."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.ascore(texts))
+            return asyncio.run(self.ascore(texts, context))
         raise ScorerError("OpenAIScorer.score() called inside an event loop; await ascore()")

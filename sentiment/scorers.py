@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sentiment._lexicon_data import EVENT_PRIORITY
 from sentiment.config import SentimentSettings
 from sentiment.errors import ScorerError
-from sentiment.items import EventType, Label, Score, Scorer
+from sentiment.items import EventType, Label, MarketContexts, Score, Scorer
 
 if TYPE_CHECKING:
     import httpx
@@ -124,19 +124,21 @@ class EnsembleScorer:
             ))
         return out
 
-    def score(self, texts: Sequence[str]) -> list[Score]:
+    def score(self, texts: Sequence[str], context: MarketContexts | None = None) -> list[Score]:
         results: dict[str, list[Score]] = {}
         for k, (scorer, _w) in self._members.items():
             try:
-                results[k] = scorer.score(texts)
+                results[k] = scorer.score(texts, context)
             except ScorerError as exc:
                 log.warning("ensemble member %s failed: %s", k, exc)
         return self._combine(results, len(texts))
 
-    async def ascore(self, texts: Sequence[str]) -> list[Score]:
+    async def ascore(self, texts: Sequence[str],
+                     context: MarketContexts | None = None) -> list[Score]:
         names = list(self._members)
         got = await asyncio.gather(
-            *(self._members[k][0].ascore(texts) for k in names), return_exceptions=True
+            *(self._members[k][0].ascore(texts, context) for k in names),
+            return_exceptions=True
         )
         results: dict[str, list[Score]] = {}
         for k, r in zip(names, got, strict=True):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -28,13 +28,14 @@ from engine.storage.models import NewsItem, SentimentScore
 from sentiment.aggregate import Aggregator
 from sentiment.config import SentimentSettings
 from sentiment.dedup import with_keys
-from sentiment.items import RawItem, ScoredItem, Scorer
+from sentiment.items import MarketContext, MarketContexts, RawItem, ScoredItem, Scorer
 from sentiment.scorers import AlertHook, make_scorer
 from sentiment.sources import NewsCollector
 
 __all__ = [
     "load_aggregator",
     "load_scored",
+    "market_contexts",
     "poll",
     "save_items",
     "score_pending",
@@ -133,19 +134,24 @@ def _store_scores(
 
 
 async def score_pending(
-    session_factory: SessionMaker, scorer: Scorer, *, limit: int = 500, batch: int = 64
+    session_factory: SessionMaker, scorer: Scorer, *, limit: int = 500, batch: int = 64,
+    context: MarketContexts | None = None,
 ) -> int:
     """Score items that `scorer` has not scored yet; returns how many scores were stored.
 
     Scores are stored under the scorer's own name; if the openai scorer fell back to the
     lexicon for a batch, those rows say `lexicon`, so the item stays eligible for a real
-    `openai` score on a later poll.
+    `openai` score on a later poll. `context` (the market now, per symbol) goes to the
+    scorer's optional `context` parameter; it is not passed when None, so scorers
+    written before the parameter existed keep working.
     """
     items = await asyncio.to_thread(unscored, session_factory, scorer.name, limit)
     stored = 0
     for i in range(0, len(items), batch):
         part = items[i : i + batch]
-        scores = await scorer.ascore([it.title for it in part])
+        titles = [it.title for it in part]
+        scores = await (scorer.ascore(titles) if context is None
+                        else scorer.ascore(titles, context=context))
         by_name: dict[str, list[tuple[NewsItem, Any]]] = {}
         for it, sc in zip(part, scores, strict=True):
             by_name.setdefault(sc.scorer or scorer.name, []).append((it, sc))
@@ -218,6 +224,36 @@ def load_aggregator(
         load_scored(session_factory, scorer or sec.scorer, since=since, until=until), sec)
 
 
+def market_contexts(closes: Mapping[str, Sequence[float]], bars_per_day: int,
+                    ) -> dict[str, MarketContext]:
+    """Each symbol's context from its recent closes, oldest first (at least a day and
+    51 bars): last price, change over the last `bars_per_day` bars, RSI(14) and the trend
+    (EMA 20 vs EMA 50, more than 0.5% apart; else sideways). Symbols with too few
+    closes are left out. Keys are base assets ("BTC/USDT" -> "BTC"), as in headlines."""
+    import numpy as np
+
+    from engine.indicators import ema, rsi
+
+    out: dict[str, MarketContext] = {}
+    for sym, seq in closes.items():
+        c = np.asarray(seq, dtype=np.float64)
+        recent = c[-bars_per_day - 1:]
+        if len(c) <= max(bars_per_day, 50) or not (np.isfinite(recent).all()
+                                                   and (recent > 0).all()):
+            continue
+        fast, slow = float(ema(c, 20)[-1]), float(ema(c, 50)[-1])
+        gap = (fast - slow) / slow if slow > 0 else 0.0
+        try:  # MarketContext refuses non-finite or out-of-range values: skip the symbol
+            out[sym.split("/")[0].upper()] = MarketContext(
+                price=float(c[-1]),
+                change_24h_pct=100.0 * (c[-1] / c[-1 - bars_per_day] - 1.0),
+                rsi_14=float(rsi(c, 14)[-1]),
+                trend="up" if gap > 0.005 else "down" if gap < -0.005 else "sideways")
+        except (ValueError, ZeroDivisionError, FloatingPointError):
+            continue
+    return out
+
+
 # --- the scheduler job -------------------------------------------------------------------
 
 _collectors: dict[str, NewsCollector] = {}
@@ -256,9 +292,14 @@ async def poll(
     collector: NewsCollector | None = None,
     scorer: Scorer | None = None,
     alert: AlertHook | None = None,
+    market_context: Callable[[], MarketContexts] | None = None,
 ) -> int:
     """Fetch all sources, store new items, score what is unscored; return the number of
-    new items. Never raises (except cancellation): failures are logged."""
+    new items. Never raises (except cancellation): failures are logged.
+
+    `market_context()` returns the market now per symbol (`market_contexts` builds it
+    from candles); the LLM scorer sends it with the headlines. If it fails, scoring goes
+    on without it."""
     try:
         sec = _section(settings)
     except TypeError as exc:
@@ -280,7 +321,13 @@ async def poll(
         log.info("news poll: %d fetched, %d new, %d sources failed",
                  len(result.items), new_count, len(result.errors))
         sc = scorer or _scorer_for(sec, alert)
-        scored = await score_pending(session_factory, sc)
+        ctx: MarketContexts | None = None
+        if market_context is not None:
+            try:
+                ctx = market_context()
+            except Exception as exc:  # the market view must not stop news scoring
+                log.warning("news poll: no market context (%s: %s)", type(exc).__name__, exc)
+        scored = await score_pending(session_factory, sc, context=ctx)
         log.info("news poll: %d scores stored by %s", scored, sc.name)
     except asyncio.CancelledError:
         raise

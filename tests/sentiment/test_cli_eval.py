@@ -146,3 +146,28 @@ def test_cli_import_stays_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=str(Path(__file__).resolve().parents[2]))
     assert out.stdout.strip() == "[]"
+
+
+def test_paired_bootstrap() -> None:
+    from sentiment.evaluate import paired_bootstrap
+
+    truth = ["positive", "negative", "neutral"] * 40
+    same = paired_bootstrap(truth, truth, truth, resamples=200)  # type: ignore[arg-type]
+    assert same["macro_f1_diff"] == 0 and same["macro_f1_lo"] == same["macro_f1_hi"] == 0
+    worse = ["neutral"] * len(truth)
+    d = paired_bootstrap(truth, truth, worse, resamples=200)  # type: ignore[arg-type]
+    assert d["macro_f1_lo"] > 0.5 and d["p_not_better"] == 0 and d["accuracy_diff"] > 0.6
+    assert d == paired_bootstrap(truth, truth, worse, resamples=200)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        paired_bootstrap(truth, truth[:3], truth)  # type: ignore[arg-type]
+
+
+def test_eval_compare_prints_the_interval(tmp_path: Path) -> None:
+    f = write_csv(tmp_path)
+    r = runner.invoke(app, ["eval", "--data", str(f), "--text-col", "headline",
+                            "--label-col", "sentiment", "--compare", "rules"])
+    assert r.exit_code == 0, r.output
+    assert "vs rules: macro-F1" in r.stdout and "95% CI" in r.stdout
+    j = runner.invoke(app, ["eval", "--data", str(f), "--text-col", "headline",
+                            "--label-col", "sentiment", "--compare", "rules", "--json"])
+    assert json.loads(j.stdout)["compare"]["scorer"] == "rules"

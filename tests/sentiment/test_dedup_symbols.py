@@ -51,3 +51,21 @@ def test_tagger_tickers_names_and_ambiguity() -> None:
     assert t.tag("Ethereum's ETH and ether") == ("ETH",)
     custom = SymbolTagger({"link": ["chainlink", "smartcon"]})
     assert custom.tag("SmartCon opens") == ("LINK",)
+
+
+def test_rules_tag_coins_inside_quotes_and_hyphens_like_the_tagger() -> None:
+    """Disagreements found by reading the archive's tickers vs ours (MODEL_CARD.md)."""
+    from sentiment.lexicon import LexiconScorer
+
+    lex, tag = LexiconScorer(), SymbolTagger()
+    cases = {
+        "Cathie Wood: 'Bitcoin Is A Completely Different Animal,' Regulations": ("BTC",),
+        "Ondo Finance & LayerZero Launch Ethereum-Solana Bridge": ("ETH", "SOL"),
+        "Peter Brandt: 'I Own Bitcoin and SOL', But Here's Big Catch": ("BTC", "SOL"),
+        "Ethereum Is More 'Asymmetrical,' Says Pro-XRP Lawyer": ("ETH", "XRP"),
+        "‘Nasdaq on Solana’ vision sees progress": ("SOL",),
+        "A near-term link-up, don't panic": (),
+    }
+    for text, want in cases.items():
+        assert lex.analyse(text)[1] == want, text
+        assert tag.tag(text) == want, text

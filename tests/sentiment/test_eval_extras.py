@@ -94,8 +94,20 @@ def test_features_placeholders_and_fast_path_agree() -> None:
 
         assert sorted(feature_ids(t, m.vocab)) == sorted(set(index(sparse_features(t),
                                                                    m.vocab)))
-    assert dense_batch([0.5, -0.4], ["market", "none"]).tolist() == [
-        dense_features(0.5, "market"), dense_features(-0.4, "none")]
+    assert dense_batch([0.5, -0.4], ["market", "none"], [True, False]).tolist() == [
+        dense_features(0.5, "market", True), dense_features(-0.4, "none")]
+
+
+def test_crypto_domain_gate() -> None:
+    from sentiment.features import crypto_domain
+
+    for t in ["Tezos rallies into the top ten cryptocurrencies", "Whales dump PEPE",
+              "Binance lists three tokens", "'Bitcoin' is back", "Ethereum-based DEX"]:
+        assert crypto_domain(t), t
+    for t in ["Apple shares rise after earnings", "Fed holds rates", "the link near term",
+              "BlackRock slashes stake in Peabody Energy"]:
+        assert not crypto_domain(t), t
+    assert crypto_domain("Acme rallies", ("ACME",))  # a coin the rules tagged
 
 
 def test_train_cli_writes_a_loadable_model(tmp_path: Path) -> None:
@@ -106,14 +118,29 @@ def test_train_cli_writes_a_loadable_model(tmp_path: Path) -> None:
         for i in range(20):
             w.writerows([(f"stock {i} soars on record profit", 1),
                          (f"stock {i} plunges after loss", 0), (f"meeting {i} on friday", 2)])
+    crypto = tmp_path / "crypto.csv"
+    with crypto.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["title", "label"])
+        for i in range(10):
+            w.writerows([(f"Solana {i} soars to record", "positive"),
+                         (f"Bitcoin {i} plunges as exchange hacked", "negative"),
+                         (f"Ethereum {i} daily puzzle answers", "neutral")])
+    test = tmp_path / "test.csv"
+    test.write_text("title,label\nBitcoin soars,positive\n", encoding="utf-8")
     out = tmp_path / "m.npz"
     r = runner.invoke(app, ["train", "--data", str(f), "--unlabelled", "-", "--out", str(out),
-                            "--json"])
+                            "--crypto-labelled", str(crypto), "--exclude", str(test), "--json"])
     assert r.exit_code == 0, r.output
     rep = json.loads(r.stdout)
     assert rep["rows"] == 60 and rep["out"] == str(out) and out.is_file()
+    assert rep["crypto_labelled"] == 30 and rep["crypto_weight"] in (2.0, 4.0)
     from sentiment.linear import LinearModel
 
-    assert LinearModel.load(out).vocab
+    back = LinearModel.load(out)
+    assert back.vocab and back.crypto_temperature
+    same = runner.invoke(app, ["train", "--data", str(f), "--unlabelled", "-", "--out",
+                               str(out), "--crypto-labelled", str(test), "--exclude", str(test)])
+    assert same.exit_code == 2 and "never train on the test" in same.output
     missing = runner.invoke(app, ["train", "--data", str(tmp_path / "none.csv")])
     assert missing.exit_code == 2 and "no such file" in missing.output

@@ -19,10 +19,11 @@ from sentiment.linear import CLASSES, DEFAULT_MODEL, LinearModel, default_model
 from sentiment.scorers import make_scorer
 from sentiment.train import TrainConfig, train
 
-from .conftest import REPO
+from .conftest import REPO, phrasebank_dir
 
 DATA = Path(__file__).parent / "data"
-TWITTER = REPO.parent / "shared" / "data" / "sentiment" / "twitter_financial_news"
+TWITTER = (phrasebank_dir() or REPO.parent / "shared" / "data" / "sentiment") \
+    / "twitter_financial_news"  # beside the repo, or under SENTITRADE_SHARED_DIR
 
 
 @pytest.fixture(scope="module")
@@ -52,17 +53,25 @@ def test_default_scorer_is_rules_plus_model() -> None:
     assert rules.score(["Solana soars"])[0].scorer == "rules"
 
 
-def test_crypto_prior_and_temperature_go_together() -> None:
-    m = default_model()
-    assert m.prior_shift is not None and m.crypto_temperature is not None
-    texts = ["Bitcoin conference opens in Lisbon"]
+def test_crypto_headlines_get_the_crypto_bias_and_temperature() -> None:
+    from sentiment.features import CRYPTO_COL
     from sentiment.train import dense_matrix
 
+    m = default_model()
+    assert m.crypto_temperature is not None and m.crypto_temperature != m.temperature
+    texts = ["Bitcoin conference opens in Lisbon", "Company to hold annual meeting"]
     d = dense_matrix(texts)
+    assert d[:, CRYPTO_COL].tolist() == [1.0, 0.0]
     raw = m.logits(texts, d, calibrated=False)
-    assert np.allclose(m.logits(texts, d), (raw + m.prior_shift) / m.crypto_temperature)
-    plain = HeadlineScorer(adapt_prior=False)._model
-    assert np.allclose(plain.logits(texts, d), raw / m.temperature)
+    cal = m.logits(texts, d)
+    assert np.allclose(cal[0], raw[0] / m.crypto_temperature)
+    assert np.allclose(cal[1], raw[1] / m.temperature)
+    fin = dense_matrix(texts, domain=False)  # what HeadlineScorer(adapt_prior=False) uses
+    assert np.allclose(m.logits(texts, fin, calibrated=False)[0],
+                       raw[0] - m.dense_w[CRYPTO_COL])
+    plain = HeadlineScorer(adapt_prior=False).score(texts)
+    p = m.proba(texts, fin)
+    assert plain[0].confidence == pytest.approx(float(p[0].max()))
 
 
 @pytest.mark.parametrize(
@@ -174,5 +183,5 @@ def test_twitter_validation_target() -> None:
     names = {"0": "negative", "1": "positive", "2": "neutral"}
     with f.open(encoding="utf-8", newline="") as fh:
         rows = [(r["text"], names[r["label"]]) for r in csv.DictReader(fh)]
-    pred = [s.label for s in HeadlineScorer(adapt_prior=False).score([t for t, _ in rows])]
-    assert metrics([lab for _, lab in rows], pred)[1] >= 0.78  # type: ignore[arg-type]
+    pred = [s.label for s in HeadlineScorer().score([t for t, _ in rows])]  # the default
+    assert metrics([lab for _, lab in rows], pred)[1] >= 0.78  # type: ignore[arg-type,misc]
