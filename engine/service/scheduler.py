@@ -175,7 +175,9 @@ def _news_poller(engine: Engine) -> Callable[[], Awaitable[Any]] | None:
 
     async def run() -> Any:
         # the LLM scorer's budget hook becomes an alert (README: "an alert fires")
-        return await poll(engine.sessions, engine.settings, alert=engine.operator_alert)
+        # and the market now, which the LLM scorer sends with the headlines
+        return await poll(engine.sessions, engine.settings, alert=engine.operator_alert,
+                          market_context=engine.market_context)
 
     return run
 

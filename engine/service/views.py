@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlmodel import col, or_, select
 
 from engine.clock import ms_to_dt
+from engine.data.candles import timeframe_ms
 from engine.errors import SentitradeError
 from engine.events import OperatorNotice, record
 from engine.risk.protections import ProtectionDesk, active_locks, unlock
@@ -123,3 +125,21 @@ class EngineViews(EngineState):
         """End `pair`'s locks early (None: all locks); returns what was unlocked."""
         with self.sessions.begin() as s:
             return unlock(s, pair, self.clock.now(), by)
+
+    def market_context(self) -> dict[str, Any]:
+        """Per base asset: price, 24 h change, RSI(14) and trend from the closes the
+        bots' runtimes hold (the shortest timeframe of each symbol), for the LLM scorer
+        (`engine.data.news.market_contexts`)."""
+        from engine.data.news import market_contexts
+
+        best: dict[str, tuple[int, Any]] = {}  # symbol -> (timeframe ms, closes)
+        for b in self.bots.all():
+            tf = timeframe_ms(b.timeframe)
+            for sym, buf in self.strategies.runtime(b).buffers.items():
+                if buf.n and (sym not in best or tf < best[sym][0]):
+                    best[sym] = (tf, buf.column("close")[: buf.n])
+        out: dict[str, Any] = {}
+        for tf in sorted({tf for tf, _ in best.values()}, reverse=True):  # shortest wins
+            out.update(market_contexts({k: c for k, (t, c) in best.items() if t == tf},
+                                       max(1, 86_400_000 // tf)))
+        return out

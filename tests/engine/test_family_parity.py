@@ -50,11 +50,17 @@ async def test_family_replays_make_the_backtests_trades(
     regimes = eng.market_regimes()
     health = eng.health()
     png = await eng.chart("BTC/USDT")
+    market = eng.market_context()
     eng.sessions.engine.dispose()
     assert len(bt.trades) >= min_trades  # a real workload, not an empty one
     assert_same_trades(live, backtest_rows(bt),
                        {p: int(c.open_time[-1]) for p, c in candles.items()})
     assert png.startswith(b"\x89PNG") and len(png) > 10_000  # /chart drew the candles
+    # the LLM scorer's market view: last price and a day's change from the runtime's closes
+    btc = candles["BTC/USDT"]
+    assert set(market) == {"BTC", "ETH"} and market["BTC"].price == float(btc.close[-1])
+    assert abs(market["BTC"].change_24h_pct
+               - 100 * (btc.close[-1] / btc.close[-289] - 1)) < 1e-9
     # /health: each series' last closed candle, on the engine's (replay) clock
     assert {k: int(v.timestamp() * 1000) for k, v in health.last_candles.items()} == {
         f"{p} 5m": int(c.close_time[-1]) for p, c in candles.items()}

@@ -39,6 +39,7 @@ async def test_the_news_poll_gets_the_hook(engine_factory: Any,
     assert run is not None
     await run()
     assert seen["alert"] == eng.operator_alert
+    assert seen["market_context"] == eng.market_context  # the LLM scorer's market view
     with eng.sessions() as s:
         texts = [m.payload["text"] for m in s.exec(select(OutboxMessage)).all()]
     assert any("request budget" in t for t in texts)
