@@ -93,6 +93,7 @@ class _RootGroup(_LazyGroup):
                                   "download-data"),
         "list-data": _command("engine.data.download_cli", "list_data", "list-data"),
         "api": _command("web.cli", "api", "api"),
+        "worker": lambda t: importlib.import_module("engine.backtest.worker_cli").register(t),
         "user": lambda t: importlib.import_module("web.cli").register_user(t),
         "webhook": lambda t: importlib.import_module("web.cli").register_webhook(t),
     }

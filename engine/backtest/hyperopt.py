@@ -152,6 +152,7 @@ def run_hyperopt(
     oos_fraction: float = 0.0,
     strategy_path: Path | None = None,
     evaluator: str = "auto",
+    study_config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run ``epochs`` trials on the in-sample part of `candles`; returns the best params,
     loss and metrics, throughput, and (``oos_fraction`` > 0) in- and out-of-sample
@@ -200,6 +201,9 @@ def run_hyperopt(
         raise HyperoptError(
             f"cannot open study (storage {storage!r}): {type(e).__name__}: {e}"
         ) from None
+    if study_config is not None and "sentitrade" not in study.user_attrs:
+        # what `sentitrade worker hyperopt` needs to join from another machine
+        study.set_user_attr("sentitrade", study_config)
     sl = float(strat.stoploss) if stoploss is None else float(stoploss)
     bt = {"stake": stake, "fee": fee, "wallet": wallet, "news": news,
           "news_delay_s": news_delay_s, "agg": agg}

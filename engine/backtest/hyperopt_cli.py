@@ -128,6 +128,15 @@ def hyperopt(
                 stake=stake, fee=fee, wallet=wallet, on_progress=tick,
                 news=ni.by_base if ni else None, news_delay_s=ni.delay_s if ni else 0.0,
                 agg=ni.agg if ni else None, min_trades=min_trades, oos_fraction=oos_fraction,
+                study_config=None if storage is None else {
+                    "data": str(data), "pairs": names, "timeframe": timeframe,
+                    "strategy": strategy,
+                    "strategy_path": None if strategy_path is None else str(strategy_path),
+                    "stoploss": stoploss, "fee": fee, "stake": stake, "wallet": wallet,
+                    "timerange": timerange, "loss": loss, "sampler": sampler,
+                    "min_trades": min_trades, "oos_fraction": oos_fraction, "batch": batch,
+                    "news": news, "scorer": scorer, "news_delay": news_delay,
+                    "repair": repair},
             )
     except HyperoptError as e:
         fail(str(e))
