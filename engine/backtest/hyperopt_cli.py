@@ -27,6 +27,7 @@ from engine.backtest.inputs import (
     StratPathOpt,
     TfOpt,
     WalletOpt,
+    check_amounts,
     check_costs,
     load_for_cli,
     news_for_cli,
@@ -107,6 +108,7 @@ def hyperopt(
     if batch < 1:
         fail("--batch must be at least 1")
     check_costs(fee)
+    check_amounts(wallet, stake)
     settings = settings_for(config)
     names = split_pairs(pairs, more_pairs)
     candles = load_for_cli(data, names, timeframe, timerange, repair=repair)
