@@ -13,11 +13,12 @@ client id (the exchange refuses a duplicate, so this is safe). A rate limit mean
 did not arrive. Only an explicit refusal marks the order FAILED.
 
 Never before it existed: an order is sent only once the engine clock has reached its
-`created_at`. A replay restarted after a crash resumes its clock at the last saved
-candle, which can be earlier than an order committed just before the kill; sending it
-then would fill it at an older candle's price, before the decision that made it
-(`fills.ts < orders.created_at`). Such an order waits (`deferred`) until the replay
-reaches its candle again, where the candle's own path sends it at the same price.
+`created_at`. A replay restarted after a crash resumes its clock at the candle before
+the one the kill interrupted, earlier than an order committed just before the kill;
+sending it then would fill it at an older candle's price, before the decision that
+made it (`fills.ts < orders.created_at`). Such an order waits (`deferred`) until the
+replay reaches its candle again, where the candle's own path sends it at the same
+price (`engine.service.replay`).
 """
 
 from __future__ import annotations
