@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from engine.storage.db import make_engine
 from tests.engine.crash_child import main as child_main
 
-ROOT = Path(__file__).resolve().parents[2]
+CHILD_LIMIT_S = 120
 TRIALS = int(os.environ.get("SENTITRADE_CRASH_TRIALS", "5"))
 KILLS = int(os.environ.get("SENTITRADE_CRASH_KILLS", "10"))
 STEPS = int(os.environ.get("SENTITRADE_CRASH_STEPS", "200"))
@@ -80,6 +80,7 @@ def _fork(url: str, alerts: Path, steps: int, data: Path, err: Path, *,
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         code = 1
+        signal.alarm(CHILD_LIMIT_S)  # a hung child dies (SIGALRM) instead of hanging CI
         try:
             asyncio.run(child_main(url, alerts, steps, "run", data,
                                    kill_after_commits=after_commits, kill_after_s=after_s))
@@ -90,7 +91,7 @@ def _fork(url: str, alerts: Path, steps: int, data: Path, err: Path, *,
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
-        assert os.WTERMSIG(status) == signal.SIGKILL
+        assert os.WTERMSIG(status) == signal.SIGKILL, f"child died of signal {os.WTERMSIG(status)}"
         return False
     assert os.WEXITSTATUS(status) == 0, err.read_text()[-3000:] if err.exists() else status
     return True
