@@ -124,3 +124,10 @@ def test_gaps_are_reported_and_many_need_repair(tmp_path) -> None:  # type: igno
     out, notes = load_checked(tmp_path / "m", None, "5m", repair_rows=True)
     assert len(out["A/B"]) == N and f"filled {many_n} missing" in notes[0]
     one_line_error(invoke("backtest", "--data", str(tmp_path / "m")), "--repair")
+
+
+def test_hyperopt_reports_the_gaps_it_filled(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = _csv(tmp_path, _rows(BASE, np.r_[0:100, 103:N]))
+    doc = json_of(invoke("hyperopt", "--data", data, "--epochs", "2", "--min-trades", "0",
+                         "--oos-fraction", "0", "--json"))
+    assert any("filled 3 missing candles" in n for n in doc["repairs"])
