@@ -30,6 +30,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import time
 import traceback
@@ -97,11 +98,26 @@ def _fork(url: str, alerts: Path, steps: int, data: Path, err: Path, *,
     return True
 
 
+Urls = Callable[[str, str | None], str]
+
+
 @contextmanager
-def _databases(kind: str, tmp: Path, names: list[str]) -> Iterator[Callable[[str], str]]:
-    """URL maker for fresh databases of `kind` (sqlite files or Postgres databases)."""
+def _databases(kind: str, tmp: Path) -> Iterator[Urls]:
+    """`url(name, template)`: a fresh database of `kind` (an SQLite file or a Postgres
+    database), a copy of database `template` when given (cheaper than migrating)."""
     if kind == "sqlite":
-        yield lambda n: f"sqlite:///{tmp / (n + '.db')}"
+        def path(n: str) -> Path:
+            return tmp / f"{n}.db"
+
+        def sqlite_url(n: str, template: str | None = None) -> str:
+            if template is not None:
+                for suffix in ("", "-wal"):
+                    src = Path(f"{path(template)}{suffix}")
+                    if src.exists():
+                        shutil.copyfile(src, f"{path(n)}{suffix}")
+            return f"sqlite:///{path(n)}"
+
+        yield sqlite_url
         return
     base = os.environ.get("SENTITRADE_TEST_PG_URL")
     if not base:
@@ -109,16 +125,17 @@ def _databases(kind: str, tmp: Path, names: list[str]) -> Iterator[Callable[[str
     admin = sa.create_engine(make_engine(base).url, isolation_level="AUTOCOMMIT")
     made: list[str] = []
 
-    def url(n: str) -> str:
+    def pg_url(n: str, template: str | None = None) -> str:
         name = f"st_crash_{os.getpid()}_{n}"
+        copy = f' TEMPLATE "st_crash_{os.getpid()}_{template}"' if template else ""
         with admin.connect() as c:
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            c.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
         made.append(name)
         return make_engine(base).url.set(database=name).render_as_string(hide_password=False)
 
     try:
-        yield url
+        yield pg_url
     finally:
         with admin.connect() as c:
             for n in made:
@@ -223,13 +240,13 @@ def _invariants(url: str, alerts: Path) -> dict[str, int]:
 class Run:
     """One database kind: the uninterrupted reference, then killed trials against it."""
 
-    def __init__(self, url: Callable[[str], str], tmp: Path, steps: int) -> None:
+    def __init__(self, url: Urls, tmp: Path, steps: int) -> None:
         self.url, self.tmp, self.steps = url, tmp, steps
         self.data = _sample(tmp, steps)
-        ref = url(f"ref{steps}")
+        asyncio.run(child_main(url("init", None), tmp / "init.jsonl", steps, "init", None))
+        ref = url(f"ref{steps}", "init")
         alerts = tmp / f"ref{steps}.jsonl"
         self.commits = [0]
-        asyncio.run(child_main(ref, alerts, steps, "init", None))
         t0 = time.perf_counter()
         asyncio.run(child_main(ref, alerts, steps, "run", self.data, commits=self.commits))
         self.seconds = time.perf_counter() - t0
@@ -241,8 +258,8 @@ class Run:
               max_kills: int) -> int:
         """Init a database, run killed children (kill(i) = the i-th child's switches)
         until one finishes or `max_kills` were killed, finish, compare; the kills."""
-        url, alerts, err = self.url(name), self.tmp / f"{name}.jsonl", self.tmp / f"{name}.err"
-        asyncio.run(child_main(url, alerts, self.steps, "init", None))
+        url = self.url(name, "init")  # the bots made and b2 paused, as for the reference
+        alerts, err = self.tmp / f"{name}.jsonl", self.tmp / f"{name}.err"
         kills, t0 = 0, time.perf_counter()
         while kills < max_kills and not _fork(url, alerts, self.steps, self.data, err,
                                               **kill(kills)):
@@ -259,7 +276,7 @@ class Run:
 
 
 def _every_commit(kind: str, tmp: Path) -> None:
-    with _databases(kind, tmp, []) as url:
+    with _databases(kind, tmp) as url:
         run = Run(url, tmp, EDGE_STEPS)
         kills = run.trial("edges", lambda i: {"after_commits": 1}, 2 * run.commits[0] + 20)
     print(f"\n[{kind}] every commit boundary: {kills} kills (the uninterrupted run makes "
@@ -270,7 +287,7 @@ def _every_commit(kind: str, tmp: Path) -> None:
 def _random_kills(kind: str, tmp: Path) -> None:
     seed = int(os.environ.get("SENTITRADE_CRASH_SEED", str(time.time_ns() % 100_000)))
     rng = random.Random(seed)
-    with _databases(kind, tmp, []) as url:
+    with _databases(kind, tmp) as url:
         run = Run(url, tmp, STEPS)
         # a random commit of the next stretch, then a random few milliseconds more:
         # mostly mid-transaction or mid-candle; one kill in four lands in start-up and
