@@ -301,7 +301,7 @@ def _random_kills(kind: str, tmp: Path) -> None:
 
         total = trials = 0
         while total < TRIALS * KILLS and trials < 2 * TRIALS:  # a child may finish early
-            total += run.trial(f"rnd{trials}", kill, KILLS)
+            total += run.trial(f"rnd{trials}_seed{seed}", kill, KILLS)
             trials += 1
     print(f"\n[{kind}] random kills (seed {seed}): {trials} trials, {total} kills, "
           f"0 field differences, 0 duplicates")
