@@ -188,6 +188,9 @@ def _dump(url: str) -> dict[str, list[dict[str, Any]]]:
     for t, rows in raw.items():
         drop = {"id", "event_id"} | DROP.get(t, set())
         out[t] = [{k: norm(v, k) for k, v in r.items() if k not in drop} for r in rows]
+    # a delivery row's own id means nothing (the dispatcher sends in outbox order), and
+    # the dispatcher creates missing ones in the order the database lists them
+    out["outbox_deliveries"].sort(key=lambda r: (int(r["outbox_id"][1:]), r["destination"]))
     return out
 
 
