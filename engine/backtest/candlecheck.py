@@ -5,8 +5,15 @@ Freqtrade does), and nothing stops a NaN, a negative or a -1e308 price from reac
 simulator, where one such row makes a dozen trades. Here each file is read raw and the
 first bad row is reported in one line naming the pair, the row and what is wrong. With
 ``--repair`` the bad rows are dropped instead, and unsorted or duplicated rows are sorted
-and merged as Freqtrade does; the notes say what was changed. Gaps are filled in both
-cases (Freqtrade fills them too: OHLC = previous close, volume 0).
+and merged as Freqtrade does; the notes say what was changed.
+
+Bad means: not finite, not positive, above `MAX_PRICE`, high/low inconsistent, or a lone
+price `MAX_JUMP` times away from both neighbouring candles (a corrupt row: a real move
+that size does not vanish at the next candle).
+
+Gaps (missing candles) are filled as Freqtrade does (OHLC = previous close, volume 0)
+and reported in a note. More than `MAX_MISSING` of the span missing is refused without
+``--repair``: the backtest would trade on invented flat candles.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from engine.data.candles import (
 from engine.errors import DataError
 
 MAX_PRICE = 1e12  # above any quote of any pair on any exchange: a corrupt value
+MAX_JUMP = 100.0  # a price this many times above or below both neighbours: corrupt
+MAX_MISSING = 0.05  # share of the span's candles that may be missing without --repair
 _HINT = ("fix the file, or pass --repair to drop bad rows and sort/merge duplicates "
          "as Freqtrade does")
 
@@ -42,7 +51,26 @@ def bad_rows(c: Candles) -> npt.NDArray[np.bool_]:
         bad |= c.high < np.maximum(np.maximum(c.open, c.close), c.low)
         bad |= c.low > np.minimum(c.open, c.close)
         bad |= ~np.isfinite(c.volume) | (c.volume < 0)
+        bad |= _lone_jumps(c)
     return np.asarray(bad, dtype=np.bool_)
+
+
+def _lone_jumps(c: Candles) -> npt.NDArray[np.bool_]:
+    """Rows with a price over `MAX_JUMP` times above (or below) both the previous
+    close and the next open: one corrupt row, not a move (a move stays)."""
+    n = len(c)
+    if n < 2:
+        return np.zeros(n, dtype=np.bool_)
+    prev = np.concatenate(([np.nan], c.close[:-1]))
+    nxt = np.concatenate((c.open[1:], [np.nan]))
+    hi_ref = np.fmax(prev, nxt)  # fmax/fmin ignore the missing neighbour at the ends
+    lo_ref = np.fmin(prev, nxt)
+    hi = np.fmax(np.fmax(c.open, c.close), c.high)
+    lo = np.fmin(np.fmin(c.open, c.close), c.low)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        out = (hi > hi_ref * MAX_JUMP) | (lo * MAX_JUMP < lo_ref)
+    return np.asarray(out & np.isfinite(hi_ref) & np.isfinite(lo_ref) & (lo_ref > 0),
+                      dtype=np.bool_)
 
 
 def _iso(ms: int) -> str:
@@ -60,6 +88,9 @@ def _what(c: Candles, i: int) -> str:
             return f"{k} is {v:g} (above {MAX_PRICE:g}: corrupt)"
     if not np.isfinite(c.volume[i]) or c.volume[i] < 0:
         return f"volume is {c.volume[i]:g}"
+    if _lone_jumps(c)[i]:
+        return (f"a price over {MAX_JUMP:g}x away from both neighbouring candles (open "
+                "{open:g} high {high:g} low {low:g} close {close:g}): corrupt".format(**vals))
     return ("high/low inconsistent (open {open:g} high {high:g} low {low:g} close {close:g})"
             .format(**vals))
 
@@ -136,5 +167,30 @@ def load_checked(data: Path, symbols: list[str] | None, timeframe: str, *,
             problem = first_problem(c)
             if problem is not None:
                 raise DataError(problem)
-        out[s] = fill_gaps(c)
+        filled = fill_gaps(c)
+        gap = gap_note(c, filled, repair_rows)
+        if gap is not None:
+            notes.append(gap)
+        out[s] = filled
     return out, notes
+
+
+def gap_note(c: Candles, filled: Candles, repair_rows: bool) -> str | None:
+    """The note for the candles `fill_gaps` added (None: none); too many without
+    --repair raise `DataError`."""
+    missing = len(filled) - len(c)
+    if missing <= 0:
+        return None
+    step = timeframe_ms(c.timeframe)
+    d = np.diff(c.open_time) // step - 1
+    i = int(np.argmax(d))
+    share = missing / len(filled)
+    where = (f"longest gap {int(d[i]):,} candles after {_iso(int(c.open_time[i]))}")
+    if share > MAX_MISSING and not repair_rows:
+        raise DataError(
+            f"{c.symbol}: {missing:,} of {len(filled):,} {c.timeframe} candles missing "
+            f"({share:.1%} > {MAX_MISSING:.0%}; {where}): the backtest would trade on "
+            "invented flat candles; download the missing data, or pass --repair to fill "
+            "them as Freqtrade does")
+    return (f"{c.symbol}: filled {missing:,} missing candles ({share:.2%}; {where}) as "
+            "Freqtrade does (OHLC = previous close, volume 0)")

@@ -35,6 +35,7 @@ from engine.backtest.inputs import (
     StratPathOpt,
     TfOpt,
     WalletOpt,
+    check_amounts,
     check_costs,
     load_for_cli,
     news_for_cli,
@@ -109,6 +110,7 @@ def backtest(
     t0 = time.perf_counter()
     check_costs(fee, maker_fee, slippage, max_open_trades)
     stake_v = _stake(stake)
+    check_amounts(wallet, stake_v, noise=noise, monte_carlo=monte_carlo)
     settings = settings_for(config)
     notes: list[str] = []
     candles = load_for_cli(data, split_pairs(pairs, more_pairs), timeframe, timerange,

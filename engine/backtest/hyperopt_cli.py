@@ -27,6 +27,7 @@ from engine.backtest.inputs import (
     StratPathOpt,
     TfOpt,
     WalletOpt,
+    check_amounts,
     check_costs,
     load_for_cli,
     news_for_cli,
@@ -107,9 +108,11 @@ def hyperopt(
     if batch < 1:
         fail("--batch must be at least 1")
     check_costs(fee)
+    check_amounts(wallet, stake)
     settings = settings_for(config)
     names = split_pairs(pairs, more_pairs)
-    candles = load_for_cli(data, names, timeframe, timerange, repair=repair)
+    repairs: list[str] = []
+    candles = load_for_cli(data, names, timeframe, timerange, repair=repair, notes=repairs)
     loaded = strategy_for_cli(strategy, strategy_path, settings, stoploss)
     ni = news_for_cli(news, scorer, news_delay, settings, show_progress=not json_out)
     from engine.backtest.hyperopt import HyperoptError, run_hyperopt
@@ -141,6 +144,8 @@ def hyperopt(
     except HyperoptError as e:
         fail(str(e))
     res["strategy_params"] = params_doc(loaded)
+    res["repairs"] = repairs  # what --repair changed and the gaps filled, as backtest says
+    res["notes"] = [*repairs, *res.get("notes", [])]
     res["news"] = ni.summary if ni else None
     meta = {"hyperopt": {
         "loss": loss, "best_loss": res["best"]["loss"], "epochs": res["trials"],

@@ -99,7 +99,10 @@ def parse_timerange(tr: str | None) -> tuple[int | None, int | None]:
         except ValueError:
             raise ValueError(f"timerange {tr!r}: dates must be YYYYMMDD") from None
 
-    return ms(a), ms(b)
+    start, end = ms(a), ms(b)
+    if start is not None and end is not None and start >= end:
+        raise ValueError(f"timerange {tr!r}: the start must be before the end")
+    return start, end
 
 
 def split_pairs(pairs: list[str] | None, rest: list[str] | None = None) -> list[str] | None:
@@ -126,6 +129,41 @@ def check_costs(fee: float, maker_fee: float | None = None, slippage: float = 0.
             fail(f"{flag} {v:g}: must be a fraction in [0, 0.1), e.g. 0.001 for 0.1 %")
     if max_open_trades == 0 or max_open_trades < -1:
         fail(f"--max-open-trades {max_open_trades}: use -1 (unlimited) or at least 1")
+
+
+MAX_WALLET = 1e15  # more than any account holds: a typo, or an overflow waiting to happen
+
+
+def check_amounts(wallet: float, stake: float | str, *, noise: float = 0.0,
+                  monte_carlo: int = 0) -> None:
+    """Wallet, stake and the Monte Carlo knobs a real account can have: finite,
+    positive, the stake within the wallet (a bigger stake never opens a trade)."""
+    import math
+
+    if not (math.isfinite(wallet) and 0 < wallet <= MAX_WALLET):
+        fail(f"--wallet {wallet:g}: must be a positive amount up to {MAX_WALLET:g}")
+    if isinstance(stake, str):
+        try:
+            pct = float(stake.strip().removesuffix("%"))
+        except ValueError:
+            fail(f"--stake {stake!r}: give an amount (1000) or a percentage of equity (10%)")
+        if not 0 < pct <= 100:
+            fail(f"--stake {stake!r}: a percentage of equity must be in (0, 100]")
+    elif not (math.isfinite(stake) and 0 < stake <= wallet):
+        fail(f"--stake {stake:g}: must be a positive amount no larger than --wallet "
+             f"{wallet:g}")
+    if not (math.isfinite(noise) and noise >= 0):
+        fail(f"--noise {noise:g}: must be >= 0 (a standard deviation, e.g. 0.01)")
+    if monte_carlo < 0:
+        fail(f"--monte-carlo {monte_carlo}: must be >= 0 (0: off)")
+
+
+def check_stoploss(stoploss: float | None) -> None:
+    """Freqtrade's range: a loss ratio in [-1, 0); 0.5 would sell at a 50 % gain."""
+    import math
+
+    if stoploss is not None and not (math.isfinite(stoploss) and -1 <= stoploss < 0):
+        fail(f"--stoploss {stoploss:g}: must be in [-1, 0), e.g. -0.10 for a 10 % stop")
 
 
 def load_for_cli(data: Path, pairs: list[str] | None, timeframe: str, timerange: str | None,
@@ -172,6 +210,7 @@ def strategy_for_cli(name: str, strategy_path: Path | None, settings: Settings |
     on top, recorded as coming from the command line. `settings` None: the defaults."""
     from engine.strategy import StrategyError, load_strategy
 
+    check_stoploss(stoploss)
     path = strategy_path or (settings.engine.strategy_path if settings is not None else None)
     try:
         loaded = load_strategy(name, path)

@@ -11,6 +11,14 @@ Retries: a timeout or 5xx leaves the order PENDING_CREATE (it may have arrived);
 reconciliation then fetches it by client id and books it, or resubmits with the SAME
 client id (the exchange refuses a duplicate, so this is safe). A rate limit means it
 did not arrive. Only an explicit refusal marks the order FAILED.
+
+Never before it existed: an order is sent only once the engine clock has reached its
+`created_at`. A replay restarted after a crash resumes its clock at the candle before
+the one the kill interrupted, earlier than an order committed just before the kill;
+sending it then would fill it at an older candle's price, before the decision that
+made it (`fills.ts < orders.created_at`). Such an order waits (`deferred`) until the
+replay reaches its candle again, where the candle's own path sends it at the same
+price (`engine.service.replay`).
 """
 
 from __future__ import annotations
@@ -77,7 +85,7 @@ class ExecutionEngine:
         with self.sessions() as s:
             o = s.get(Order, order_id)
             assert o is not None, f"order {order_id} does not exist"
-        if o.state != OrderState.PENDING_CREATE:
+        if o.state != OrderState.PENDING_CREATE or self.too_early(o):
             return o
         req = OrderRequest(o.client_order_id, o.symbol, o.side, o.type, o.amount, o.price)
         try:
@@ -98,6 +106,11 @@ class ExecutionEngine:
             self.on_api_error(e)
             return self.fail(order_id, str(e))
         return self.book(order_id, res)
+
+    def too_early(self, o: Order) -> bool:
+        """True while the clock is before the order's creation (a replay resumed at an
+        earlier candle): sending now would price it from before it existed."""
+        return self.clock.now() < o.created_at
 
     def fail(self, order_id: int, reason: str) -> Order:
         self.version += 1
@@ -261,16 +274,21 @@ class ExecutionEngine:
                 changed += 1
         return changed
 
-    async def reconcile(self, *, resubmit: bool = True) -> list[str]:
-        """Settle every order the DB thinks is working against the broker.
+    async def reconcile(self, *, resubmit: bool = True,
+                        states: Sequence[str] = tuple(ACTIVE)) -> list[str]:
+        """Settle every order the DB thinks is working (in `states`) against the broker.
 
-        PENDING_CREATE: found by client id -> booked; not found -> resubmitted with the
-        same client id (or failed when `resubmit` is off). Orders the exchange reports
-        but we never stored are alerted as orphans by the live broker's own check.
+        PENDING_CREATE: asked for first, by client id (the ccxt broker asks the
+        exchange; the paper broker's journal is this database, where an order it
+        executed is booked in the same transaction as its fill) -> booked; not found ->
+        resubmitted with the same client id (or failed when `resubmit` is off), but
+        only once the clock has reached the order's creation: before that it is left
+        `deferred` (see `too_early`). Orders the exchange reports but we never stored
+        are alerted as orphans by the live broker's own check.
         """
         notes: list[str] = []
         with self.sessions() as s:
-            rows = s.exec(select(Order).where(col(Order.state).in_(list(ACTIVE)))
+            rows = s.exec(select(Order).where(col(Order.state).in_(list(states)))
                           .order_by(col(Order.id))).all()
         for o in rows:
             assert o.id is not None
@@ -286,7 +304,11 @@ class ExecutionEngine:
                     notes.append(f"{o.client_order_id}: synced ({res.status})")
                 continue
             if o.state == OrderState.PENDING_CREATE:
-                if resubmit:
+                if self.too_early(o):
+                    notes.append(f"{o.client_order_id}: deferred (created "
+                                 f"{o.created_at:%Y-%m-%d %H:%M}, clock at "
+                                 f"{self.clock.now():%Y-%m-%d %H:%M})")
+                elif resubmit:
                     await self.submit(o.id)
                     notes.append(f"{o.client_order_id}: resubmitted")
                 else:
@@ -300,6 +322,14 @@ class ExecutionEngine:
                                "at the exchange"))
                 notes.append(f"{o.client_order_id}: unknown at exchange")
         return notes
+
+    async def submit_due(self) -> int:
+        """Reconcile only the PENDING_CREATE orders (a resumed replay calls this after
+        each candle while one is deferred); returns how many must still wait."""
+        await self.reconcile(states=(OrderState.PENDING_CREATE,))
+        with self.sessions() as s:
+            left = s.exec(select(Order).where(Order.state == OrderState.PENDING_CREATE)).all()
+        return sum(1 for o in left if self.too_early(o))
 
     async def sync_balances(self, assets: Sequence[str] | None = None) -> dict[str, Decimal]:
         """Live only: store the exchange's balances (the paper wallet IS the DB)."""

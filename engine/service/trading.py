@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -201,9 +201,15 @@ class StrategyLoop:
         price = _d(at_price)
         eng.quotes[bar.symbol] = Quote(price, _d(bar.high), _d(bar.low))
         approvals = eng.settings.approvals
-        auto_pid: int | None = None
         force = d.rule is not None
+        auto_pid = self._exit_made_before(trade, now) if force else None
         sig: Signal | None = None
+        if auto_pid is not None:
+            # this candle's exit was committed before a crash and the resumed replay runs
+            # the candle again: finish that proposal here, at the same point and price
+            await self._finish(auto_pid)
+            self._forget_if_closed(bot, bar, trade)
+            return None
         try:
             with eng.sessions.begin() as s:
                 if record_signal:
@@ -279,18 +285,55 @@ class StrategyLoop:
                     auto_pid = p.id
         except IntegrityError:
             # this candle was already processed (replay after a restart): finish its
-            # pipeline if the crash came between the proposal and its auto-approval
+            # pipeline where the crash cut it: a proposal not yet auto-approved, or an
+            # approved one whose order was committed but never sent
             await eng.finish_auto(bot, bar)
+            pid = self._candle_proposal(bot, bar)
+            if pid is not None:
+                await self._finish(pid, approve=False)
             return None
         if auto_pid is not None:
-            try:
-                await eng.approve(auto_pid, "auto")
-            except ApprovalError as e:
-                log.info("auto approval of #%s refused: %s", auto_pid, e)
-        if (d.direction == "exit" and trade is not None and trade.id is not None
-                and eng.holding(bot.id, bar.symbol) is None):
-            self.positions.pop(trade.id, None)
+            await self._finish(auto_pid)
+        if d.direction == "exit":
+            self._forget_if_closed(bot, bar, trade)
         return sig
+
+    async def _finish(self, proposal_id: int, *, approve: bool = True) -> None:
+        """Auto-approve `proposal_id` (a repeat approval sends an order that was stored
+        but never sent); `approve=False` only sends such an order."""
+        eng = self.eng
+        if not approve:
+            p = eng.get_proposal(proposal_id)
+            if p is None or p.state != ProposalState.APPROVED:
+                return
+        try:
+            await eng.approve(proposal_id, "auto")
+        except ApprovalError as e:
+            log.info("auto approval of #%s refused: %s", proposal_id, e)
+
+    def _forget_if_closed(self, bot: Bot, bar: Bar, trade: Trade | None) -> None:
+        if (trade is not None and trade.id is not None
+                and self.eng.holding(bot.id, bar.symbol) is None):
+            self.positions.pop(trade.id, None)
+
+    def _exit_made_before(self, trade: Trade | None, now: datetime) -> int | None:
+        """The open exit proposal of `trade` made at this very time (this candle, seen
+        again by a replay resumed after a crash), if any. Live, the clock never repeats."""
+        if trade is None or trade.id is None:
+            return None
+        with self.eng.sessions() as s:
+            return s.exec(select(Proposal.id).where(
+                Proposal.trade_id == trade.id, Proposal.intent == "exit",
+                Proposal.created_at == now,
+                col(Proposal.state).in_([ProposalState.PENDING, ProposalState.APPROVED]))
+            ).first()
+
+    def _candle_proposal(self, bot: Bot, bar: Bar) -> int | None:
+        """The proposal made from this candle's signal, if any."""
+        with self.eng.sessions() as s:
+            return s.exec(select(Proposal.id).join(Signal, col(Signal.id) == Proposal.signal_id)
+                          .where(Signal.bot_id == bot.id, Signal.symbol == bar.symbol,
+                                 Signal.timeframe == bar.timeframe, Signal.ts == bar.ts)).first()
 
     # ------------------------------------------------------------ news between candles
     async def on_news(self, new: list[Headline]) -> list[Signal]:

@@ -80,3 +80,38 @@ async def test_proposal_committed_but_not_yet_auto_approved(engine_factory, cloc
     with again.sessions() as s:
         assert s.exec(select(func.count()).select_from(Order)).one() == 1
 
+
+
+async def test_unsent_order_waits_for_its_own_time(engine_factory, clock) -> None:
+    """A replay restarted at an earlier candle must not price an order committed later
+    (the fill would land before the order existed, at an older price)."""
+    eng: Engine = await engine_factory()
+    t0 = clock.now()
+    later = t0 + timedelta(minutes=10)
+    clock.set(later)
+    with eng.sessions.begin() as s:
+        p = Proposal(bot_id=eng.bots.get("b1").id, symbol="BTC/USDT", side="buy",
+                     intent="enter", amount=Decimal("0.01"), ref_price=Decimal(61000),
+                     created_at=later, expires_at=later + timedelta(minutes=5))
+        s.add(p)
+        s.flush()
+        transition(s, p, ProposalTrigger.APPROVE, by="auto", at=later)
+        eng.execution.create_order_row(s, p)
+    clock.set(t0)  # the restart resumes at an older candle, with its older price
+    again: Engine = await engine_factory()
+    again.quotes["BTC/USDT"] = Quote(Decimal(60000))
+    assert [n.split(":")[1].split("(")[0].strip() for n in await again.reconcile()] == ["deferred"]
+    assert await again.execution.submit_due() == 1
+    with again.sessions() as s:
+        assert s.exec(select(func.count()).select_from(Fill)).one() == 0
+    clock.set(later)  # the replay reaches the order's candle again
+    again.quotes["BTC/USDT"] = Quote(Decimal(61000))
+    assert await again.execution.submit_due() == 0
+    with again.sessions() as s:
+        o = s.exec(select(Order)).one()
+        f = s.exec(select(Fill)).one()
+        p2 = s.get(Proposal, o.proposal_id)
+        assert o.state == OrderState.FILLED and f.price == Decimal(61000)
+        assert f.ts >= o.created_at
+        assert p2 is not None and p2.executed_at is not None and p2.decided_at is not None
+        assert p2.executed_at >= p2.decided_at
