@@ -229,13 +229,17 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
                 await attached.stop()
             await engine.close()
         return
-    from engine.data.exchange import CcxtFeed, check_exchange, public_exchange
+    from engine.data.exchange import check_exchange
+    from engine.data.live import ServiceFeed
 
-    public = public_exchange(settings)
+    # REST polling of closed candles, or websocket streams with REST gap filling
+    # (`[exchange] stream = true`): the same feed interface either way
+    sf = ServiceFeed(settings)
+    public = sf.client
     try:
         n_markets = await check_exchange(public, settings)
     except BaseException:
-        await public.close()
+        await sf.close()
         raise
     log.info("exchange %s answers: %d markets", settings.exchange.id, n_markets)
     broker = None
@@ -245,10 +249,11 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         broker = CcxtBroker.from_settings(settings)
     engine = Engine(settings, sessions, broker=broker, notifiers=notifiers)
     await engine.start()
-    runner = EngineScheduler(engine, CcxtFeed(public), news_poll=_news_poller(engine),
+    runner = EngineScheduler(engine, sf.feed, news_poll=_news_poller(engine),
                              tick_delay_s=settings.engine.tick_delay_seconds,
                              alert_drain_seconds=settings.engine.alert_drain_seconds)
     warmed = await runner.warm()
+    sf.attach(engine)  # streamed trades feed the breakers; the bots' streams subscribe
     log.info("strategies warmed with %d past candles; acting on candles closing from now on",
              warmed)
     sched = runner.build()
@@ -270,7 +275,7 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         sched.shutdown(wait=False)
         await engine.drain_alerts()
         await engine.close()
-        await public.close()
+        await sf.close()
 
 
 def run_service(settings: Settings, notifiers: Sequence[Notifier] = (),
