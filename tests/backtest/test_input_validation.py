@@ -126,7 +126,8 @@ def test_gaps_are_reported_and_many_need_repair(tmp_path) -> None:  # type: igno
     one_line_error(invoke("backtest", "--data", str(tmp_path / "m")), "--repair")
 
 
-def test_hyperopt_reports_the_gaps_it_filled(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_hyperopt_reports_the_gaps_it_filled(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)  # the best set is written to var/strategies/ under cwd
     data = _csv(tmp_path, _rows(BASE, np.r_[0:100, 103:N]))
     doc = json_of(invoke("hyperopt", "--data", data, "--epochs", "2", "--min-trades", "0",
                          "--oos-fraction", "0", "--json"))

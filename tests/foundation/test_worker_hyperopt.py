@@ -59,10 +59,24 @@ def test_a_worker_joins_a_study_on_sqlite(tmp_path: Path) -> None:
 @needs_data
 @pytest.mark.postgres
 def test_two_workers_at_once_on_postgres(tmp_path: Path, pg_url: str) -> None:
-    study = f"w{uuid.uuid4().hex[:8]}"
-    _start(tmp_path, pg_url, study)
-    outs = _workers(tmp_path, pg_url, study, 2, 6)
-    assert [o["trials_run"] for o in outs] == [6, 6]
-    trials = optuna.load_study(study_name=study, storage=pg_url).trials
-    assert len(trials) == 20 and all(t.state.name == "COMPLETE" for t in trials)
-    assert len({t.number for t in trials}) == 20
+    # Optuna keeps its own schema (and its own alembic_version): a database of its own,
+    # as a deployment would have, not the service's
+    import sqlalchemy as sa
+
+    name = f"optuna_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = pg_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        study = "shared"
+        _start(tmp_path, url, study)
+        outs = _workers(tmp_path, url, study, 2, 6)
+        assert [o["trials_run"] for o in outs] == [6, 6]
+        trials = optuna.load_study(study_name=study, storage=url).trials
+        assert len(trials) == 20 and all(t.state.name == "COMPLETE" for t in trials)
+        assert len({t.number for t in trials}) == 20
+    finally:
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
