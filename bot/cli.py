@@ -235,7 +235,8 @@ def run(
     from engine.service.scheduler import run_service
 
     try:
-        run_service(settings, attach=_chat_attachment(settings, sys.stdin.isatty()))
+        tty = sys.stdin.isatty()
+        run_service(settings, attach=_chat_attachment(settings, tty), console=tty)
     except SentitradeError as e:
         fail(str(e))
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM or /quit during

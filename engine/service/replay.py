@@ -28,6 +28,9 @@ last equity snapshot.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -38,6 +41,8 @@ from sqlmodel import col, func, select
 from engine.clock import ManualClock, ms_to_dt
 from engine.data.candles import Bar
 from engine.data.feeds import ReplayFeed
+from engine.events import ProposalExpired, record
+from engine.execution.approvals import ProposalTrigger, transition
 from engine.execution.paper import Quote
 from engine.service.engine import Engine
 from engine.storage.models import (
@@ -54,6 +59,7 @@ from engine.storage.models import (
 )
 
 CURSOR = "replay_cursor_ms"
+log = logging.getLogger("sentitrade.replay")
 
 
 def load_cursor(eng: Engine) -> int | None:
@@ -130,9 +136,41 @@ def resume_point(eng: Engine) -> int | None:
     return max(cursor or 0, work - 1)
 
 
+async def wait_for_decisions(eng: Engine, wall_seconds: float, poll_s: float = 0.2) -> int:
+    """Replay steering: while proposals wait for a person, the replay clock stands still
+    (so they do not expire within a second of wall time as the replay races ahead),
+    for up to `wall_seconds` of wall time; what is still pending then expires, with a
+    note saying why. Returns how many expired that way."""
+    pending = eng.pending_proposals()
+    if not pending:
+        return 0
+    log.info("replay paused at %s: %d proposal(s) wait for a decision (up to %.0f s)",
+             eng.clock.now().isoformat(), len(pending), wall_seconds)
+    deadline = time.monotonic() + wall_seconds
+    while pending and time.monotonic() < deadline:
+        await asyncio.sleep(poll_s)
+        pending = eng.pending_proposals()
+    n = 0
+    if pending:
+        now = eng.clock.now()
+        note = f"no decision within {wall_seconds:.0f} s of wall time (replay)"
+        with eng.sessions.begin() as s:
+            for p in pending:
+                row = s.get(Proposal, p.id)
+                if row is not None and transition(s, row, ProposalTrigger.EXPIRE, by="engine",
+                                                  at=now, note=note):
+                    record(s, ProposalExpired(ts_event=now, proposal_id=row.id or 0,
+                                              by="engine", note=note))
+                    n += 1
+    return n
+
+
 async def run_replay(eng: Engine, feed: ReplayFeed, *, save_every: int = 12,
-                     on_step: Callable[[int], None] | None = None) -> int:
+                     on_step: Callable[[int], None] | None = None,
+                     steer_seconds: float | None = None) -> int:
     """Process every step after the saved cursor; returns the number processed.
+    `steer_seconds`: someone can decide from a chat, so the replay pauses while a
+    proposal waits (`wait_for_decisions`).
 
     The engine must have been started with `reconcile=False`."""
     assert isinstance(eng.clock, ManualClock), "replay needs the engine on a ManualClock"
@@ -150,6 +188,8 @@ async def run_replay(eng: Engine, feed: ReplayFeed, *, save_every: int = 12,
         if deferred:
             deferred = await eng.execution.submit_due() > 0
         await eng.tick()
+        if steer_seconds is not None:
+            await wait_for_decisions(eng, steer_seconds)
         n += 1
         if (warmed + n) % save_every == 0:  # counted from the feed's start: the same
             save_cursor(eng, ts)            # steps as an uninterrupted run, restarts or not

@@ -184,9 +184,12 @@ def _news_poller(engine: Engine) -> Callable[[], Awaitable[Any]] | None:
 
 async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
                 stop: asyncio.Event | None = None,
-                attach: Callable[[TradingAPI], Attachment] | None = None) -> None:
+                attach: Callable[[TradingAPI], Attachment] | None = None,
+                console: bool = False) -> None:
     """The service: migrate, build broker + feed + engine, reconcile, run the jobs until
-    SIGINT/SIGTERM (or `stop`). Replay mode runs the replay to its end instead."""
+    SIGINT/SIGTERM (or `stop`). Replay mode runs the replay to its end; when someone can
+    talk to the service (a chat token, the API, the `console` REPL) it pauses while a
+    proposal waits for them and keeps serving after the end, until stopped."""
     from engine.clock import ManualClock
     from engine.errors import SecretsError
     from engine.service.validate import validate_for_start
@@ -218,12 +221,32 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         attached = attach(engine) if attach is not None else None
         if attached is not None:
             await attached.start()
+        people = attached is not None and (console or settings.api.enabled or bool(
+            settings.telegram.token or settings.discord.token))
         symbols = sorted({s for b in settings.bots for s in b.symbols})
         tfs = sorted({b.timeframe for b in settings.bots}, key=timeframe_ms)
         feed = ReplayFeed(settings.exchange.replay_data, symbols, tfs, clock,
                           speed=settings.exchange.replay_speed)
         try:
-            await run_replay(engine, feed)
+            steer = float(settings.approvals.expiry_seconds) if people else None
+            if not people:
+                await run_replay(engine, feed)
+                return
+            stop = stop or asyncio.Event()
+            _on_signals(stop)
+            replay = asyncio.create_task(run_replay(engine, feed, steer_seconds=steer))
+            halt = asyncio.create_task(stop.wait())
+            await asyncio.wait({replay, halt}, return_when=asyncio.FIRST_COMPLETED)
+            if replay.done():
+                halt.cancel()
+                replay.result()
+                log.info("replay finished: the chat keeps serving (/status, /trades, "
+                         "/chart...) until Ctrl-C or /quit")
+                await stop.wait()
+            else:
+                replay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await replay
         finally:
             if attached is not None:
                 await attached.stop()
@@ -258,10 +281,7 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
              warmed)
     sched = runner.build()
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    _on_signals(stop)
     sched.start()
     attached = attach(engine) if attach is not None else None
     if attached is not None:
@@ -278,9 +298,19 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         await sf.close()
 
 
+def _on_signals(stop: asyncio.Event) -> None:
+    """SIGINT and SIGTERM (and the console's /quit, which raises SIGINT) set `stop`."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
 def run_service(settings: Settings, notifiers: Sequence[Notifier] = (),
-                attach: Callable[[TradingAPI], Attachment] | None = None) -> None:
+                attach: Callable[[TradingAPI], Attachment] | None = None,
+                console: bool = False) -> None:
     """`sentitrade run`: migrate, build the engine, run the scheduler until Ctrl-C.
 
-    `attach` builds what runs beside the engine (the CLI passes the chat transports)."""
-    asyncio.run(serve(settings, notifiers, attach=attach))
+    `attach` builds what runs beside the engine (the CLI passes the chat transports);
+    `console`: the console REPL is one of them (someone is there to approve)."""
+    asyncio.run(serve(settings, notifiers, attach=attach, console=console))
