@@ -27,6 +27,7 @@ from commands.fmt import amount, num, proposal_text, signed, table, when
 from commands.insight import INSIGHT
 from commands.reply import Attachment, Reply
 from commands.strategies import StrategyCmd
+from engine.service.api import open_positions
 from engine.storage.models import Bot, Trade
 
 
@@ -36,17 +37,7 @@ def _bot_line(b: Bot) -> str:
 
 async def _positions(ctx: Ctx) -> list[tuple[Trade, Decimal | None, Decimal | None]]:
     """Open trades with their last price and unrealised PnL."""
-    trades = ctx.api.open_trades()
-    prices = await ctx.api.last_prices(sorted({t.symbol for t in trades})) if trades else {}
-    out = []
-    for t in trades:
-        px = prices.get(t.symbol)
-        pnl = None
-        if px is not None:
-            sign = 1 if t.side == "long" else -1
-            pnl = (px - t.open_price) * t.amount * sign - t.fees
-        out.append((t, px, pnl))
-    return out
+    return await open_positions(ctx.api)
 
 
 class Start(Command[None]):

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlmodel import col, select
 
 from engine.errors import SentitradeError
-from engine.service.api import TradingAPI
+from engine.service.api import TradingAPI, open_positions
 from engine.storage.models import Order, Proposal, Trade
 from web.auth import Caller
 from web.deps import WebContext, ctx_of, needs, plain
@@ -42,17 +42,8 @@ def me(caller: Viewer) -> dict[str, Any]:
 
 async def positions(api: TradingAPI) -> list[dict[str, Any]]:
     """Open trades with their last price and unrealised PnL (after fees paid)."""
-    trades = api.open_trades()
-    prices = await api.last_prices(sorted({t.symbol for t in trades})) if trades else {}
-    out = []
-    for t in trades:
-        px = prices.get(t.symbol)
-        pnl = None
-        if px is not None:
-            sign = 1 if t.side == "long" else -1
-            pnl = (px - t.open_price) * t.amount * sign - t.fees
-        out.append({**plain(t), "last_price": plain(px), "unrealized_pnl": plain(pnl)})
-    return out
+    return [{**plain(t), "last_price": plain(px), "unrealized_pnl": plain(pnl)}
+            for t, px, pnl in await open_positions(api)]
 
 
 STATUS_TTL_S = 1.0

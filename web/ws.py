@@ -131,16 +131,24 @@ async def _status_snapshot(ctx: WebContext, bot: Bot | None) -> Message:
             "breakers": plain(rs.breakers)}
 
 
-@router.websocket("/ws/bot/{bot_id}/status")
-async def ws_status(ws: WebSocket, bot_id: str) -> None:
+async def _open(ws: WebSocket, bot_id: str) -> tuple[WebContext, Bot | None] | None:
+    """Authenticate and find the bot of a per-bot route; None when refused (closed)."""
     ctx = ctx_of(ws)
     if await _auth(ws, ctx) is None:
-        return
+        return None
     try:
-        bot = _bot(ctx, bot_id)
+        return ctx, _bot(ctx, bot_id)
     except KeyError:
         await ws.close(code=4404, reason="no such bot")
+        return None
+
+
+@router.websocket("/ws/bot/{bot_id}/status")
+async def ws_status(ws: WebSocket, bot_id: str) -> None:
+    opened = await _open(ws, bot_id)
+    if opened is None:
         return
+    ctx, bot = opened
 
     def accept(msg: Message) -> bool:
         if msg.get("type") != "event" or msg.get("kind") not in STATUS_KINDS:
@@ -176,14 +184,10 @@ async def ws_market(ws: WebSocket, symbol: str) -> None:
 
 @router.websocket("/ws/portfolio/{bot_id}")
 async def ws_portfolio(ws: WebSocket, bot_id: str) -> None:
-    ctx = ctx_of(ws)
-    if await _auth(ws, ctx) is None:
+    opened = await _open(ws, bot_id)
+    if opened is None:
         return
-    try:
-        bot = _bot(ctx, bot_id)
-    except KeyError:
-        await ws.close(code=4404, reason="no such bot")
-        return
+    ctx, bot = opened
 
     async def snapshot() -> Message:
         rows = await positions(ctx.api)

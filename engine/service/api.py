@@ -148,3 +148,19 @@ class TradingAPI(Protocol):
     async def backtest(
         self, pair: str, timeframe: str, days: int, strategy: str
     ) -> BacktestOutput: ...
+
+
+async def open_positions(api: TradingAPI) -> list[tuple[Trade, Decimal | None, Decimal | None]]:
+    """Open trades with their last price and unrealised PnL after the fees paid (None
+    where no price is known): what /status, /positions and the dashboard all show."""
+    trades = api.open_trades()
+    prices = await api.last_prices(sorted({t.symbol for t in trades})) if trades else {}
+    out: list[tuple[Trade, Decimal | None, Decimal | None]] = []
+    for t in trades:
+        px = prices.get(t.symbol)
+        pnl = None
+        if px is not None:
+            sign = 1 if t.side == "long" else -1
+            pnl = (px - t.open_price) * t.amount * sign - t.fees
+        out.append((t, px, pnl))
+    return out
