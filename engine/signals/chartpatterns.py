@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.signals.windows import true_range_mean, window_mean
+
 F64 = npt.NDArray[np.float64]
 
 KINDS = ("double_top", "double_bottom", "head_shoulders", "inverse_head_shoulders",
@@ -67,6 +69,7 @@ class Detection:
     level: float                         # the trigger price at knowable_at
     height: float                        # formation height (price units)
     confidence: float
+    strength: float                      # height in ATR at the confirming candle
     components: dict[str, float] = field(default_factory=dict)
 
 
@@ -82,20 +85,6 @@ class _Formation:
     height: float
     symmetry: float
     born: int
-
-
-def true_range_mean(high: F64, low: F64, close: F64, period: int) -> F64:
-    """Mean true range of each window, from the window's own rows (exact in any window)."""
-    n = close.shape[0]
-    tr = np.full(n, np.nan)
-    if n:
-        tr[0] = high[0] - low[0]
-        pc = close[:-1]
-        tr[1:] = np.maximum(high[1:], pc) - np.minimum(low[1:], pc)
-    out = np.full(n, np.nan)
-    if n >= period:
-        out[period - 1:] = np.lib.stride_tricks.sliding_window_view(tr, period).mean(axis=1)
-    return out
 
 
 def swings(high: F64, low: F64, k: int) -> list[Swing]:
@@ -226,11 +215,8 @@ def detect(high: Any, low: Any, close: Any, volume: Any,
     lo = np.ascontiguousarray(low, dtype=np.float64)
     c = np.ascontiguousarray(close, dtype=np.float64)
     v = np.ascontiguousarray(volume, dtype=np.float64)
-    n = c.shape[0]
     atr = true_range_mean(h, lo, c, p.atr_period)
-    vol20 = np.full(n, np.nan)
-    if n >= 20:
-        vol20[19:] = np.lib.stride_tricks.sliding_window_view(v, 20).mean(axis=1)
+    vol20 = window_mean(v, 20)
     chain: list[Swing] = []
     out: list[Detection] = []
     for sw in swings(h, lo, p.swing):
@@ -289,7 +275,7 @@ def _detection(f: _Formation, i: int, level: float, close: float, atr: float,
              "break": round(brk, 6), "volume": round(volc, 6)}
     conf = float(np.clip((f.symmetry + size + brk + volc) / 4.0, 0.0, 1.0))
     return Detection(f.kind, f.direction, i, f.points, float(level), float(f.height), conf,
-                     comps)
+                     f.height / atr if atr > 0 else 0.0, comps)
 
 
 def pattern_columns(high: Any, low: Any, close: Any, volume: Any,
@@ -303,13 +289,10 @@ def pattern_columns(high: Any, low: Any, close: Any, volume: Any,
     conf = np.zeros(n)
     kind = np.zeros(n)
     strength = np.zeros(n)
-    p = params or PatternParams()
-    atr = true_range_mean(np.asarray(high, dtype=np.float64), np.asarray(low, dtype=np.float64),
-                          np.asarray(close, dtype=np.float64), p.atr_period)
-    for d in detect(high, low, close, volume, p):
+    for d in detect(high, low, close, volume, params):
         i = d.knowable_at
         if d.confidence > conf[i] or (d.confidence == conf[i] and d.direction < sig[i]):
             sig[i], conf[i], kind[i] = d.direction, d.confidence, KIND_CODE[d.kind]
-            strength[i] = d.height / atr[i] if atr[i] > 0 else 0.0
+            strength[i] = d.strength
     return {"pattern_signal": sig, "pattern_confidence": conf, "pattern_kind": kind,
             "pattern_strength": strength}

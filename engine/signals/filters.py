@@ -18,20 +18,10 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from engine.signals.chartpatterns import true_range_mean
+from engine.signals.windows import true_range_mean, window_mean
 
 F64 = npt.NDArray[np.float64]
 BoolA = npt.NDArray[np.bool_]
-
-
-def window_mean(x: F64, period: int, *, lag: int = 0) -> F64:
-    """Mean of rows ``i-lag-period+1 .. i-lag`` (NaN before enough rows), per window."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.full(x.shape[0], np.nan)
-    if x.shape[0] >= period + lag:
-        m = np.lib.stride_tricks.sliding_window_view(x, period).mean(axis=1)
-        out[period - 1 + lag:] = m[: m.shape[0] - lag] if lag else m
-    return out
 
 
 class Layer(Protocol):

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.data.candles import timeframe_ms
+from engine.signals.windows import window_mean
 
 F64 = npt.NDArray[np.float64]
 
@@ -89,19 +90,10 @@ def informative(frame: Any, base_timeframe: str, timeframe: str) -> Informative:
                        c[e_].copy(), vol, row.astype(np.int64), age.astype(np.float64))
 
 
-def rolling_mean(x: F64, period: int) -> F64:
-    """Mean of each window from its own rows (exact wherever the window starts)."""
-    x = np.asarray(x, dtype=np.float64)
-    out = np.full(x.shape[0], np.nan)
-    if x.shape[0] >= period:
-        out[period - 1:] = np.lib.stride_tricks.sliding_window_view(x, period).mean(axis=1)
-    return out
-
-
 def trend_vote(inf: Informative, period: int) -> F64:
     """+1 when the higher close is above its rising `period` mean, -1 below a falling
     one, 0 otherwise; per base row (NaN before enough higher candles)."""
-    m = rolling_mean(inf.close, period)
+    m = window_mean(inf.close, period)
     prev = np.r_[np.nan, m[:-1]]
     with np.errstate(invalid="ignore"):
         vote = np.where((inf.close > m) & (m > prev), 1.0,

@@ -17,10 +17,10 @@ from engine.signals.filters import (
     SignalFilter,
     VolatilityAdjustment,
     VolumeConfirmation,
-    window_mean,
 )
 from engine.signals.mtf import confirmations, informative, trend_vote
 from engine.signals.regime import QUIET, RANGING, TRENDING, VOLATILE, regime_columns
+from engine.signals.windows import window_mean
 from engine.strategy.interface import (
     DecimalParameter,
     Frame,
