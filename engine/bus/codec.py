@@ -25,11 +25,16 @@ from engine.events import DomainEvent
 VERSION = 1
 
 
-def encode(event: DomainEvent) -> bytes:
-    data = event.payload()
-    data.pop("type", None)
-    return json.dumps({"v": VERSION, "type": type(event).__name__, "data": data},
+def envelope(type_name: str, data: dict[str, Any]) -> bytes:
+    """The wire form of an event's plain payload (`DomainEvent.payload`, or an outbox
+    row's, which is that payload)."""
+    data = {k: v for k, v in data.items() if k != "type"}
+    return json.dumps({"v": VERSION, "type": type_name, "data": data},
                       separators=(",", ":")).encode()
+
+
+def encode(event: DomainEvent) -> bytes:
+    return envelope(type(event).__name__, event.payload())
 
 
 @cache

@@ -10,11 +10,9 @@ order, with the event id to drop a repeat. Order and fill updates go to
 
 from __future__ import annotations
 
-import json
-
 from engine.bus.base import EventBus
 from engine.bus.channels import system_events, trade_updates
-from engine.bus.codec import VERSION
+from engine.bus.codec import envelope
 from engine.storage.models import OutboxMessage
 
 ALERTS = "alerts"
@@ -28,9 +26,8 @@ class BusNotifier:
         self.bus = bus
 
     async def send(self, message: OutboxMessage) -> str | None:
-        payload = dict(message.payload)
-        data = json.dumps({"v": VERSION, "type": payload.pop("type", message.kind),
-                           "data": payload}, separators=(",", ":")).encode()
+        payload = message.payload
+        data = envelope(str(payload.get("type", message.kind)), payload)
         eid = await self.bus.append(ALERTS, data)
         bot = payload.get("bot")
         if message.kind in _TRADE_KINDS and bot:

@@ -6,6 +6,7 @@ charts (/chart), protection locks (/locks, /unlock) and operator notices. A mixi
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from engine.risk.protections import ProtectionDesk, active_locks, unlock
 from engine.service.api import HealthView
 from engine.state import EngineState
 from engine.storage.models import PairLock, Trade
+from engine.strategy.runtime import SeriesBuffer
 
 
 class EngineViews(EngineState):
@@ -36,6 +38,14 @@ class EngineViews(EngineState):
             record(s, OperatorNotice(ts_event=self.clock.now(), source=source,
                                      detail=text[:500]))
 
+    def _series(self) -> Iterator[tuple[str, str, SeriesBuffer]]:
+        """(timeframe, symbol, closed candles) of every bot's series that has candles;
+        two bots on one series give it twice (their buffers hold the same candles)."""
+        for b in self.bots.all():
+            for sym, buf in self.strategies.runtime(b).buffers.items():
+                if buf.n:
+                    yield b.timeframe, sym, buf
+
     def market_regimes(self) -> dict[str, str]:
         """"BTC/USDT 5m" -> "trending" etc. (`engine.signals.regime`) from the closed
         candles the bots' runtimes hold, for /status. Computed once per new candle of a
@@ -43,20 +53,18 @@ class EngineViews(EngineState):
         from engine.signals.regime import regime_columns, regime_name
 
         out: dict[str, str] = {}
-        for b in self.bots.all():
-            rt = self.strategies.runtime(b)
-            for sym, buf in rt.buffers.items():
-                key = f"{sym} {b.timeframe}"
-                last = buf.last_close_ms()
-                if key in out or last is None:
-                    continue
-                cached = self._regimes.get(key)
-                if cached is None or cached[0] != last:
-                    f = buf.frame(2000)
-                    reg = regime_columns(f["high"], f["low"], f["close"])["regime"]
-                    cached = (last, regime_name(int(reg[-1])))
-                    self._regimes[key] = cached
-                out[key] = cached[1]
+        for tf, sym, buf in self._series():
+            key = f"{sym} {tf}"
+            last = buf.last_close_ms()
+            if key in out or last is None:
+                continue
+            cached = self._regimes.get(key)
+            if cached is None or cached[0] != last:
+                f = buf.frame(2000)
+                reg = regime_columns(f["high"], f["low"], f["close"])["regime"]
+                cached = (last, regime_name(int(reg[-1])))
+                self._regimes[key] = cached
+            out[key] = cached[1]
         return out
 
     def now(self) -> datetime:
@@ -66,13 +74,11 @@ class EngineViews(EngineState):
         """The engine clock, its start and each series' last closed candle (/health)."""
         last: dict[str, datetime] = {}
         tfs: dict[str, str] = {}
-        for b in self.bots.all():
-            rt = self.strategies.runtime(b)
-            for sym, buf in rt.buffers.items():
-                ms = buf.last_close_ms()
-                if ms is not None:
-                    last[f"{sym} {b.timeframe}"] = ms_to_dt(ms)
-                    tfs[f"{sym} {b.timeframe}"] = b.timeframe
+        for tf, sym, buf in self._series():
+            ms = buf.last_close_ms()
+            if ms is not None:
+                last[f"{sym} {tf}"] = ms_to_dt(ms)
+                tfs[f"{sym} {tf}"] = tf
         return HealthView(self.clock.now(), self._started_at, last, tfs)
 
     async def chart(self, pair: str, timeframe: str | None = None,
@@ -133,11 +139,10 @@ class EngineViews(EngineState):
         from engine.data.news import market_contexts
 
         best: dict[str, tuple[int, Any]] = {}  # symbol -> (timeframe ms, closes)
-        for b in self.bots.all():
-            tf = timeframe_ms(b.timeframe)
-            for sym, buf in self.strategies.runtime(b).buffers.items():
-                if buf.n and (sym not in best or tf < best[sym][0]):
-                    best[sym] = (tf, buf.column("close")[: buf.n])
+        for timeframe, sym, buf in self._series():
+            tf = timeframe_ms(timeframe)
+            if sym not in best or tf < best[sym][0]:
+                best[sym] = (tf, buf.column("close")[: buf.n])
         out: dict[str, Any] = {}
         for tf in sorted({tf for tf, _ in best.values()}, reverse=True):  # shortest wins
             out.update(market_contexts({k: c for k, (t, c) in best.items() if t == tf},
