@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engine.backtest.trades import Trades
 from engine.strategy.trade import Trade
 
 if TYPE_CHECKING:
-    from engine.backtest.runner import BacktestResult, Trades
+    from engine.backtest.runner import BacktestResult
 
 ORDER_COLUMNS = ("pair", "trade_open_time", "seq", "side", "is_entry", "tag", "amount",
                  "price", "cost", "filled_time")
@@ -29,8 +30,6 @@ def _iso(ms: int) -> str:
 def trades_from_objects(closed: list[Trade], pairs: list[str]) -> Trades:
     """`Trades` columns from closed `Trade` objects (Freqtrade's exported fields:
     averaged open rate, the amount and stake before the final exit, realised profit)."""
-    from engine.backtest.runner import Trades
-
     index = {s: i for i, s in enumerate(pairs)}
     n = len(closed)
 

@@ -17,9 +17,23 @@ Messages are the engine's domain events, versioned and typed (`engine.bus.codec`
 
 from __future__ import annotations
 
-from engine.bus.base import BusError, Entry, EventBus, make_bus
+from engine.bus.base import BusError, Entry, EventBus
 from engine.bus.channels import bot_signals, market_data, system_events, trade_updates
 from engine.bus.codec import decode, encode
 
 __all__ = ["BusError", "Entry", "EventBus", "bot_signals", "decode", "encode", "make_bus",
            "market_data", "system_events", "trade_updates"]
+
+
+def make_bus(url: str | None) -> EventBus:
+    """`InMemoryBus` for an empty url, `RedisBus` for ``redis://`` / ``rediss://``."""
+    if not url:
+        from engine.bus.memory import InMemoryBus
+
+        return InMemoryBus()
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from engine.bus.redis_bus import RedisBus
+
+        return RedisBus(url)
+    raise BusError(f"bus.url {url!r}: use redis://host:port/db, or leave it empty for "
+                   "the in-process bus")

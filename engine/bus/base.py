@@ -60,17 +60,3 @@ class EventBus(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-def make_bus(url: str | None) -> EventBus:
-    """`InMemoryBus` for an empty url, `RedisBus` for ``redis://`` / ``rediss://``."""
-    if not url:
-        from engine.bus.memory import InMemoryBus
-
-        return InMemoryBus()
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        from engine.bus.redis_bus import RedisBus
-
-        return RedisBus(url)
-    raise BusError(f"bus.url {url!r}: use redis://host:port/db, or leave it empty for "
-                   "the in-process bus")

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from sqlmodel import col, func, select
 
-from engine.bus.base import EventBus, make_bus
+from engine.bus import EventBus, make_bus
 from engine.bus.notifier import BusNotifier
 from engine.clock import Clock, SystemClock
 from engine.data.candles import Bar, timeframe_ms

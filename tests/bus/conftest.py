@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.bus.base import EventBus, make_bus
+from engine.bus import EventBus, make_bus
 
 
 def _free_port() -> int:
