@@ -25,7 +25,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from engine.errors import RiskRejected, SentitradeError
-from engine.events import record
+from engine.events import RECORDED, record
 from engine.execution.algos import (
     AlgoFinished,
     AlgoProgress,
@@ -142,8 +142,12 @@ class AlgoDesk(EngineState):
         lock: asyncio.Lock = self.__dict__.setdefault("_algo_lock", asyncio.Lock())
         if lock.locked():
             return 0  # a step is already running: it sees the same schedule
+        if self.__dict__.get("_algos_idle") == RECORDED[0]:
+            return 0  # none running, and nothing recorded since (a start records one)
         async with lock:
             ids = [a.id or 0 for a in self.algos()]
+            if not ids:
+                self.__dict__["_algos_idle"] = RECORDED[0]
             for algo_id in ids:
                 try:
                     await self._step_one(algo_id)
