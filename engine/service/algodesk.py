@@ -303,6 +303,10 @@ class AlgoDesk(EngineState):
         with self.sessions() as s:
             ctx = self.risk_context(s, a.symbol)
             bot = s.get(Bot, a.bot_id) if a.bot_id else None
+            trade = s.get(Trade, a.trade_id) if a.trade_id else None
+        if (a.intent == "exit" and a.slices_done < a.slices
+                and (trade is None or not trade.is_open)):
+            return f"trade #{a.trade_id} was closed by something else"
         if ctx.exchange_paused:
             return "exchange paused after too many API errors"
         if ctx.trading_state == "halted":
@@ -394,8 +398,8 @@ class AlgoDesk(EngineState):
             rows = s.exec(select(Trade).where(col(Trade.is_open).is_(True),
                                               Trade.symbol == spec.symbol,
                                               Trade.side == "long")).all()
-            if bot is not None:
-                rows = [t for t in rows if t.bot_id == bot.id]
+            if bot is not None:  # the bot's own position first, else the trader's
+                rows = [t for t in rows if t.bot_id == bot.id] or list(rows)
             if len(rows) != 1:
                 raise SentitradeError(
                     f"no open {spec.symbol} position to sell (spot sells close a position; "

@@ -264,3 +264,16 @@ async def test_restart_resumes_then_expires(engine_factory: Build, clock: Manual
     assert eng3.get_algo(b.id or 0).state == "expired"
     assert len(slices_of(eng3, b.id or 0)) == 1
     assert "expired (the service was down past its end)" in alerts(eng3)[-1]
+
+
+async def test_sell_algo_stops_when_its_trade_closes(engine_factory: Build,
+                                                     clock: ManualClock) -> None:
+    eng = await engine_factory()
+    eng.quotes[BTC] = Quote(Decimal("60000"))
+    buy = await eng.start_algo(spec(amount="0.02", minutes=10, slices=1), "test")
+    await run_until_done(eng, clock, buy.id or 0)
+    sell = await eng.start_algo(spec(side="sell", amount="0.02", minutes=40, slices=4), "t")
+    await eng.force_exit(None, "test")  # the position goes another way
+    done = await run_until_done(eng, clock, sell.id or 0)
+    assert done.state == "stopped" and "was closed by something else" in (done.note or "")
+    assert len(slices_of(eng, sell.id or 0)) == 1
