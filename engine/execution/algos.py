@@ -3,8 +3,9 @@
 A parent order of `amount` is cut into `slices` child orders sent over `duration`:
 TWAP in equal parts at equal intervals, VWAP in parts weighted by the volume the
 market usually trades at that time of day (`volume_profile`, from the recent candles),
-or by weights the caller gives. This module is pure (no DB, no broker, no clock): it
-says WHEN slice k is due and HOW MUCH should have been sent by then; the engine's
+or by weights the caller gives. This module holds no state (no broker, no clock; only
+`position_for` reads the caller's session): it says WHEN slice k is due and HOW MUCH
+should have been sent by then; the engine's
 `engine.service.algodesk` persists the parent (`AlgoOrder`), sends each slice as an
 ordinary order through the proposal -> order path and books the report.
 
@@ -23,8 +24,11 @@ from decimal import Decimal
 from typing import ClassVar
 
 import numpy as np
+from sqlmodel import Session, col, select
 
+from engine.errors import SentitradeError
 from engine.events import DomainEvent
+from engine.storage.models import Trade
 
 DAY_MS = 86_400_000
 KINDS = ("twap", "vwap")
@@ -230,3 +234,34 @@ class AlgoFinished(DomainEvent):
 
 def _short(x: Decimal | None) -> str:
     return "?" if x is None else f"{float(x):.10g}"
+
+
+# ---------------------------------------------------------------- the position
+def position_for(s: Session, spec: AlgoSpec, bot_id: int | None,
+                 trade_id: int | None) -> Trade | None:
+    """The trade an algo works on: `trade_id`, or for a sell the open long on the
+    symbol (the bot's own first, else the trader's); None for a buy that opens one.
+    Raises SentitradeError with the reason when there is none, several, or too little."""
+    if trade_id is not None:
+        t = s.get(Trade, trade_id)
+        if t is None or not t.is_open or t.symbol != spec.symbol:
+            raise SentitradeError(f"no open {spec.symbol} trade #{trade_id}")
+    elif spec.side == "sell":
+        rows = list(s.exec(select(Trade).where(col(Trade.is_open).is_(True),
+                                               Trade.symbol == spec.symbol,
+                                               Trade.side == "long")).all())
+        rows = [t for t in rows if t.bot_id == bot_id] or rows
+        if len(rows) != 1:
+            raise SentitradeError(
+                f"no open {spec.symbol} position to sell (spot sells close a position; "
+                "shorts need a futures market)" if not rows else
+                f"{len(rows)} open {spec.symbol} trades: name one (trade id)")
+        t = rows[0]
+    else:
+        return None
+    if spec.side == "sell" and spec.amount > t.amount:
+        raise SentitradeError(f"trade #{t.id} holds {t.amount} {spec.symbol.split('/')[0]}: "
+                              f"cannot sell {spec.amount}")
+    if spec.side == "buy" and t.side != "long":
+        raise SentitradeError(f"trade #{t.id} is a {t.side}: a buy algo grows longs only")
+    return t

@@ -35,6 +35,7 @@ from engine.execution.algos import (
     cumulative_target,
     due_count,
     normalize,
+    position_for,
     slippage_bps,
     twap_weights,
     volume_profile,
@@ -82,7 +83,7 @@ class AlgoDesk(EngineState):
         weights = self._weights(spec, now)
         bot_row = self._algo_bot(spec.symbol, bot)
         with self.sessions.begin() as s:
-            trade = self._algo_trade(s, spec, bot_row, trade_id)
+            trade = position_for(s, spec, bot_row.id if bot_row else None, trade_id)
             intent = "exit" if spec.side == "sell" else "enter"
             ctx = self.risk_context(s, spec.symbol)
             checks = _GROWING if trade is not None and intent == "enter" else _FIRST
@@ -169,12 +170,7 @@ class AlgoDesk(EngineState):
                 notes.append(f"a{a.id}: expired")
             else:
                 with self.sessions.begin() as s:
-                    record(s, AlgoProgress(ts_event=now, algo_id=a.id or 0, algo=a.kind,
-                                           symbol=a.symbol, side=a.side, step=a.slices_done,
-                                           slices=a.slices, filled=a.filled, amount=a.amount,
-                                           average_price=a.average_price,
-                                           note="resumed after a restart"),
-                           )
+                    self._progress(s, a, a.slices_done, "resumed after a restart")
                 notes.append(f"a{a.id}: resumed at slice {a.slices_done}/{a.slices}")
         return notes
 
@@ -387,33 +383,6 @@ class AlgoDesk(EngineState):
             return self.bots.get(name)
         return next((b for b in self.bots.all()
                      if symbol in b.symbols and b.state == BotState.RUNNING), None)
-
-    def _algo_trade(self, s: Session, spec: AlgoSpec, bot: Bot | None,
-                    trade_id: int | None) -> Trade | None:
-        if trade_id is not None:
-            t = s.get(Trade, trade_id)
-            if t is None or not t.is_open or t.symbol != spec.symbol:
-                raise SentitradeError(f"no open {spec.symbol} trade #{trade_id}")
-        elif spec.side == "sell":
-            rows = s.exec(select(Trade).where(col(Trade.is_open).is_(True),
-                                              Trade.symbol == spec.symbol,
-                                              Trade.side == "long")).all()
-            if bot is not None:  # the bot's own position first, else the trader's
-                rows = [t for t in rows if t.bot_id == bot.id] or list(rows)
-            if len(rows) != 1:
-                raise SentitradeError(
-                    f"no open {spec.symbol} position to sell (spot sells close a position; "
-                    "shorts need a futures market)" if not rows else
-                    f"{len(rows)} open {spec.symbol} trades: name one (trade id)")
-            t = rows[0]
-        else:
-            return None
-        if spec.side == "sell" and spec.amount > t.amount:
-            raise SentitradeError(f"trade #{t.id} holds {t.amount} {spec.symbol.split('/')[0]}:"
-                                  f" cannot sell {spec.amount}")
-        if spec.side == "buy" and t.side != "long":
-            raise SentitradeError(f"trade #{t.id} is a {t.side}: a buy algo grows longs only")
-        return t
 
 
 def _milestone(step: int, n: int) -> bool:
