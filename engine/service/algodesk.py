@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from engine.data.candles import timeframe_ms
 from engine.errors import RiskRejected, SentitradeError
 from engine.events import RECORDED, record
 from engine.execution.algos import (
@@ -354,8 +355,6 @@ class AlgoDesk(EngineState):
             return twap_weights(spec.slices)
         if spec.weights is not None:
             return normalize(spec.weights)
-        from engine.data.candles import timeframe_ms
-
         best: tuple[int, Any] | None = None
         for b in self.bots.all():  # the symbol's shortest timeframe with candles
             buf = self.strategies.runtime(b).buffers.get(spec.symbol)
