@@ -73,6 +73,13 @@ def _n(what: str) -> tuple[SlashOption, ...]:
 
 _BOT_NAME = (SlashOption("name", "bot name (default: the first bot)"),)
 _PROPOSAL = (SlashOption("id", "proposal id", required=True),)
+_ALGO = (SlashOption("pair", "e.g. BTC/USDT", required=True),
+         SlashOption("side", "buy or sell", required=True, choices=("buy", "sell")),
+         SlashOption("amount", "base amount, e.g. 0.5", required=True),
+         SlashOption("duration", "e.g. 90s, 60m, 4h, 1d", required=True),
+         SlashOption("options", "slices N and/or limit PRICE"))
+_FORCE = (SlashOption("pair", "e.g. BTC/USDT", required=True),
+          SlashOption("rate", "limit price (default: market)"))
 
 # Every command with a usage line has its options here (tests check both directions).
 SLASH_OPTIONS: dict[str, tuple[SlashOption, ...]] = {
@@ -106,6 +113,10 @@ SLASH_OPTIONS: dict[str, tuple[SlashOption, ...]] = {
     "role": (SlashOption("user", "transport:id, e.g. telegram:123456", required=True),
              SlashOption("role", "new role", required=True,
                          choices=("viewer", "trader", "admin", "blocked"))),
+    "twap": _ALGO, "vwap": _ALGO,
+    "algos": (SlashOption("which", "all: the finished ones too", choices=("all",)),),
+    "cancel": (SlashOption("id", "order id (12) or algo id (a3)", required=True),),
+    "forcelong": _FORCE, "forceshort": _FORCE,
 }
 
 _STYLES = {"approve": discord.ButtonStyle.success, "reject": discord.ButtonStyle.danger,

@@ -16,7 +16,7 @@ from commands.reply import Button, Reply
 from engine.storage.models import Proposal, ProposalState
 
 ALERT_TYPES = ("proposal", "fill", "order_canceled", "order_failed", "breaker_tripped",
-               "breaker_cleared", "pair_locked", "daily_summary", "error")
+               "breaker_cleared", "pair_locked", "daily_summary", "error", "algo")
 
 
 def proposal_buttons(pid: int) -> tuple[Button, ...]:
@@ -117,7 +117,8 @@ _NOUNS = {"proposal": ("proposal", "proposals"), "fill": ("fill", "fills"),
           "breaker_cleared": ("breaker cleared", "breakers cleared"),
           "pair_locked": ("pair lock", "pair locks"),
           "access_request": ("access request", "access requests"),
-          "daily_summary": ("daily summary", "daily summaries"), "error": ("error", "errors")}
+          "daily_summary": ("daily summary", "daily summaries"), "error": ("error", "errors"),
+          "algo": ("algo update", "algo updates")}
 
 
 def _plural(n: int, kind: str) -> str:

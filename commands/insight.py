@@ -172,7 +172,8 @@ class OrderCmd(Command[int]):
         head = (f"Trade #{t.id} {t.symbol} {t.side}: {amount(t.amount)} @ "
                 f"{num(t.open_price, 4)}" + ("" if t.is_open else
                                               f", closed {t.exit_reason or ''}"))
-        rows = [[str(o.id), o.side, o.type, amount(o.amount),
+        rows = [[str(o.id), o.side, o.type + (f" a{o.algo_id}" if o.algo_id else ""),
+                 amount(o.amount),
                  num(o.average_price, 4) if o.average_price is not None else (
                      num(o.price, 4) if o.price is not None else "market"),
                  amount(o.filled), num(o.fee, 6), o.state, when(o.created_at)]

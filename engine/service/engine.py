@@ -43,6 +43,7 @@ from engine.risk.checks import (
     active_breakers,
 )
 from engine.risk.protections import ProtectionDesk
+from engine.service.algodesk import AlgoDesk
 from engine.service.api import (
     BacktestOutput,
     BalanceView,
@@ -50,6 +51,7 @@ from engine.service.api import (
 )
 from engine.service.bots import BotManager
 from engine.service.desk import ProposalDesk
+from engine.service.manual import ManualDesk
 from engine.service.monitoring import RiskDesk
 from engine.service.trading import StrategyLoop
 from engine.service.views import EngineViews
@@ -92,7 +94,7 @@ class EngineStats:
     trips: int = 0
 
 
-class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet):
+class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
     """The trading engine; implements `engine.service.api.TradingAPI`.
 
     Its parts: the candle path (here and `engine.service.trading`), proposals and
@@ -170,6 +172,8 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet):
         if reconcile:
             await self.reconcile()
         self._rebuild_baselines()
+        if reconcile:  # a replay resumes its algos once its clock is back (replay.py)
+            await self.resume_algos()
 
     async def close(self) -> None:
         await self.broker.close()
@@ -303,6 +307,7 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet):
         if v.next_expiry is not None and v.next_expiry <= self.clock.now():
             await self.expire_due()
         await self.risk_monitor()
+        await self.step_algos()  # after the breakers: a trip this tick stops the algos
         await self.drain_alerts(force=False)
 
     async def drain_alerts(self, force: bool = True) -> int:

@@ -10,6 +10,7 @@ Jobs (all UTC):
 | news           | every `sentiment.poll_seconds`            | poll sources, score, refresh  |
 | expiry         | every 10 s                                | expire overdue proposals      |
 | reconcile      | every 60 s                                | orders + balances vs exchange |
+| algos          | every 5 s                                 | due TWAP/VWAP slices          |
 | alerts         | every `engine.alert_drain_seconds`        | drain the outbox              |
 | daily_summary  | cron 00:00                                | summary alert                 |
 
@@ -103,6 +104,7 @@ class EngineScheduler:
             IntervalTrigger(seconds=e.settings.sentiment.poll_seconds), id="news")
         add(guarded(e, "expiry", e.expire_due), IntervalTrigger(seconds=10), id="expiry")
         add(guarded(e, "reconcile", e.reconcile), IntervalTrigger(minutes=1), id="reconcile")
+        add(guarded(e, "algos", e.step_algos), IntervalTrigger(seconds=5), id="algos")
         add(guarded(e, "alerts", e.drain_alerts),
             IntervalTrigger(seconds=self.alert_drain_seconds), id="alerts")
         add(guarded(e, "daily_summary", e.daily_summary),

@@ -246,6 +246,7 @@ class Order(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=512)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    algo_id: int | None = Field(default=None, foreign_key="algo_orders.id", index=True)
 
 
 class Fill(SQLModel, table=True):
@@ -396,6 +397,38 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _ts()
     last_used_at: datetime | None = _ts(nullable=True)
     revoked_at: datetime | None = _ts(nullable=True)
+
+
+class AlgoOrder(SQLModel, table=True):
+    """A parent order worked by an execution algo (TWAP/VWAP, `engine.execution.algos`):
+    its slices are ordinary `orders` rows with `algo_id` set. Persisted so a restart
+    resumes it (or reports it, when its window has passed)."""
+
+    __tablename__ = "algo_orders"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)  # twap | vwap
+    bot_id: int | None = Field(default=None, foreign_key="bots.id", index=True)
+    trade_id: int | None = Field(default=None, foreign_key="trades.id", index=True)
+    symbol: str = Field(max_length=32)
+    side: str = Field(max_length=8)  # buy | sell
+    intent: str = Field(default="enter", max_length=8)  # enter | exit
+    amount: Decimal = _money()
+    limit_price: Decimal | None = _money(nullable=True)
+    slices: int = 1
+    weights: list[float] = _json([])
+    duration_s: int = 0
+    started_at: datetime = _ts()
+    arrival_price: Decimal = _money()
+    slices_done: int = 0  # schedule points passed (sent, skipped or merged)
+    slices_sent: int = 0
+    skipped: int = 0
+    filled: Decimal = _money()
+    average_price: Decimal | None = _money(nullable=True)
+    state: str = Field(default="running", max_length=16, index=True)
+    note: str | None = Field(default=None, max_length=512)
+    created_by: str = Field(default="", max_length=64)
+    updated_at: datetime = _ts()
+    finished_at: datetime | None = _ts(nullable=True)
 
 
 ALL_TABLES = SQLModel.metadata

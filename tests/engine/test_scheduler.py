@@ -43,7 +43,7 @@ async def test_scheduler_runs_jobs_on_the_loop(engine_factory) -> None:
     sched = EngineScheduler(eng, feed=None, alert_drain_seconds=0.05)  # type: ignore[arg-type]
     s = sched.build()
     assert {j.id for j in s.get_jobs()} == {"tick:5m", "news", "expiry", "reconcile", "alerts",
-                                            "daily_summary"}
+                                            "daily_summary", "algos"}
     with eng.sessions.begin() as ss:
         from engine.events import JobFailed, record
 
