@@ -34,6 +34,7 @@ from engine.execution.approvals import (
     needs_approval,
 )
 from engine.execution.broker import Broker, MarketInfo
+from engine.execution.emulation import OrderEmulator
 from engine.execution.engine import ExecutionEngine
 from engine.execution.paper import PaperBroker, Quote
 from engine.outbox import ConsoleNotifier, Notifier, OutboxDispatcher
@@ -118,6 +119,7 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet):
         self.monitor = BreakerMonitor(settings.risk)
         self.execution = ExecutionEngine(self.sessions, broker, self.clock,
                                          on_api_error=self._api_error)
+        self.emulator = OrderEmulator(self.execution, self.quotes.get)  # stops it holds
         self.bots = BotManager(self.sessions, settings, self.clock)
         self.news = NewsBook(self.sessions, settings)
         self.strategies = StrategyLoop(self)
@@ -299,6 +301,7 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet):
         """After a candle step: working orders, expiry, breakers, snapshot, alerts."""
         v = self.view()
         if v.working:
+            await self.emulator.check()
             await self.execution.poll_open()
         if v.next_expiry is not None and v.next_expiry <= self.clock.now():
             await self.expire_due()
