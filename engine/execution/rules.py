@@ -38,14 +38,14 @@ def apply_rules(m: MarketInfo, *, side: str, amount: Decimal, price: Decimal | N
     tp = m.round_price(trigger_price) if trigger_price is not None else None
     if rounded <= 0 or rounded < m.min_amount:
         raise RuleViolation(f"{side} {amount} {m.base} is below the minimum amount "
-                            f"{m.min_amount.normalize()} for {m.symbol} (step "
-                            f"{m.amount_step.normalize()}): raise the stake")
+                            f"{m.min_amount.normalize():f} for {m.symbol} (step "
+                            f"{m.amount_step.normalize():f}): raise the stake")
     if (p is not None and p <= 0) or (tp is not None and tp <= 0):
         raise RuleViolation(f"price rounds to zero at the tick {m.price_step} of {m.symbol}")
     value_at = p or tp or ref_price
     if value_at is not None and m.min_cost > 0 and rounded * value_at < m.min_cost:
         raise RuleViolation(f"{side} of {(rounded * value_at):.2f} {m.quote} is below the "
-                            f"minimum order value {m.min_cost.normalize()} {m.quote} for "
+                            f"minimum order value {m.min_cost.normalize():f} {m.quote} for "
                             f"{m.symbol}: raise the stake")
     return Checked(rounded, p, tp)
 

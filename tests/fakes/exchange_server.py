@@ -10,6 +10,16 @@ Kinds: `timeout` (sleep past the client's timeout before doing anything),
 `timeout_after_accept` (book the order, then sleep: the client sees a timeout for an
 order that exists), `429`, `500`, `partial` (a market order fills half; the rest fills
 on the next GET). `point_exchange(ex, fake.url)` rewrites a ccxt exchange's URLs.
+
+Order types follow Binance's spot REST semantics: MARKET, LIMIT (timeInForce GTC / IOC
+/ FOK), LIMIT_MAKER (refused with -2010 when it would take), STOP_LOSS(_LIMIT) and
+TAKE_PROFIT(_LIMIT) with `stopPrice` (refused when it would trigger at once) or
+`trailingDelta` (basis points from the best price since placement). Resting orders
+are matched when a test moves the price with `fake.set_price(symbol, price)`; a
+triggered STOP_LOSS/TAKE_PROFIT becomes a market order, a *_LIMIT one a limit order.
+`fake.liquidity[symbol]` caps the quantity one match can trade (partial fills: an IOC
+or market order then EXPIRES with what it got, a FOK expires with nothing, a GTC
+limit stays PARTIALLY_FILLED).
 """
 
 from __future__ import annotations
@@ -45,6 +55,23 @@ class FakeOrder:
     status: str = "NEW"
     pending_rest: bool = False
     ts: int = field(default_factory=lambda: int(time.time() * 1000))
+    tif: str = "GTC"
+    stop_price: Decimal | None = None
+    trailing_delta: int | None = None  # basis points
+    best: Decimal | None = None  # trailing: best price since placement
+    triggered: bool = False
+
+    @property
+    def working(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+    @property
+    def conditional(self) -> bool:
+        return self.type.startswith(("STOP_LOSS", "TAKE_PROFIT"))
+
+
+ORDER_TYPES = ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT",
+               "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"]
 
 
 class FakeBinance:
@@ -56,6 +83,7 @@ class FakeBinance:
         self.faults: list[Fault] = []
         self.candles: dict[str, dict[int, tuple[float, ...]]] = {}
         self.requests: list[str] = []
+        self.liquidity: dict[str, Decimal] = {}  # symbol -> max quantity per match
         self.delay_s = delay_s
         self.walk = False  # unscripted candles: a deterministic random walk, not flat
         self.now_ms: int | None = None
@@ -116,12 +144,16 @@ class FakeBinance:
                 "clientOrderId": o.client_id, "price": str(o.price or "0.00000000"),
                 "origQty": str(o.qty), "executedQty": str(o.executed),
                 "cummulativeQuoteQty": str(o.quote), "status": o.status,
-                "timeInForce": "GTC", "type": o.type, "side": o.side, "time": o.ts,
+                "timeInForce": o.tif, "type": o.type, "side": o.side, "time": o.ts,
                 "updateTime": int(time.time() * 1000), "transactTime": o.ts,
-                "workingTime": o.ts, "isWorking": True}
+                "workingTime": o.ts if not o.conditional or o.triggered else -1,
+                "isWorking": not o.conditional or o.triggered,
+                **({"stopPrice": str(o.stop_price)} if o.stop_price is not None else {}),
+                **({"trailingDelta": o.trailing_delta} if o.trailing_delta else {})}
 
-    def _fill(self, o: FakeOrder, qty: Decimal) -> None:
-        price = self.prices[o.symbol] if o.type == "MARKET" else (o.price or Decimal(0))
+    def _fill(self, o: FakeOrder, qty: Decimal, price: Decimal | None = None) -> None:
+        if price is None:
+            price = self.prices[o.symbol] if o.type == "MARKET" else (o.price or Decimal(0))
         cost = qty * price
         base = o.symbol.removesuffix("USDT")
         self.balances.setdefault(base, [Decimal(0), Decimal(0)])
@@ -199,7 +231,7 @@ class FakeBinance:
             symbols.append({
                 "symbol": sym, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
                 "quoteAsset": "USDT", "quotePrecision": 8, "quoteAssetPrecision": 8,
-                "orderTypes": ["LIMIT", "MARKET"], "isSpotTradingAllowed": True,
+                "orderTypes": ORDER_TYPES, "isSpotTradingAllowed": True,
                 "isMarginTradingAllowed": False, "permissions": ["SPOT"],
                 "permissionSets": [["SPOT"]],
                 "filters": [
@@ -225,8 +257,14 @@ class FakeBinance:
         qty = Decimal(str(q["quantity"]))
         price = Decimal(str(q["price"])) if q.get("price") else None
         o = FakeOrder(next(self._ids), cid, sym, str(q["side"]), str(q["type"]), qty, price)
-        cost = qty * (price or self.prices[sym])
+        refused = self._admit(o, q)
+        if refused is not None:
+            return refused
+        cost = qty * (price or o.stop_price or self.prices[sym])
         if o.side == "BUY" and self.balances["USDT"][0] < cost:
+            return self._err(-2010, "Account has insufficient balance for requested action.")
+        base = sym.removesuffix("USDT")
+        if o.side == "SELL" and self.balances.get(base, [Decimal(0)])[0] < qty:
             return self._err(-2010, "Account has insufficient balance for requested action.")
         self.orders[cid] = o
         if o.type == "MARKET":
@@ -235,10 +273,116 @@ class FakeBinance:
                 self._fill(o, ((qty / 2) / step).to_integral_value() * step)
                 o.pending_rest = True
             else:
-                self._fill(o, qty)
+                self._take(o)
+        elif o.type in ("LIMIT", "LIMIT_MAKER"):
+            self._match_limit(o, taker=True)
         if kind == "timeout_after_accept":
             await asyncio.sleep(self.delay_s)
         return web.json_response(self._json(o))
+
+    # ------------------------------------------------------------ matching
+    def _admit(self, o: FakeOrder, q: Any) -> web.Response | None:
+        """Binance's parameter rules for the order type (None: accepted)."""
+        if o.type not in ORDER_TYPES:
+            return self._err(-1116, "Invalid orderType.")
+        tif = q.get("timeInForce")
+        needs_tif = o.type in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")
+        if needs_tif and tif not in ("GTC", "IOC", "FOK"):
+            return self._err(-1102, "Mandatory parameter 'timeInForce' was not sent, was "
+                                    "empty/null, or malformed.")
+        if not needs_tif and tif is not None:
+            return self._err(-1106, "Parameter 'timeInForce' sent when not required.")
+        o.tif = str(tif or "GTC")
+        if (o.type.endswith("LIMIT") or o.type == "LIMIT_MAKER") and o.price is None:
+            return self._err(-1102, "Mandatory parameter 'price' was not sent, was "
+                                    "empty/null, or malformed.")
+        o.stop_price = Decimal(str(q["stopPrice"])) if q.get("stopPrice") else None
+        o.trailing_delta = int(q["trailingDelta"]) if q.get("trailingDelta") else None
+        if o.conditional and o.stop_price is None and o.trailing_delta is None:
+            return self._err(-1102, "Mandatory parameter 'stopPrice' was not sent, was "
+                                    "empty/null, or malformed.")
+        last = self.prices[o.symbol]
+        if o.type == "LIMIT_MAKER" and self._crosses(o, o.price or last, last):
+            return self._err(-2010, "Order would immediately match and take.")
+        if o.conditional and o.stop_price is not None and o.trailing_delta is None \
+                and self._fires(o, last):
+            return self._err(-2010, "Stop price would trigger immediately.")
+        if o.trailing_delta is not None and o.stop_price is None:
+            o.best = last  # tracking starts at placement
+        return None
+
+    @staticmethod
+    def _crosses(o: FakeOrder, limit: Decimal, last: Decimal) -> bool:
+        return last <= limit if o.side == "BUY" else last >= limit
+
+    def _fires(self, o: FakeOrder, last: Decimal) -> bool:
+        """STOP_LOSS: a sell fires when the price falls to the stop, a buy when it rises
+        to it; TAKE_PROFIT the reverse. With trailingDelta the stop trails the best
+        price since placement (or since stopPrice was reached) by delta bips."""
+        falling = (o.side == "SELL") == o.type.startswith("STOP_LOSS")
+        if o.trailing_delta is not None:
+            if o.best is None:
+                assert o.stop_price is not None
+                reached = last <= o.stop_price if falling else last >= o.stop_price
+                if not reached:
+                    return False
+                o.best = last
+            o.best = max(o.best, last) if falling else min(o.best, last)
+            k = Decimal(o.trailing_delta) / Decimal(10_000)
+            level = o.best * (1 - k) if falling else o.best * (1 + k)
+        else:
+            assert o.stop_price is not None
+            level = o.stop_price
+        return last <= level if falling else last >= level
+
+    def _available(self, o: FakeOrder) -> Decimal:
+        left = o.qty - o.executed
+        cap = self.liquidity.get(o.symbol)
+        return left if cap is None else min(left, cap)
+
+    def _take(self, o: FakeOrder) -> None:
+        """A market order (or a fired STOP_LOSS/TAKE_PROFIT): what the book has now, the
+        rest expires."""
+        qty = self._available(o)
+        if qty > 0:
+            self._fill(o, qty, self.prices[o.symbol])
+        if o.executed < o.qty:
+            o.status = "EXPIRED"
+
+    def _match_limit(self, o: FakeOrder, *, taker: bool) -> None:
+        """A limit order meets the market: a taker fills at the market price, a resting
+        order at its own; IOC expires the rest, FOK all or nothing."""
+        last = self.prices[o.symbol]
+        assert o.price is not None
+        if not self._crosses(o, o.price, last):
+            if o.tif in ("IOC", "FOK"):
+                o.status = "EXPIRED"
+            return
+        qty = self._available(o)
+        if o.tif == "FOK" and qty < o.qty - o.executed:
+            o.status = "EXPIRED"
+            return
+        if qty > 0:
+            self._fill(o, qty, last if taker else o.price)
+        if o.tif == "IOC" and o.executed < o.qty:
+            o.status = "EXPIRED"
+
+    def set_price(self, symbol: str, price: Decimal) -> None:
+        """Move the market: fire stops, fill resting limits (each up to the liquidity)."""
+        self.prices[symbol] = price
+        for o in list(self.orders.values()):
+            if o.symbol != symbol or not o.working:
+                continue
+            if o.conditional and not o.triggered:
+                if not self._fires(o, price):
+                    continue
+                o.triggered = True
+                if not o.type.endswith("LIMIT"):
+                    self._take(o)
+                    continue
+                self._match_limit(o, taker=True)
+            elif o.type in ("LIMIT", "LIMIT_MAKER") or o.triggered:
+                self._match_limit(o, taker=False)
 
     async def get(self, request: web.Request) -> web.Response:
         _, resp = await self._fault("GET /api/v3/order")
@@ -258,7 +402,7 @@ class FakeBinance:
         if resp is not None:
             return resp
         o = self.orders.get(request.query.get("origClientOrderId", ""))
-        if o is None or o.status in ("FILLED", "CANCELED"):
+        if o is None or not o.working:
             return self._err(-2011, "Unknown order sent.")
         o.status = "CANCELED"
         return web.json_response(self._json(o))
