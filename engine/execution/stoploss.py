@@ -80,6 +80,26 @@ async def cancel_stoploss(execution: ExecutionEngine, trade_id: int,
     return await execution.cancel_protective(trade_id, reason)
 
 
+def stoploss_limit_ratio(order_types: Mapping[str, Any]) -> Decimal | None:
+    """Freqtrade: `order_types["stoploss"] == "limit"` places a stop-limit at stop x
+    `stoploss_on_exchange_limit_ratio` (default 0.99); otherwise a stop-market."""
+    if order_types.get("stoploss", "market") != "limit":
+        return None
+    return Decimal(str(order_types.get("stoploss_on_exchange_limit_ratio", "0.99")))
+
+
+async def protect_bots(execution: ExecutionEngine,
+                       bots: Mapping[int, Mapping[str, Any]]) -> list[Order]:
+    """`bots`: bot id -> its strategy's `order_types`; protects the open trades of the
+    bots that ask for `stoploss_on_exchange` (the service calls this after a candle)."""
+    out: list[Order] = []
+    for bot_id, ot in bots.items():
+        if wants_stoploss_on_exchange(ot):
+            out += await protect_open_trades(execution, [bot_id],
+                                             limit_ratio=stoploss_limit_ratio(ot))
+    return out
+
+
 async def protect_open_trades(execution: ExecutionEngine, bot_ids: Iterable[int], *,
                               limit_ratio: Decimal | None = None) -> list[Order]:
     """Ensure every open trade of these bots has its stop on the exchange (placed after

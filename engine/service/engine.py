@@ -37,6 +37,7 @@ from engine.execution.broker import Broker, MarketInfo
 from engine.execution.emulation import OrderEmulator
 from engine.execution.engine import ExecutionEngine
 from engine.execution.paper import PaperBroker, Quote
+from engine.execution.stoploss import protect_bots
 from engine.outbox import ConsoleNotifier, Notifier, OutboxDispatcher
 from engine.portfolio.wallet import Wallet
 from engine.risk.checks import (
@@ -303,6 +304,10 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet):
         if v.working:
             await self.emulator.check()
             await self.execution.poll_open()
+        if v.holdings:  # strategies with stoploss_on_exchange keep a stop order per trade
+            await protect_bots(self.execution, {b.id: self.strategies.loaded[b.name].strategy
+                                                .order_types for b in self.bots.all()
+                                                if b.id and b.name in self.strategies.loaded})
         if v.next_expiry is not None and v.next_expiry <= self.clock.now():
             await self.expire_due()
         await self.risk_monitor()

@@ -308,3 +308,21 @@ async def test_capability_table_prints_native_and_emulated() -> None:
         assert not forced.native("stop_market")
     finally:
         await ex.close()
+
+
+async def test_tick_places_the_stop_for_a_strategy_that_asks(eng: Engine) -> None:
+    strategy = eng.strategies.loaded["b1"].strategy
+    strategy.order_types = {**strategy.order_types, "stoploss_on_exchange": True}  # type: ignore[misc]
+    t = await _long(eng)
+    with eng.sessions.begin() as s:
+        row = s.get(Trade, t.id)
+        assert row is not None
+        row.stop_price = D(57000)
+    eng.execution.version += 1  # the engine's cached view: a trade was written
+    await eng.tick()
+    with eng.sessions() as s:
+        [stop] = s.exec(select(Order).where(Order.type == "stop_market")).all()
+    assert stop.state == S.OPEN and stop.trigger_price == D(57000) and stop.reduce_only
+    await eng.tick()  # idempotent: the same stop stays
+    with eng.sessions() as s:
+        assert len(s.exec(select(Order).where(Order.type == "stop_market")).all()) == 1

@@ -236,3 +236,15 @@ async def test_native_trailing_when_trusted(make_live: Callable[..., Any],
     assert _get(live, o.id).state == S.FILLED and not live.open_trades()
     with live.sessions() as s:
         assert s.exec(select(Order).where(Order.type == "trailing_stop")).one().filled == D("0.01")
+
+
+async def test_canceling_an_unfired_emulated_order_sends_nothing(live: Engine,
+                                                                 fake: FakeBinance) -> None:
+    tid = await _long(live)
+    o = await live.execution.submit(_order(live, "sell", "trailing_stop", trade_id=tid,
+                                           trailing_pct=D(3)))
+    assert o.id is not None and o.emulated
+    calls = len(fake.requests)
+    done = await live.execution.cancel(o.id, "user")
+    assert done.state == S.CANCELED and len(fake.requests) == calls
+    assert await live.reconcile() == []
