@@ -9,7 +9,7 @@ nothing (balances come from the exchange at reconciliation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol, runtime_checkable
@@ -24,9 +24,26 @@ class OrderRequest:
     client_order_id: str
     symbol: str
     side: str  # buy | sell
-    type: str  # market | limit
+    type: str  # engine.execution.ordertypes.ORDER_TYPES (market, limit, stop_market, ...)
     amount: Decimal
-    price: Decimal | None = None
+    price: Decimal | None = None  # the limit price (limit, stop_limit, take_profit_limit)
+    time_in_force: str = "GTC"  # GTC | IOC | FOK
+    trigger_price: Decimal | None = None  # stop / take-profit level; trailing: activation
+    trailing_pct: Decimal | None = None  # trailing stop callback, percent
+    post_only: bool = False  # maker only: refused if it would take
+    reduce_only: bool = False  # may only shrink a position (checked by the engine on spot)
+
+    @classmethod
+    def of(cls, o: Order) -> OrderRequest:
+        """The request an order row stands for (same client id on every resend)."""
+        return cls(o.client_order_id, o.symbol, o.side, o.type, o.amount, o.price,
+                   o.time_in_force or "GTC", o.trigger_price, o.trailing_pct,
+                   bool(o.post_only), bool(o.reduce_only))
+
+    def fired(self, type_: str) -> OrderRequest:
+        """The plain market/limit request an emulated stop sends once it fires."""
+        return replace(self, type=type_, trigger_price=None, trailing_pct=None,
+                       time_in_force=self.time_in_force if type_ == "limit" else "GTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +65,8 @@ class BrokerOrder:
     average: Decimal | None
     fills: tuple[BrokerFill, ...] = ()
     error: str | None = None
+    triggered: bool = False  # a stop/take-profit has fired (now working as market/limit)
+    trail_ref: Decimal | None = None  # trailing stop: best price seen so far
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,9 @@
 """Live broker on ccxt async (Binance-style spot REST).
 
 - precision and limits come from `load_markets()` (loaded once, cached);
+- order types map onto ccxt's unified params (`unified`); the ones this exchange cannot
+  hold are never sent here: the engine emulates them (`engine.execution.ordertypes`
+  says which, `engine.execution.emulation` holds them);
 - every order carries our client order id (`newClientOrderId`), so after a timeout we
   ask for it by that id instead of sending it again blindly;
 - retries only where they are safe: reads and cancels are retried on timeouts, 429 and
@@ -39,6 +42,14 @@ from engine.errors import (
     RateLimited,
 )
 from engine.execution.broker import BrokerFill, BrokerOrder, MarketInfo, OrderRequest
+from engine.execution.ordertypes import (
+    LIMIT_PRICED,
+    STOP_LIMIT,
+    STOP_MARKET,
+    TAKE_PROFIT,
+    TAKE_PROFIT_LIMIT,
+    TRAILING_STOP,
+)
 from engine.storage.config import Settings
 from engine.storage.models import Order
 
@@ -69,8 +80,9 @@ def _dec(v: Any) -> Decimal:
 class CcxtBroker:
     def __init__(self, exchange: Any, *, account: str = "live", clock: Clock | None = None,
                  taker_fee: Decimal = Decimal("0.001"), retries: int = 3,
-                 backoff_s: float = 0.2) -> None:
+                 backoff_s: float = 0.2, type_overrides: dict[str, str] | None = None) -> None:
         self.exchange = exchange
+        self.type_overrides = type_overrides  # order type -> native | emulated
         self.name = str(exchange.id)
         self.account = account
         self.clock = clock or SystemClock()
@@ -134,11 +146,37 @@ class CcxtBroker:
         await self.load_markets()
         ex = self.exchange
         amount = ex.amount_to_precision(req.symbol, float(req.amount))
-        price = ex.price_to_precision(req.symbol, float(req.price)) if req.price else None
-        params = {"newClientOrderId": req.client_order_id}
-        raw = await self._call(lambda: ex.create_order(req.symbol, req.type, req.side,
+        kind, params = self.unified(req)
+        price = (ex.price_to_precision(req.symbol, float(req.price))
+                 if req.price and kind == "limit" else None)
+        raw = await self._call(lambda: ex.create_order(req.symbol, kind, req.side,
                                                        amount, price, params), safe=False)
         return self._parse(raw, req.client_order_id, Decimal(0), None)
+
+    def unified(self, req: OrderRequest) -> tuple[str, dict[str, Any]]:
+        """Our order type as ccxt's unified call: `market`/`limit` plus the params its
+        `createOrder` maps (Binance spot: `stopPrice` -> STOP_LOSS(_LIMIT),
+        `takeProfitPrice` -> TAKE_PROFIT(_LIMIT), `postOnly` -> LIMIT_MAKER,
+        `trailingPercent` -> `trailingDelta` in basis points, `timeInForce`)."""
+        ex = self.exchange
+        kind = "limit" if req.type in LIMIT_PRICED else "market"
+        params: dict[str, Any] = {"newClientOrderId": req.client_order_id}
+        if req.post_only:
+            params["postOnly"] = True
+        elif kind == "limit":  # a market order (or stop-market) takes what there is
+            params["timeInForce"] = req.time_in_force
+        trigger = (ex.price_to_precision(req.symbol, float(req.trigger_price))
+                   if req.trigger_price else None)
+        if req.type in (STOP_MARKET, STOP_LIMIT):
+            params["stopPrice"] = trigger
+        elif req.type in (TAKE_PROFIT, TAKE_PROFIT_LIMIT):
+            params["takeProfitPrice"] = trigger
+        elif req.type == TRAILING_STOP:
+            params["trailingPercent"] = str(req.trailing_pct)
+            params["stopLossOrTakeProfit"] = "stopLoss"
+            if trigger is not None:
+                params["trailingTriggerPrice"] = trigger
+        return kind, params
 
     async def fetch_order(self, order: Order) -> BrokerOrder | None:
         try:

@@ -24,7 +24,7 @@ price (`engine.service.replay`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 
 from sqlmodel import Session, col, select
@@ -37,10 +37,18 @@ from engine.errors import (
     OrderRejected,
     RateLimited,
 )
-from engine.events import OrderCanceled, OrderFailed, OrderFilled, ReconciliationMismatch, record
+from engine.events import OrderCanceled, OrderFailed, OrderFilled, record
 from engine.execution.approvals import ProposalTrigger, transition
 from engine.execution.broker import Broker, BrokerOrder, OrderRequest
 from engine.execution.orders import ACTIVE, ORDER_FSM, OrderTrigger
+from engine.execution.ordertypes import (
+    CONDITIONAL,
+    Capabilities,
+    capabilities,
+    validate,
+)
+from engine.execution.reconcile import Reconciler
+from engine.execution.rules import RuleViolation, apply_rules, reduce_only_amount
 from engine.storage.db import SessionFactory
 from engine.storage.models import Fill, Order, OrderState, Proposal, ProposalState, Trade
 
@@ -53,7 +61,7 @@ def client_order_id(proposal_id: int, attempt: int = 0) -> str:
     return f"st-p{proposal_id}" + (f"-{attempt}" if attempt else "")
 
 
-class ExecutionEngine:
+class ExecutionEngine(Reconciler):
     def __init__(self, sessions: SessionFactory, broker: Broker, clock: Clock, *,
                  on_api_error: Callable[[Exception], None] | None = None) -> None:
         self.sessions = sessions
@@ -61,21 +69,54 @@ class ExecutionEngine:
         self.clock = clock
         self.on_api_error = on_api_error or (lambda e: None)
         self.version = 0  # bumped on every booking: lets callers cache DB reads
+        ex = getattr(broker, "exchange", None) if broker.name != "paper" else None
+        self.caps: Capabilities = capabilities(
+            ex, overrides=getattr(broker, "type_overrides", None))
 
     # ------------------------------------------------------------ create/send
     def create_order_row(self, s: Session, p: Proposal, *, type_: str = "market",
-                         price: Decimal | None = None, amount: Decimal | None = None) -> Order:
+                         price: Decimal | None = None, amount: Decimal | None = None,
+                         time_in_force: str = "GTC", trigger_price: Decimal | None = None,
+                         trailing_pct: Decimal | None = None, post_only: bool = False,
+                         reduce_only: bool = False) -> Order:
         """The order row for an approved proposal, in the caller's transaction
-        (`amount` = the proposal's, rounded to the exchange's step by the caller)."""
+        (`amount` = the proposal's, rounded to the exchange's step by the caller).
+        Order types and time in force: `engine.execution.ordertypes` (a bad combination
+        raises `ValueError` with one line)."""
         assert p.id is not None
         existing = s.exec(select(Order).where(Order.proposal_id == p.id)).first()
         if existing is not None:
             return existing
+        return self.add_order(s, client_order_id(p.id), symbol=p.symbol, side=p.side,
+                              amount=amount or p.amount, type_=type_, price=price,
+                              bot_id=p.bot_id, proposal_id=p.id, trade_id=p.trade_id,
+                              time_in_force=time_in_force, trigger_price=trigger_price,
+                              trailing_pct=trailing_pct, post_only=post_only,
+                              reduce_only=reduce_only)
+
+    def add_order(self, s: Session, client_id: str, *, symbol: str, side: str,
+                  amount: Decimal, type_: str = "market", price: Decimal | None = None,
+                  bot_id: int | None = None, proposal_id: int | None = None,
+                  trade_id: int | None = None, time_in_force: str = "GTC",
+                  trigger_price: Decimal | None = None, trailing_pct: Decimal | None = None,
+                  post_only: bool = False, reduce_only: bool = False) -> Order:
+        """A PENDING_CREATE order row (also for orders with no proposal, such as a
+        stop-loss on the exchange). A conditional type the exchange cannot hold is
+        marked `emulated`: the engine keeps it and sends a market/limit order when it
+        fires (`engine.execution.emulation`)."""
+        why = validate(type_, price=price, trigger_price=trigger_price,
+                       trailing_pct=trailing_pct, time_in_force=time_in_force,
+                       post_only=post_only)
+        if why is not None:
+            raise ValueError(why)
         now = self.clock.now()
-        o = Order(client_order_id=client_order_id(p.id), exchange=self.broker.name,
-                  bot_id=p.bot_id, proposal_id=p.id, trade_id=p.trade_id, symbol=p.symbol,
-                  side=p.side, type=type_, amount=amount or p.amount, price=price,
-                  state=OrderState.PENDING_CREATE, created_at=now, updated_at=now)
+        o = Order(client_order_id=client_id, exchange=self.broker.name, bot_id=bot_id,
+                  proposal_id=proposal_id, trade_id=trade_id, symbol=symbol, side=side,
+                  type=type_, amount=amount, price=price, state=OrderState.PENDING_CREATE,
+                  created_at=now, updated_at=now, time_in_force=time_in_force,
+                  trigger_price=trigger_price, trailing_pct=trailing_pct, post_only=post_only,
+                  reduce_only=reduce_only,
+                  emulated=type_ in CONDITIONAL and not self.caps.native(type_))
         s.add(o)
         s.flush()
         return o
@@ -87,7 +128,25 @@ class ExecutionEngine:
             assert o is not None, f"order {order_id} does not exist"
         if o.state != OrderState.PENDING_CREATE or self.too_early(o):
             return o
-        req = OrderRequest(o.client_order_id, o.symbol, o.side, o.type, o.amount, o.price)
+        refusal = await self._prepare(order_id)
+        if refusal is not None:
+            return self.fail(order_id, refusal)
+        if o.side == "sell" and o.trade_id is not None and o.type not in CONDITIONAL:
+            await self.cancel_protective(o.trade_id, "exit order placed")
+        with self.sessions() as s:
+            o = s.get(Order, order_id)
+            assert o is not None
+        if o.emulated:  # held here until it fires: nothing goes to the exchange yet
+            return self.book(order_id, BrokerOrder(o.client_order_id, None, "open",
+                                                   Decimal(0), None))
+        return await self.send(order_id, OrderRequest.of(o))
+
+    async def send(self, order_id: int, req: OrderRequest) -> Order:
+        """Send `req` for the order and book the answer (an emulated order that fired
+        sends its market/limit request through here, with the order's client id)."""
+        with self.sessions() as s:
+            o = s.get(Order, order_id)
+            assert o is not None
         try:
             res = await self.broker.create_order(req)
         except (InsufficientFunds, OrderRejected) as e:
@@ -106,6 +165,47 @@ class ExecutionEngine:
             self.on_api_error(e)
             return self.fail(order_id, str(e))
         return self.book(order_id, res)
+
+    async def _prepare(self, order_id: int) -> str | None:
+        """Apply the exchange's rules (step, tick, minimums, reduce-only) to the row
+        before it is sent; the reason it cannot be sent, or None."""
+        try:
+            markets = await self.broker.load_markets()
+        except ExchangeError:
+            markets = {}  # the broker loads them itself on create; its refusal then counts
+        with self.sessions.begin() as s:
+            o = s.get(Order, order_id)
+            assert o is not None
+            amount = o.amount
+            try:
+                if o.reduce_only:
+                    t = s.get(Trade, o.trade_id) if o.trade_id else None
+                    amount = reduce_only_amount(o.side, amount,
+                                                t.amount if t and t.is_open else None)
+                m = markets.get(o.symbol)
+                if m is not None:
+                    p = s.get(Proposal, o.proposal_id) if o.proposal_id else None
+                    c = apply_rules(m, side=o.side, amount=amount, price=o.price,
+                                    trigger_price=o.trigger_price,
+                                    ref_price=p.ref_price if p is not None else None)
+                    amount, o.price, o.trigger_price = c.amount, c.price, c.trigger_price
+            except RuleViolation as e:
+                return str(e)
+            o.amount = amount
+            return None
+
+    async def cancel_protective(self, trade_id: int, reason: str) -> int:
+        """Cancel the trade's resting stop/take-profit orders (an exit is about to sell
+        the coins they hold); returns how many were canceled."""
+        with self.sessions() as s:
+            ids = [o.id for o in s.exec(select(Order).where(
+                Order.trade_id == trade_id, Order.side == "sell",
+                col(Order.type).in_(list(CONDITIONAL)),
+                col(Order.state).in_([OrderState.OPEN, OrderState.PARTIALLY_FILLED]))).all()]
+        for oid in ids:
+            assert oid is not None
+            await self.cancel(oid, reason)
+        return len(ids)
 
     def too_early(self, o: Order) -> bool:
         """True while the clock is before the order's creation (a replay resumed at an
@@ -140,8 +240,12 @@ class ExecutionEngine:
             was_pending = o.state == OrderState.PENDING_CREATE
             if res.exchange_order_id and not o.exchange_order_id:
                 o.exchange_order_id = res.exchange_order_id
-            if was_pending and res.status != "rejected" and o.type == "limit":
+            if was_pending and res.status != "rejected" and o.type != "market":
                 self.broker.on_open(s, o)
+            if res.trail_ref is not None:
+                o.trail_ref = res.trail_ref
+            if res.triggered and o.triggered_at is None:
+                o.triggered_at = now
             known = set(s.exec(select(Fill.trade_key).where(Fill.order_id == o.id)).all())
             last = res.fills[-1] if res.fills else None
             for f in res.fills:
@@ -232,7 +336,8 @@ class ExecutionEngine:
         t.realized_pnl = (proceeds - t.stake).quantize(Decimal("0.00000001"))
         t.pnl_ratio = float(t.realized_pnl / t.stake) if t.stake else None
         p = s.get(Proposal, o.proposal_id) if o.proposal_id else None
-        t.exit_reason = (p.reasons[0][:32] if p and p.reasons else "exit")
+        t.exit_reason = (p.reasons[0][:32] if p and p.reasons else
+                         "stoploss_on_exchange" if o.type in CONDITIONAL else "exit")
         return t.realized_pnl
 
     # ------------------------------------------------------------ cancel / poll
@@ -245,6 +350,9 @@ class ExecutionEngine:
             o.state = ORDER_FSM.next(o.state, OrderTrigger.CANCEL)
             o.updated_at = self.clock.now()
         self.version += 1
+        if o.emulated and o.triggered_at is None:  # only we hold it: nothing to ask
+            return self.book(order_id, BrokerOrder(o.client_order_id, None, "canceled",
+                                                   o.filled, o.average_price, error=reason))
         try:
             res = await self.broker.cancel_order(o)
         except ExchangeError as e:
@@ -262,6 +370,8 @@ class ExecutionEngine:
                 [OrderState.OPEN, OrderState.PARTIALLY_FILLED, OrderState.PENDING_CANCEL]))).all()
         changed = 0
         for o in rows:
+            if o.emulated and o.triggered_at is None:
+                continue  # the emulator watches it (engine.execution.emulation)
             try:
                 res = await self.broker.fetch_order(o)
             except ExchangeError as e:
@@ -272,76 +382,7 @@ class ExecutionEngine:
             if res.fills or res.status != "open":
                 self.book(o.id or 0, res)
                 changed += 1
+            elif ((res.trail_ref is not None and res.trail_ref != o.trail_ref)
+                  or (res.triggered and o.triggered_at is None)):
+                self.book(o.id or 0, res)  # a trailing stop's best price, a stop that fired
         return changed
-
-    async def reconcile(self, *, resubmit: bool = True,
-                        states: Sequence[str] = tuple(ACTIVE)) -> list[str]:
-        """Settle every order the DB thinks is working (in `states`) against the broker.
-
-        PENDING_CREATE: asked for first, by client id (the ccxt broker asks the
-        exchange; the paper broker's journal is this database, where an order it
-        executed is booked in the same transaction as its fill) -> booked; not found ->
-        resubmitted with the same client id (or failed when `resubmit` is off), but
-        only once the clock has reached the order's creation: before that it is left
-        `deferred` (see `too_early`). Orders the exchange reports but we never stored
-        are alerted as orphans by the live broker's own check.
-        """
-        notes: list[str] = []
-        with self.sessions() as s:
-            rows = s.exec(select(Order).where(col(Order.state).in_(list(states)))
-                          .order_by(col(Order.id))).all()
-        for o in rows:
-            assert o.id is not None
-            try:
-                res = await self.broker.fetch_order(o)
-            except ExchangeError as e:
-                self.on_api_error(e)
-                notes.append(f"{o.client_order_id}: fetch failed ({e})")
-                continue
-            if res is not None:
-                if res.fills or res.status != "open" or o.state == OrderState.PENDING_CREATE:
-                    self.book(o.id, res)
-                    notes.append(f"{o.client_order_id}: synced ({res.status})")
-                continue
-            if o.state == OrderState.PENDING_CREATE:
-                if self.too_early(o):
-                    notes.append(f"{o.client_order_id}: deferred (created "
-                                 f"{o.created_at:%Y-%m-%d %H:%M}, clock at "
-                                 f"{self.clock.now():%Y-%m-%d %H:%M})")
-                elif resubmit:
-                    await self.submit(o.id)
-                    notes.append(f"{o.client_order_id}: resubmitted")
-                else:
-                    self.fail(o.id, "not found at the exchange after restart")
-                    notes.append(f"{o.client_order_id}: failed (not found)")
-            elif self.broker.name != "paper":
-                with self.sessions.begin() as s:
-                    record(s, ReconciliationMismatch(
-                        ts_event=self.clock.now(), key=f"missing:{o.client_order_id}",
-                        detail=f"order {o.client_order_id} is {o.state} here but unknown "
-                               "at the exchange"))
-                notes.append(f"{o.client_order_id}: unknown at exchange")
-        return notes
-
-    async def submit_due(self) -> int:
-        """Reconcile only the PENDING_CREATE orders (a resumed replay calls this after
-        each candle while one is deferred); returns how many must still wait."""
-        await self.reconcile(states=(OrderState.PENDING_CREATE,))
-        with self.sessions() as s:
-            left = s.exec(select(Order).where(Order.state == OrderState.PENDING_CREATE)).all()
-        return sum(1 for o in left if self.too_early(o))
-
-    async def sync_balances(self, assets: Sequence[str] | None = None) -> dict[str, Decimal]:
-        """Live only: store the exchange's balances (the paper wallet IS the DB)."""
-        if self.broker.name == "paper":
-            return {}
-        from engine.execution.broker import balance_row
-
-        bal = await self.broker.fetch_balances()
-        with self.sessions.begin() as s:
-            for asset, (free, locked) in bal.items():
-                if assets and asset not in assets:
-                    continue
-                row = balance_row(s, self.broker.account, asset)
-                row.free, row.locked, row.updated_at = free, locked, self.clock.now()
-        return {a: f + lk for a, (f, lk) in bal.items()}

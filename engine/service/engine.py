@@ -34,8 +34,10 @@ from engine.execution.approvals import (
     needs_approval,
 )
 from engine.execution.broker import Broker, MarketInfo
+from engine.execution.emulation import OrderEmulator
 from engine.execution.engine import ExecutionEngine
 from engine.execution.paper import PaperBroker, Quote
+from engine.execution.stoploss import protect_bots
 from engine.outbox import ConsoleNotifier, Notifier, OutboxDispatcher
 from engine.portfolio.wallet import Wallet
 from engine.risk.checks import (
@@ -120,6 +122,7 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
         self.monitor = BreakerMonitor(settings.risk)
         self.execution = ExecutionEngine(self.sessions, broker, self.clock,
                                          on_api_error=self._api_error)
+        self.emulator = OrderEmulator(self.execution, self.quotes.get)  # stops it holds
         self.bots = BotManager(self.sessions, settings, self.clock)
         self.news = NewsBook(self.sessions, settings)
         self.strategies = StrategyLoop(self)
@@ -303,7 +306,12 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
         """After a candle step: working orders, expiry, breakers, snapshot, alerts."""
         v = self.view()
         if v.working:
+            await self.emulator.check()
             await self.execution.poll_open()
+        if v.holdings:  # strategies with stoploss_on_exchange keep a stop order per trade
+            await protect_bots(self.execution, {b.id: self.strategies.loaded[b.name].strategy
+                                                .order_types for b in self.bots.all()
+                                                if b.id and b.name in self.strategies.loaded})
         if v.next_expiry is not None and v.next_expiry <= self.clock.now():
             await self.expire_due()
         await self.risk_monitor()

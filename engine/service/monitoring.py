@@ -104,7 +104,7 @@ class RiskDesk(EngineState):
         elif trip.action == "cancel_pending":
             with self.sessions() as s:
                 working = s.exec(select(Order).where(
-                    Order.symbol == trip.scope,
+                    Order.symbol == trip.scope, col(Order.reduce_only).is_(False),  # stops stay
                     col(Order.state).in_([OrderState.OPEN, OrderState.PARTIALLY_FILLED]))).all()
             for o in working:
                 await self.execution.cancel(o.id or 0, f"price spike {trip.measured:.1f}%")

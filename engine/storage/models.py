@@ -236,7 +236,7 @@ class Order(SQLModel, table=True):
     trade_id: int | None = Field(default=None, foreign_key="trades.id", index=True)
     symbol: str = Field(max_length=32)
     side: str = Field(max_length=8)
-    type: str = Field(default="market", max_length=8)
+    type: str = Field(default="market", max_length=24)  # engine.execution.ordertypes
     amount: Decimal = _money()
     price: Decimal | None = _money(nullable=True)
     filled: Decimal = _money()
@@ -246,6 +246,18 @@ class Order(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=512)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # order types beyond market/limit (migration 0007): the state an emulated or paper
+    # stop needs lives here, so a restart resumes it from the row
+    time_in_force: str = Field(default="GTC", max_length=8,
+                               sa_column_kwargs={"server_default": "GTC"})
+    trigger_price: Decimal | None = _money(nullable=True)  # stop / take-profit / activation
+    trailing_pct: Decimal | None = _money(nullable=True)  # trailing callback, percent
+    trail_ref: Decimal | None = _money(nullable=True)  # best price seen since placement
+    post_only: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    reduce_only: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    emulated: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    triggered_at: datetime | None = _ts(nullable=True)
+    reserved: Decimal | None = _money(nullable=True)  # paper wallet: still locked for it
     algo_id: int | None = Field(default=None, foreign_key="algo_orders.id", index=True)
 
 

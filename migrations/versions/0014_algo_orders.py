@@ -1,7 +1,7 @@
 """algo orders: TWAP/VWAP parents, slices linked from orders.algo_id
 
 Revision ID: 0014
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-03 05:54:41.582350
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 import engine.storage.dbtypes
 
 revision: str = '0014'
-down_revision: str | None = '0006'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

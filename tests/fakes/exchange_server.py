@@ -10,6 +10,16 @@ Kinds: `timeout` (sleep past the client's timeout before doing anything),
 `timeout_after_accept` (book the order, then sleep: the client sees a timeout for an
 order that exists), `429`, `500`, `partial` (a market order fills half; the rest fills
 on the next GET). `point_exchange(ex, fake.url)` rewrites a ccxt exchange's URLs.
+
+Order types follow Binance's spot REST semantics: MARKET, LIMIT (timeInForce GTC / IOC
+/ FOK), LIMIT_MAKER (refused with -2010 when it would take), STOP_LOSS(_LIMIT) and
+TAKE_PROFIT(_LIMIT) with `stopPrice` (refused when it would trigger at once) or
+`trailingDelta` (basis points from the best price since placement). Resting orders
+are matched when a test moves the price with `fake.set_price(symbol, price)`; a
+triggered STOP_LOSS/TAKE_PROFIT becomes a market order, a *_LIMIT one a limit order.
+`fake.liquidity[symbol]` caps the quantity one match can trade (partial fills: an IOC
+or market order then EXPIRES with what it got, a FOK expires with nothing, a GTC
+limit stays PARTIALLY_FILLED).
 """
 
 from __future__ import annotations
@@ -17,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.binance_matching import ORDER_TYPES, BinanceMatching, FakeOrder
 
 
 @dataclass
@@ -31,23 +43,7 @@ class Fault:
     times: int = 1
 
 
-@dataclass
-class FakeOrder:
-    order_id: int
-    client_id: str
-    symbol: str
-    side: str
-    type: str
-    qty: Decimal
-    price: Decimal | None
-    executed: Decimal = Decimal(0)
-    quote: Decimal = Decimal(0)
-    status: str = "NEW"
-    pending_rest: bool = False
-    ts: int = field(default_factory=lambda: int(time.time() * 1000))
-
-
-class FakeBinance:
+class FakeBinance(BinanceMatching):
     def __init__(self, prices: dict[str, Decimal] | None = None, delay_s: float = 2.0) -> None:
         self.prices = prices or {"BTCUSDT": Decimal("60000"), "ETHUSDT": Decimal("3000")}
         self.balances: dict[str, list[Decimal]] = {"USDT": [Decimal(10000), Decimal(0)],
@@ -56,6 +52,7 @@ class FakeBinance:
         self.faults: list[Fault] = []
         self.candles: dict[str, dict[int, tuple[float, ...]]] = {}
         self.requests: list[str] = []
+        self.liquidity: dict[str, Decimal] = {}  # symbol -> max quantity per match
         self.delay_s = delay_s
         self.walk = False  # unscripted candles: a deterministic random walk, not flat
         self.now_ms: int | None = None
@@ -116,12 +113,16 @@ class FakeBinance:
                 "clientOrderId": o.client_id, "price": str(o.price or "0.00000000"),
                 "origQty": str(o.qty), "executedQty": str(o.executed),
                 "cummulativeQuoteQty": str(o.quote), "status": o.status,
-                "timeInForce": "GTC", "type": o.type, "side": o.side, "time": o.ts,
+                "timeInForce": o.tif, "type": o.type, "side": o.side, "time": o.ts,
                 "updateTime": int(time.time() * 1000), "transactTime": o.ts,
-                "workingTime": o.ts, "isWorking": True}
+                "workingTime": o.ts if not o.conditional or o.triggered else -1,
+                "isWorking": not o.conditional or o.triggered,
+                **({"stopPrice": str(o.stop_price)} if o.stop_price is not None else {}),
+                **({"trailingDelta": o.trailing_delta} if o.trailing_delta else {})}
 
-    def _fill(self, o: FakeOrder, qty: Decimal) -> None:
-        price = self.prices[o.symbol] if o.type == "MARKET" else (o.price or Decimal(0))
+    def _fill(self, o: FakeOrder, qty: Decimal, price: Decimal | None = None) -> None:
+        if price is None:
+            price = self.prices[o.symbol] if o.type == "MARKET" else (o.price or Decimal(0))
         cost = qty * price
         base = o.symbol.removesuffix("USDT")
         self.balances.setdefault(base, [Decimal(0), Decimal(0)])
@@ -199,7 +200,7 @@ class FakeBinance:
             symbols.append({
                 "symbol": sym, "status": "TRADING", "baseAsset": base, "baseAssetPrecision": 8,
                 "quoteAsset": "USDT", "quotePrecision": 8, "quoteAssetPrecision": 8,
-                "orderTypes": ["LIMIT", "MARKET"], "isSpotTradingAllowed": True,
+                "orderTypes": ORDER_TYPES, "isSpotTradingAllowed": True,
                 "isMarginTradingAllowed": False, "permissions": ["SPOT"],
                 "permissionSets": [["SPOT"]],
                 "filters": [
@@ -225,8 +226,14 @@ class FakeBinance:
         qty = Decimal(str(q["quantity"]))
         price = Decimal(str(q["price"])) if q.get("price") else None
         o = FakeOrder(next(self._ids), cid, sym, str(q["side"]), str(q["type"]), qty, price)
-        cost = qty * (price or self.prices[sym])
+        refused = self._admit(o, q)
+        if refused is not None:
+            return refused
+        cost = qty * (price or o.stop_price or self.prices[sym])
         if o.side == "BUY" and self.balances["USDT"][0] < cost:
+            return self._err(-2010, "Account has insufficient balance for requested action.")
+        base = sym.removesuffix("USDT")
+        if o.side == "SELL" and self.balances.get(base, [Decimal(0)])[0] < qty:
             return self._err(-2010, "Account has insufficient balance for requested action.")
         self.orders[cid] = o
         if o.type == "MARKET":
@@ -235,7 +242,9 @@ class FakeBinance:
                 self._fill(o, ((qty / 2) / step).to_integral_value() * step)
                 o.pending_rest = True
             else:
-                self._fill(o, qty)
+                self._take(o)
+        elif o.type in ("LIMIT", "LIMIT_MAKER"):
+            self._match_limit(o, taker=True)
         if kind == "timeout_after_accept":
             await asyncio.sleep(self.delay_s)
         return web.json_response(self._json(o))
@@ -258,7 +267,7 @@ class FakeBinance:
         if resp is not None:
             return resp
         o = self.orders.get(request.query.get("origClientOrderId", ""))
-        if o is None or o.status in ("FILLED", "CANCELED"):
+        if o is None or not o.working:
             return self._err(-2011, "Unknown order sent.")
         o.status = "CANCELED"
         return web.json_response(self._json(o))
