@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
@@ -187,6 +188,16 @@ def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
     return attach
 
 
+def _api_attachment(settings: Settings) -> Any:
+    """`run --role api`: the web API and dashboard alone, over the engine facade."""
+    def attach(api: Any) -> Any:
+        from web.server import ApiServer
+
+        return ApiServer(api, getattr(api, "settings", settings))
+
+    return attach
+
+
 def check_strategies(settings: Settings) -> list[str]:
     """Load every bot's strategy (with its params file and settings overrides) before
     anything starts: an unknown or broken one stops the start with one line naming the
@@ -219,6 +230,12 @@ def run(
         bool, typer.Option(LIVE_FLAG, help="required when exchange.mode is live")
     ] = False,
     strategy_path: StrategyPathOpt = None,
+    role: Annotated[str, typer.Option(
+        help="all (one process) | collector | engine | chat | api: docs/deploy.md")] = "all",
+    worker_id: Annotated[str | None, typer.Option(
+        help="--role engine: a stable name (default host:pid)")] = None,
+    alerts_file: Annotated[Path | None, typer.Option(
+        help="also deliver every alert to this JSONL file (exactly once per event)")] = None,
 ) -> None:
     """Run the service: scheduler, bots, chat transports, alerts."""
     settings = settings_or_exit(config)
@@ -232,11 +249,21 @@ def run(
     settings = _setup(settings, prepare_db=False)  # serve() migrates and syncs secrets
     for line in loaded:
         logging.getLogger("sentitrade.strategy").info("%s", line)
+    from engine.outbox import JsonlNotifier
     from engine.service.scheduler import run_service
 
+    notifiers = [JsonlNotifier(alerts_file)] if alerts_file is not None else []
     try:
         tty = sys.stdin.isatty()
-        run_service(settings, attach=_chat_attachment(settings, tty), console=tty)
+        if role != "all":
+            from engine.service.roles import serve_role
+
+            attach = (_chat_attachment(settings, tty) if role == "chat"
+                      else _api_attachment(settings) if role == "api" else None)
+            asyncio.run(serve_role(settings, role, worker_id=worker_id, notifiers=notifiers,
+                                   attach=attach, console=tty and role == "chat"))
+            return
+        run_service(settings, notifiers, attach=_chat_attachment(settings, tty), console=tty)
     except SentitradeError as e:
         fail(str(e))
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM or /quit during
