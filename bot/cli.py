@@ -109,6 +109,7 @@ class _BenchGroup(_LazyGroup):
         "chat": _command("bot.bench", "cli", "chat"),
         "feed": _command("engine.data.bench_feed", "cli", "feed"),
         "api": _command("web.bench", "cli", "api"),
+        "bus": _command("engine.bus.bench", "cli", "bus"),
     }
 
 
@@ -168,7 +169,7 @@ def check_live_allowed(settings: Settings, confirmed: bool) -> None:
         )
 
 
-def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
+def _chat_attachment(settings: Settings, console_repl: bool, web: bool = True) -> Any:
     """Factory for `run_service(attach=...)`: the configured chat transports (Telegram
     and Discord when their tokens are set, the console REPL on a terminal) plus the
     notifier that drains the outbox to them."""
@@ -179,7 +180,7 @@ def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
         # this factory was made (a token stored with `config set-secret` only lives there)
         live = getattr(api, "settings", settings)
         chat = build(live, api, console=console_repl)
-        if live.api.enabled:  # the web API and dashboard beside the chat
+        if web and live.api.enabled:  # the web API and dashboard beside the chat
             from web.server import with_api
 
             return with_api(chat, api, live)
@@ -258,7 +259,7 @@ def run(
         if role != "all":
             from engine.service.roles import serve_role
 
-            attach = (_chat_attachment(settings, tty) if role == "chat"
+            attach = (_chat_attachment(settings, tty, web=False) if role == "chat"
                       else _api_attachment(settings) if role == "api" else None)
             asyncio.run(serve_role(settings, role, worker_id=worker_id, notifiers=notifiers,
                                    attach=attach, console=tty and role == "chat"))

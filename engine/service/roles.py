@@ -57,12 +57,12 @@ def check_role(settings: Settings, role: str) -> None:
 async def run_front(settings: Settings, bus: EventBus, name: str, *,
                     notifiers: Sequence[Notifier] = (),
                     attach: Callable[[TradingAPI], Attachment] | None = None,
-                    console: bool = False, stop: asyncio.Event) -> None:
+                    serving: bool = False, stop: asyncio.Event) -> None:
     """The chat or API process: views over the database, its own alert destinations.
 
     In a replay it follows the collector's steps (its clock is the replay's, as in one
-    process) and, when nobody can talk to it (no token, no API, no console), leaves
-    after the replay's end once its destinations have every alert."""
+    process) and, unless it is `serving` someone (a chat token, the console, the API),
+    leaves after the replay's end once its destinations have every alert."""
     from engine.service.engine import Engine
 
     replay = settings.exchange.mode == "replay"
@@ -72,8 +72,6 @@ async def run_front(settings: Settings, bus: EventBus, name: str, *,
     attached = attach(eng) if attach is not None else None
     if attached is not None:
         await attached.start()
-    people = attached is not None and (console or settings.api.enabled or bool(
-        settings.telegram.token or settings.discord.token))
     group = f"front:{name}"
     try:
         while not stop.is_set():
@@ -86,7 +84,7 @@ async def run_front(settings: Settings, bus: EventBus, name: str, *,
                     clock.set(ms_to_dt(msg[0]))
                 await bus.ack(STEPS, group, e.id)
             await eng.outbox.drain()
-            if ended and not people:
+            if ended and not serving:
                 break
     finally:
         if attached is not None:
@@ -127,7 +125,9 @@ async def serve_role(settings: Settings, role: str, *, worker_id: str | None = N
             n = await EngineWorker(settings, bus, name, notifiers=notifiers).run(stop)
             log.info("engine worker %s: %d steps", name, n)
         else:
+            serving = attach is not None and (role == "api" or console or bool(
+                settings.telegram.token or settings.discord.token))
             await run_front(settings, bus, f"{role}:{name}", notifiers=notifiers,
-                            attach=attach, console=console, stop=stop)
+                            attach=attach, serving=serving, stop=stop)
     finally:
         await bus.close()

@@ -25,13 +25,15 @@ from engine.storage.db import make_engine
 
 TESTDATA = shared_data() / "ohlcv" / "freqtrade_testdata"
 PAIRS = ["ETH/BTC", "LTC/BTC", "ADA/BTC", "XMR/BTC"]
-ROWS = 700  # candles per pair (~2.4 days of 5m): the replay's steps
+ROWS = 500  # candles per pair (~1.7 days of 5m): the replay's steps
 ROOT = Path(__file__).resolve().parents[2]
 # the commands of deploy/docker-compose.yml (tests/bus/test_deploy.py checks they match)
 COMMANDS = {
+    "migrate": ["db", "upgrade"],
     "collector": ["run", "--role", "collector"],
     "engine": ["run", "--role", "engine"],
     "chat": ["run", "--role", "chat"],
+    "api": ["run", "--role", "api"],
 }
 
 
@@ -103,23 +105,25 @@ drawdown_stop_pct = 100
 price_spike_pct = 1e9
 [bus]
 url = "{bus}"
-lease_seconds = 2
+lease_seconds = 4
 {bots}"""
     path = tmp / f"{name}.toml"
     path.write_text(text)
     return path
 
 
-def _env() -> dict[str, str]:
+def _env(**more: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTITRADE_")}
+    env.update(more)
     env["PYTHONPATH"] = str(ROOT)
     env["SENTITRADE_MASTER_KEY"] = "9Rr0QwXk0cM4w8Hb8H1c3N0mJj0cQ4bqv5o3c2xg7yE="
     return env
 
 
-def _start(args: list[str], cfg: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+def _start(args: list[str], cfg: Path, log: Path, *extra: str,
+           env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "bot.cli", *args, "--config", str(cfg),
-                             *extra], cwd=ROOT, env=_env(), stdin=subprocess.DEVNULL,
+                             *extra], cwd=ROOT, env=_env(**(env or {})), stdin=subprocess.DEVNULL,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
@@ -186,40 +190,50 @@ def test_roles_match_one_process_through_a_worker_kill(tmp_path: Path, redis_url
     r = redis.Redis.from_url(base + "/5")
     r.flushdb()
 
-    # the single process
+    # the single process, beside the same service split by role
     log1 = tmp_path / "one.log"
-    p = _start(["run"], one, log1, "--alerts-file", str(tmp_path / "one.jsonl"))
-    _wait(p, log1, 120)
-
-    # the same service split by role
+    single = _start(["run"], one, log1, "--alerts-file", str(tmp_path / "one.jsonl"))
     up = tmp_path / "up.log"
-    _wait(_start(["db", "upgrade"], multi, up), up, 60)
-    logs = {n: tmp_path / f"{n}.log" for n in ("w1", "w2", "chat", "collector")}
+    _wait(_start(COMMANDS["migrate"], multi, up), up, 60)
+    logs = {n: tmp_path / f"{n}.log" for n in ("w1", "w2", "chat", "collector", "api")}
+    port = _free_port()
+    api = _start(COMMANDS["api"], multi, logs["api"],
+                 env={"SENTITRADE_API__ENABLED": "true", "SENTITRADE_API__PORT": str(port)})
     w1 = _start(COMMANDS["engine"], multi, logs["w1"], "--worker-id", "w1")
     w2 = _start(COMMANDS["engine"], multi, logs["w2"], "--worker-id", "w2")
     chat = _start(COMMANDS["chat"], multi, logs["chat"],
                   "--alerts-file", str(tmp_path / "multi.jsonl"))
     col = _start(COMMANDS["collector"], multi, logs["collector"])
-    procs = [w1, w2, chat, col]
+    procs = [single, w1, w2, chat, col, api]
     try:
         deadline = time.monotonic() + 90
         while int(r.xlen("market_steps")) < ROWS // 3:  # a third of the replay done
             assert time.monotonic() < deadline, logs["collector"].read_text()[-2000:]
             assert col.poll() is None, logs["collector"].read_text()[-2000:]
             time.sleep(0.05)
-        mine = _owned(db_multi, "w1")
-        os.kill(w1.pid, signal.SIGKILL)
-        w1.wait(10)
-        for name, p in (("collector", col), ("w2", w2), ("chat", chat)):
+        # the victim: whichever worker holds b0 now (a stalled one may have lost all)
+        victim = _owner(db_multi, "b0")
+        survivor = "w2" if victim == "w1" else "w1"
+        mine = _owned(db_multi, victim)
+        os.kill({"w1": w1, "w2": w2}[victim].pid, signal.SIGKILL)
+        {"w1": w1, "w2": w2}[victim].wait(10)
+        for name, p in (("collector", col), (survivor, {"w1": w1, "w2": w2}[survivor]),
+                        ("chat", chat)):
             _wait(p, logs[name], 120)
+        _wait(single, log1, 120)
+        # the API process serves the same store of record until it is stopped
+        assert api.poll() is None, logs["api"].read_text()[-2000:]
+        _get_ok(f"http://127.0.0.1:{port}/metrics", logs["api"])
+        api.send_signal(signal.SIGTERM)
+        _wait(api, logs["api"], 30)
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait(10)
 
-    assert mine, "w1 owned no bot when it was killed: " + logs["w1"].read_text()[-2000:]
-    taken = logs["w2"].read_text()
+    assert mine, f"{victim} owned no bot when it was killed: " + logs[victim].read_text()[-2000:]
+    taken = logs[survivor].read_text()
     assert all(re.search(rf"takes bots .*\b{b}\b", taken) for b in mine), taken[-3000:]
 
     a, b = _state(db_one), _state(db_multi)
@@ -238,3 +252,33 @@ def _owned(url: str, worker: str) -> list[str]:
                                  "name LIKE 'b%'"), {"w": worker}).all()
     eng.dispose()
     return [row[0] for row in rows]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get_ok(url: str, log: Path) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            assert httpx.get(url, timeout=2).status_code == 200
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+
+
+def _owner(url: str, bot: str) -> str:
+    eng = make_engine(url)
+    with eng.connect() as c:
+        owner = c.execute(sa.text("SELECT owner FROM bot_leases WHERE name = :b"),
+                          {"b": bot}).scalar_one()
+    eng.dispose()
+    return str(owner)
