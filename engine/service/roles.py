@@ -63,11 +63,12 @@ async def run_front(settings: Settings, bus: EventBus, name: str, *,
     In a replay it follows the collector's steps (its clock is the replay's, as in one
     process) and, unless it is `serving` someone (a chat token, the console, the API),
     leaves after the replay's end once its destinations have every alert."""
-    from engine.service.engine import Engine
+    from engine.service.remote import FrontEngine
 
     replay = settings.exchange.mode == "replay"
     clock: Clock = ManualClock() if replay else SystemClock()
-    eng = Engine(settings, clock=clock, notifiers=list(notifiers) or [_Nowhere()])
+    eng = FrontEngine(settings, clock=clock, notifiers=list(notifiers) or [_Nowhere()])
+    eng.front_bus, eng.front_name = bus, name
     eng.outbox = OutboxDispatcher(eng.sessions, list(notifiers), clock)
     attached = attach(eng) if attach is not None else None
     if attached is not None:

@@ -35,6 +35,7 @@ from engine.outbox import ConsoleNotifier, Notifier, OutboxDispatcher
 from engine.service.bots import BotManager
 from engine.service.engine import Engine
 from engine.service.leases import GLOBAL, WORKER, Leases, fair_share
+from engine.service.remote import serve_commands
 from engine.service.replay import resume_point
 from engine.service.steps import DONE, STEPS, decode_step, encode_done
 from engine.storage.config import Settings
@@ -223,6 +224,9 @@ class EngineWorker:
         try:
             while not stop.is_set():
                 await self.heartbeat()
+                if self.is_global:  # approvals and force exits sent by the chat / API
+                    await serve_commands(self.engine, self.bus, self.id,
+                                         stale_ms=int(self.settings.bus.lease_seconds * 1000))
                 entries = await self.bus.read_group(STEPS, self.group, self.id, count=50,
                                                     block_ms=200)
                 ended = False

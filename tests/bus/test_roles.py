@@ -25,7 +25,7 @@ from engine.storage.db import make_engine
 
 TESTDATA = shared_data() / "ohlcv" / "freqtrade_testdata"
 PAIRS = ["ETH/BTC", "LTC/BTC", "ADA/BTC", "XMR/BTC"]
-ROWS = 500  # candles per pair (~1.7 days of 5m): the replay's steps
+ROWS = 400  # candles per pair (~1.4 days of 5m): the replay's steps
 ROOT = Path(__file__).resolve().parents[2]
 # the commands of deploy/docker-compose.yml (tests/bus/test_deploy.py checks they match)
 COMMANDS = {
@@ -206,7 +206,7 @@ def test_roles_match_one_process_through_a_worker_kill(tmp_path: Path, redis_url
     col = _start(COMMANDS["collector"], multi, logs["collector"])
     procs = [single, w1, w2, chat, col, api]
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 300  # generous: CI machines may be busy
         while int(r.xlen("market_steps")) < ROWS // 3:  # a third of the replay done
             assert time.monotonic() < deadline, logs["collector"].read_text()[-2000:]
             assert col.poll() is None, logs["collector"].read_text()[-2000:]
@@ -219,8 +219,8 @@ def test_roles_match_one_process_through_a_worker_kill(tmp_path: Path, redis_url
         {"w1": w1, "w2": w2}[victim].wait(10)
         for name, p in (("collector", col), (survivor, {"w1": w1, "w2": w2}[survivor]),
                         ("chat", chat)):
-            _wait(p, logs[name], 120)
-        _wait(single, log1, 120)
+            _wait(p, logs[name], 300)
+        _wait(single, log1, 300)
         # the API process serves the same store of record until it is stopped
         assert api.poll() is None, logs["api"].read_text()[-2000:]
         _get_ok(f"http://127.0.0.1:{port}/metrics", logs["api"])
