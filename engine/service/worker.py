@@ -23,6 +23,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -86,6 +87,8 @@ class EngineWorker:
         self.last_ts: int | None = None
         self.deferred = False
         self._beat_at = 0.0
+        self._feed: Any = None  # paper/live: the exchange's REST client, for history
+        self._jobs: Any = None  # paper/live, global worker: the timed jobs
 
     @property
     def group(self) -> str:
@@ -139,7 +142,43 @@ class EngineWorker:
         self.is_global = on
         self.engine.outbox = self._drainer if on else OutboxDispatcher(self.sessions, [],
                                                                        self.clock)
+        if not self.replay:  # paper/live: the timed jobs `run` has besides the ticks
+            if on:
+                self._jobs = self._timed_jobs()
+                self._jobs.start()
+            elif self._jobs is not None:
+                self._jobs.shutdown(wait=False)
+                self._jobs = None
         log.info("worker %s %s the global jobs", self.id, "runs" if on else "no longer runs")
+
+    def _timed_jobs(self) -> Any:
+        """News polling, proposal expiry, the alert drain and the daily summary, as
+        `engine.service.scheduler` runs them in one process. Not the periodic full
+        reconcile: it would resend another worker's order in flight (each worker
+        settles its own bots' orders when it takes them)."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.cron import CronTrigger
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from engine.service.scheduler import JOB_DEFAULTS, EngineScheduler, _news_poller, guarded
+
+        e = self.engine
+        runner = EngineScheduler(e, self, news_poll=_news_poller(e))
+        sched = AsyncIOScheduler(timezone="UTC", job_defaults=JOB_DEFAULTS)
+        sched.add_job(guarded(e, "news", runner.poll_news),
+                      IntervalTrigger(seconds=e.settings.sentiment.poll_seconds), id="news")
+        sched.add_job(guarded(e, "expiry", e.expire_due), IntervalTrigger(seconds=10),
+                      id="expiry")
+        sched.add_job(guarded(e, "alerts", e.drain_alerts),
+                      IntervalTrigger(seconds=e.settings.engine.alert_drain_seconds),
+                      id="alerts")
+        sched.add_job(guarded(e, "daily_summary", e.daily_summary),
+                      CronTrigger(hour=0, minute=0, timezone="UTC"), id="daily_summary")
+        return sched
+
+    async def closed_bars(self, symbol: str, timeframe: str, since_ms: int | None) -> list[Bar]:
+        """(`MarketData`: candles reach a worker as steps, never by asking.)"""
+        return []
 
     # ------------------------------------------------------------ take over
     async def adopt(self, names: list[str]) -> None:
@@ -156,7 +195,9 @@ class EngineWorker:
             eng.strategies.runtimes.pop(b.name, None)
         for tid in trades:
             eng.strategies.positions.pop(tid or 0, None)
-        if self.steps:
+        if not self.replay:
+            await self._warm_from_exchange(adopted)
+        elif self.steps:
             saved = dict(eng.quotes)
             resume = resume_point(eng) if self.replay else self.steps[-1][0]
             rerun = [(ts, bars) for ts, bars in self.steps if resume is None or ts > resume]
@@ -177,6 +218,28 @@ class EngineWorker:
                 await self.bus.append(DONE, encode_done(self.id, self.last_ts, names))
         self.bots.owned = before | set(names)
         self.bots.invalidate()
+
+    async def _warm_from_exchange(self, bots: list[Bot]) -> None:
+        """Paper and live: each bot's window of closed candles from the exchange, as
+        `run` warms its strategies at start (`EngineScheduler.warm`); the collector's
+        steps carry on from there. Then the bot's orders are settled as at a start."""
+        if self._feed is None:
+            from engine.data.live import ServiceFeed
+
+            self._feed = ServiceFeed(self.settings)
+        history = getattr(self._feed.feed, "history", None)
+        for bot in bots:
+            size = self.engine.strategies.runtime(bot).window or 1000
+            for sym in bot.symbols:
+                try:
+                    bars = await history(sym, bot.timeframe, size) if history else []
+                except Exception as e:  # the bot still runs; its history fills up live
+                    log.warning("bot %s: no history for %s (%s): it starts cold",
+                                bot.name, sym, e)
+                    bars = []
+                for bar in bars:
+                    self.engine.strategies.push(bot, bar)
+        await self._settle_orders(bots)
 
     async def _settle_orders(self, bots: list[Bot]) -> None:
         """`ExecutionEngine.reconcile`, for these bots' orders only (another worker's
@@ -246,4 +309,8 @@ class EngineWorker:
                 await self._drainer.drain()
             self.leases.release(set(self.bots.owned) | {WORKER + self.id, GLOBAL})
             await self.engine.close()
+            if self._feed is not None:
+                await self._feed.close()
+            if self._jobs is not None:
+                self._jobs.shutdown(wait=False)
         return n

@@ -177,6 +177,8 @@ def _delivered(path: Path) -> list[str]:
     return [json.loads(line)["event_id"] for line in path.read_text().splitlines() if line]
 
 
+@pytest.mark.postgres
+@pytest.mark.slow
 @pytest.mark.skipif(not TESTDATA.is_dir(), reason="shared data not found")
 def test_roles_match_one_process_through_a_worker_kill(tmp_path: Path, redis_url: str,
                                                        databases: Any) -> None:
