@@ -10,9 +10,11 @@ the result without its candles. Results come back in the order of the jobs, what
 finishes first, and are exactly the serial runs' (the same function on the same
 inputs; a test compares them).
 
-The pool is a ``forkserver`` one with the backtester preloaded: forking the CLI itself
-(which may hold numba's threads) is unsafe, and a bare ``spawn`` re-imports numpy and
-numba in every worker.
+The pool forks this process when that is safe (no other thread, numba's threading
+layer not started: the CLI's case), so the workers start with the backtester already
+imported; otherwise it is a ``forkserver`` pool with the backtester preloaded (forking a
+process that holds numba's threads can deadlock; a bare ``spawn`` re-imports numpy and
+numba in every worker).
 """
 
 from __future__ import annotations
@@ -73,7 +75,19 @@ def run_job(common: Common, job: Job) -> BacktestResult:
     return res
 
 
+def _fork_safe() -> bool:
+    """True while this process has no other thread: neither Python's nor numba's
+    (its threading layer starts with the first ``parallel=True`` kernel call)."""
+    import threading
+
+    from numba.np.ufunc import parallel
+
+    return threading.active_count() == 1 and not getattr(parallel, "_is_initialized", True)
+
+
 def _pool(processes: int) -> ProcessPoolExecutor:
+    if _fork_safe():  # the cheapest start: the workers inherit the loaded modules
+        return ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("fork"))
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["engine.backtest.runner", "engine.strategy"])
     return ProcessPoolExecutor(max_workers=processes, mp_context=ctx)
