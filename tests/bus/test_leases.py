@@ -58,3 +58,18 @@ async def test_paper_worker_runs_timed_jobs_only_with_the_global_lease(tmp_path:
     w._set_global(False)
     assert w._jobs is None and w.engine.outbox is not w._drainer
     await w.engine.close()
+
+
+def test_a_split_role_needs_a_bus_and_a_shared_database(tmp_path: Path) -> None:
+    from engine.errors import SentitradeError
+    from engine.service.roles import check_role
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'x.db'}")
+    check_role(settings, "all")
+    with pytest.raises(SentitradeError, match="one of all, collector, engine, chat, api"):
+        check_role(settings, "worker")
+    with pytest.raises(SentitradeError, match=r"\[bus\] url"):
+        check_role(settings, "engine")
+    mem = make_settings("sqlite:///:memory:", bus={"url": "redis://127.0.0.1:6379/0"})
+    with pytest.raises(SentitradeError, match="in-memory database"):
+        check_role(mem, "collector")
