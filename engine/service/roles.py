@@ -48,7 +48,8 @@ def check_role(settings: Settings, role: str) -> None:
         return
     if not settings.bus.url:
         raise SentitradeError(f"--role {role} talks to the other processes over Redis: set "
-                              "[bus] url = \"redis://host:6379/0\" (or run --role all)")
+                              "bus.url (SENTITRADE_BUS__URL) to redis://host:6379/0, or run "
+                              "--role all")
     if settings.database.url.startswith("sqlite") and ":memory:" in settings.database.url:
         raise SentitradeError(f"--role {role}: an in-memory database cannot be shared; use "
                               "Postgres (database.url = \"postgresql://...\")")
