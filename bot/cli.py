@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
@@ -108,6 +109,7 @@ class _BenchGroup(_LazyGroup):
         "chat": _command("bot.bench", "cli", "chat"),
         "feed": _command("engine.data.bench_feed", "cli", "feed"),
         "api": _command("web.bench", "cli", "api"),
+        "bus": _command("engine.bus.bench", "cli", "bus"),
     }
 
 
@@ -167,7 +169,7 @@ def check_live_allowed(settings: Settings, confirmed: bool) -> None:
         )
 
 
-def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
+def _chat_attachment(settings: Settings, console_repl: bool, web: bool = True) -> Any:
     """Factory for `run_service(attach=...)`: the configured chat transports (Telegram
     and Discord when their tokens are set, the console REPL on a terminal) plus the
     notifier that drains the outbox to them."""
@@ -178,11 +180,21 @@ def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
         # this factory was made (a token stored with `config set-secret` only lives there)
         live = getattr(api, "settings", settings)
         chat = build(live, api, console=console_repl)
-        if live.api.enabled:  # the web API and dashboard beside the chat
+        if web and live.api.enabled:  # the web API and dashboard beside the chat
             from web.server import with_api
 
             return with_api(chat, api, live)
         return chat
+
+    return attach
+
+
+def _api_attachment(settings: Settings) -> Any:
+    """`run --role api`: the web API and dashboard alone, over the engine facade."""
+    def attach(api: Any) -> Any:
+        from web.server import ApiServer
+
+        return ApiServer(api, getattr(api, "settings", settings))
 
     return attach
 
@@ -219,6 +231,12 @@ def run(
         bool, typer.Option(LIVE_FLAG, help="required when exchange.mode is live")
     ] = False,
     strategy_path: StrategyPathOpt = None,
+    role: Annotated[str, typer.Option(
+        help="all (one process) | collector | engine | chat | api: docs/deploy.md")] = "all",
+    worker_id: Annotated[str | None, typer.Option(
+        help="--role engine: a stable name (default host:pid)")] = None,
+    alerts_file: Annotated[Path | None, typer.Option(
+        help="also deliver every alert to this JSONL file (exactly once per event)")] = None,
 ) -> None:
     """Run the service: scheduler, bots, chat transports, alerts."""
     settings = settings_or_exit(config)
@@ -232,11 +250,21 @@ def run(
     settings = _setup(settings, prepare_db=False)  # serve() migrates and syncs secrets
     for line in loaded:
         logging.getLogger("sentitrade.strategy").info("%s", line)
+    from engine.outbox import JsonlNotifier
     from engine.service.scheduler import run_service
 
+    notifiers = [JsonlNotifier(alerts_file)] if alerts_file is not None else []
     try:
         tty = sys.stdin.isatty()
-        run_service(settings, attach=_chat_attachment(settings, tty), console=tty)
+        if role != "all":
+            from engine.service.roles import serve_role
+
+            attach = (_chat_attachment(settings, tty, web=False) if role == "chat"
+                      else _api_attachment(settings) if role == "api" else None)
+            asyncio.run(serve_role(settings, role, worker_id=worker_id, notifiers=notifiers,
+                                   attach=attach, console=tty and role == "chat"))
+            return
+        run_service(settings, notifiers, attach=_chat_attachment(settings, tty), console=tty)
     except SentitradeError as e:
         fail(str(e))
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM or /quit during

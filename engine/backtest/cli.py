@@ -103,6 +103,18 @@ def backtest(
     ] = 0.0,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
+    strategies: Annotated[
+        str | None,
+        typer.Option("--strategies", help="a,b,c: one backtest per strategy, side by side, "
+                     "over a process pool (engine/backtest/parallel.py)"),
+    ] = None,
+    each_pair: Annotated[
+        bool, typer.Option("--each-pair", help="with --strategies: one run per pair too")
+    ] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", min=1, help="processes for --strategies "
+                                 "(default: every core)")
+    ] = None,
 ) -> None:
     """Backtest a strategy on candle files (Freqtrade fill rules; see engine/backtest/core.py)."""
     from engine.errors import SentitradeError
@@ -112,6 +124,21 @@ def backtest(
     stake_v = _stake(stake)
     check_amounts(wallet, stake_v, noise=noise, monte_carlo=monte_carlo)
     settings = settings_for(config)
+    if strategies is not None or each_pair:
+        from engine.backtest.inputs import parse_timerange
+        from engine.backtest.parallel import Common, cli
+
+        try:
+            start, end = parse_timerange(timerange)
+        except ValueError as e:
+            fail(str(e))
+        names = [s.strip() for s in (strategies or strategy).split(",") if s.strip()]
+        opts = {"stake": stake_v, "fee": fee, "maker_fee": maker_fee, "slippage": slippage,
+                "max_open_trades": max_open_trades, "wallet": wallet}
+        path = strategy_path or (settings.engine.strategy_path if settings else None)
+        cli(Common(data, timeframe, start, end, path, stoploss, opts), names,
+            split_pairs(pairs, more_pairs), each_pair=each_pair, jobs=jobs, json_out=json_out)
+        return
     notes: list[str] = []
     candles = load_for_cli(data, split_pairs(pairs, more_pairs), timeframe, timerange,
                            repair=repair, notes=notes)

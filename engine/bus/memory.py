@@ -59,7 +59,8 @@ class InMemoryBus:
             while True:
                 yield await q.get()
         finally:
-            self._subs.remove(item)
+            if item in self._subs:  # close() may have dropped every subscription first
+                self._subs.remove(item)
 
     def _stream(self, name: str) -> _Stream:
         s = self._streams.get(name)

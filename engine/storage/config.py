@@ -337,6 +337,10 @@ class BusSettings(BaseModel):
 
     url: str = Field(default="", pattern=r"^$|^(redis|rediss|unix)://\S+$",
                      description="empty = in-process; redis://host:port/db = Redis")
+    lease_seconds: float = Field(default=10.0, gt=0, le=3600,
+                                 description="engine workers: a bot's owner renews its lease "
+                                             "every quarter of this; a dead owner's bots move "
+                                             "to another worker after it")
 
 
 class Settings(BaseSettings):

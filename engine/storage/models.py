@@ -394,6 +394,19 @@ class PairLock(SQLModel, table=True):
     active: bool = True
     unlocked_by: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
+class BotLease(SQLModel, table=True):
+    """Which engine worker owns a bot (or a shared job: name "*global*") until
+    `expires_at`; the owner renews it by heartbeat, another worker takes it once it
+    lapses (`engine.service.leases`). Times are wall-clock UTC, never a replay's clock."""
+
+    __tablename__ = "bot_leases"
+    name: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(max_length=128)
+    expires_at: datetime = _ts(index=True)
+    acquired_at: datetime = _ts()
+    heartbeat_at: datetime = _ts()
+
+
 class ApiToken(SQLModel, table=True):
     """A web API token: only its SHA-256 is stored (the token itself is shown once).
 
