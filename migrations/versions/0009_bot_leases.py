@@ -1,7 +1,7 @@
 """bot leases: one engine worker owns each bot at a time
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0014
 Create Date: 2026-12-03 06:00:00
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 import engine.storage.dbtypes
 
 revision: str = '0009'
-down_revision: str | None = '0006'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
