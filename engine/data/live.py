@@ -8,11 +8,15 @@ scheduler's `closed_bars` / `history`, so the service runs on either unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Protocol
 
 from engine.data.exchange import CcxtFeed, public_exchange, rewrite_ws_urls
-from engine.data.stream import Backoff, StreamFeed
+from engine.data.stream import Backoff, BookTop, StreamFeed
+from engine.execution.paper import PaperBroker, Quote
 from engine.storage.config import Settings
+from engine.strategy.dataprovider import DataProvider
 
 
 class WatchesFeeds(Protocol):
@@ -50,11 +54,53 @@ def market_feed(settings: Settings, public: Any) -> CcxtFeed | StreamFeed:
 
 def watch_bot_streams(feed: StreamFeed, settings: Settings) -> None:
     """Subscribe every bot's candles and its symbols' trades (the spike breaker's
-    input): the candles stream before the first tick asks for them."""
+    input) and order books (`book_depth` > 0: the strategies' `dp` and the paper
+    broker's fills): the candles stream before the first tick asks for them."""
+    depth = settings.exchange.book_depth
     for bot in settings.bots:
         for sym in bot.symbols:
             feed.watch_candles(sym, bot.timeframe)
             feed.watch_trades(sym)
+            if depth:
+                feed.watch_order_book(sym, depth)
+
+
+def _dec(x: float) -> Decimal:
+    return Decimal(repr(x))
+
+
+def book_quotes(candles: Callable[[str], Quote | None], books: Callable[[str], BookTop | None],
+                now_ms: Callable[[], int], max_age_s: float) -> Callable[[str], Quote | None]:
+    """The paper broker's price source with the streamed book in it: the candle's
+    quote (last price, high and low for resting limits) plus the book's levels, so a
+    market order walks the live book (`PaperBroker.create_order`). A book older than
+    `max_age_s` is not shown (a stalled stream must not fill at old prices): the broker
+    then falls back to the last price and its slippage."""
+
+    def quote(symbol: str) -> Quote | None:
+        q = candles(symbol)
+        book = books(symbol)
+        if book is None or now_ms() - book.ts_ms > max_age_s * 1000 or not (
+                book.asks or book.bids):
+            return q
+        asks = tuple((_dec(p), _dec(a)) for p, a in book.asks)
+        bids = tuple((_dec(p), _dec(a)) for p, a in book.bids)
+        if q is None:
+            best = [lv[0][0] for lv in (asks, bids) if lv]
+            q = Quote(sum(best, Decimal(0)) / len(best))
+        return Quote(q.last, q.high, q.low, asks, bids)
+
+    return quote
+
+
+def attach_book(engine: Any, feed: StreamFeed, max_age_s: float) -> None:
+    """The streamed book for the engine's strategies (`dp`) and its paper broker."""
+    provider = DataProvider(feed.top_of_book, feed.last_price, runmode="live")
+    for loaded in getattr(getattr(engine, "strategies", None), "loaded", {}).values():
+        loaded.strategy.dp = provider
+    broker = getattr(engine, "broker", None)
+    if isinstance(broker, PaperBroker):
+        broker.quotes = book_quotes(broker.quotes, feed.top_of_book, feed.now_ms, max_age_s)
 
 
 class ServiceFeed:
@@ -77,6 +123,8 @@ class ServiceFeed:
     def attach(self, engine: WatchesFeeds) -> None:
         if isinstance(self.feed, StreamFeed):
             engine.watch_feed(self.feed)
+            if self.settings.exchange.book_depth:
+                attach_book(engine, self.feed, self.settings.exchange.stale_seconds)
             watch_bot_streams(self.feed, self.settings)
 
     async def close(self) -> None:

@@ -153,6 +153,7 @@ class StreamFeed:
         self.forming: dict[tuple[str, str], list[Any]] = {}
         self.books: dict[str, BookTop] = {}
         self.tickers: dict[str, Tick] = {}
+        self.last_trade: dict[str, Tick] = {}
         self.reconnects = 0
         self.late_updates = 0
         self.alerts: deque[CandleAlert] = deque(maxlen=1000)
@@ -312,6 +313,7 @@ class StreamFeed:
             tick = Tick(t["symbol"], int(t["timestamp"]), float(t["price"]),
                         float(t.get("amount") or 0.0), tid)
             self._tell("on_tick", tick)
+            self.last_trade[tick.symbol] = tick
 
     def _on_ticker(self, tk: dict[str, Any]) -> None:
         if tk.get("last") is None:
@@ -353,6 +355,13 @@ class StreamFeed:
 
     def top_of_book(self, symbol: str) -> BookTop | None:
         return self.books.get(symbol)
+
+    def last_price(self, symbol: str) -> Tick | None:
+        """The latest of the streamed ticker and the last streamed trade."""
+        a, b = self.tickers.get(symbol), self.last_trade.get(symbol)
+        if a is None or b is None:
+            return a or b
+        return a if a.ts_ms >= b.ts_ms else b
 
     async def close(self) -> None:
         self._closed = True

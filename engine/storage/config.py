@@ -98,6 +98,10 @@ class ExchangeSettings(BaseModel):
         "pauses entries until it speaks again")
     reconnect_max_seconds: float = Field(
         default=30.0, gt=0, le=600, description="the longest wait between reconnects")
+    book_depth: int = Field(
+        default=20, ge=0, le=1000,
+        description="stream: levels of each bot symbol's order book kept for strategies "
+        "(`self.dp`) and paper fills that walk the book; 0 = no book stream")
 
 
 class TelegramSettings(BaseModel):
