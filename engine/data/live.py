@@ -3,7 +3,10 @@
 ``[exchange] stream = true``: a `StreamFeed` (ccxt.pro websockets: candles closed as
 they happen, trades and tickers for the live breakers, the order book), with REST
 behind it for history and gap filling; otherwise the REST `CcxtFeed`. Both answer the
-scheduler's `closed_bars` / `history`, so the service runs on either unchanged.
+scheduler's `closed_bars` / `history`, so the service runs on either unchanged. When
+streaming, the order book reaches the strategies (`self.dp`) and the paper broker
+(`attach_book`), and a live service books its fills from the user-data streams
+(`engine.execution.userstream`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any, Protocol
 from engine.data.exchange import CcxtFeed, public_exchange, rewrite_ws_urls
 from engine.data.stream import Backoff, BookTop, StreamFeed
 from engine.execution.paper import PaperBroker, Quote
+from engine.execution.userstream import UserStream, user_exchange
 from engine.storage.config import Settings
 from engine.strategy.dataprovider import DataProvider
 
@@ -119,6 +123,8 @@ class ServiceFeed:
         self.client = streaming_exchange(settings) if self.stream else public_exchange(
             settings)
         self.feed = market_feed(settings, self.client)
+        self.user: UserStream | None = None
+        self._user_client: Any = None
 
     def attach(self, engine: WatchesFeeds) -> None:
         if isinstance(self.feed, StreamFeed):
@@ -126,8 +132,25 @@ class ServiceFeed:
             if self.settings.exchange.book_depth:
                 attach_book(engine, self.feed, self.settings.exchange.stale_seconds)
             watch_bot_streams(self.feed, self.settings)
+            self._watch_user(engine)
+
+    def _watch_user(self, engine: Any) -> None:
+        """Live mode: fills and balances over the user-data streams as they happen
+        (`engine.execution.userstream`); REST polling stays the fallback."""
+        execution = getattr(engine, "execution", None)
+        if self.settings.exchange.mode != "live" or execution is None or self.user:
+            return
+        ex = self.settings.exchange
+        self._user_client = user_exchange(self.settings)
+        self.user = UserStream(self._user_client, execution, taker_fee=ex.taker_fee,
+                               backoff=Backoff(cap_s=ex.reconnect_max_seconds),
+                               on_error=execution.on_api_error)
+        self.user.start()
 
     async def close(self) -> None:
+        if self.user is not None:
+            await self.user.close()
+            await self._user_client.close()
         if isinstance(self.feed, StreamFeed):
             await self.feed.close()
         await self.client.close()
