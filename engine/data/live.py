@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from engine.data.exchange import CcxtFeed, public_exchange, rewrite_ws_urls
+from engine.data.rawstore import RawArchive
 from engine.data.stream import Backoff, BookTop, StreamFeed
 from engine.execution.paper import PaperBroker, Quote
 from engine.execution.userstream import UserStream, user_exchange
@@ -124,6 +125,7 @@ class ServiceFeed:
             settings)
         self.feed = market_feed(settings, self.client)
         self.user: UserStream | None = None
+        self.archive: RawArchive | None = None
         self._user_client: Any = None
 
     def attach(self, engine: WatchesFeeds) -> None:
@@ -131,8 +133,21 @@ class ServiceFeed:
             engine.watch_feed(self.feed)
             if self.settings.exchange.book_depth:
                 attach_book(engine, self.feed, self.settings.exchange.stale_seconds)
+            self._archive_raw(engine, self.feed)
             watch_bot_streams(self.feed, self.settings)
             self._watch_user(engine)
+
+    def _archive_raw(self, engine: Any, feed: StreamFeed) -> None:
+        """``[collector] raw_retention_hours > 0``: every streamed trade message into
+        the raw_messages table, in batches, pruned by age (`engine.data.rawstore`)."""
+        col = self.settings.collector
+        sessions = getattr(engine, "sessions", None)
+        if col.raw_retention_hours <= 0 or sessions is None or self.archive is not None:
+            return
+        self.archive = RawArchive(sessions.engine, col.raw_retention_hours,
+                                  batch=col.raw_batch, flush_s=col.raw_flush_seconds)
+        feed.listeners.append(self.archive)
+        self.archive.start()
 
     def _watch_user(self, engine: Any) -> None:
         """Live mode: fills and balances over the user-data streams as they happen
@@ -148,6 +163,8 @@ class ServiceFeed:
         self.user.start()
 
     async def close(self) -> None:
+        if self.archive is not None:
+            await self.archive.close()
         if self.user is not None:
             await self.user.close()
             await self._user_client.close()

@@ -211,7 +211,16 @@ class StreamFeed:
                 await self.sleep(self.backoff.wait(failures))
                 continue
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if self._closed or (task is not None and task.cancelling()):
+                    raise
+                # not us being stopped: ccxt cancels the watches of a connection that
+                # another stream's stale reset closed. Reconnect like after a drop
+                # (the reset was counted once, by the stream that found it silent).
+                failures += 1
+                log.info("stream %s: its connection was reset, resubscribing", name)
+                await self.sleep(self.backoff.wait(failures))
+                continue
             except (ccxt.BaseError, OSError) as e:
                 if self._closed:
                     return
@@ -244,11 +253,16 @@ class StreamFeed:
                 log.exception("feed listener %s failed", what)
 
     async def _reset_connections(self) -> None:
-        for client in list(getattr(self.exchange, "clients", {}).values()):
+        """Close every connection and forget it, so the next watch dials afresh (ccxt
+        keeps a client it closed itself, and would wait on it forever)."""
+        clients = getattr(self.exchange, "clients", {})
+        for url, client in list(clients.items()):
             try:
                 await client.close()
             except Exception:
                 log.debug("closing a stalled connection failed", exc_info=True)
+            if clients.get(url) is client:
+                del clients[url]
 
     # ------------------------------------------------------------ handlers
     async def _on_ohlcv(self, key: tuple[str, str], rows: list[list[Any]]) -> None:
