@@ -78,6 +78,20 @@ def test_any_text_comes_back_as_it_was_sent() -> None:
     assert unpack(arrivals, payload) == list(zip([1, 2, 3, 4, 5], odd, strict=True))
 
 
+async def test_the_background_writer_packs_in_slices_losslessly(db_url: str) -> None:
+    a = RawArchive(make_engine(db_url), retention_hours=1, flush_s=0.05, slice_n=2)
+    a.start()
+    sent = ['{"a":\n1}', '"q"', "x", {"e": 1}, "y"]
+    now = int(time.time() * 1000)  # the writer prunes by the real clock
+    for k, m in enumerate(sent):
+        a.add(now + k, "tape", m)
+    await until(lambda: a.written == 5, "the background write")
+    await a.close()
+    assert [(m[0], m[2]) for m in _messages(db_url)] == [
+        (now, '{"a":\n1}'), (now + 1, '"q"'), (now + 2, "x"), (now + 3, '{"e":1}'),
+        (now + 4, "y")]
+
+
 async def test_the_collector_archives_its_raw_messages(db_url: str) -> None:
     a = RawArchive(make_engine(db_url), retention_hours=1, flush_s=0.05)
     c = DataCollector(("1m",), archive=a)
