@@ -37,6 +37,7 @@ from engine.clock import ms_to_dt
 from engine.data.stream import Backoff
 from engine.execution.broker import BrokerFill, BrokerOrder, balance_row
 from engine.execution.engine import ExecutionEngine
+from engine.execution.orders import TERMINAL
 from engine.storage.models import Order, OrderState
 
 log = logging.getLogger("sentitrade.userstream")
@@ -190,6 +191,8 @@ class UserStream:
             return None
         if o.state == OrderState.PENDING_CREATE:
             return None  # its submit (or reconciliation) books it: see the module doc
+        if o.state in TERMINAL:
+            return o  # settled already (REST got there first): nothing to book
         quote = o.symbol.split("/")[1].split(":")[0] if "/" in o.symbol else ""
         res = order_update(raw, o.filled, o.average_price, taker_fee=self.taker_fee,
                            quote=quote)
