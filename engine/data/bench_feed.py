@@ -16,7 +16,10 @@ ccxt.pro's ``/ws`` SUBSCRIBE. The measuring process is pinned to one core and ti
    and the hand-off of any candle it closes): p50, p99, max (target p99 < 1 ms);
 4. RSS over a soak: ten simulated minutes of trades at 5,000/s through the collector
    with raw retention on, sampled each simulated minute (flat = no growth after the
-   retention window fills).
+   retention window fills);
+5. with ``--raw``: (1) again in every repeat with raw storage on (each message also into
+   a SQLite raw_messages table through `engine.data.rawstore.RawArchive`), alternating
+   with the run without it, and the ratio of the two medians.
 """
 
 from __future__ import annotations
@@ -151,15 +154,25 @@ class _Count:
         self.candles += 1
 
 
-async def _tape_run(port: int, n: int) -> tuple[float, int]:
+async def _tape_run(port: int, n: int, raw_url: str | None = None) -> tuple[float, int]:
+    """Tape -> collector -> hand-off; with `raw_url`, every raw message also into that
+    database's raw_messages table through a `RawArchive` (batched, a worker thread)."""
     from engine.data.collector import DataCollector
     from engine.data.tape import BinanceTape
 
-    c = DataCollector(TFS, raw_retention_s=0, flush_interval_s=3600)
+    archive = None
+    if raw_url is not None:
+        from engine.data.rawstore import RawArchive
+        from engine.storage.db import make_engine
+
+        archive = RawArchive(make_engine(raw_url), retention_hours=24)
+    c = DataCollector(TFS, raw_retention_s=0, flush_interval_s=3600, archive=archive)
     c.add_symbols(UNIFIED)
     count = _Count()
     c.candle_listeners.append(count)
-    tape = BinanceTape(c, f"ws://127.0.0.1:{port}", keep_raw=False)
+    tape = BinanceTape(c, f"ws://127.0.0.1:{port}", keep_raw=archive is not None)
+    if archive is not None:
+        archive.start()
     t0 = time.perf_counter()
     await tape.start(UNIFIED)
     while c.ticks < n:
@@ -168,7 +181,21 @@ async def _tape_run(port: int, n: int) -> tuple[float, int]:
             break
     dt = time.perf_counter() - t0
     await tape.stop()
+    if archive is not None:
+        # the run is over when every message is also stored: what the writer left
+        # behind counts in the time
+        RAW["written_during_run"] = archive.written
+        t1 = time.perf_counter()
+        await archive.close()
+        RAW["drain_s"] = time.perf_counter() - t1
+        dt += RAW["drain_s"]
+        RAW["written"] = archive.written
+        RAW["dropped"] = archive.dropped
+        c.raw.items.clear()
     return c.ticks / dt, count.candles
+
+
+RAW: dict[str, float] = {}
 
 
 def _ccxt_run(port: int, n: int) -> float:
@@ -281,31 +308,48 @@ def _loop_name() -> str:
 
 
 def run(n: int = 200_000, repeats: int = 3, ref_n: int = 30_000,
-        soak_minutes: int = 10, soak_rate: int = 5_000) -> dict[str, Any]:
+        soak_minutes: int = 10, soak_rate: int = 5_000, raw: bool = False) -> dict[str, Any]:
+    import tempfile
+
+    from engine.storage.migrate import upgrade
+
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     server = ctx.Process(target=_serve, args=(q, max(n, ref_n), _markets()), daemon=True)
     server.start()
+    tmp = tempfile.TemporaryDirectory(prefix="bench-feed-raw-")
     try:
         port = q.get(timeout=60)
         _pin(0)
-        tape, ref = [], []
-        for _ in range(repeats):
+        tape, ref, with_raw = [], [], []
+        for k in range(repeats):
             rate, _candles = _loop_run(_tape_run(port, n))
             tape.append(rate)
             ref.append(_ccxt_run(port, ref_n))
+            if raw:  # the same messages with raw storage on, alternating with off
+                url = f"sqlite:///{tmp.name}/raw{k}.db"
+                upgrade(url)
+                with_raw.append(_loop_run(_tape_run(port, n, url))[0])
     finally:
         server.terminate()
         server.join(10)
+        tmp.cleanup()
     t, r = statistics.median(tape), statistics.median(ref)
     lat = latency()
     mem = soak(soak_minutes, soak_rate)
-    return {"tape_msgs_per_s": round(t), "ccxt_pro_msgs_per_s": round(r),
-            "ratio_to_ccxt_pro": round(t / r, 2), "tape_runs": [round(x) for x in tape],
-            "ccxt_runs": [round(x) for x in ref], "messages": n, "latency": lat,
-            "soak": mem, "loop": _loop_name(), "cores": len(os.sched_getaffinity(0)) if hasattr(
-                os, "sched_getaffinity") else os.cpu_count(),
-            "pass": t >= 50_000 and lat["p99_us"] < 1000}
+    out = {"tape_msgs_per_s": round(t), "ccxt_pro_msgs_per_s": round(r),
+           "ratio_to_ccxt_pro": round(t / r, 2), "tape_runs": [round(x) for x in tape],
+           "ccxt_runs": [round(x) for x in ref], "messages": n, "latency": lat,
+           "soak": mem, "loop": _loop_name(), "cores": len(os.sched_getaffinity(0)) if hasattr(
+               os, "sched_getaffinity") else os.cpu_count(),
+           "pass": t >= 50_000 and lat["p99_us"] < 1000}
+    if raw:
+        w = statistics.median(with_raw)
+        out["raw"] = {"tape_msgs_per_s_raw_on": round(w), "raw_on_runs": [
+            round(x) for x in with_raw], "ratio_raw_on_to_off": round(w / t, 2),
+            "last_run": {k: round(v, 3) for k, v in RAW.items()}, "database": "sqlite (WAL)"}
+        out["pass"] = out["pass"] and w >= 50_000
+    return out
 
 
 try:
@@ -317,6 +361,9 @@ try:
             soak_minutes: int = typer.Option(10, "--soak-minutes", min=2),
             loop: str = typer.Option("asyncio", "--loop",
                                      help="asyncio (what `sentitrade run` uses) or uvloop"),
+            raw: bool = typer.Option(False, "--raw",
+                                     help="also run with raw messages stored in a "
+                                     "database (raw_messages, batched), same messages"),
             ) -> None:
         """Trade messages/s through parsing, aggregation and hand-off (one core)."""
         if loop not in ("asyncio", "uvloop"):
@@ -327,7 +374,7 @@ try:
             except ImportError:
                 raise typer.BadParameter("uvloop is not installed") from None
         LOOP["name"] = loop
-        res = run(messages, repeats, soak_minutes=soak_minutes)
+        res = run(messages, repeats, soak_minutes=soak_minutes, raw=raw)
         if json_out:
             print(json.dumps(res))
             return
@@ -337,6 +384,15 @@ try:
               f"{messages:,}, {res['loop']} (target >= 50,000)")
         print(f"  reference, same run: ccxt.pro's parser (no socket) into the same collector: "
               f"{res['ccxt_pro_msgs_per_s']:,} msgs/s -> ratio {res['ratio_to_ccxt_pro']}x")
+        if raw:
+            rw = res["raw"]
+            print(f"  with raw storage on (every message into raw_messages, SQLite, batched; "
+                  f"timed until all are stored): median {rw['tape_msgs_per_s_raw_on']:,} msgs/s -> "
+                  f"{rw['ratio_raw_on_to_off']}x of off; last run wrote "
+                  f"{int(rw['last_run'].get('written', 0)):,} rows "
+                  f"({int(rw['last_run'].get('written_during_run', 0)):,} while the feed ran, "
+                  f"the rest in {rw['last_run'].get('drain_s', 0):.2f} s after), "
+                  f"{int(rw['last_run'].get('dropped', 0))} dropped")
         print(f"tick -> candle (on_tick: 4 timeframes + hand-off): p50 {lat['p50_us']:.1f} us,"
               f" p99 {lat['p99_us']:.1f} us, max {lat['max_us']:.0f} us (target p99 < 1 ms)")
         print(f"soak: {soak_minutes} simulated minutes x 5,000 trades/s, raw kept 60 s: "

@@ -23,6 +23,7 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 TIMEFRAME_MS: dict[str, int] = {
+    "1s": 1_000,  # Binance spot's second candles (streamed scalping; a live run's tests)
     "1m": 60_000,
     "3m": 180_000,
     "5m": 300_000,

@@ -6,7 +6,9 @@ starts every registered provider on those symbols. Each provider hands over raw
 messages (`on_raw`) and trades (`on_tick`); the collector keeps them apart:
 
 * raw messages in a `RawStore`, kept `raw_retention_s` seconds for audit (what the
-  exchange actually said, when a candle is disputed), then dropped;
+  exchange actually said, when a candle is disputed), then dropped; with an `archive`
+  (`engine.data.rawstore.RawArchive`) also in the database, in batches, for its own
+  retention;
 * trades aggregated into right-aligned candles on every configured timeframe
   (`engine.data.aggregate`), closed by trades or by the clock (`flush`, run every
   `flush_interval_s` by `start_collection`), each closed candle validated against the
@@ -91,10 +93,11 @@ class DataCollector:
     def __init__(self, timeframes: Sequence[str] = DEFAULT_TIMEFRAMES, *,
                  raw_retention_s: float = 3600.0, keep_candles: int = 1000,
                  flush_interval_s: float = 1.0,
-                 now_ms: Callable[[], int] | None = None) -> None:
+                 now_ms: Callable[[], int] | None = None, archive: Any = None) -> None:
         self.timeframes = sorted(set(timeframes), key=timeframe_ms)
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         self.raw = RawStore(raw_retention_s)
+        self.archive = archive  # a RawArchive (`add(now_ms, provider, payload)`) or None
         self.keep_candles = keep_candles
         self.flush_interval_s = flush_interval_s
         self.builders: dict[str, list[CandleBuilder]] = {}
@@ -134,6 +137,8 @@ class DataCollector:
             self.running[name] = p
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush_loop(), name="collector:flush")
+        if self.archive is not None:
+            self.archive.start()
 
     async def stop(self) -> None:
         if self._flusher is not None:
@@ -143,6 +148,8 @@ class DataCollector:
         for p in self.running.values():
             await p.stop()
         self.running.clear()
+        if self.archive is not None:
+            await self.archive.close()
 
     async def _flush_loop(self) -> None:
         while True:
@@ -154,7 +161,11 @@ class DataCollector:
 
     # ------------------------------------------------------------ the hot path
     def on_raw(self, provider: str, payload: Any) -> None:
-        self.raw.add(self.now_ms(), provider, payload)
+        now = self.now_ms()
+        if self.raw.retention_ms > 0:  # 0: not kept in memory (an archive may keep it)
+            self.raw.add(now, provider, payload)
+        if self.archive is not None:
+            self.archive.add(now, provider, payload)
 
     def on_tick(self, tick: Tick) -> None:
         self.ticks += 1

@@ -153,6 +153,7 @@ class StreamFeed:
         self.forming: dict[tuple[str, str], list[Any]] = {}
         self.books: dict[str, BookTop] = {}
         self.tickers: dict[str, Tick] = {}
+        self.last_trade: dict[str, Tick] = {}
         self.reconnects = 0
         self.late_updates = 0
         self.alerts: deque[CandleAlert] = deque(maxlen=1000)
@@ -210,7 +211,16 @@ class StreamFeed:
                 await self.sleep(self.backoff.wait(failures))
                 continue
             except asyncio.CancelledError:
-                raise
+                task = asyncio.current_task()
+                if self._closed or (task is not None and task.cancelling()):
+                    raise
+                # not us being stopped: ccxt cancels the watches of a connection that
+                # another stream's stale reset closed. Reconnect like after a drop
+                # (the reset was counted once, by the stream that found it silent).
+                failures += 1
+                log.info("stream %s: its connection was reset, resubscribing", name)
+                await self.sleep(self.backoff.wait(failures))
+                continue
             except (ccxt.BaseError, OSError) as e:
                 if self._closed:
                     return
@@ -243,11 +253,16 @@ class StreamFeed:
                 log.exception("feed listener %s failed", what)
 
     async def _reset_connections(self) -> None:
-        for client in list(getattr(self.exchange, "clients", {}).values()):
+        """Close every connection and forget it, so the next watch dials afresh (ccxt
+        keeps a client it closed itself, and would wait on it forever)."""
+        clients = getattr(self.exchange, "clients", {})
+        for url, client in list(clients.items()):
             try:
                 await client.close()
             except Exception:
                 log.debug("closing a stalled connection failed", exc_info=True)
+            if clients.get(url) is client:
+                del clients[url]
 
     # ------------------------------------------------------------ handlers
     async def _on_ohlcv(self, key: tuple[str, str], rows: list[list[Any]]) -> None:
@@ -312,6 +327,7 @@ class StreamFeed:
             tick = Tick(t["symbol"], int(t["timestamp"]), float(t["price"]),
                         float(t.get("amount") or 0.0), tid)
             self._tell("on_tick", tick)
+            self.last_trade[tick.symbol] = tick
 
     def _on_ticker(self, tk: dict[str, Any]) -> None:
         if tk.get("last") is None:
@@ -353,6 +369,13 @@ class StreamFeed:
 
     def top_of_book(self, symbol: str) -> BookTop | None:
         return self.books.get(symbol)
+
+    def last_price(self, symbol: str) -> Tick | None:
+        """The latest of the streamed ticker and the last streamed trade."""
+        a, b = self.tickers.get(symbol), self.last_trade.get(symbol)
+        if a is None or b is None:
+            return a or b
+        return a if a.ts_ms >= b.ts_ms else b
 
     async def close(self) -> None:
         self._closed = True

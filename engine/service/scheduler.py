@@ -51,10 +51,19 @@ log = logging.getLogger("sentitrade.scheduler")
 JOB_DEFAULTS: dict[str, Any] = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 30}
 
 
-def candle_close_trigger(timeframe: str, delay_s: int = 3) -> CronTrigger:
+def candle_close_trigger(timeframe: str, delay_s: int = 3) -> CronTrigger | IntervalTrigger:
     """Fire `delay_s` after each candle close (exchanges publish a closed candle a
-    moment after the boundary)."""
-    minutes = timeframe_ms(timeframe) // 60_000
+    moment after the boundary); candles shorter than a minute (1s), half a candle after
+    each close."""
+    step_ms = timeframe_ms(timeframe)
+    if step_ms < 60_000:
+        from datetime import UTC, datetime
+
+        now_ms = int(datetime.now(UTC).timestamp() * 1000)
+        first = (now_ms // step_ms + 1) * step_ms + step_ms // 2
+        return IntervalTrigger(seconds=step_ms / 1000, timezone="UTC",
+                               start_date=datetime.fromtimestamp(first / 1000, UTC))
+    minutes = step_ms // 60_000
     if minutes < 60:
         return CronTrigger(minute=f"*/{minutes}", second=delay_s, timezone="UTC")
     hours = minutes // 60

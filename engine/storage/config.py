@@ -39,7 +39,7 @@ ENV_PREFIX = "SENTITRADE_"
 Role = Literal["viewer", "trader", "admin"]
 ExchangeMode = Literal["replay", "paper", "live"]
 ApprovalMode = Literal["auto", "manual", "threshold"]
-Timeframe = Literal["1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"]
+Timeframe = Literal["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"]
 
 _SECTION = ConfigDict(extra="forbid", frozen=True)
 
@@ -98,6 +98,25 @@ class ExchangeSettings(BaseModel):
         "pauses entries until it speaks again")
     reconnect_max_seconds: float = Field(
         default=30.0, gt=0, le=600, description="the longest wait between reconnects")
+    book_depth: int = Field(
+        default=20, ge=0, le=1000,
+        description="stream: levels of each bot symbol's order book kept for strategies "
+        "(`self.dp`) and paper fills that walk the book; 0 = no book stream")
+
+
+class CollectorSettings(BaseModel):
+    """Raw market-data messages kept in the database for audit (`engine.data.rawstore`):
+    what the exchange actually sent, when a candle or a fill is disputed."""
+
+    model_config = _SECTION
+    raw_retention_hours: float = Field(
+        default=0.0, ge=0, le=24 * 365,
+        description="stream: keep every raw streamed trade message this many hours in "
+        "the raw_messages table (0 = not stored)")
+    raw_batch: int = Field(default=5000, ge=1, le=1_000_000,
+                           description="raw messages written per database batch")
+    raw_flush_seconds: float = Field(default=1.0, gt=0, le=60,
+                                     description="the longest a raw message waits unwritten")
 
 
 class TelegramSettings(BaseModel):
@@ -356,6 +375,7 @@ class Settings(BaseSettings):
 
     database: DatabaseSettings = DatabaseSettings()
     exchange: ExchangeSettings = ExchangeSettings()
+    collector: CollectorSettings = CollectorSettings()
     telegram: TelegramSettings = TelegramSettings()
     discord: DiscordSettings = DiscordSettings()
     sentiment: SentimentSettings = SentimentSettings()

@@ -456,4 +456,24 @@ class AlgoOrder(SQLModel, table=True):
     finished_at: datetime | None = _ts(nullable=True)
 
 
+class RawMessage(SQLModel, table=True):
+    """Market-data messages as the exchange sent them, kept for audit (what the exchange
+    actually said when a candle is disputed) for `[collector] raw_retention_hours`,
+    then pruned (`engine.data.rawstore`). One row is one provider's batch: `arrivals`
+    (int64 ms) and `payload` (the messages one per line, as received; a parsed object
+    as its JSON), both zlib-compressed (`rawstore.pack`), `received_at` / `last_at` the
+    first and last arrival. Rows, not messages, are what a feed of 50,000 messages a
+    second cannot afford one by one; `engine.data.rawstore.read_raw` gives them back
+    one by one."""
+
+    __tablename__ = "raw_messages"
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = _ts(index=True)
+    last_at: datetime = _ts()
+    provider: str = Field(max_length=32)
+    count: int = 0
+    arrivals: bytes = Field(sa_type=sa.LargeBinary)
+    payload: bytes = Field(sa_type=sa.LargeBinary)
+
+
 ALL_TABLES = SQLModel.metadata

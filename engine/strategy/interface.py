@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.errors import SentitradeError
+from engine.strategy.dataprovider import OFFLINE, DataProvider
 
 F64 = npt.NDArray[np.float64]
 BoolA = npt.NDArray[np.bool_]
@@ -230,6 +231,9 @@ class Strategy:
     unfilledtimeout: ClassVar[dict[str, Any]] = {}  # {"entry": 10, "exit": 10, "unit": "minutes"}
     position_adjustment_enable: bool = False
     max_entry_position_adjustment: int = -1  # extra entries allowed; -1: unlimited
+    # the order book and ticker (`engine.strategy.dataprovider`): a streaming paper or
+    # live service sets its own; backtests keep this one, which answers None
+    dp: DataProvider = OFFLINE
 
     @classmethod
     def parameters(cls) -> dict[str, BaseParameter]:

@@ -11,12 +11,24 @@ Tests drive it: `trade`, `kline`, `depth`, `ticker` publish an event; `send_raw`
 publishes any payload (duplicates, out-of-order); `drop()` closes every connection;
 `stall = True` keeps connections open but sends nothing (a stale stream).
 `point_ws(exchange, fake.url)` rewrites a ccxt.pro exchange's websocket URLs.
+
+The user-data stream, as Binance's WebSocket API serves it (``/ws-api/v3``, what
+ccxt.pro's `watch_orders` / `watch_balance` use for spot): the client sends
+``{"id", "method": "userDataStream.subscribe.signature", "params": {apiKey, timestamp,
+signature}}`` and gets ``{"id", "status": 200, "result": {"subscriptionId": N}}``;
+events then arrive as ``{"subscriptionId": N, "event": {...}}``: ``executionReport``
+(x = NEW / TRADE / CANCELED, cumulative ``z`` / ``Z``, last ``l`` / ``L``, commission
+``n`` / ``N``) and ``outboundAccountPosition`` (the balances an execution changed).
+`serve_user_data(rest)` makes the REST fake's orders report there: every fill the REST
+fake makes (a market order, or `fill_order` on a resting one) is pushed as it happens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -34,9 +46,14 @@ class FakeBinanceWS:
         self.book_id: dict[str, int] = {}
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.user: dict[web.WebSocketResponse, int] = {}  # ws-api connection -> subscription
+        self.user_events = 0
+        self._user_ids = 0
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def start(self) -> str:
         app = web.Application()
+        app.router.add_get("/ws-api/v3", self._ws_api)
         app.router.add_get("/ws", self._ws)
         app.router.add_get("/ws/{n}", self._ws)
         app.router.add_get("/stream", self._ws)
@@ -153,10 +170,99 @@ class FakeBinanceWS:
 
     async def drop(self) -> None:
         """Close every connection, as an exchange's maintenance or a network cut does."""
-        for ws in list(self.conns):
+        for ws in list(self.conns) + list(self.user):
             await ws.close()
         self.conns.clear()
         self.combined.clear()
+        self.user.clear()
+
+    # ------------------------------------------------------------ user data (ws-api)
+    async def _ws_api(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.connects += 1
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                req = json.loads(msg.data)
+                rid, method = req.get("id"), req.get("method")
+                params = req.get("params") or {}
+                if method == "userDataStream.subscribe.signature":
+                    if not (params.get("apiKey") and params.get("signature")):
+                        await ws.send_str(json.dumps({"id": rid, "status": 401, "error": {
+                            "code": -1022, "msg": "Signature for this request is not valid."}}))
+                        continue
+                    sub = self._user_ids
+                    self._user_ids += 1
+                    self.user[ws] = sub
+                    await ws.send_str(json.dumps({"id": rid, "status": 200,
+                                                  "result": {"subscriptionId": sub}}))
+                else:
+                    await ws.send_str(json.dumps({"id": rid, "status": 400, "error": {
+                        "code": -1100, "msg": f"unknown method {method}"}}))
+        finally:
+            self.user.pop(ws, None)
+        return ws
+
+    async def send_user(self, event: dict[str, Any]) -> int:
+        """Send a user-data event to every subscribed ws-api connection."""
+        if self.stall:
+            return 0
+        n = 0
+        for ws, sub in list(self.user.items()):
+            if not ws.closed:
+                await ws.send_str(json.dumps({"subscriptionId": sub, "event": event}))
+                n += 1
+        self.user_events += n
+        return n
+
+    @staticmethod
+    def execution_report(o: Any, exec_type: str, last_qty: Decimal,
+                         last_price: Decimal, fee: Decimal, trade_id: int) -> dict[str, Any]:
+        """Binance's executionReport for a REST fake order (`FakeOrder`)."""
+        now = int(time.time() * 1000)
+        return {"e": "executionReport", "E": now, "s": o.symbol, "c": o.client_id,
+                "S": o.side, "o": o.type, "f": "GTC", "q": str(o.qty),
+                "p": str(o.price or "0.00000000"), "P": "0.00000000", "F": "0.00000000",
+                "g": -1, "C": "", "x": exec_type, "X": o.status, "r": "NONE",
+                "i": o.order_id, "l": str(last_qty), "z": str(o.executed),
+                "L": str(last_price), "n": str(fee), "N": "USDT" if fee else None,
+                "T": now, "t": trade_id, "I": 1, "w": o.status in ("NEW", "PARTIALLY_FILLED"),
+                "m": o.type != "MARKET", "M": False, "O": o.ts, "Z": str(o.quote),
+                "Y": str(last_qty * last_price), "Q": "0.00000000", "W": o.ts, "V": "NONE"}
+
+    def serve_user_data(self, rest: Any, fee_rate: Decimal = Decimal("0.001")) -> None:
+        """Push the REST fake's executions on the user-data stream as they happen: its
+        `_fill` is wrapped (no change to the REST fake), one executionReport (TRADE)
+        and one outboundAccountPosition per execution."""
+        fill = rest._fill
+
+        def reporting_fill(o: Any, qty: Decimal) -> None:
+            fill(o, qty)
+            price = rest.prices[o.symbol] if o.type == "MARKET" else (o.price or Decimal(0))
+            self.trade_id += 1
+            fee = (qty * price * fee_rate).quantize(Decimal("0.00000001"))
+            report = self.execution_report(o, "TRADE", qty, price, fee, self.trade_id)
+            position = {"e": "outboundAccountPosition", "E": report["E"], "u": report["E"],
+                        "B": [{"a": a, "f": str(f), "l": str(lk)}
+                              for a, (f, lk) in rest.balances.items()]}
+            task = asyncio.get_running_loop().create_task(self._send_all(report, position))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+        rest._fill = reporting_fill
+
+    async def _send_all(self, *events: dict[str, Any]) -> None:
+        for e in events:
+            await self.send_user(e)
+
+    @staticmethod
+    def fill_order(rest: Any, client_id: str, qty: Decimal) -> None:
+        """The exchange executes `qty` of a resting order (a limit crossed): done on
+        the REST fake, reported on the stream when `serve_user_data` is on."""
+        o = rest.orders[client_id]
+        rest._fill(o, qty)
 
 
 def point_ws(exchange: Any, url: str) -> None:
