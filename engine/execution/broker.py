@@ -54,6 +54,10 @@ class BrokerFill:
     fee: Decimal
     fee_currency: str
     ts: datetime
+    # the booked amount a cumulative delta was computed from (ccxt REST and the user
+    # stream report "filled so far", we book the difference): when the database has moved
+    # on since that read, the delta is stale and booking it would count a fill twice
+    since: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

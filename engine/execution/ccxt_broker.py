@@ -250,7 +250,7 @@ class CcxtBroker:
             ts = raw.get("lastTradeTimestamp") or raw.get("timestamp")
             fills = (BrokerFill(f"{eid}:{booked.normalize()}->{filled.normalize()}", delta,
                                 price, fee, str(fee_info.get("currency") or ""),
-                                ms_to_dt(int(ts)) if ts else self.clock.now()),)
+                                ms_to_dt(int(ts)) if ts else self.clock.now(), booked),)
         return BrokerOrder(str(raw.get("clientOrderId") or client_id), eid, status, filled,
                            _dec(raw.get("average")) if raw.get("average") else None, fills)
 

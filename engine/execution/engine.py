@@ -236,6 +236,13 @@ class ExecutionEngine(Reconciler):
             o = s.exec(select(Order).where(Order.id == order_id).with_for_update()).one()
             if o.state in (OrderState.FILLED, OrderState.CANCELED, OrderState.FAILED):
                 return o
+            known = set(s.exec(select(Fill.trade_key).where(Fill.order_id == o.id)).all())
+            if any(f.since is not None and f.since != o.filled and f.trade_key not in known
+                   for f in res.fills):
+                # read before another path (REST poll vs user stream) booked a fill: this
+                # report's delta overlaps it and its status may be older; the next report
+                # is computed from what is booked now
+                return o
             now = self.clock.now()
             was_pending = o.state == OrderState.PENDING_CREATE
             if res.exchange_order_id and not o.exchange_order_id:
@@ -246,7 +253,6 @@ class ExecutionEngine(Reconciler):
                 o.trail_ref = res.trail_ref
             if res.triggered and o.triggered_at is None:
                 o.triggered_at = now
-            known = set(s.exec(select(Fill.trade_key).where(Fill.order_id == o.id)).all())
             last = res.fills[-1] if res.fills else None
             for f in res.fills:
                 if f.trade_key in known:

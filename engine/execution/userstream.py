@@ -74,7 +74,7 @@ def order_update(raw: dict[str, Any], booked: Decimal, booked_avg: Decimal | Non
         ts = raw.get("lastTradeTimestamp") or raw.get("lastUpdateTimestamp") or raw.get(
             "timestamp")
         fills = (BrokerFill(f"{eid}:{booked.normalize()}->{filled.normalize()}", delta, price,
-                            fee, currency, ms_to_dt(int(ts)) if ts else ms_to_dt(0)),)
+                            fee, currency, ms_to_dt(int(ts)) if ts else ms_to_dt(0), booked),)
     average = _dec(raw["average"]) if raw.get("average") else (
         (total_cost / filled).quantize(_Q8) if filled > 0 else None)
     error = str(info.get("r")) if status == "rejected" and info.get("r") else None

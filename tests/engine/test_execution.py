@@ -115,6 +115,30 @@ async def test_booking_twice_books_once_and_partial_then_fill(engine_factory) ->
     assert t.amount == Decimal("0.02") and t.open_price == Decimal(60100)
 
 
+async def test_a_stale_cumulative_report_is_not_booked_over_a_newer_one(engine_factory) -> None:
+    """REST and the user stream both report "filled so far"; a REST answer read before the
+    stream booked a partial must not book its overlapping delta (nor its older status)."""
+    eng: Engine = await engine_factory()
+    eng.quotes["BTC/USDT"] = Quote(Decimal(60000))
+    oid = _order(eng, type_="limit", amount="0.02", price="60000")
+    now = eng.clock.now()
+    z, half, whole = Decimal(0), Decimal("0.01"), Decimal("0.02")
+    streamed = BrokerFill("ex1:0->0.01", half, Decimal(60000), Decimal("0.6"), "USDT", now, z)
+    eng.execution.book(oid, BrokerOrder("x", "ex1", "open", half, Decimal(60000), (streamed,)))
+    # the REST poll read booked=0 before the stream's booking, and saw the order canceled
+    # after a fill of 0.02: its delta 0->0.02 overlaps the streamed 0->0.01
+    stale = BrokerFill("ex1:0->0.02", whole, Decimal(60000), Decimal("1.2"), "USDT", now, z)
+    o = eng.execution.book(oid, BrokerOrder("x", "ex1", "canceled", whole, Decimal(60000),
+                                            (stale,)))
+    assert o.state == S.PARTIALLY_FILLED and o.filled == half
+    fresh = BrokerFill("ex1:0.01->0.02", half, Decimal(60000), Decimal("0.6"), "USDT", now, half)
+    o = eng.execution.book(oid, BrokerOrder("x", "ex1", "closed", whole, Decimal(60000),
+                                            (fresh,)))
+    assert o.state == S.FILLED and o.filled == whole
+    with eng.sessions() as s:
+        assert s.exec(select(func.count()).select_from(Fill)).one() == 2
+
+
 async def test_insufficient_funds_fails_order_and_proposal(engine_factory) -> None:
     eng: Engine = await engine_factory()
     eng.quotes["BTC/USDT"] = Quote(Decimal(60000))

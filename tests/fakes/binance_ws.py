@@ -238,9 +238,10 @@ class FakeBinanceWS:
         and one outboundAccountPosition per execution."""
         fill = rest._fill
 
-        def reporting_fill(o: Any, qty: Decimal) -> None:
-            fill(o, qty)
-            price = rest.prices[o.symbol] if o.type == "MARKET" else (o.price or Decimal(0))
+        def reporting_fill(o: Any, qty: Decimal, price: Decimal | None = None) -> None:
+            fill(o, qty, price)
+            if price is None:
+                price = rest.prices[o.symbol] if o.type == "MARKET" else (o.price or Decimal(0))
             self.trade_id += 1
             fee = (qty * price * fee_rate).quantize(Decimal("0.00000001"))
             report = self.execution_report(o, "TRADE", qty, price, fee, self.trade_id)
