@@ -59,10 +59,10 @@ def render_rebalance_png(res: RebalanceResult, *, dpi: int = 100) -> bytes:
     ax0 = fig.add_subplot(gs[0])
     ax0.axis("off")
     prof = 100 * m["profit_total"]
-    every = res.config.get("every") or "-"
-    thr = res.config.get("threshold")
-    ax0.text(0, 1.0, f"rebalance  ·  {len(res.pairs)} pairs  ·  every {every}"
-             f"{'' if thr is None else f'  ·  drift {100 * thr:.0f} %'}",
+    every, thr = res.config.get("every"), res.config.get("threshold")
+    rule = " · ".join([*([f"every {every}"] if every else []),
+                       *([f"drift {100 * thr:g} %"] if thr is not None else [])])
+    ax0.text(0, 1.0, f"rebalance  ·  {len(res.pairs)} pairs  ·  {rule}",
              fontsize=base + 1, weight="bold", va="top", transform=ax0.transAxes)
     ax0.text(0, 0.70, f"{_iso(m['start'])[:10]} → {_iso(m['end'])[:10]}", fontsize=base - 2,
              color="#555", va="top", transform=ax0.transAxes)
