@@ -152,3 +152,25 @@ def test_a_restart_before_every_candle_changes_no_order(params: dict[str, Any]) 
     assert len(a.orders) > 30 and len({r['tag'] for r in a.orders}) >= 3
     assert a.orders == b.orders
     assert list(a.trades.profit_abs) == list(b.trades.profit_abs)
+
+
+def test_the_ranging_start_waits_for_a_ranging_or_quiet_market() -> None:
+    import numpy as np
+
+    from engine.signals.regime import QUIET, RANGING, regime_columns
+    from engine.strategy.interface import Frame
+
+    rng = np.random.default_rng(11)
+    n = 1200
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, n) + np.where(
+        np.arange(n) < 600, 0.0, 0.001)))
+    high, low = close * 1.001, close * 0.999
+    f = Frame({"open": close, "high": high, "low": low, "close": close,
+               "volume": np.ones(n)}, n=n)
+    g = _grid(start="ranging")
+    out = g.populate_entry_trend(g.populate_indicators(Frame(dict(f), n=n), {}), {})
+    reg = regime_columns(high, low, close)["regime"]
+    want = (reg == RANGING) | (reg == QUIET)
+    assert 0 < want.sum() < n
+    assert np.array_equal(out["enter_long"], want)
+    assert out["stake_scale"][0] == 0.5  # the lots above the start: 2 of 4
