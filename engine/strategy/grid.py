@@ -158,38 +158,62 @@ class Grid(Strategy):
         """The grid's state, replayed from the trade's filled orders. A memo per trade
         keeps this O(new orders) per candle; it holds nothing the orders do not say (a
         fresh instance computes the same state)."""
-        filled = [o for o in trade.orders if o.filled]
-        first = filled[0]
-        memo: dict[int, tuple[Any, GridState]] = self.__dict__.setdefault("_grid_memo", {})
-        key = (trade.pair, trade.open_ms, first.price, first.amount, self._signature())
+        orders = trade.orders
+        memo: dict[int, tuple[Any, GridState, int, Any]] = self.__dict__.setdefault(
+            "_grid_memo", {})
         hit = memo.get(id(trade))
-        if hit is not None and hit[0] == key and hit[1].n_filled <= len(filled):
-            st = hit[1]
+        at, first = next((j, o) for j, o in enumerate(orders) if o.filled)
+        key = (trade.pair, trade.open_ms, id(first), self._signature())
+        pos = 0
+        if (hit is not None and hit[0] == key and hit[2] <= len(orders)
+                and orders[hit[2] - 1] is hit[3]):
+            st, pos = hit[1], hit[2]
         else:
-            kind, n = str(self.grid_type), int(self.levels)
-            lines = grid_lines(kind, first.price, float(self.lower_pct),
-                               float(self.upper_pct), n)
-            k0 = self._start_line()
-            value = first.amount * first.price * (lines.step - 1.0) if kind == INFINITY else 0.0
-            st = GridState(lines, k0, 0, first.amount / (n - k0), value,
-                           first.amount * first.price * n / (n - k0), 1)
-        k, s = st.k, st.s
-        for o in filled[st.n_filled:]:
-            if st.lines.kind == INFINITY:
-                m = max(1, round(o.amount * o.price / st.value))
-            else:
-                m = max(1, round(o.amount / st.lot))
-            if not o.is_entry:
-                k += m
-            elif st.lines.kind != INFINITY and o.price > st.lines.line(k):
-                s += 1  # a trailing-up buy (at the top, far above the next buy line)
-            else:
-                k -= m
-        st = GridState(st.lines, k, s, st.lot, st.value, st.investment, len(filled))
-        if len(memo) > 4096:
+            st = self._initial(first)
+            pos = at + 1
+        k, s, n_filled = st.k, st.s, st.n_filled
+        i = pos
+        while i < len(orders) and orders[i].filled:
+            k, s = self._apply(st, orders[i], k, s)
+            n_filled += 1
+            i += 1
+        if any(o.filled for o in orders[i:]):
+            # a fill after an open order (the backtester never leaves one): replay all
+            st = self._initial(first)
+            k, s, n_filled = st.k, st.s, 1
+            for o in [x for x in orders if x.filled][1:]:
+                k, s = self._apply(st, o, k, s)
+                n_filled += 1
+            i = 0
+        st = GridState(st.lines, k, s, st.lot, st.value, st.investment, n_filled)
+        if len(memo) > 4096:  # closed trades' entries: drop them all now and then
             memo.clear()
-        memo[id(trade)] = (key, st)
+        if i > 0:
+            memo[id(trade)] = (key, st, i, orders[i - 1])
         return st
+
+    def _initial(self, first: Any) -> GridState:
+        """The grid as its first fill started it."""
+        kind, n = str(self.grid_type), int(self.levels)
+        lines = grid_lines(kind, first.price, float(self.lower_pct), float(self.upper_pct), n)
+        k0 = self._start_line()
+        value = first.amount * first.price * (lines.step - 1.0) if kind == INFINITY else 0.0
+        return GridState(lines, k0, 0, first.amount / (n - k0), value,
+                         first.amount * first.price * n / (n - k0), 1)
+
+    @staticmethod
+    def _apply(st: GridState, o: Any, k: int, s: int) -> tuple[int, int]:
+        """One more filled order: a sell frees its lines, a buy takes them, a buy far
+        above the next buy line (at the top) is a trailing-up step."""
+        if st.lines.kind == INFINITY:
+            m = max(1, round(o.amount * o.price / st.value))
+        else:
+            m = max(1, round(o.amount / st.lot))
+        if not o.is_entry:
+            return k + m, s
+        if st.lines.kind != INFINITY and o.price > st.lines.line(k):
+            return k, s + 1
+        return k - m, s
 
     def _signature(self) -> tuple[Any, ...]:
         return (self.grid_type, self.levels, self.lower_pct, self.upper_pct)
