@@ -34,6 +34,7 @@ from engine.strategy.interface import (
     Frame,
     IntParameter,
     Strategy,
+    StrategyError,
 )
 
 
@@ -66,26 +67,52 @@ class DcaBot(Strategy):
     trailing_deviation = DecimalParameter(0.002, 0.02, default=0.005, decimals=3,
                                           space="sell")
 
-    # the take profit and its trailing follow the parameters (Freqtrade reads these)
+    # the take profit and its trailing follow the parameters (Freqtrade reads these);
+    # setting them directly would silently disagree with the parameters: refused
+    def _derived(self, value: Any) -> None:
+        raise StrategyError(f"{self.name}: the take profit and its trailing come from the "
+                            "parameters take_profit, trailing_tp and trailing_deviation: "
+                            "set those instead")
+
     @property
-    def minimal_roi(self) -> dict[int, float]:  # type: ignore[override]
+    def minimal_roi(self) -> dict[int, float]:
         return {} if bool(self.trailing_tp) else {0: float(self.take_profit)}
 
-    @property
-    def trailing_stop(self) -> bool:  # type: ignore[override]
-        return bool(self.trailing_tp)
+    @minimal_roi.setter
+    def minimal_roi(self, value: Any) -> None:
+        self._derived(value)
 
     @property
-    def trailing_stop_positive(self) -> float | None:  # type: ignore[override]
+    def trailing_stop(self) -> bool:
+        return bool(self.trailing_tp)
+
+    @trailing_stop.setter
+    def trailing_stop(self, value: Any) -> None:
+        self._derived(value)
+
+    @property
+    def trailing_stop_positive(self) -> float | None:
         return float(self.trailing_deviation) if bool(self.trailing_tp) else None
 
-    @property
-    def trailing_stop_positive_offset(self) -> float:  # type: ignore[override]
-        return float(self.take_profit) if bool(self.trailing_tp) else 0.0
+    @trailing_stop_positive.setter
+    def trailing_stop_positive(self, value: Any) -> None:
+        self._derived(value)
 
     @property
-    def trailing_only_offset_is_reached(self) -> bool:  # type: ignore[override]
+    def trailing_stop_positive_offset(self) -> float:
+        return float(self.take_profit) if bool(self.trailing_tp) else 0.0
+
+    @trailing_stop_positive_offset.setter
+    def trailing_stop_positive_offset(self, value: Any) -> None:
+        self._derived(value)
+
+    @property
+    def trailing_only_offset_is_reached(self) -> bool:
         return bool(self.trailing_tp)
+
+    @trailing_only_offset_is_reached.setter
+    def trailing_only_offset_is_reached(self, value: Any) -> None:
+        self._derived(value)
 
     # ------------------------------------------------------------ the ladder
     def so_deviation(self, i: int) -> float:

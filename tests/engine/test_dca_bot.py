@@ -132,3 +132,12 @@ def test_a_restart_before_every_candle_changes_no_order() -> None:
     b = _run(Restarting().set_params(**p), o, h, lo)  # type: ignore[arg-type]
     assert len(a.trades) > 5 and sum(r["tag"] == "safety_order" for r in a.orders) > 5
     assert a.orders == b.orders
+
+
+def test_the_derived_take_profit_cannot_be_set_behind_the_parameters() -> None:
+    from engine.strategy.interface import StrategyError
+
+    with pytest.raises(StrategyError, match="take_profit"):
+        _bot().minimal_roi = {0: 0.05}
+    with pytest.raises(StrategyError, match="trailing_tp"):
+        _bot().set_params(trailing_stop=True)
