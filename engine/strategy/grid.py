@@ -16,9 +16,11 @@ evenly spaced (arithmetic) or at a constant ratio (geometric); ``levels`` interv
   at the open;
 - price at or above the upper bound: without ``trailing_up`` the last lot is sold and
   the trade closes (``grid_above_range``; the next entry signal starts a new grid at the
-  price then); with it the grid moves up one line at a time (a lot is bought at the
-  open, ``grid_trail``, and sold on the next line up, as Bitsgap's trailing up does);
-- whole-grid stop-loss (the open below ``lower x (1 - stop_below)``) and take-profit
+  price then); with it the grid moves up one line at a time: a lot is bought at the
+  open (``grid_trail``) and becomes the top lot, and the old top lot sells at the next
+  open (Bitsgap's trailing up: sell at the top, buy back one line higher);
+- whole-grid stop-loss (the open below the lowest line x (1 - ``stop_below``)) and
+  take-profit
   (realised plus open profit >= ``take_profit`` x the grid's investment): sell all.
 
 Infinity grid: geometric lines without an upper bound; each line crossed upward sells a
@@ -118,7 +120,6 @@ class Grid(Strategy):
         "stoploss_on_exchange": False}
     # a grid buy is good for the candle it was placed in (one 5m candle)
     unfilledtimeout: ClassVar[dict[str, Any]] = {"entry": 5, "unit": "minutes"}
-    plot_config: ClassVar[dict[str, Any]] = {}
 
     grid_type = CategoricalParameter([ARITHMETIC, GEOMETRIC, INFINITY], default=ARITHMETIC,
                                      space="buy")
