@@ -101,6 +101,20 @@ def backtest(
         float,
         typer.Option("--noise", help="Monte Carlo return noise, std as a fraction of the stake"),
     ] = 0.0,
+    weights: Annotated[
+        str | None, typer.Option("--weights", help="rebalance: target weights "
+                                 "PAIR=W,... (default 1/N)")
+    ] = None,
+    rebalance_every: Annotated[
+        str, typer.Option("--rebalance-every", help="rebalance: period (1h, 1d...; none)")
+    ] = "1d",
+    rebalance_threshold: Annotated[
+        float | None, typer.Option("--rebalance-threshold",
+                                   help="rebalance: weight drift that triggers (0.05)")
+    ] = None,
+    min_trade: Annotated[
+        float, typer.Option("--min-trade", help="rebalance: smallest leg in quote")
+    ] = 10.0,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
     strategies: Annotated[
@@ -143,6 +157,13 @@ def backtest(
     candles = load_for_cli(data, split_pairs(pairs, more_pairs), timeframe, timerange,
                            repair=repair, notes=notes)
     t_load = time.perf_counter() - t0
+    if strategy == "rebalance":  # a basket, not a per-pair strategy
+        from engine.backtest.rebalance_report import rebalance_cli
+
+        rebalance_cli(candles, weights=weights, every=rebalance_every,
+                      threshold=rebalance_threshold, min_trade=min_trade, wallet=wallet,
+                      fee=fee, out=out, json_out=json_out)
+        return
     loaded = strategy_for_cli(strategy, strategy_path, settings, stoploss)
     t1 = time.perf_counter()
     ni = news_for_cli(news, scorer, news_delay, settings, show_progress=not json_out)

@@ -326,3 +326,7 @@ BUILTINS: dict[str, type[Strategy]] = {
 from engine.strategy.families import FAMILIES  # noqa: E402
 
 BUILTINS.update(FAMILIES)
+
+from engine.strategy.families_orders import FAMILY_ORDERS  # noqa: E402
+
+BUILTINS.update(FAMILY_ORDERS)
