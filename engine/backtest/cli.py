@@ -53,7 +53,7 @@ StakeOpt = Annotated[
 ]
 ModeOpt = Annotated[
     str | None, typer.Option("--trading-mode", help="spot or futures (isolated margin, shorts, "
-                             "liquidation, funding); default: [exchange] trading_mode")
+                             "liquidation, funding); default: exchange.trading_mode")
 ]
 LevOpt = Annotated[
     float, typer.Option("--leverage", help="futures: leverage proposed to the strategy's "
@@ -61,7 +61,7 @@ LevOpt = Annotated[
 ]
 MaxLevOpt = Annotated[
     float | None, typer.Option("--max-leverage", help="futures: entries above this are refused "
-                               "(default: [risk] max_leverage)")
+                               "(default: risk.max_leverage)")
 ]
 FundOpt = Annotated[
     float, typer.Option("--funding-rate", help="futures: constant funding rate every 8 h "

@@ -6,8 +6,11 @@ shorts. The sign follows Freqtrade's ``funding_fees``: positive is money RECEIVE
 long at a positive rate books a negative amount. A position pays or receives at a funding
 time T when it was open before T and still open at T (``open < T <= close``).
 
-Rates come from a constant (backtests, paper) or a file of ``timestamp,fundingRate``
-rows as ccxt's ``fetch_funding_rate_history`` gives them (ms or ISO-8601 UTC).
+Rates come from a constant (backtests, paper) or a file: ``timestamp,fundingRate`` rows
+as ccxt's ``fetch_funding_rate_history`` gives them (ms or ISO-8601 UTC), or Freqtrade's
+``*-8h-funding_rate`` candles as CSV (``timestamp_ms,open,...``, the rate in ``open``).
+Exchange timestamps carry a few ms of jitter (``...00:00:00.017``): times are rounded to
+the minute so a rate lands on its funding time.
 """
 
 from __future__ import annotations
@@ -66,8 +69,13 @@ class FundingRates:
         return self.rates[i] if i >= 0 else self.constant
 
 
+def _minute(ms: int) -> int:
+    return (ms + 30_000) // 60_000 * 60_000
+
+
 def load_funding_file(path: Path) -> FundingRates:
-    """``timestamp,fundingRate`` CSV (header required) or a JSON list of such objects."""
+    """``timestamp,fundingRate`` CSV (header required) or a JSON list of such objects, or
+    Freqtrade's funding-rate candles (``timestamp_ms,open``)."""
     if not path.is_file():
         raise DataError(f"funding file {path} not found")
     rows: Sequence[dict[str, str]]
@@ -77,9 +85,14 @@ def load_funding_file(path: Path) -> FundingRates:
         with path.open(newline="") as f:
             rows = list(csv.DictReader(f))
     try:
-        pairs = sorted((_ms(r["timestamp"]), float(r["fundingRate"])) for r in rows)
+        if rows and "timestamp_ms" in rows[0]:
+            pairs = sorted((_minute(_ms(r["timestamp_ms"])), float(r["open"])) for r in rows)
+        else:
+            pairs = sorted((_minute(_ms(r["timestamp"])), float(r["fundingRate"]))
+                           for r in rows)
     except KeyError as e:
-        raise DataError(f"funding file {path}: needs columns timestamp,fundingRate") from e
+        raise DataError(f"funding file {path}: needs columns timestamp,fundingRate "
+                        "(or timestamp_ms,open)") from e
     except ValueError as e:
         raise DataError(f"funding file {path}: {e}") from e
     if not pairs:

@@ -119,3 +119,17 @@ def test_funding_sign_and_times(tmp_path) -> None:
     assert r.rate_at(1735718400000) == 0.0003
     assert FundingRates(0.0002).rate_at(123) == 0.0002
     assert np.isfinite(r.rate_at(-5))
+
+
+def test_freqtrade_funding_candles_land_on_their_funding_time() -> None:
+    """Freqtrade's XRP/USDT:USDT 8h funding-rate file: the rate is in ``open`` and the
+    stamps carry ms of jitter (1637193600017 = 2021-11-18 00:00:00.017)."""
+    from engine.backtest._paths import shared_data
+
+    f = shared_data() / "ohlcv/freqtrade_testdata/futures/XRP_USDT_USDT-8h-funding_rate.csv"
+    if not f.is_file():
+        pytest.skip("shared reference data not present")
+    r = load_funding_file(f)
+    assert r.times_ms[0] == 1637193600000
+    assert r.rate_at(1637193600000) == 0.0001
+    assert len(r.times_ms) == 91
