@@ -93,7 +93,7 @@ def check_lists(i: Intent, c: RiskContext, lim: RiskSettings) -> str | None:
 def check_leverage(i: Intent, c: RiskContext, lim: RiskSettings) -> str | None:
     """The risk limit on leverage (futures): a higher proposal is refused, never cut."""
     if i.intent == "enter" and i.leverage > Decimal(str(lim.max_leverage)):
-        return f"leverage {i.leverage:g}x > max_leverage {lim.max_leverage:g}x"
+        return f"leverage {i.leverage.normalize():f}x > max_leverage {lim.max_leverage:g}x"
     return None
 
 

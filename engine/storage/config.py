@@ -104,6 +104,9 @@ class ExchangeSettings(BaseModel):
     trading_mode: TradingMode = Field(
         default="spot", description="spot, or futures: USDⓈ-M perpetuals (ccxt defaultType "
         "swap) with shorts, leverage, liquidation and funding")
+    leverage: float = Field(
+        default=1.0, ge=1, le=125,
+        description="futures: leverage proposed to the strategy's leverage callback")
     margin_mode: MarginMode = Field(
         default="isolated", description="futures margin mode (isolated only for now)")
     funding_rate: float = Field(
@@ -393,7 +396,7 @@ class Settings(BaseSettings):
                                  "each bot needs its own name")
             seen.add(bot.name.lower())
             for sym in bot.symbols:
-                if sym.split("/")[1] != quote:
+                if sym.split("/")[1].split(":")[0] != quote:  # BTC/USDT:USDT: futures
                     raise ValueError(f"bots[{i}].symbols has {sym!r} but exchange.quote is "
                                      f"{quote!r}: every pair must end in /{quote}")
         return self
