@@ -151,7 +151,9 @@ def check_exchange_minimums(i: Intent, c: RiskContext, lim: RiskSettings) -> str
 
 
 def check_funds(i: Intent, c: RiskContext, lim: RiskSettings) -> str | None:
-    if i.futures and i.intent == "enter":  # long or short: the isolated margin is locked
+    if i.futures:  # an entry (long or short) locks the isolated margin; an exit frees it
+        if i.intent != "enter":
+            return None
         margin = i.notional / i.leverage
         if margin > c.free_quote:
             return f"needs {margin:.2f} margin but only {c.free_quote:.2f} is free"

@@ -14,7 +14,7 @@ here instead of its spot rules:
   ``stake * leverage / price`` (the stake is the margin, as in the backtester), leverage
   attached so `check_leverage` refuses anything above ``[risk] max_leverage`` with the
   reason, and `check_funds` asks for the margin, not the notional.
-- `exit_side`: closing a short buys.
+- `exit_intent`: closing a short buys; a futures exit needs no funds.
 - `prepare`: before the order goes out, the broker's leverage and margin mode for the
   symbol are set (paper: in memory; live: ccxt ``set_margin_mode`` / ``set_leverage``).
 - `on_bar`: each candle settles due funding and watches liquidation (paper futures
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -118,21 +118,25 @@ def decide(rt: StrategyRuntime, sig: RowSignal, trade: Trade | None, bot: Bot, b
     return None
 
 
-def entry_intent(symbol: str, direction: str, inputs: dict[str, Any], stake_amount: Decimal,
-                 price: Decimal, market: MarketInfo | None, futures: bool) -> Intent:
-    """The entry as risk sees it; `stake_amount` is the unlevered size stake / price."""
+def entry_intent(spot: Intent, direction: str, inputs: dict[str, Any],
+                 market: MarketInfo | None, settings: Settings) -> Intent:
+    """The entry as risk sees it: `spot` (a buy of stake / price) unchanged on spot; on
+    futures the side of the direction, the size times the leverage, the leverage."""
+    if not futures_mode(settings):
+        return spot
     side = "buy" if direction == "long" else "sell"
-    if not futures:
-        return Intent(symbol, side, "enter", stake_amount, price)
     lev = Decimal(str(inputs.get("leverage", 1.0)))
-    amount = stake_amount * max(lev, Decimal(1))
+    amount = spot.amount * max(lev, Decimal(1))
     if market is not None:
         amount = market.round_amount(amount)
-    return Intent(symbol, side, "enter", amount, price, leverage=lev, futures=True)
+    return replace(spot, side=side, amount=amount, leverage=lev, futures=True)
 
 
-def exit_side(trade: Trade) -> str:
-    return "buy" if trade.side == "short" else "sell"
+def exit_intent(spot: Intent, trade: Trade) -> Intent:
+    """Closing a short buys; a futures exit needs no funds (it frees margin)."""
+    if trade.trading_mode != "futures":
+        return spot
+    return replace(spot, side="buy" if trade.side == "short" else "sell", futures=True)
 
 
 async def prepare(broker: Any, symbol: str, inputs: dict[str, Any], settings: Settings) -> None:

@@ -253,15 +253,16 @@ class StrategyLoop:
                     amount = _d(float(stake) * scale / at_price) if at_price > 0 else Decimal(0)
                     if m is not None:
                         amount = m.round_amount(amount)
-                    intent = shorts.entry_intent(bar.symbol, d.direction, d.inputs, amount,
-                                                 price, m, shorts.futures_mode(eng.settings))
+                    intent = Intent(bar.symbol, "buy", "enter", amount, price)
+                    intent = shorts.entry_intent(intent, d.direction, d.inputs, m, eng.settings)
                     amount = intent.amount
                     stop = self._stop_estimate(bot, at_price, bar.tick)
                     trade_id = None
                 else:
                     assert trade is not None
                     amount = trade.amount
-                    intent = Intent(bar.symbol, shorts.exit_side(trade), "exit", amount, price)
+                    intent = Intent(bar.symbol, "sell", "exit", amount, price)
+                    intent = shorts.exit_intent(intent, trade)
                     stop, trade_id = None, trade.id
                 reason = None if force else pre_trade(intent, ctx, eng.settings.risk)
                 if reason is None and not force and intent.intent == "enter":

@@ -179,3 +179,6 @@ def test_max_leverage_refuses_with_the_reason() -> None:
     poor = RiskContext(equity=D(10_000), free_quote=D(300), exposure={}, open_trades=0,
                        trades_today=0, market=None)
     assert "margin" in (pre_trade(short3, poor, lim) or "")
+    # closing a short buys, but frees margin: no funds needed
+    close = Intent(SYM, "buy", "exit", D(10), D(100), futures=True)
+    assert pre_trade(close, poor, lim) is None
