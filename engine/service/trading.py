@@ -128,7 +128,12 @@ class StrategyLoop:
         # every candle is evaluated, from the first: the backtester reads the signal
         # columns on every row too (`startup_candle_count` only sizes the history)
         sig = rt.evaluate(bar.symbol)
-        d = self._decide(rt, sig, trade, bot, bar)
+        if shorts.futures_mode(self.eng.settings):  # shorts, leverage
+            fd = shorts.decide(rt, sig, trade, bot, bar, self.eng.settings, self._why)
+            d = None if fd is None else Decision(fd.direction, fd.reasons, fd.inputs,
+                                                 fd.stake_scale)
+        else:
+            d = self._decide(rt, sig, trade, bot)
         if d is None:
             return None
         if "sentiment" in d.inputs or d.reasons[0].startswith("event"):
@@ -144,12 +149,8 @@ class StrategyLoop:
         return await self._act(bot, bar, trade, d, at_price=price, record_signal=True)
 
     def _decide(self, rt: StrategyRuntime, sig: RowSignal, trade: Trade | None,
-                bot: Bot, bar: Bar) -> Decision | None:
+                bot: Bot) -> Decision | None:
         name = rt.strategy.name
-        if shorts.futures_mode(self.eng.settings):
-            fd = shorts.decide(rt, sig, trade, bot, bar, self.eng.settings, self._why)
-            return None if fd is None else Decision(fd.direction, fd.reasons, fd.inputs,
-                                                    fd.stake_scale)
         if trade is None:
             if not sig.enter_long or sig.exit_long or sig.enter_short:
                 return None
