@@ -85,7 +85,7 @@ def apply_fill(s: Session, o: Order, amount: Decimal, price: Decimal, fee: Decim
             p = s.get(Proposal, o.proposal_id) if o.proposal_id else None
             t = Trade(bot_id=o.bot_id, symbol=o.symbol, side="long" if buying else "short",
                       is_open=True, amount=amount, stake=margin, open_price=price, open_at=now,
-                      stop_price=p.stop_price if p else None, fees=fee,
+                      stop_price=p.stop_price if p and buying else None, fees=fee,
                       trading_mode="futures", margin_mode=margin_mode, leverage=leverage,
                       funding_fees=Decimal(0))
             s.add(t)
