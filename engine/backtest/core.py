@@ -130,7 +130,8 @@ def _simulate(
     position ``stake * lev / price``; its liquidation price comes from the brackets
     (``tfl``/``tmmr``/``tcum``: floors, rates, maintenance amounts). ``fund[t]`` is the
     funding rate at candle t's open time (NaN: no funding then), charged on the open
-    price as the mark to every position opened before it. A liquidation exits at the
+    price as the mark to every position opened before it; it moves the position's
+    margin and so its liquidation price. A liquidation exits at the
     liquidation price (the open when it gapped through), unless a stop lies before it.
     """
     n_t, n_p = op.shape
@@ -232,6 +233,10 @@ def _simulate(
             fc = fee_taker
             if futures and t > t_open and fund[t] == fund[t]:
                 frec[k, F_FUNDING] += (amount if short else -amount) * o * fund[t]
+                # isolated: funding lives in the position's margin, which moves LP
+                frec[k, F_LIQ] = liquidation_price_f(
+                    -1 if short else 1, amount, orate, frec[k, F_STAKE] + frec[k, F_FUNDING],
+                    tfl, tmmr, tcum)
             # a. exit signal
             if t > 0 and valid[t - 1, p]:
                 if short:

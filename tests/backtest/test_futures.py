@@ -45,7 +45,8 @@ def test_short_with_leverage_opens_receives_funding_and_closes() -> None:
     assert t.profit_ratio[0] == pytest.approx(0.6 / 1000)  # over the margin
     # Binance's isolated formula: (WB + cum + size*EP) / (size*MMR + size)
     assert t.liquidation_price is not None
-    assert t.liquidation_price[0] == pytest.approx(4000 / (30 * 0.004 + 30))
+    # after the funding received, the margin is 1,000.6
+    assert t.liquidation_price[0] == pytest.approx(4000.6 / (30 * 0.004 + 30))
     row = t.rows()[0]
     assert row["leverage"] == 3.0 and row["funding_fees"] == pytest.approx(0.6)
     assert res.config["trading_mode"] == "futures"
