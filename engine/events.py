@@ -43,12 +43,15 @@ __all__ = [
     "BreakerTripped",
     "DailySummary",
     "DomainEvent",
+    "FundingSettled",
     "JobFailed",
+    "LiquidationNear",
     "OperatorNotice",
     "OrderCanceled",
     "OrderFailed",
     "OrderFilled",
     "PairLocked",
+    "PositionLiquidated",
     "ProposalApproved",
     "ProposalCreated",
     "ProposalExpired",
@@ -336,6 +339,71 @@ class ReconciliationMismatch(DomainEvent):
 
     def text(self) -> str:
         return f"reconciliation: {self.detail}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiquidationNear(DomainEvent):
+    """A futures position's mark price came within `threshold_pct` of its liquidation
+    price. One alert per position and liquidation price (a changed margin or size gives a
+    new price and may alert again)."""
+
+    kind: ClassVar[str] = "liquidation_near"
+    trade_id: int
+    symbol: str
+    side: str  # long | short
+    mark_price: Decimal
+    liquidation_price: Decimal
+    distance_pct: float
+    threshold_pct: float
+
+    def dedup_key(self) -> str:
+        return f"liq:{self.trade_id}:{self.liquidation_price.normalize()}"
+
+    def text(self) -> str:
+        return (f"{self.symbol} {self.side} #{self.trade_id}: mark {_short(self.mark_price)} is "
+                f"{self.distance_pct:.2f}% from liquidation at "
+                f"{_short(self.liquidation_price)} (alert at {self.threshold_pct:g}%)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FundingSettled(DomainEvent):
+    """A futures position paid (amount < 0) or received funding at `funding_ms`. The
+    dedup key makes this row the ledger: a funding time is charged once per position,
+    whatever restarts or repeated calls happen."""
+
+    kind: ClassVar[str] = "funding"
+    trade_id: int
+    symbol: str
+    side: str
+    funding_ms: int
+    rate: Decimal
+    mark_price: Decimal
+    amount: Decimal
+
+    def dedup_key(self) -> str:
+        return f"funding:{self.trade_id}:{self.funding_ms}"
+
+    def text(self) -> str:
+        verb = "received" if self.amount >= 0 else "paid"
+        return (f"{self.symbol} {self.side} #{self.trade_id} {verb} funding "
+                f"{_short(abs(self.amount))} (rate {_short(self.rate)})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionLiquidated(DomainEvent):
+    kind: ClassVar[str] = "liquidation"
+    trade_id: int
+    symbol: str
+    side: str
+    liquidation_price: Decimal
+    realized_pnl: Decimal
+
+    def dedup_key(self) -> str:
+        return f"liquidated:{self.trade_id}"
+
+    def text(self) -> str:
+        return (f"{self.symbol} {self.side} #{self.trade_id} LIQUIDATED at "
+                f"{_short(self.liquidation_price)}: {_short(self.realized_pnl)}")
 
 
 # ---------------------------------------------------------------- recording

@@ -51,6 +51,26 @@ from engine.cli_support import ConfigOpt, JsonOpt, fail, print_json
 StakeOpt = Annotated[
     str, typer.Option("--stake", help="stake per trade in quote currency, or N% of equity")
 ]
+ModeOpt = Annotated[
+    str | None, typer.Option("--trading-mode", help="spot or futures (isolated margin, shorts, "
+                             "liquidation, funding); default: exchange.trading_mode")
+]
+LevOpt = Annotated[
+    float, typer.Option("--leverage", help="futures: leverage proposed to the strategy's "
+                        "leverage callback (default 1)")
+]
+MaxLevOpt = Annotated[
+    float | None, typer.Option("--max-leverage", help="futures: entries above this are refused "
+                               "(default: risk.max_leverage)")
+]
+FundOpt = Annotated[
+    float, typer.Option("--funding-rate", help="futures: constant funding rate every 8 h "
+                        "(longs pay positive rates)")
+]
+FundFileOpt = Annotated[
+    Path | None, typer.Option("--funding-file", help="futures: timestamp,fundingRate CSV or "
+                              "JSON (ccxt's funding rate history); overrides --funding-rate")
+]
 MotOpt = Annotated[
     int, typer.Option("--max-open-trades", help="open trades at once (-1: unlimited, or >= 1)")
 ]
@@ -115,6 +135,11 @@ def backtest(
     min_trade: Annotated[
         float, typer.Option("--min-trade", help="rebalance: smallest leg in quote")
     ] = 10.0,
+    trading_mode: ModeOpt = None,
+    leverage: LevOpt = 1.0,
+    max_leverage: MaxLevOpt = None,
+    funding_rate: FundOpt = 0.0,
+    funding_file: FundFileOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
     strategies: Annotated[
@@ -169,8 +194,11 @@ def backtest(
     ni = news_for_cli(news, scorer, news_delay, settings, show_progress=not json_out)
     t_news = time.perf_counter() - t1
     from engine.backtest.runner import run_backtest
+    from engine.margin.funding import FundingRates, load_funding_file
 
     try:
+        funding = (load_funding_file(funding_file) if funding_file is not None
+                   else FundingRates(float(funding_rate)))
         res = run_backtest(
             candles,
             loaded.strategy,
@@ -183,6 +211,12 @@ def backtest(
             news=ni.by_base if ni else None,
             news_delay_s=ni.delay_s if ni else 0.0,
             agg=ni.agg if ni else None,
+            trading_mode=trading_mode or (settings.exchange.trading_mode if settings
+                                          else "spot"),
+            leverage=leverage,
+            max_leverage=(max_leverage if max_leverage is not None
+                          else settings.risk.max_leverage if settings else 3.0),
+            funding=funding,
         )
     except (SentitradeError, ValueError) as e:
         fail(str(e))

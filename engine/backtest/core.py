@@ -27,6 +27,9 @@ Intra-candle ordering (candle t, with the signal columns of the CLOSED candle t-
       went up, then down), then checked against ``low[t]``.
    So when a stop and a target both lie inside one candle, the stop wins
    (pessimistic).
+   Futures only (`simulate_futures`): funding is booked first at a funding time, and a
+   liquidation (the candle reaching the liquidation price) comes before the stop unless
+   the stop lies between the entry and the liquidation price.
 3. Trades still open after the last candle of their pair close at that candle's OPEN
    (``force_exit``).
 
@@ -41,17 +44,21 @@ import numpy as np
 from numba import njit
 
 from engine.data.pricestep import ceil_tick, floor_tick, round_tick
+from engine.margin.liquidation import liquidation_price_f
 
 REASON_EXIT_SIGNAL = 0
 REASON_STOP_LOSS = 1
 REASON_TRAILING = 2
 REASON_ROI = 3
 REASON_FORCE = 4
-REASON_NAMES = ("exit_signal", "stop_loss", "trailing_stop_loss", "roi", "force_exit")
+REASON_LIQUIDATION = 5
+REASON_NAMES = ("exit_signal", "stop_loss", "trailing_stop_loss", "roi", "force_exit",
+                "liquidation")
 
 # trade record columns in the float matrix returned by `simulate`
 F_OPEN_RATE, F_CLOSE_RATE, F_AMOUNT, F_STAKE, F_PROFIT, F_FEE_OPEN, F_FEE_CLOSE = range(7)
-N_F = 7
+F_FUNDING, F_LIQ, F_LEV = 7, 8, 9  # futures: funding received (+)/paid (-), LP (0: none)
+N_F = 10
 # integer columns
 I_PAIR, I_T_OPEN, I_T_CLOSE, I_REASON, I_SHORT = range(5)
 N_I = 5
@@ -72,7 +79,7 @@ def _roi_for(age_min: float, roi_min, roi_val):
 
 
 @njit(cache=True, nogil=True)
-def simulate(
+def _simulate(
     op,
     hi,
     lo,
@@ -102,6 +109,12 @@ def simulate(
     fee_maker,
     slippage,
     cap,
+    futures,
+    lev,
+    fund,
+    tfl,
+    tmmr,
+    tcum,
 ):
     """Run the event loop; returns (int records, float records, count).
 
@@ -111,6 +124,15 @@ def simulate(
     (-1: no rounding). ``stoploss`` <= -1 or NaN disables the stop; ``tsp`` NaN means
     no ``trailing_stop_positive``; ``max_open`` < 0 means unlimited; ``stake_pct`` > 0
     sizes stakes as that fraction of equity.
+
+    Futures (``futures`` True): ``lev[t, p]`` is the leverage of an entry filled on
+    candle t (NaN: refused, no entry); the stake is the isolated margin and the
+    position ``stake * lev / price``; its liquidation price comes from the brackets
+    (``tfl``/``tmmr``/``tcum``: floors, rates, maintenance amounts). ``fund[t]`` is the
+    funding rate at candle t's open time (NaN: no funding then), charged on the open
+    price as the mark to every position opened before it; it moves the position's
+    margin and so its liquidation price. A liquidation exits at the
+    liquidation price (the open when it gapped through), unless a stop lies before it.
     """
     n_t, n_p = op.shape
     irec = np.zeros((cap, N_I), dtype=np.int64)
@@ -165,6 +187,11 @@ def simulate(
                     if price > 0.0 and ntr < cap:
                         base = stake_fixed if stake_pct <= 0.0 else stake_pct * (wallet + realised)
                         st = base * scale[t - 1, p]
+                        lv = 1.0
+                        if futures:
+                            lv = lev[t, p]
+                            if not lv >= 1.0:
+                                st = 0.0
                         if st > 0.0 and st <= wallet + realised - locked:
                             k = ntr
                             ntr += 1
@@ -176,6 +203,11 @@ def simulate(
                             irec[k, I_SHORT] = 1 if direction == -1 else 0
                             frec[k, F_OPEN_RATE] = price
                             frec[k, F_AMOUNT] = st / price
+                            frec[k, F_LEV] = lv
+                            if futures:
+                                frec[k, F_AMOUNT] = st * lv / price
+                                frec[k, F_LIQ] = liquidation_price_f(
+                                    direction, st * lv / price, price, st, tfl, tmmr, tcum)
                             frec[k, F_STAKE] = st
                             frec[k, F_FEE_OPEN] = fee
                             stop_trailing[p] = False
@@ -199,6 +231,12 @@ def simulate(
             reason = -1
             rate = 0.0
             fc = fee_taker
+            if futures and t > t_open and fund[t] == fund[t]:
+                frec[k, F_FUNDING] += (amount if short else -amount) * o * fund[t]
+                # isolated: funding lives in the position's margin, which moves LP
+                frec[k, F_LIQ] = liquidation_price_f(
+                    -1 if short else 1, amount, orate, frec[k, F_STAKE] + frec[k, F_FUNDING],
+                    tfl, tmmr, tcum)
             # a. exit signal
             if t > 0 and valid[t - 1, p]:
                 if short:
@@ -235,6 +273,16 @@ def simulate(
             hit = False
             if reason < 0 and use_sl:
                 hit = (h >= stop[p]) if short else (lw <= stop[p])
+            # liquidation: the mark (candle extreme) reached LP before any stop
+            if futures and reason < 0 and frec[k, F_LIQ] > 0.0:
+                liq = frec[k, F_LIQ]
+                lhit = (h >= liq) if short else (lw <= liq)
+                stop_first = hit and ((short and stop[p] < liq) or (not short and stop[p] > liq))
+                if lhit and not stop_first:
+                    reason = REASON_LIQUIDATION
+                    hit = False
+                    gapped = (short and o >= liq) or (not short and o <= liq)
+                    rate = o if gapped else liq
             # b. fixed stoploss
             if hit and not stop_trailing[p]:
                 reason = REASON_STOP_LOSS
@@ -280,6 +328,8 @@ def simulate(
                 ov = amount * orate * (1.0 - fo if short else 1.0 + fo)
                 cv = amount * rate * (1.0 + fc if short else 1.0 - fc)
                 pa = ov - cv if short else cv - ov
+                if futures:
+                    pa += frec[k, F_FUNDING]
                 irec[k, I_T_CLOSE] = t
                 irec[k, I_REASON] = reason
                 frec[k, F_CLOSE_RATE] = rate
@@ -306,6 +356,33 @@ def simulate(
         irec[k, I_REASON] = REASON_FORCE
         frec[k, F_CLOSE_RATE] = rate
         frec[k, F_PROFIT] = ov - cv if short else cv - ov
+        if futures:
+            frec[k, F_PROFIT] += frec[k, F_FUNDING]
         frec[k, F_FEE_CLOSE] = fee_taker
         cur[p] = -1
     return irec[:ntr], frec[:ntr], ntr
+
+
+@njit(cache=True, nogil=True)
+def simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, end_t,
+             stoploss, trailing, tsp, tsp_off, only_off, roi_min, roi_val, tf_min,
+             stake_fixed, stake_pct, wallet, max_open, fee_taker, fee_maker, slippage, cap):
+    """Spot: the event loop without leverage, liquidation or funding (see `_simulate`)."""
+    none2 = np.ones((1, 1))
+    none1 = np.zeros(1)
+    return _simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, end_t,
+                     stoploss, trailing, tsp, tsp_off, only_off, roi_min, roi_val, tf_min,
+                     stake_fixed, stake_pct, wallet, max_open, fee_taker, fee_maker,
+                     slippage, cap, False, none2, none1, none1, none1, none1)
+
+
+@njit(cache=True, nogil=True)
+def simulate_futures(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, end_t,
+                     stoploss, trailing, tsp, tsp_off, only_off, roi_min, roi_val, tf_min,
+                     stake_fixed, stake_pct, wallet, max_open, fee_taker, fee_maker,
+                     slippage, cap, lev, fund, tfl, tmmr, tcum):
+    """Futures: `simulate` plus leverage, isolated liquidation and funding."""
+    return _simulate(op, hi, lo, valid, el, xl, es, xs, scale, limit, tick, last_idx, end_t,
+                     stoploss, trailing, tsp, tsp_off, only_off, roi_min, roi_val, tf_min,
+                     stake_fixed, stake_pct, wallet, max_open, fee_taker, fee_maker,
+                     slippage, cap, True, lev, fund, tfl, tmmr, tcum)

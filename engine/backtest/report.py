@@ -53,13 +53,16 @@ def summary_dict(result: BacktestResult) -> dict[str, Any]:
 
 
 def write_trades_csv(result: BacktestResult, path: Path) -> Path:
-    """Trades in the reference CSV layout (floats in Python's shortest repr)."""
+    """Trades in the reference CSV layout (floats in Python's shortest repr); futures
+    runs add leverage, liquidation_price, funding_fees and is_short after those."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    rows = result.trades.rows()
+    cols = [*TRADE_COLUMNS, *(k for k in (rows[0] if rows else {}) if k not in TRADE_COLUMNS)]
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(TRADE_COLUMNS)
-        for r in result.trades.rows():
-            w.writerow([r[c] for c in TRADE_COLUMNS])
+        w.writerow(cols)
+        for r in rows:
+            w.writerow([r[c] for c in cols])
     return path
 
 

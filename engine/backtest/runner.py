@@ -23,6 +23,8 @@ from engine.backtest.trades import (  # noqa: F401 (Trades, TRADE_COLUMNS, exact
 )
 from engine.data.candles import Candles, timeframe_ms
 from engine.errors import DataError
+from engine.margin.funding import FundingRates
+from engine.margin.tiers import BINANCE_BTCUSDT, Tier
 from engine.strategy.interface import Frame, Strategy, analyze, extract_signals
 from engine.strategy.registry import get_strategy
 from sentiment.pointintime import AggParams, NewsItem, NewsSeries, columns_at, empty_columns
@@ -182,6 +184,11 @@ def run_backtest(
     agg: AggParams | None = None,
     params: dict[str, Any] | None = None,
     compute_metrics: bool = True,
+    trading_mode: str = "spot",
+    leverage: float = 1.0,
+    max_leverage: float = 3.0,
+    funding: FundingRates | None = None,
+    tiers: Sequence[Tier] | None = None,
 ) -> BacktestResult:
     """Backtest ``strategy`` on ``candles`` (gap-filled, one timeframe, pairs in the
     order to visit them at each time step).
@@ -192,6 +199,12 @@ def run_backtest(
     stoploss: overrides the strategy's. max_open_trades: -1 for unlimited.
     news: scored items by base asset (``"BTC"``); a published item becomes visible to
     the first candle whose close time is at or after ``published + news_delay_s``.
+    trading_mode: ``"spot"`` (the default) or ``"futures"`` (isolated margin): the stake
+    is the margin, the position ``stake * leverage``, shorts are traded, positions are
+    liquidated at the bracket's liquidation price (exit reason ``liquidation``) and pay
+    or receive funding every 8 h (`engine.backtest.futures`). leverage: the proposed
+    leverage passed to the strategy's ``leverage`` callback; entries above
+    ``max_leverage`` are refused. tiers: maintenance brackets (default Binance BTCUSDT).
     Raises `DataError` for unusable data and `StrategyError` for failing strategy code.
     """
     from engine.backtest.core import REASON_NAMES, simulate
@@ -212,6 +225,15 @@ def run_backtest(
     for label, v in (("fee", fee), ("maker fee", maker_fee), ("slippage", slippage)):
         if v is not None and not 0.0 <= v < 0.1:
             raise ValueError(f"{label} {v:g}: must be a fraction in [0, 0.1) (0.001 = 0.1 %)")
+    if trading_mode not in ("spot", "futures"):
+        raise ValueError(f"trading mode {trading_mode!r}: use spot or futures")
+    futures = trading_mode == "futures"
+    if futures:
+        from engine.backtest.futures import check_leverage
+
+        check_leverage(float(leverage), float(max_leverage))
+    elif leverage != 1.0:
+        raise ValueError("leverage needs --trading-mode futures (spot trades are unlevered)")
     if max_open_trades == 0 or max_open_trades < -1:
         raise ValueError(f"max_open_trades {max_open_trades}: use -1 (unlimited) or >= 1")
 
@@ -252,6 +274,10 @@ def run_backtest(
 
     orders: list[dict[str, Any]] = []
     timed_out = {"entry": 0, "exit": 0}
+    refused_leverage = 0
+    if futures and strat.uses_orders():
+        raise ValueError(f"{strat.name} needs the order-level backtest, which has no futures "
+                         "mode yet: run it with --trading-mode spot")
     if strat.uses_orders():
         from engine.backtest.orderlog import order_rows, trades_from_objects
         from engine.backtest.orders import OrderBacktest
@@ -276,7 +302,19 @@ def run_backtest(
         last_idx = (grid.offset + grid.length - 1).astype(np.int64)
         sl = float(strat.stoploss) if strat.stoploss is not None else np.nan
         tsp = strat.trailing_stop_positive
-        irec, frec, _ntr = simulate(
+        kernel: Any = simulate
+        extra: tuple[Any, ...] = ()
+        if futures:
+            from engine.backtest.core import simulate_futures
+            from engine.backtest.futures import bracket_arrays, funding_on_grid, leverage_matrix
+
+            brackets = bracket_arrays(tiers)
+            lev, refused_leverage = leverage_matrix(
+                strat, grid, sig[0], sig[2], enter_tags, float(leverage), float(max_leverage),
+                tiers or BINANCE_BTCUSDT)
+            kernel = simulate_futures
+            extra = (lev, funding_on_grid(grid, funding or FundingRates()), *brackets)
+        irec, frec, _ntr = kernel(
             grid.open,
             grid.high,
             grid.low,
@@ -306,10 +344,15 @@ def run_backtest(
             float(fee if maker_fee is None else maker_fee),
             float(slippage),
             cap,
+            *extra,
         )
         timings["simulate"] = time.perf_counter() - t
 
         trades = trades_from_records(grid, irec, frec, REASON_NAMES, exit_tags, enter_tags)
+        if futures:
+            from engine.backtest.futures import add_futures_columns
+
+            add_futures_columns(trades, frec)
     config = {
         "stake": stake,
         "fee": fee,
@@ -322,6 +365,11 @@ def run_backtest(
         "news_items": sum(len(v) for v in (news or {}).values()),
         "params": {k: getattr(strat, k) for k in strat.parameters()},
     }
+    if futures:
+        config.update(trading_mode="futures", leverage=leverage, max_leverage=max_leverage,
+                      funding_rate=(funding or FundingRates()).constant,
+                      funding_series=bool((funding or FundingRates()).times_ms),
+                      refused_leverage=refused_leverage)
     result = BacktestResult(
         strategy=strat.name,
         timeframe=timeframe,

@@ -53,6 +53,10 @@ class Trades:
     is_open: npt.NDArray[np.bool_]
     enter_tag: npt.NDArray[np.str_] | None = None  # the entry signal's tag ("" if none)
     fees: F64 | None = None  # fees paid per trade (every order's value x its fee)
+    # futures runs only (engine.backtest.futures): None on spot
+    leverage: F64 | None = None
+    liquidation_price: F64 | None = None  # 0.0: cannot be liquidated
+    funding_fees: F64 | None = None  # received (+) / paid (-), included in profit_abs
 
     def __len__(self) -> int:
         return int(self.open_ms.shape[0])
@@ -75,7 +79,15 @@ class Trades:
             self.exit_reason.tolist(),
             self.is_open.tolist(),
         )
-        return [dict(zip(TRADE_COLUMNS, vals, strict=True)) for vals in zip(*cols, strict=True)]
+        out = [dict(zip(TRADE_COLUMNS, vals, strict=True)) for vals in zip(*cols, strict=True)]
+        if self.leverage is not None:
+            extra = (("leverage", self.leverage), ("liquidation_price", self.liquidation_price),
+                     ("funding_fees", self.funding_fees), ("is_short", self.is_short))
+            for name, col in extra:
+                if col is not None:
+                    for row, v in zip(out, col.tolist(), strict=True):
+                        row[name] = v
+        return out
 
 
 def _iso_z(ms: I64) -> list[str]:

@@ -309,6 +309,9 @@ class ExecutionEngine(Reconciler):
         """Open/grow a position on buys, shrink/close it on sells; returns realized PnL
         when this fill closed the trade."""
         now = self.clock.now()
+        own = getattr(self.broker, "apply_to_trade", None)  # futures: shorts, margin
+        if own is not None:
+            return own(s, o, amount, price, fee, now)
         if o.side == "buy":
             t = s.get(Trade, o.trade_id) if o.trade_id else None
             if t is None:

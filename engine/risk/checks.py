@@ -38,6 +38,8 @@ class Intent:
     intent: str  # enter | exit
     amount: Decimal
     price: Decimal
+    leverage: Decimal = Decimal(1)  # futures only: the position is notional, margin / lev
+    futures: bool = False
 
     @property
     def notional(self) -> Decimal:
@@ -85,6 +87,13 @@ def check_lists(i: Intent, c: RiskContext, lim: RiskSettings) -> str | None:
         return f"{i.symbol} is blacklisted"
     if lim.whitelist and i.symbol not in lim.whitelist and i.base not in lim.whitelist:
         return f"{i.symbol} is not on the whitelist"
+    return None
+
+
+def check_leverage(i: Intent, c: RiskContext, lim: RiskSettings) -> str | None:
+    """The risk limit on leverage (futures): a higher proposal is refused, never cut."""
+    if i.intent == "enter" and i.leverage > Decimal(str(lim.max_leverage)):
+        return f"leverage {i.leverage.normalize():f}x > max_leverage {lim.max_leverage:g}x"
     return None
 
 
@@ -142,6 +151,13 @@ def check_exchange_minimums(i: Intent, c: RiskContext, lim: RiskSettings) -> str
 
 
 def check_funds(i: Intent, c: RiskContext, lim: RiskSettings) -> str | None:
+    if i.futures:  # an entry (long or short) locks the isolated margin; an exit frees it
+        if i.intent != "enter":
+            return None
+        margin = i.notional / i.leverage
+        if margin > c.free_quote:
+            return f"needs {margin:.2f} margin but only {c.free_quote:.2f} is free"
+        return None
     if i.side == "buy" and i.notional > c.free_quote:
         return f"needs {i.notional:.2f} but only {c.free_quote:.2f} is free"
     return None
@@ -150,6 +166,7 @@ def check_funds(i: Intent, c: RiskContext, lim: RiskSettings) -> str | None:
 PRE_TRADE_CHECKS: tuple[Check, ...] = (
     check_trading_state,
     check_lists,
+    check_leverage,
     check_open_trades,
     check_trades_per_day,
     check_position_size,

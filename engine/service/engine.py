@@ -37,6 +37,7 @@ from engine.execution.broker import Broker, MarketInfo
 from engine.execution.emulation import OrderEmulator
 from engine.execution.engine import ExecutionEngine
 from engine.execution.paper import PaperBroker, Quote
+from engine.execution.paper_futures import PaperFuturesBroker
 from engine.execution.stoploss import protect_bots
 from engine.outbox import ConsoleNotifier, Notifier, OutboxDispatcher
 from engine.portfolio.wallet import Wallet
@@ -45,6 +46,7 @@ from engine.risk.checks import (
     active_breakers,
 )
 from engine.risk.protections import ProtectionDesk
+from engine.service import shorts
 from engine.service.algodesk import AlgoDesk
 from engine.service.api import (
     BacktestOutput,
@@ -118,6 +120,8 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
             broker = PaperBroker(self.sessions, self.quotes.get, self.clock,
                                  maker_fee=ex.maker_fee, taker_fee=ex.taker_fee,
                                  slippage_bps=ex.slippage_bps)
+            if shorts.futures_mode(settings):  # shorts, leverage, funding, liquidation
+                broker = shorts.paper_broker(self.sessions, self.quotes.get, self.clock, settings)
         self.broker = broker
         self.monitor = BreakerMonitor(settings.risk)
         self.execution = ExecutionEngine(self.sessions, broker, self.clock,
@@ -168,7 +172,7 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
 
         A replay passes `reconcile=False` and reconciles once prices are warm."""
         self.bots.sync_specs()
-        if isinstance(self.broker, PaperBroker):
+        if isinstance(self.broker, PaperBroker | PaperFuturesBroker):
             self.broker.fund(self.settings.exchange.quote, self.settings.exchange.starting_balance)
         self.markets = await self.broker.load_markets()
         self.refresh_sentiment()
@@ -236,7 +240,8 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
 
     def market(self, symbol: str) -> MarketInfo | None:
         m = self.markets.get(symbol)
-        if m is None and isinstance(self.broker, PaperBroker) and symbol.count("/") == 1:
+        if (m is None and isinstance(self.broker, PaperBroker | PaperFuturesBroker)
+                and symbol.count("/") == 1):
             m = self.broker.market(symbol)
             self.markets[symbol] = m
         return m
@@ -253,6 +258,7 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
         self.monitor.price(bar.symbol, bar.ts, bar.close)
         self.quotes[bar.symbol] = Quote(Decimal(repr(bar.close)), Decimal(repr(bar.high)),
                                         Decimal(repr(bar.low)))
+        shorts.on_bar(self.broker, self.sessions, self.settings, bar)  # futures: funding, liq.
         out: list[Signal] = []
         for bot in self.bots.all():
             if bar.symbol not in bot.symbols or bot.timeframe != bar.timeframe:

@@ -276,11 +276,16 @@ async def serve(settings: Settings, notifiers: Sequence[Notifier] = (),
         await sf.close()
         raise
     log.info("exchange %s answers: %d markets", settings.exchange.id, n_markets)
-    broker = None
+    broker: Any = None
     if mode == "live":
         from engine.execution.ccxt_broker import CcxtBroker
 
-        broker = CcxtBroker.from_settings(settings)
+        if settings.exchange.trading_mode == "futures":  # USDⓈ-M swaps, shorts, leverage
+            from engine.execution.ccxt_futures import CcxtFuturesBroker
+
+            broker = CcxtFuturesBroker.from_settings(settings)
+        else:
+            broker = CcxtBroker.from_settings(settings)
     engine = Engine(settings, sessions, broker=broker, notifiers=notifiers)
     await engine.start()
     runner = EngineScheduler(engine, sf.feed, news_poll=_news_poller(engine),

@@ -12,8 +12,10 @@ On every closed candle of a bot's pair and timeframe, in the backtester's order:
    decided at a close executes at the first price after it: in a replay the next
    candle's open, exactly the backtester's fill.
 
-Spot only: a strategy's short signals are recorded but never traded (shorts and
-leverage belong to the orders issue).
+Spot by default: a strategy's short signals are recorded but never traded. With
+``[exchange] trading_mode = "futures"`` shorts and leverage go through
+`engine.service.shorts` (decisions, intents, leverage and margin mode, funding and
+liquidation watch).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from engine.events import ProposalCreated, record
 from engine.execution.approvals import ProposalTrigger, needs_approval, transition
 from engine.execution.paper import Quote
 from engine.risk.checks import Intent, closed_pnl_ratios, pre_trade, size_position
+from engine.service import shorts
 from engine.storage.models import Bot, BotState, Proposal, ProposalState, Signal, Trade
 from engine.strategy.exits import Exit, Position, check_exit, initial_stop
 from engine.strategy.interface import NewsEvent, Strategy, call_strategy
@@ -125,7 +128,12 @@ class StrategyLoop:
         # every candle is evaluated, from the first: the backtester reads the signal
         # columns on every row too (`startup_candle_count` only sizes the history)
         sig = rt.evaluate(bar.symbol)
-        d = self._decide(rt, sig, trade, bot)
+        if shorts.futures_mode(self.eng.settings):  # shorts, leverage
+            fd = shorts.decide(rt, sig, trade, bot, bar, self.eng.settings, self._why)
+            d = None if fd is None else Decision(fd.direction, fd.reasons, fd.inputs,
+                                                 fd.stake_scale)
+        else:
+            d = self._decide(rt, sig, trade, bot)
         if d is None:
             return None
         if "sentiment" in d.inputs or d.reasons[0].startswith("event"):
@@ -134,7 +142,7 @@ class StrategyLoop:
             d = Decision(d.direction, (*d.reasons, *heads), d.inputs, d.stake_scale)
         if bar.next_open is None:
             price = bar.close
-        elif d.direction == "long":  # an entry's proposed rate is on the price step
+        elif d.direction in ("long", "short"):  # an entry's proposed rate is on the step
             price = float(round_tick(bar.next_open, bar.next_tick))
         else:
             price = bar.next_open
@@ -171,14 +179,15 @@ class StrategyLoop:
             rate = float(trade.open_price)
             fee_open = float(self.eng.settings.exchange.taker_fee)
             tick = bar.tick
-            stop = initial_stop(rt.strategy, rate, tick)
+            stop = initial_stop(rt.strategy, rate, tick, trade.side == "short")
             trailing = False
             stored = float(trade.stop_price) if trade.stop_price is not None else None
             if (stored is not None and rt.strategy.trailing_stop and stop == stop
                     and stored > stop):
                 stop, trailing = stored, True  # a trailing stop had moved before a restart
             pos = Position(rate, float(trade.amount), fee_open,
-                           round(trade.open_at.timestamp() * 1000), tick, stop, trailing)
+                           round(trade.open_at.timestamp() * 1000), tick, stop, trailing,
+                           trade.side == "short")
             self.positions[trade.id] = pos
             if stop == stop and stored != stop:
                 self.eng.set_trade_stop(trade.id, _d(stop))
@@ -237,7 +246,7 @@ class StrategyLoop:
                     return sig
                 m = eng.market(bar.symbol)
                 ctx = eng.risk_context(s, bar.symbol)
-                if d.direction == "long":
+                if d.direction in ("long", "short"):
                     stake = size_position(ctx.equity, price, eng.settings.risk,
                                           closed_pnl_ratios=closed_pnl_ratios(s, bot.id),
                                           atr=d.inputs.get("atr"))
@@ -246,12 +255,15 @@ class StrategyLoop:
                     if m is not None:
                         amount = m.round_amount(amount)
                     intent = Intent(bar.symbol, "buy", "enter", amount, price)
+                    intent = shorts.entry_intent(intent, d.direction, d.inputs, m, eng.settings)
+                    amount = intent.amount
                     stop = self._stop_estimate(bot, at_price, bar.tick)
                     trade_id = None
                 else:
                     assert trade is not None
                     amount = trade.amount
                     intent = Intent(bar.symbol, "sell", "exit", amount, price)
+                    intent = shorts.exit_intent(intent, trade)
                     stop, trade_id = None, trade.id
                 reason = None if force else pre_trade(intent, ctx, eng.settings.risk)
                 if reason is None and not force and intent.intent == "enter":
@@ -292,6 +304,8 @@ class StrategyLoop:
             if pid is not None:
                 await self._finish(pid, approve=False)
             return None
+        if d.direction != "exit":  # futures: the account's leverage before any order
+            await shorts.prepare(eng.broker, bar.symbol, d.inputs, eng.settings)
         if auto_pid is not None:
             await self._finish(auto_pid)
         if d.direction == "exit":

@@ -38,6 +38,8 @@ from sentiment.config import SentimentSettings
 ENV_PREFIX = "SENTITRADE_"
 Role = Literal["viewer", "trader", "admin"]
 ExchangeMode = Literal["replay", "paper", "live"]
+TradingMode = Literal["spot", "futures"]
+MarginMode = Literal["isolated"]
 ApprovalMode = Literal["auto", "manual", "threshold"]
 Timeframe = Literal["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "12h", "1d"]
 
@@ -102,6 +104,22 @@ class ExchangeSettings(BaseModel):
         default=20, ge=0, le=1000,
         description="stream: levels of each bot symbol's order book kept for strategies "
         "(`self.dp`) and paper fills that walk the book; 0 = no book stream")
+    # futures / margin (engine.margin, docs/futures.md); spot is the default
+    trading_mode: TradingMode = Field(
+        default="spot", description="spot, or futures: USDⓈ-M perpetuals (ccxt defaultType "
+        "swap) with shorts, leverage, liquidation and funding")
+    leverage: float = Field(
+        default=1.0, ge=1, le=125,
+        description="futures: leverage proposed to the strategy's leverage callback")
+    margin_mode: MarginMode = Field(
+        default="isolated", description="futures margin mode (isolated only for now)")
+    funding_rate: float = Field(
+        default=0.0001, ge=-0.05, le=0.05,
+        description="paper futures: funding rate charged every 8 h (longs pay positive rates)")
+    liquidation_alert_pct: float = Field(
+        default=5.0, gt=0, le=100,
+        description="futures: alert when the mark price comes within this % of the "
+        "liquidation price")
 
 
 class CollectorSettings(BaseModel):
@@ -218,6 +236,9 @@ class RiskSettings(BaseModel):
     price_spike_pct: float = Field(default=10.0, gt=0)
     price_spike_window_seconds: int = Field(default=60, ge=1)
     protections: list[ProtectionSpec] = Field(default_factory=list, max_length=32)
+    max_leverage: float = Field(
+        default=3.0, ge=1, le=125,
+        description="futures: proposals with a higher leverage are refused with the reason")
 
 
 class ApprovalSettings(BaseModel):
@@ -399,7 +420,7 @@ class Settings(BaseSettings):
                                  "each bot needs its own name")
             seen.add(bot.name.lower())
             for sym in bot.symbols:
-                if sym.split("/")[1] != quote:
+                if sym.split("/")[1].split(":")[0] != quote:  # BTC/USDT:USDT: futures
                     raise ValueError(f"bots[{i}].symbols has {sym!r} but exchange.quote is "
                                      f"{quote!r}: every pair must end in /{quote}")
         return self

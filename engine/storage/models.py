@@ -196,6 +196,13 @@ class Trade(SQLModel, table=True):
     realized_pnl: Decimal | None = _money(nullable=True)
     pnl_ratio: float | None = None
     exit_reason: str | None = Field(default=None, max_length=32)
+    # futures (engine.margin; migration 0008): spot rows keep the defaults
+    trading_mode: str = Field(default="spot", max_length=8,
+                              sa_column_kwargs={"server_default": "spot"})
+    margin_mode: str | None = Field(default=None, max_length=16)  # isolated
+    leverage: Decimal | None = _money(nullable=True)
+    liquidation_price: Decimal | None = _money(nullable=True)
+    funding_fees: Decimal | None = _money(nullable=True)  # received (+) / paid (-)
 
 
 class Proposal(SQLModel, table=True):

@@ -307,6 +307,14 @@ class Strategy:
         position's stake), optionally as ``(stake, tag)``; None to do nothing."""
         return None
 
+    def leverage(self, pair: str, current_time: Any, current_rate: float,
+                 proposed_leverage: float, max_leverage: float, entry_tag: str | None,
+                 side: str, **kwargs: Any) -> float:
+        """Futures only: the leverage of a new trade (``side`` "long" or "short"). The
+        default takes the configured one (``--leverage`` / the bot's setting), where
+        Freqtrade's returns 1.0; above ``max_leverage`` the entry is refused."""
+        return proposed_leverage
+
     def uses_orders(self) -> bool:
         """True when the strategy needs the order-level backtest (limit orders, time-outs,
         custom prices or position adjustment) rather than the market-order kernel."""
