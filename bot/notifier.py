@@ -44,8 +44,9 @@ from bot.outcomes import (
     tagged,
     unknown_outcomes,
 )
-from bot.planner import Destination, plan_deliveries
+from bot.planner import SKIPPED, Destination, plan_deliveries
 from commands.alerts import format_alert, format_digest
+from commands.notify import Cache
 from commands.reply import Reply
 from engine.service.api import TradingAPI
 from engine.storage.config import NotifySettings
@@ -116,6 +117,22 @@ class Notifier:
         self._wake = asyncio.Event()
         self._dest_locks: dict[str, asyncio.Lock] = {}
         self._flush = False
+        self.modes = Cache(api.sessions)  # the chats' own modes (/notify), DM requests
+        self._notify_cfg = api.settings.notify  # replaced by /reload_config
+
+    def refresh_modes(self, force: bool = False) -> None:
+        """Apply what changed since the last pass: modes set with /notify (re-read at
+        once after a change in this process, else every few seconds) and new
+        `[notify]` settings (/reload_config replaces `api.settings`)."""
+        cfg = self.api.settings.notify
+        if cfg is not self._notify_cfg:
+            self._notify_cfg = cfg
+            self.policy.reconfigure(cfg)
+        if self.modes.refresh(force):
+            self.policy.overrides = self.modes.overrides
+            for s in self.sinks:  # Discord: its DM destinations
+                if hasattr(s, "dm_users"):
+                    s.dm_users = self.modes.dms
 
     # ------------------------------------------------------------ plan
     def _routes(self) -> list[tuple[Sink, Destination]]:
@@ -123,6 +140,7 @@ class Notifier:
 
     def plan(self) -> int:
         """Create the missing delivery rows; returns how many were created."""
+        self.refresh_modes()
         return plan_deliveries(self.api.sessions, [d for _s, d in self._routes()],
                                self.policy, self.max_age)
 
@@ -176,6 +194,10 @@ class Notifier:
         async with lock:
             while sent < limit:
                 rows = await asyncio.to_thread(self._pending, dest, FETCH)
+                off = [i for i, _o, k, _d in rows if self.policy.mode(dest.key, k) == "off"]
+                if off:  # turned off (/notify) after they were planned: never sent
+                    await asyncio.to_thread(self._skip, off)
+                    rows = [r for r in rows if r[0] not in set(off)]
                 if not rows:
                     return sent
                 total = (await asyncio.to_thread(self._backlog, dest, rows[0][1],
@@ -193,6 +215,14 @@ class Notifier:
                 self.policy.forget(group.ids)
                 sent += len(chosen)
         return sent
+
+    def _skip(self, ids: Sequence[int]) -> None:
+        with self.api.sessions.begin() as s:
+            for i in ids:
+                row = s.get(OutboxDelivery, i)
+                if row is not None and row.state == DeliveryState.PENDING:
+                    row.state = SKIPPED
+                    s.add(row)
 
     def _proposal(self, msg: OutboxMessage) -> Proposal | None:
         if msg.kind != "proposal" or msg.payload.get("proposal_id") is None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import commands.queries as queries
-from commands.alerts import ALERT_TYPES, NotifyCmd, decided_text, proposal_reply
+from commands.alerts import ALERT_TYPES, decided_text, proposal_reply
 from commands.audit import ADMIN
 from commands.base import (
     Command,
@@ -25,6 +25,7 @@ from commands.base import (
 )
 from commands.fmt import amount, num, proposal_text, signed, table, when
 from commands.insight import INSIGHT
+from commands.notify import NotifyCmd
 from commands.reply import Attachment, Reply
 from commands.strategies import StrategyCmd
 from engine.service.api import open_positions
