@@ -187,6 +187,17 @@ def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
     return attach
 
 
+def service_notifiers() -> list[Any]:
+    """The engine's own alert destinations in `run`: every alert written to the log,
+    under the destination key "log". Why not the engine's default: that one is named
+    "console", the key of the console chat transport, and two drainers sharing one key
+    share its delivery rows: each alert reached either the terminal or the log, never
+    both, and the console chat missed some."""
+    from engine.outbox import ConsoleNotifier
+
+    return [ConsoleNotifier(name="log")]
+
+
 def check_strategies(settings: Settings) -> list[str]:
     """Load every bot's strategy (with its params file and settings overrides) before
     anything starts: an unknown or broken one stops the start with one line naming the
@@ -236,7 +247,8 @@ def run(
 
     try:
         tty = sys.stdin.isatty()
-        run_service(settings, attach=_chat_attachment(settings, tty), console=tty)
+        run_service(settings, service_notifiers(), attach=_chat_attachment(settings, tty),
+                    console=tty)
     except SentitradeError as e:
         fail(str(e))
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM or /quit during
