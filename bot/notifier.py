@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -46,8 +46,9 @@ from bot.outcomes import (
 )
 from bot.planner import SKIPPED, Destination, plan_deliveries
 from commands.alerts import format_alert, format_digest
+from commands.dailychart import daily_chart
 from commands.notify import Cache
-from commands.reply import Reply
+from commands.reply import Attachment, Reply
 from engine.service.api import TradingAPI
 from engine.storage.config import NotifySettings
 from engine.storage.dbtypes import utcnow
@@ -235,10 +236,18 @@ class Notifier:
     def _render(self, sink: Sink, msgs: Sequence[OutboxMessage]) -> Reply:
         if len(msgs) == 1:
             m = msgs[0]
-            return format_alert(m.kind, dict(m.payload), self._proposal(m))
-        items = [(m.id or 0, m.kind, dict(m.payload), self._proposal(m)) for m in msgs]
-        return format_digest(items, int(getattr(sink, "max_button_rows", 10)),
-                             int(getattr(sink, "max_chars", 3500)))
+            reply = format_alert(m.kind, dict(m.payload), self._proposal(m))
+        else:
+            items = [(m.id or 0, m.kind, dict(m.payload), self._proposal(m)) for m in msgs]
+            reply = format_digest(items, int(getattr(sink, "max_button_rows", 10)),
+                                  int(getattr(sink, "max_chars", 3500)))
+        summary = next((m for m in reversed(msgs) if m.kind == "daily_summary"), None)
+        day = str(summary.payload.get("day", "")) if summary is not None else ""
+        if summary is not None and len(day) == 10:  # the summary's day: the engine's clock
+            png = daily_chart(self.api.sessions, day, summary.id or 0)
+            if png is not None:
+                reply = replace(reply, image=Attachment(f"pnl-{day}.png", png, "image/png"))
+        return reply
 
     def _mark(self, rows: Sequence[OutboxDelivery], **values: object) -> None:
         with self.api.sessions.begin() as s:
@@ -255,7 +264,7 @@ class Notifier:
         delivered (with the same message id) after: exactly once per row, with the
         lost-response rule applied to the group as a whole."""
         ds = [d for d, _ in rows]
-        reply = self._render(sink, [m for _, m in rows])
+        reply = await asyncio.to_thread(self._render, sink, [m for _, m in rows])
         unknown = max(unknown_outcomes(d.last_error) for d in ds)
         attempts = max(d.attempts for d in ds) + 1
         if unknown > MAX_UNKNOWN_RESENDS:

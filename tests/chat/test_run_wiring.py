@@ -89,6 +89,15 @@ async def test_log_and_console_each_get_every_alert_once(tmp_path: Path) -> None
     assert all(r.external_ref for r in by_dest["console"]
                if r.state == DeliveryState.DELIVERED)
     assert sorted(log_sink[0].sent) == sorted(m.event_id for m in msgs)
+    # the replay sent its daily summaries at replay midnights, each with its PnL chart
+    days = sorted(str(m.payload["day"]) for m in msgs if m.kind == "daily_summary")
+    first = datetime.fromtimestamp(int((data / "BTC_USDT-5m.csv").read_text().splitlines()[1]
+                                       .split(",")[0]) / 1000, UTC)
+    assert len(days) >= 3 and days[0] == f"{first:%Y-%m-%d}", days
+    assert days[-1] < f"{last_close:%Y-%m-%d}"
+    # (summaries that share a digest share its one chart: the latest day's)
+    assert out.getvalue().count(f"(image saved: {tmp_path / 'images'}") >= 1
+    assert f"-pnl-{days[-1]}.png)" in out.getvalue()
     assert out.getvalue().count("\n* ") == len({r.external_ref for r in by_dest["console"]
                                                   if r.external_ref})
 
