@@ -508,7 +508,9 @@ class Backtest(Command[BacktestArgs]):
         return BacktestArgs(pair.upper(), tf, days, strat)
 
     async def run(self, ctx: Ctx, params: BacktestArgs) -> Reply:
-        pairs = self.pairs(ctx)
+        # any pair with candles in the configured data (the engine refuses the rest,
+        # naming where it looked); an explicit pair list still limits it
+        pairs = set(self._pairs) if self._pairs is not None else set()
         if pairs and params.pair not in pairs:
             return Reply(f"{self.usage_line()}\nunknown pair {params.pair}: one of "
                          f"{', '.join(sorted(pairs))}", ok=False)
