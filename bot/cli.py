@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
@@ -167,7 +168,8 @@ def check_live_allowed(settings: Settings, confirmed: bool) -> None:
         )
 
 
-def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
+def _chat_attachment(settings: Settings, console_repl: bool,
+                     config: Path | None = None) -> Any:
     """Factory for `run_service(attach=...)`: the configured chat transports (Telegram
     and Discord when their tokens are set, the console REPL on a terminal) plus the
     notifier that drains the outbox to them."""
@@ -177,6 +179,8 @@ def _chat_attachment(settings: Settings, console_repl: bool) -> Any:
         # the engine's settings hold the secrets `serve` loaded from the vault after
         # this factory was made (a token stored with `config set-secret` only lives there)
         live = getattr(api, "settings", settings)
+        if config is not None:  # what /reload_config reads again
+            api.config_path = config
         chat = build(live, api, console=console_repl)
         if live.api.enabled:  # the web API and dashboard beside the chat
             from web.server import with_api
@@ -247,8 +251,8 @@ def run(
 
     try:
         tty = sys.stdin.isatty()
-        run_service(settings, service_notifiers(), attach=_chat_attachment(settings, tty),
-                    console=tty)
+        run_service(settings, service_notifiers(),
+                    attach=_chat_attachment(settings, tty, config), console=tty)
     except SentitradeError as e:
         fail(str(e))
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM or /quit during

@@ -458,6 +458,13 @@ class DiscordTransport:
                 for a in (reply.image, reply.document) if a is not None]
 
     # ------------------------------------------------------------ alert sink
+    def reconfigure(self, settings: Settings) -> None:
+        """/reload_config: the new allow-list applies to the next message (the token,
+        the API and the chats need a restart)."""
+        sec = self.settings.discord.model_copy(
+            update={"allowed_users": dict(settings.discord.allowed_users)})
+        self.settings = self.settings.model_copy(update={"discord": sec})
+
     def destinations(self) -> list[Destination]:
         """The configured channel (a shared room: every alert goes there), and the DM
         of each allowed user who asked with `/notify dm on` (their own preferences

@@ -119,16 +119,20 @@ class Notifier:
         self._dest_locks: dict[str, asyncio.Lock] = {}
         self._flush = False
         self.modes = Cache(api.sessions)  # the chats' own modes (/notify), DM requests
-        self._notify_cfg = api.settings.notify  # replaced by /reload_config
+        self._settings = api.settings  # replaced by /reload_config
 
     def refresh_modes(self, force: bool = False) -> None:
         """Apply what changed since the last pass: modes set with /notify (re-read at
         once after a change in this process, else every few seconds) and new
         `[notify]` settings (/reload_config replaces `api.settings`)."""
-        cfg = self.api.settings.notify
-        if cfg is not self._notify_cfg:
-            self._notify_cfg = cfg
-            self.policy.reconfigure(cfg)
+        live = self.api.settings
+        if live is not self._settings:
+            self._settings = live
+            if live.notify is not self.policy.cfg:
+                self.policy.reconfigure(live.notify)
+            for s in self.sinks:  # and the allow-lists the transports check
+                if hasattr(s, "reconfigure"):
+                    s.reconfigure(live)
         if self.modes.refresh(force):
             self.policy.overrides = self.modes.overrides
             for s in self.sinks:  # Discord: its DM destinations

@@ -26,6 +26,7 @@ from commands.base import (
 from commands.fmt import amount, num, proposal_text, signed, table, when
 from commands.insight import INSIGHT
 from commands.notify import NotifyCmd
+from commands.reload import ReloadConfig
 from commands.reply import Attachment, Reply
 from commands.strategies import StrategyCmd
 from engine.service.api import open_positions
@@ -570,6 +571,6 @@ _CLASSES: tuple[type[Command[Any]], ...] = (
     Start, Help, StartBot, StopBot, Pause, Status, Positions, Trades, Profit,
                   BalanceCmd, Daily, Weekly, Monthly, Performance, Pending, Approve, Reject,
                   ForceExit, Sentiment, Signals, Risk, Resume, Alerts, Backtest, StrategyCmd,
-                  Logs, Version, NotifyCmd, *INSIGHT, *ADMIN)
+                  Logs, Version, NotifyCmd, *INSIGHT, *ADMIN, ReloadConfig)
 ALL: tuple[Command[Any], ...] = tuple(c() for c in _CLASSES)
 COMMANDS: dict[str, Command[Any]] = {c.name: c for c in ALL}
