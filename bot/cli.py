@@ -182,6 +182,9 @@ def _chat_attachment(settings: Settings, console_repl: bool,
         if config is not None:  # what /reload_config reads again
             api.config_path = config
         chat = build(live, api, console=console_repl)
+        from bot.startup import chat_line
+
+        print(chat_line(live, chat.sinks, live.api.enabled), flush=True)
         if live.api.enabled:  # the web API and dashboard beside the chat
             from web.server import with_api
 
@@ -244,19 +247,29 @@ def run(
             update={"strategy_path": strategy_path})})
     check_live_allowed(settings, i_understand_live_trading)
     loaded = check_strategies(settings)
-    settings = _setup(settings, prepare_db=False)  # serve() migrates and syncs secrets
+    from bot.startup import banner, quiet_logging, traceback_to_file
+
+    where = quiet_logging(settings)  # serve() migrates and syncs secrets
     for line in loaded:
         logging.getLogger("sentitrade.strategy").info("%s", line)
+    for line in banner(settings, loaded, where):
+        print(line, flush=True)  # plain: rich would wrap at 80 columns off a terminal
     from engine.service.scheduler import run_service
 
     try:
         tty = sys.stdin.isatty()
-        run_service(settings, service_notifiers(),
+        run_service(settings, notifiers=service_notifiers(),
                     attach=_chat_attachment(settings, tty, config), console=tty)
+        print(f"stopped; the log is {where}", flush=True)
     except SentitradeError as e:
-        fail(str(e))
+        traceback_to_file("the service stopped", e)
+        fail(f"{str(e).splitlines()[0] if str(e) else type(e).__name__} (details in {where})")
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM or /quit during
         console.print("stopped")  # a replay: the service cleaned up on the way out
+    except Exception as e:  # the traceback goes to the log file, one line here
+        traceback_to_file("the service stopped", e)
+        fail(f"the service stopped on an unexpected error ({type(e).__name__}: "
+             f"{str(e).splitlines()[0][:200] if str(e) else ''}); the traceback is in {where}")
 
 
 def _print_demo_summary(summary: Any) -> None:
@@ -299,11 +312,18 @@ def demo(
     if settings.exchange.mode == "live":
         fail('the demo never trades live: set exchange.mode = "replay" or "paper"')
     settings = _setup(settings)
+    from bot.startup import quiet_logging
     from engine.outbox import ConsoleNotifier
     from engine.service.demo import run_demo
 
+    where = quiet_logging(settings)
+
     notifier = ConsoleNotifier(echo=not json_out,
                                kinds=["fill", "breaker_tripped", "breaker_cleared", "error"])
+    if not json_out:
+        from bot.startup import demo_intro
+
+        print(demo_intro(settings) + f"\nThe log: {where}", flush=True)
     interactive = (sys.stdin.isatty() and not json_out) if chat is None else chat
 
     async def console_chat(api: Any, summary: Any) -> None:
