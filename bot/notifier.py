@@ -36,6 +36,7 @@ from typing import Any, Protocol, TypeVar
 from sqlmodel import col, func, select
 
 from bot.digest import Pending, Policy
+from bot.edits import ProposalEdits
 from bot.outcomes import (
     IN_FLIGHT,
     MAX_UNKNOWN_RESENDS,
@@ -99,7 +100,7 @@ Row = tuple[OutboxDelivery, OutboxMessage]
 T = TypeVar("T")
 
 
-class Notifier:
+class Notifier(ProposalEdits):
     """Plans deliveries and drains them; `start()` runs the loop in the background.
 
     `policy` applies the `[notify]` settings; without one each alert is its own
@@ -346,51 +347,6 @@ class Notifier:
                     delay, error)
         self._mark(ds, attempts=attempts, last_error=error,
                    next_attempt_at=utcnow() + timedelta(seconds=delay))
-
-    # ------------------------------------------------------------ proposal edits
-    def digest_for(self, dest_key: str, ref: str) -> Reply | None:
-        """The digest message `ref` in `dest_key` rendered again (proposal states as
-        they are now), or None when `ref` is a single alert. A decision on one row of a
-        digest must not replace the other rows with a single card."""
-        with self.api.sessions() as s:
-            rows = s.exec(select(OutboxMessage)
-                          .join(OutboxDelivery,
-                                col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
-                          .where(OutboxDelivery.destination == dest_key,
-                                 OutboxDelivery.external_ref == ref)
-                          .order_by(col(OutboxMessage.id))).all()
-        if len(rows) < 2:
-            return None
-        sink = next((sk for sk, d in self._routes() if d.key == dest_key), None)
-        return self._render(sink, list(rows))  # type: ignore[arg-type]
-
-    async def proposal_decided(self, proposal_id: int, reply: Reply,
-                               skip: str | None = None) -> int:
-        """Edit every delivered copy of proposal `proposal_id` (but `skip`, the one the
-        deciding transport already edited); returns how many were edited."""
-        by_key = {d.key: (sink, d) for sink, d in self._routes()}
-        with self.api.sessions() as s:
-            rows = s.exec(select(OutboxDelivery, OutboxMessage)
-                          .join(OutboxMessage,
-                                col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
-                          .where(OutboxMessage.kind == "proposal",
-                                 OutboxDelivery.state == DeliveryState.DELIVERED)
-                          .order_by(col(OutboxMessage.id).desc()).limit(500)).all()
-        edited = 0
-        for d, m in rows:
-            if str(m.payload.get("proposal_id")) != str(proposal_id) or d.external_ref is None:
-                continue
-            if d.destination == skip or d.destination not in by_key:
-                continue
-            sink, dest = by_key[d.destination]
-            try:
-                await sink.edit(dest, d.external_ref,
-                                self.digest_for(d.destination, d.external_ref) or reply)
-                edited += 1
-            except Exception as e:
-                log.warning("could not edit proposal message in %s: %s", d.destination,
-                            mask(str(e)))
-        return edited
 
     # ------------------------------------------------------------ loop
     def wake(self) -> None:
