@@ -169,7 +169,8 @@ def check_live_allowed(settings: Settings, confirmed: bool) -> None:
         )
 
 
-def _chat_attachment(settings: Settings, console_repl: bool, web: bool = True) -> Any:
+def _chat_attachment(settings: Settings, console_repl: bool,
+                     config: Path | None = None, web: bool = True) -> Any:
     """Factory for `run_service(attach=...)`: the configured chat transports (Telegram
     and Discord when their tokens are set, the console REPL on a terminal) plus the
     notifier that drains the outbox to them."""
@@ -179,7 +180,12 @@ def _chat_attachment(settings: Settings, console_repl: bool, web: bool = True) -
         # the engine's settings hold the secrets `serve` loaded from the vault after
         # this factory was made (a token stored with `config set-secret` only lives there)
         live = getattr(api, "settings", settings)
+        if config is not None:  # what /reload_config reads again
+            api.config_path = config
         chat = build(live, api, console=console_repl)
+        from bot.startup import chat_line
+
+        print(chat_line(live, chat.sinks, live.api.enabled), flush=True)
         if web and live.api.enabled:  # the web API and dashboard beside the chat
             from web.server import with_api
 
@@ -197,6 +203,17 @@ def _api_attachment(settings: Settings) -> Any:
         return ApiServer(api, getattr(api, "settings", settings))
 
     return attach
+
+
+def service_notifiers() -> list[Any]:
+    """The engine's own alert destinations in `run`: every alert written to the log,
+    under the destination key "log". Why not the engine's default: that one is named
+    "console", the key of the console chat transport, and two drainers sharing one key
+    share its delivery rows: each alert reached either the terminal or the log, never
+    both, and the console chat missed some."""
+    from engine.outbox import ConsoleNotifier
+
+    return [ConsoleNotifier(name="log")]
 
 
 def check_strategies(settings: Settings) -> list[str]:
@@ -247,10 +264,15 @@ def run(
             update={"strategy_path": strategy_path})})
     check_live_allowed(settings, i_understand_live_trading)
     loaded = check_strategies(settings)
-    settings = _setup(settings, prepare_db=False)  # serve() migrates and syncs secrets
+    from bot.startup import banner, quiet_logging, traceback_to_file
+
+    where = quiet_logging(settings)  # serve() migrates and syncs secrets
     for line in loaded:
         logging.getLogger("sentitrade.strategy").info("%s", line)
     from engine.outbox import JsonlNotifier
+
+    for line in banner(settings, loaded, where):
+        print(line, flush=True)  # plain: rich would wrap at 80 columns off a terminal
     from engine.service.scheduler import run_service
 
     notifiers = [JsonlNotifier(alerts_file)] if alerts_file is not None else []
@@ -259,16 +281,23 @@ def run(
         if role != "all":
             from engine.service.roles import serve_role
 
-            attach = (_chat_attachment(settings, tty, web=False) if role == "chat"
+            attach = (_chat_attachment(settings, tty, config, web=False) if role == "chat"
                       else _api_attachment(settings) if role == "api" else None)
             asyncio.run(serve_role(settings, role, worker_id=worker_id, notifiers=notifiers,
                                    attach=attach, console=tty and role == "chat"))
             return
-        run_service(settings, notifiers, attach=_chat_attachment(settings, tty), console=tty)
+        run_service(settings, notifiers=service_notifiers() + notifiers,
+                    attach=_chat_attachment(settings, tty, config), console=tty)
+        print(f"stopped; the log is {where}", flush=True)
     except SentitradeError as e:
-        fail(str(e))
+        traceback_to_file("the service stopped", e)
+        fail(f"{str(e).splitlines()[0] if str(e) else type(e).__name__} (details in {where})")
     except (KeyboardInterrupt, asyncio.CancelledError):  # Ctrl-C, SIGTERM or /quit during
         console.print("stopped")  # a replay: the service cleaned up on the way out
+    except Exception as e:  # the traceback goes to the log file, one line here
+        traceback_to_file("the service stopped", e)
+        fail(f"the service stopped on an unexpected error ({type(e).__name__}: "
+             f"{str(e).splitlines()[0][:200] if str(e) else ''}); the traceback is in {where}")
 
 
 def _print_demo_summary(summary: Any) -> None:
@@ -311,11 +340,18 @@ def demo(
     if settings.exchange.mode == "live":
         fail('the demo never trades live: set exchange.mode = "replay" or "paper"')
     settings = _setup(settings)
+    from bot.startup import quiet_logging
     from engine.outbox import ConsoleNotifier
     from engine.service.demo import run_demo
 
+    where = quiet_logging(settings)
+
     notifier = ConsoleNotifier(echo=not json_out,
                                kinds=["fill", "breaker_tripped", "breaker_cleared", "error"])
+    if not json_out:
+        from bot.startup import demo_intro
+
+        print(demo_intro(settings) + f"\nThe log: {where}", flush=True)
     interactive = (sys.stdin.isatty() and not json_out) if chat is None else chat
 
     async def console_chat(api: Any, summary: Any) -> None:

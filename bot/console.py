@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from bot.actions import press
@@ -19,10 +22,20 @@ from bot.notifier import Destination, Notifier
 from commands import dispatch, split_args
 from commands.base import Ctx, Identity
 from commands.callbacks import CallbackSigner
-from commands.reply import Reply, console_text
+from commands.reply import Attachment, Reply, console_text
 from engine.service.api import TradingAPI
 
 CONSOLE_USER = Identity(transport="console", user_id="local", name="console", role="admin")
+
+
+def default_image_dir(api: TradingAPI) -> Path:
+    """Beside the SQLite database (var/ by default), else var/images in the working
+    folder: where a user already looks for the service's files."""
+    url = str(getattr(getattr(api, "settings", None), "database", None) and
+              api.settings.database.url)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        return Path(url.removeprefix("sqlite:///")).parent / "images"
+    return Path("var") / "images"
 
 
 class ConsoleTransport:
@@ -31,8 +44,10 @@ class ConsoleTransport:
     transport = "console"
 
     def __init__(self, api: TradingAPI, signer: CallbackSigner, out: TextIO | None = None,
-                 readline: Callable[[], str] | None = None) -> None:
+                 readline: Callable[[], str] | None = None,
+                 image_dir: Path | None = None) -> None:
         self.api = api
+        self.image_dir = image_dir if image_dir is not None else default_image_dir(api)
         self.signer = signer
         self.out = out or sys.stdout
         self._readline = readline or sys.stdin.readline
@@ -53,12 +68,25 @@ class ConsoleTransport:
         self.out.write(console_text(reply) + "\n")
         for part in reply.extra:
             self.out.write(part + "\n")
-        if reply.image is not None:
-            self.out.write(f"(image {reply.image.filename}, {len(reply.image.data)} bytes)\n")
-        if reply.document is not None:
-            self.out.write(f"(file {reply.document.filename}, "
-                           f"{len(reply.document.data)} bytes)\n")
+        for what, att in (("image", reply.image), ("file", reply.document)):
+            if att is not None:
+                self.out.write(f"({what} saved: {self.save(att)})\n")
         self.out.flush()
+
+    def save(self, att: Attachment) -> str:
+        """Write an attachment (a chart, a backtest report, the daily PnL chart) to
+        `image_dir` and return its path: a terminal cannot show a PNG, a viewer can.
+        Names carry the time, so nothing is overwritten; a folder that cannot be
+        written says so in the line instead of losing the reply."""
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", att.filename)[:64] or "attachment"
+        path = self.image_dir / f"{stamp}-{safe}"
+        try:
+            self.image_dir.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(att.data)
+        except OSError as e:
+            return f"not saved ({att.filename}, {len(att.data)} bytes): {e.strerror or e}"
+        return str(path)
 
     async def send(self, dest: Destination, reply: Reply, silent: bool = False) -> str:
         self._sent += 1

@@ -60,8 +60,21 @@ class Policy:
         self._zone = ZoneInfo(self.cfg.timezone)
         self._first_seen: OrderedDict[int, float] = OrderedDict()
         self._errors: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self.overrides: dict[str, dict[str, str]] = {}  # set from the chats (/notify)
+
+    def reconfigure(self, cfg: NotifySettings) -> None:
+        """New `[notify]` settings (/reload_config): what is held stays held."""
+        self._zone = ZoneInfo(cfg.timezone)
+        self.cfg = cfg
 
     def mode(self, dest: str, kind: str) -> Mode:
+        """A chat's own mode for `kind` (/notify: the type's, else its "all"), else
+        the settings' (the chat's, else the type's default, else on)."""
+        own = self.overrides.get(dest)
+        if own:
+            m = own.get(kind) or own.get("*")
+            if m in ("on", "silent", "off", "digest"):
+                return m  # type: ignore[return-value]
         return self.cfg.mode(dest, kind)
 
     def quiet(self, now: datetime | None = None) -> bool:

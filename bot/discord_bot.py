@@ -40,7 +40,7 @@ from discord.http import Route
 from bot.actions import press
 from bot.notifier import Destination, PermanentError, RetryLater
 from commands import COMMANDS, dispatch
-from commands.auth import REFUSAL, REQUESTED, identify, request_access
+from commands.auth import REFUSAL, REQUESTED, identify, request_access, role_for
 from commands.base import Ctx, Identity
 from commands.callbacks import CallbackSigner
 from commands.catalog import TIMEFRAMES
@@ -107,6 +107,7 @@ SLASH_OPTIONS: dict[str, tuple[SlashOption, ...]] = {
     "order": (SlashOption("trade", "trade id", required=True),),
     "blacklist": (SlashOption("pair", "pair to add (trader role); none: show the list"),),
     "audit": _n("how many entries (default 20)"),
+    "notify": (SlashOption("setting", "TYPE|all on|silent|off|digest, reset, or dm on|off"),),
     "unlock": (SlashOption("pair", "pair like BTC/USDT, or all", required=True),),
     "chart": (SlashOption("pair", "e.g. BTC/USDT", required=True),
               SlashOption("timeframe", "candle size (default: the bot's)", choices=TIMEFRAMES)),
@@ -207,6 +208,8 @@ class DiscordTransport:
         self._saved: tuple[str, yarl.URL] | None = None
         self.ready = False  # the notifier holds this transport's alerts until True
         self.notifier: Any = None  # set by transports.build: re-renders digests
+        self.dm_users: dict[str, float] = {}  # user id -> since (/notify dm on), notifier
+        self._dm_channels: dict[str, int] = {}
 
     # ------------------------------------------------------------ lifecycle
     def _aim(self) -> None:
@@ -466,15 +469,44 @@ class DiscordTransport:
                 for a in (reply.image, reply.document) if a is not None]
 
     # ------------------------------------------------------------ alert sink
+    def reconfigure(self, settings: Settings) -> None:
+        """/reload_config: the new allow-list applies to the next message (the token,
+        the API and the chats need a restart)."""
+        sec = self.settings.discord.model_copy(
+            update={"allowed_users": dict(settings.discord.allowed_users)})
+        self.settings = self.settings.model_copy(update={"discord": sec})
+
     def destinations(self) -> list[Destination]:
-        """The configured channel: a shared room, so every alert goes there."""
+        """The configured channel (a shared room: every alert goes there), and the DM
+        of each allowed user who asked with `/notify dm on` (their own preferences
+        apply there; admins' DMs get the job errors)."""
         ch = self.settings.discord.channel_id
-        return [Destination(f"discord:{ch}", str(ch), None)] if ch else []
+        out = [Destination(f"discord:{ch}", str(ch), None)] if ch else []
+        sessions = getattr(self.api, "sessions", None)
+        for uid, since in sorted(self.dm_users.items()):
+            role = role_for(self.settings, "discord", uid, sessions)
+            if role is not None:  # a user removed from the allow-list gets nothing
+                out.append(Destination(f"discord:dm:{uid}", f"dm:{uid}", ("discord", uid),
+                                       admin=role == "admin", since=since))
+        return out
+
+    async def _channel_id(self, chat: str) -> int:
+        """The channel of a destination; "dm:<user>" opens (once) the DM channel."""
+        if not chat.startswith("dm:"):
+            return int(chat)
+        uid = chat.removeprefix("dm:")
+        if uid not in self._dm_channels:
+            dm = await self.client.create_dm(discord.Object(id=int(uid)))
+            self._dm_channels[uid] = dm.id
+        return self._dm_channels[uid]
 
     async def send(self, dest: Destination, reply: Reply, silent: bool = False) -> str:
         if not self.ready:
             raise RetryLater(1.0)
-        channel = self.client.get_partial_messageable(int(dest.chat))
+        try:
+            channel = self.client.get_partial_messageable(await self._channel_id(dest.chat))
+        except (discord.Forbidden, discord.NotFound) as e:
+            raise PermanentError(f"discord {e.status}: {e.text[:200]}") from None
         view = self._view(reply)
         try:
             if view is not None:
@@ -492,6 +524,6 @@ class DiscordTransport:
         return str(msg.id)
 
     async def edit(self, dest: Destination, ref: str, reply: Reply) -> None:
-        channel = self.client.get_partial_messageable(int(dest.chat))
+        channel = self.client.get_partial_messageable(await self._channel_id(dest.chat))
         await channel.get_partial_message(int(ref)).edit(content=discord_markdown(reply),
                                                          view=self._view(reply))

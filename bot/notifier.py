@@ -25,15 +25,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel import col, func, select
 
 from bot.digest import Pending, Policy
+from bot.edits import ProposalEdits
 from bot.outcomes import (
     IN_FLIGHT,
     MAX_UNKNOWN_RESENDS,
@@ -44,9 +47,11 @@ from bot.outcomes import (
     tagged,
     unknown_outcomes,
 )
-from bot.planner import Destination, plan_deliveries
+from bot.planner import SKIPPED, Destination, plan_deliveries
 from commands.alerts import format_alert, format_digest
-from commands.reply import Reply
+from commands.dailychart import daily_chart
+from commands.notify import Cache
+from commands.reply import Attachment, Reply
 from engine.service.api import TradingAPI
 from engine.storage.config import NotifySettings
 from engine.storage.dbtypes import utcnow
@@ -92,9 +97,10 @@ def backoff(attempts: int, base: float = 0.5, cap: float = 60.0) -> float:
 
 
 Row = tuple[OutboxDelivery, OutboxMessage]
+T = TypeVar("T")
 
 
-class Notifier:
+class Notifier(ProposalEdits):
     """Plans deliveries and drains them; `start()` runs the loop in the background.
 
     `policy` applies the `[notify]` settings; without one each alert is its own
@@ -116,6 +122,35 @@ class Notifier:
         self._wake = asyncio.Event()
         self._dest_locks: dict[str, asyncio.Lock] = {}
         self._flush = False
+        self.modes = Cache(api.sessions)  # the chats' own modes (/notify), DM requests
+        # one worker thread for every destination's reads and marks: several threads
+        # contending for the GIL starve the event loop that answers commands (/status
+        # with 500 alerts queued per chat: p99 192 -> see `bench chat`)
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentitrade-notifier")
+        self._settings = getattr(api, "settings", None)  # replaced by /reload_config
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run `fn` on the notifier's worker thread (DB reads and marks, rendering)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._db, functools.partial(fn, *args, **kwargs))
+
+    def refresh_modes(self, force: bool = False) -> None:
+        """Apply what changed since the last pass: modes set with /notify (re-read at
+        once after a change in this process, else every few seconds) and new
+        `[notify]` settings (/reload_config replaces `api.settings`)."""
+        live = getattr(self.api, "settings", None)
+        if live is not None and live is not self._settings:
+            self._settings = live
+            if live.notify is not self.policy.cfg:
+                self.policy.reconfigure(live.notify)
+            for s in self.sinks:  # and the allow-lists the transports check
+                if hasattr(s, "reconfigure"):
+                    s.reconfigure(live)
+        if self.modes.refresh(force):
+            self.policy.overrides = self.modes.overrides
+            for s in self.sinks:  # Discord: its DM destinations
+                if hasattr(s, "dm_users"):
+                    s.dm_users = self.modes.dms
 
     # ------------------------------------------------------------ plan
     def _routes(self) -> list[tuple[Sink, Destination]]:
@@ -123,6 +158,7 @@ class Notifier:
 
     def plan(self) -> int:
         """Create the missing delivery rows; returns how many were created."""
+        self.refresh_modes()
         return plan_deliveries(self.api.sessions, [d for _s, d in self._routes()],
                                self.policy, self.max_age)
 
@@ -175,17 +211,21 @@ class Notifier:
         loop = asyncio.get_running_loop()
         async with lock:
             while sent < limit:
-                rows = await asyncio.to_thread(self._pending, dest, FETCH)
+                rows = await self._off_loop(self._pending, dest, FETCH)
+                off = [i for i, _o, k, _d in rows if self.policy.mode(dest.key, k) == "off"]
+                if off:  # turned off (/notify) after they were planned: never sent
+                    await self._off_loop(self._skip, off)
+                    rows = [r for r in rows if r[0] not in set(off)]
                 if not rows:
                     return sent
-                total = (await asyncio.to_thread(self._backlog, dest, rows[0][1],
+                total = (await self._off_loop(self._backlog, dest, rows[0][1],
                                                  self.policy.cfg.queue_max)
                          if len(rows) == FETCH else len(rows))
                 group = self.policy.pick(dest.key, [Pending(i, k, due) for i, _o, k, due in rows],
                                          loop.time(), flush=self._flush, backlog=total)
                 if group is None:
                     return sent
-                chosen = await asyncio.to_thread(self._load, group.ids)
+                chosen = await self._off_loop(self._load, group.ids)
                 if not chosen:
                     return sent
                 if not await self._deliver(sink, dest, chosen, group.silent):
@@ -193,6 +233,14 @@ class Notifier:
                 self.policy.forget(group.ids)
                 sent += len(chosen)
         return sent
+
+    def _skip(self, ids: Sequence[int]) -> None:
+        with self.api.sessions.begin() as s:
+            for i in ids:
+                row = s.get(OutboxDelivery, i)
+                if row is not None and row.state == DeliveryState.PENDING:
+                    row.state = SKIPPED
+                    s.add(row)
 
     def _proposal(self, msg: OutboxMessage) -> Proposal | None:
         if msg.kind != "proposal" or msg.payload.get("proposal_id") is None:
@@ -205,10 +253,18 @@ class Notifier:
     def _render(self, sink: Sink, msgs: Sequence[OutboxMessage]) -> Reply:
         if len(msgs) == 1:
             m = msgs[0]
-            return format_alert(m.kind, dict(m.payload), self._proposal(m))
-        items = [(m.id or 0, m.kind, dict(m.payload), self._proposal(m)) for m in msgs]
-        return format_digest(items, int(getattr(sink, "max_button_rows", 10)),
-                             int(getattr(sink, "max_chars", 3500)))
+            reply = format_alert(m.kind, dict(m.payload), self._proposal(m))
+        else:
+            items = [(m.id or 0, m.kind, dict(m.payload), self._proposal(m)) for m in msgs]
+            reply = format_digest(items, int(getattr(sink, "max_button_rows", 10)),
+                                  int(getattr(sink, "max_chars", 3500)))
+        summary = next((m for m in reversed(msgs) if m.kind == "daily_summary"), None)
+        day = str(summary.payload.get("day", "")) if summary is not None else ""
+        if summary is not None and len(day) == 10:  # the summary's day: the engine's clock
+            png = daily_chart(self.api.sessions, day, summary.id or 0)
+            if png is not None:
+                reply = replace(reply, image=Attachment(f"pnl-{day}.png", png, "image/png"))
+        return reply
 
     def _mark(self, rows: Sequence[OutboxDelivery], **values: object) -> None:
         with self.api.sessions.begin() as s:
@@ -225,14 +281,14 @@ class Notifier:
         delivered (with the same message id) after: exactly once per row, with the
         lost-response rule applied to the group as a whole."""
         ds = [d for d, _ in rows]
-        reply = self._render(sink, [m for _, m in rows])
+        reply = await self._off_loop(self._render, sink, [m for _, m in rows])
         unknown = max(unknown_outcomes(d.last_error) for d in ds)
         attempts = max(d.attempts for d in ds) + 1
         if unknown > MAX_UNKNOWN_RESENDS:
             self._give_up_unknown(ds, ds[0].last_error or "", unknown, attempts)
             return True  # not resent: the chat may already have it; move on
         while True:
-            await asyncio.to_thread(  # committed before the send; off the event loop
+            await self._off_loop(  # committed before the send; off the event loop
                 self._mark, ds, last_error=tagged(f"{IN_FLIGHT} since {utcnow().isoformat()}",
                                                   unknown))
             try:
@@ -260,7 +316,7 @@ class Notifier:
                         return True
                 self._failure(ds, tagged(error, unknown), attempts, permanent=False)
                 return False
-            await asyncio.to_thread(self._mark, ds, state=DeliveryState.DELIVERED,
+            await self._off_loop(self._mark, ds, state=DeliveryState.DELIVERED,
                                     external_ref=str(ref)[:128], delivered_at=utcnow(),
                                     attempts=attempts, last_error=None)
             self.stats.delivered += len(ds)
@@ -292,58 +348,13 @@ class Notifier:
         self._mark(ds, attempts=attempts, last_error=error,
                    next_attempt_at=utcnow() + timedelta(seconds=delay))
 
-    # ------------------------------------------------------------ proposal edits
-    def digest_for(self, dest_key: str, ref: str) -> Reply | None:
-        """The digest message `ref` in `dest_key` rendered again (proposal states as
-        they are now), or None when `ref` is a single alert. A decision on one row of a
-        digest must not replace the other rows with a single card."""
-        with self.api.sessions() as s:
-            rows = s.exec(select(OutboxMessage)
-                          .join(OutboxDelivery,
-                                col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
-                          .where(OutboxDelivery.destination == dest_key,
-                                 OutboxDelivery.external_ref == ref)
-                          .order_by(col(OutboxMessage.id))).all()
-        if len(rows) < 2:
-            return None
-        sink = next((sk for sk, d in self._routes() if d.key == dest_key), None)
-        return self._render(sink, list(rows))  # type: ignore[arg-type]
-
-    async def proposal_decided(self, proposal_id: int, reply: Reply,
-                               skip: str | None = None) -> int:
-        """Edit every delivered copy of proposal `proposal_id` (but `skip`, the one the
-        deciding transport already edited); returns how many were edited."""
-        by_key = {d.key: (sink, d) for sink, d in self._routes()}
-        with self.api.sessions() as s:
-            rows = s.exec(select(OutboxDelivery, OutboxMessage)
-                          .join(OutboxMessage,
-                                col(OutboxMessage.id) == col(OutboxDelivery.outbox_id))
-                          .where(OutboxMessage.kind == "proposal",
-                                 OutboxDelivery.state == DeliveryState.DELIVERED)
-                          .order_by(col(OutboxMessage.id).desc()).limit(500)).all()
-        edited = 0
-        for d, m in rows:
-            if str(m.payload.get("proposal_id")) != str(proposal_id) or d.external_ref is None:
-                continue
-            if d.destination == skip or d.destination not in by_key:
-                continue
-            sink, dest = by_key[d.destination]
-            try:
-                await sink.edit(dest, d.external_ref,
-                                self.digest_for(d.destination, d.external_ref) or reply)
-                edited += 1
-            except Exception as e:
-                log.warning("could not edit proposal message in %s: %s", d.destination,
-                            mask(str(e)))
-        return edited
-
     # ------------------------------------------------------------ loop
     def wake(self) -> None:
         """Ask the loop to look at the outbox now (the engine may call this)."""
         self._wake.set()
 
     async def run_once(self) -> int:
-        self.plan()
+        await self._off_loop(self.plan)  # queries per chat: not on the event loop
         return await self.drain_once()
 
     async def _loop(self) -> None:

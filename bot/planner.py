@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
@@ -32,6 +32,7 @@ class Destination:
     chat: str
     user: tuple[str, str] | None = None
     admin: bool = False
+    since: float | None = None  # epoch s: a chat added later (a DM) starts here
 
 
 def _wants_error(dest: Destination, has_admin_chat: bool) -> bool:
@@ -51,7 +52,10 @@ def plan_deliveries(sessions: SessionFactory, dests: Sequence[Destination], poli
         for dest in dests:
             last = s.exec(select(func.max(OutboxDelivery.outbox_id))
                           .where(OutboxDelivery.destination == dest.key)).one()
-            q = select(OutboxMessage).where(col(OutboxMessage.created_at) >= since)
+            start = since
+            if dest.since is not None:  # a new DM gets what comes next, not a backlog
+                start = max(since, datetime.fromtimestamp(dest.since, UTC))
+            q = select(OutboxMessage).where(col(OutboxMessage.created_at) >= start)
             if last is not None:
                 q = q.where(col(OutboxMessage.id) > last)
             msgs = list(s.exec(q.order_by(col(OutboxMessage.id)).limit(1000)).all())

@@ -236,6 +236,13 @@ class TelegramTransport:
                                     disable_notification=quiet, rate_limit_args=lane)
         return m.message_id
 
+    def reconfigure(self, settings: Settings) -> None:
+        """/reload_config: the new allow-list applies to the next message (the token,
+        the API and the chats need a restart)."""
+        sec = self.settings.telegram.model_copy(
+            update={"allowed_users": dict(settings.telegram.allowed_users)})
+        self.settings = self.settings.model_copy(update={"telegram": sec})
+
     def destinations(self) -> list[Destination]:
         """Configured chat_ids, else each allowed user's private chat."""
         tg = self.settings.telegram

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from commands.base import Command, Ctx, no_args
 from commands.fmt import amount, num, proposal_text, signed
 from commands.reply import Button, Reply
 from engine.storage.models import Proposal, ProposalState
@@ -160,31 +159,3 @@ def format_digest(items: list[DigestItem], max_rows: int, max_chars: int) -> Rep
     if shown < len(items):
         lines.append(f"…and {len(items) - shown} more (/trades, /pending, /risk)")
     return Reply("\n".join(lines) + footer, buttons=tuple(buttons))
-
-
-class NotifyCmd(Command[None]):
-    """/notify: how alerts reach this chat (per-type modes, digests, quiet hours) and
-    where to change it. Read-only: the modes live in the `[notify]` settings."""
-
-    name, summary = "notify", "how alerts reach this chat (modes, digests, quiet hours)"
-
-    def parse(self, args: list[str]) -> None:
-        no_args(args)
-
-    async def run(self, ctx: Ctx, params: None) -> Reply:
-        cfg = ctx.api.settings.notify
-        u = ctx.user
-        chat = "console" if u.transport == "console" else f"{u.transport}:{ctx.chat_id}"
-        kinds = (*ALERT_TYPES, "proposal_decided")
-        lines = [f"Alerts in {chat}:"]
-        lines += [f"  {k}: {cfg.mode(chat, k)}" for k in kinds]
-        window = cfg.digest_window_seconds
-        lines.append(f"pending alerts sent together after {window:g}s" if window else
-                     "one message per alert")
-        lines.append(f"backlog over {cfg.queue_max} alerts: one summary; "
-                     f"'digest' types every {cfg.digest_seconds:g}s")
-        lines.append(f"quiet hours: {cfg.quiet_hours} {cfg.timezone} (silent)"
-                     if cfg.quiet_hours else "quiet hours: none")
-        lines.append(f'change: [notify] chats = {{ "{chat}" = {{ fill = "digest" }} }} '
-                     "(modes on, silent, off, digest); /alerts turns types on or off")
-        return Reply("\n".join(lines))

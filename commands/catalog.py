@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import commands.queries as queries
-from commands.alerts import ALERT_TYPES, NotifyCmd, decided_text, proposal_reply
+from commands.alerts import ALERT_TYPES, decided_text, proposal_reply
 from commands.audit import ADMIN
 from commands.base import (
     Command,
@@ -25,7 +25,9 @@ from commands.base import (
 )
 from commands.fmt import amount, num, proposal_text, signed, table, when
 from commands.insight import INSIGHT
+from commands.notify import NotifyCmd
 from commands.orders import ORDERS
+from commands.reload import ReloadConfig
 from commands.reply import Attachment, Reply
 from commands.strategies import StrategyCmd
 from engine.service.api import open_positions
@@ -508,7 +510,9 @@ class Backtest(Command[BacktestArgs]):
         return BacktestArgs(pair.upper(), tf, days, strat)
 
     async def run(self, ctx: Ctx, params: BacktestArgs) -> Reply:
-        pairs = self.pairs(ctx)
+        # any pair with candles in the configured data (the engine refuses the rest,
+        # naming where it looked); an explicit pair list still limits it
+        pairs = set(self._pairs) if self._pairs is not None else set()
         if pairs and params.pair not in pairs:
             return Reply(f"{self.usage_line()}\nunknown pair {params.pair}: one of "
                          f"{', '.join(sorted(pairs))}", ok=False)
@@ -568,6 +572,6 @@ _CLASSES: tuple[type[Command[Any]], ...] = (
     Start, Help, StartBot, StopBot, Pause, Status, Positions, Trades, Profit,
                   BalanceCmd, Daily, Weekly, Monthly, Performance, Pending, Approve, Reject,
                   ForceExit, Sentiment, Signals, Risk, Resume, Alerts, Backtest, StrategyCmd,
-                  Logs, Version, NotifyCmd, *INSIGHT, *ADMIN, *ORDERS)
+                  Logs, Version, NotifyCmd, *INSIGHT, *ADMIN, *ORDERS, ReloadConfig)
 ALL: tuple[Command[Any], ...] = tuple(c() for c in _CLASSES)
 COMMANDS: dict[str, Command[Any]] = {c.name: c for c in ALL}

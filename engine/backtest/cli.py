@@ -314,6 +314,8 @@ def _print_table(res: Any, out: Path | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from engine.backtest.metrics import sharpe_text
+
     m = res.metrics
     t = Table(
         title=f"{res.strategy} · {res.timeframe} · {res.candles:,} candles", show_header=False
@@ -327,13 +329,14 @@ def _print_table(res: Any, out: Path | None) -> None:
         ("win rate", f"{100 * m['winrate']:.1f} %  W{m['wins']}/L{m['losses']}/D{m['draws']}"),
         ("profit factor", f"{m['profit_factor']:.3f}"),
         ("expectancy (ratio)", f"{m['expectancy']:.6g} ({m['expectancy_ratio']:.3f})"),
+        ("Sharpe", sharpe_text(m)),
         (
-            "Sharpe / Sortino / Calmar",
-            f"{m['sharpe']:.2f} / {m['sortino']:.2f} / {m['calmar']:.2f}",
+            "Sortino / Calmar (per trade)",
+            f"{m['sortino']:.2f} / {m['calmar']:.2f}",
         ),
         (
-            "daily Sharpe / Sortino / Calmar",
-            f"{m['sharpe_daily']:.2f} / {m['sortino_daily']:.2f} / {m['calmar_daily']:.2f}",
+            "Sortino / Calmar (daily)",
+            f"{m['sortino_daily']:.2f} / {m['calmar_daily']:.2f}",
         ),
         ("SQN", f"{m['sqn']:.3f}"),
         ("max drawdown", f"{m['max_drawdown_abs']:.8g} ({100 * m['max_drawdown_account']:.2f} %)"),

@@ -82,6 +82,21 @@ def drawdown(
     }
 
 
+SHARPE_LABELS = (("sharpe", "Sharpe (per trade)"), ("sharpe_daily", "Sharpe (daily)"))
+
+
+def sharpe_text(m: dict[str, Any]) -> str:
+    """The Sharpe ratios as every report names them: the chat's text, the CLI table
+    and the PNG all call this, so one label always means one definition (the
+    trade-based ratio above, Freqtrade's; the daily-balance one below, ours)."""
+    parts = []
+    for key, label in SHARPE_LABELS:
+        v = m.get(key)
+        parts.append(f"{label} {float(v):.2f}" if isinstance(v, int | float) else
+                     f"{label} n/a")
+    return ", ".join(parts)
+
+
 def sharpe_trades(ret: F64, days: int) -> float:
     if ret.size == 0:
         return 0.0

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.backtest.metrics import sharpe_text
 from engine.backtest.runner import TRADE_COLUMNS
 
 if TYPE_CHECKING:
@@ -135,6 +136,18 @@ def _monthly(t: npt.NDArray[np.int64], eq: F64) -> tuple[list[str], F64]:
     return labels, np.array(rets)
 
 
+def headline_lines(m: dict[str, Any]) -> list[str]:
+    """The PNG's headline figures (its Sharpe line is `sharpe_text`, as in the chat's
+    text and the CLI's table)."""
+    return [
+        f"trades {m.get('total_trades', 0)}   win {100 * float(m.get('winrate', 0)):.0f} %",
+        f"max DD {100 * float(m.get('max_drawdown_account', 0)):.1f} %   "
+        f"PF {float(m.get('profit_factor', 0)):.2f}   "
+        f"CAGR {100 * float(m.get('cagr', 0)):.1f} %",
+        sharpe_text(m),
+    ]
+
+
 def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
     """The report chart as PNG bytes (900 x 1600 px portrait)."""
     import matplotlib
@@ -194,15 +207,9 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
         va="top",
         transform=ax0.transAxes,
     )
-    lines = [
-        f"trades {m.get('total_trades', 0)}   win {100 * float(m.get('winrate', 0)):.0f} %",
-        f"max DD {100 * float(m.get('max_drawdown_account', 0)):.1f} %   "
-        f"PF {float(m.get('profit_factor', 0)):.2f}",
-        f"Sharpe(d) {float(m.get('sharpe_daily', 0)):.2f}   "
-        f"CAGR {100 * float(m.get('cagr', 0)):.1f} %",
-    ]
+    lines = headline_lines(m)
     for i, line in enumerate(lines):
-        ax0.text(0.43, 0.42 - i * 0.22, line, fontsize=base - 1, va="top", transform=ax0.transAxes)
+        ax0.text(0.43, 0.46 - i * 0.18, line, fontsize=base - 1, va="top", transform=ax0.transAxes)
 
     def style(ax: Any, title: str) -> None:
         ax.set_title(title, fontsize=base, loc="left", weight="bold")

@@ -170,7 +170,9 @@ async def run_replay(eng: Engine, feed: ReplayFeed, *, save_every: int = 12,
                      steer_seconds: float | None = None) -> int:
     """Process every step after the saved cursor; returns the number processed.
     `steer_seconds`: someone can decide from a chat, so the replay pauses while a
-    proposal waits (`wait_for_decisions`).
+    proposal waits (`wait_for_decisions`); they also get the daily summary (with its
+    PnL chart) each time the replay clock passes midnight UTC, as a live service sends
+    it at 00:00 (a replay without a chat writes none: nobody would read it).
 
     The engine must have been started with `reconcile=False`."""
     assert isinstance(eng.clock, ManualClock), "replay needs the engine on a ManualClock"
@@ -182,6 +184,7 @@ async def run_replay(eng: Engine, feed: ReplayFeed, *, save_every: int = 12,
     deferred = resume is not None
     n = 0
     ts = resume or 0
+    day = eng.clock.now().date()
     async for ts, bars in feed.run(after_ms=resume):
         for bar in bars:
             await eng.on_bar(bar)
@@ -189,6 +192,9 @@ async def run_replay(eng: Engine, feed: ReplayFeed, *, save_every: int = 12,
             deferred = await eng.execution.submit_due() > 0
         await eng.tick()
         if steer_seconds is not None:
+            if n and eng.clock.now().date() != day:
+                await eng.daily_summary()  # of the replay day that just ended
+            day = eng.clock.now().date()
             await wait_for_decisions(eng, steer_seconds)
         n += 1
         if (warmed + n) % save_every == 0:  # counted from the feed's start: the same

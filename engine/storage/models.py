@@ -484,3 +484,19 @@ class RawMessage(SQLModel, table=True):
 
 
 ALL_TABLES = SQLModel.metadata
+
+
+class NotifyMode(SQLModel, table=True):
+    """A chat's own mode for one alert type, set from the chat with `/notify` (over the
+    `[notify]` settings): `kind` is an alert type or "*" (every type); `destination`
+    is the outbox delivery key ("telegram:<chat>", "discord:<channel>",
+    "discord:dm:<user>", "console"). The row "dm" kind "_dm" asks for Discord DMs."""
+
+    __tablename__ = "notify_modes"
+    __table_args__ = (sa.UniqueConstraint("destination", "kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    destination: str = Field(max_length=96, index=True)
+    kind: str = Field(max_length=32)
+    mode: str = Field(max_length=8)  # on | silent | off | digest
+    set_by: str = Field(default="", max_length=96)
+    updated_at: datetime = _ts()

@@ -275,6 +275,10 @@ class FakeEngine:
     async def backtest(self, pair: str, timeframe: str, days: int,
                        strategy: str) -> BacktestOutput:
         await asyncio.sleep(0)
+        if pair not in self.prices:  # as the engine: no candles anywhere configured
+            from engine.errors import DataError
+
+            raise DataError(f"no {pair} {timeframe} candles in the embedded sample")
         return BacktestOutput(summary={"trades": 3, "profit_pct": 1.5}, report_png=PNG_1PX,
                               trades_csv=b"pair,profit\nBTC/USDT,1.5\n",
                               text=f"Backtest {pair} {timeframe} {days}d {strategy}: "

@@ -57,8 +57,8 @@ def test_format_digest_stays_in_limits_and_counts_everything() -> None:
 
 
 async def test_notify_command_shows_this_chats_modes(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from commands.alerts import NotifyCmd
     from commands.base import Ctx, Identity
+    from commands.notify import NotifyCmd
     from tests.chat.fake_api import FakeEngine, make_settings
 
     settings = make_settings(tmp_path, notify={

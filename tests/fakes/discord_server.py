@@ -124,6 +124,7 @@ class FakeDiscord(Waitable):
         self._sockets: dict[web.WebSocketResponse, int] = {}  # identified socket -> seq
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.dm_channels: dict[int, int] = {}  # DM channel id -> recipient user id
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -301,6 +302,11 @@ class FakeDiscord(Waitable):
         return fi
 
     # ------------------------------------------------------------ queries (tests)
+    def dms_to(self, uid: int) -> list[FakeMessage]:
+        """Messages the bot sent by direct message to user `uid`."""
+        chans = {c for c, u in self.dm_channels.items() if u == uid}
+        return [m for m in self.messages.values() if m.channel_id in chans]
+
     def in_channel(self, channel_id: int | None = None) -> list[FakeMessage]:
         """Messages posted to a channel by the bot (not interaction responses)."""
         ch = channel_id if channel_id is not None else self.channel_id
@@ -385,6 +391,14 @@ class FakeDiscord(Waitable):
             return self._callback(int(p[1]), p[2], body, files)
         if p[0] == "webhooks" and len(p) >= 3:
             return self._webhook(m, p, body, files, request.query)
+        if m == "POST" and p == ["users", "@me", "channels"]:  # open a DM channel
+            uid = int(body.get("recipient_id", 0))
+            ch = next((c for c, u in self.dm_channels.items() if u == uid), None)
+            if ch is None:
+                ch = next(self._ids)
+                self.dm_channels[ch] = uid
+            return _json({"id": str(ch), "type": 1, "last_message_id": None,
+                          "recipients": [self.user_json(uid, f"user{uid}")]})
         if p[0] == "channels" and len(p) >= 3 and p[2] == "messages":
             return self._channel(m, p, body, files)
         return self._error(404, 0, f"404: Not Found {m} {path}")
@@ -498,7 +512,7 @@ class FakeDiscord(Waitable):
     def _channel(self, m: str, p: list[str], body: dict[str, Any],
                  files: list[tuple[str, bytes]]) -> web.Response:
         ch = int(p[1])
-        if ch != self.channel_id:
+        if ch != self.channel_id and ch not in self.dm_channels:
             return self._error(404, 10003, "Unknown Channel")
         if m == "POST" and len(p) == 3:
             if not body.get("content") and not files:
