@@ -137,7 +137,7 @@ def print_breakdown(b: dict[str, Any], console: Any) -> None:
         line += f"; fees are {100 * f['share_of_loss']:.0f} % of the loss"
     console.print(line)
     if b.get("partial_exits"):
-        console.print(partial_exits_line(b["partial_exits"]))
+        console.print(partial_exits_line(b["partial_exits"]), soft_wrap=True)
     if b["buy_and_hold"] is not None:
         h = b["buy_and_hold"]
         console.print(f"buy and hold (wallet split equally over the pairs): "
