@@ -116,3 +116,15 @@ def test_grid_report_total_is_the_cash_flow_of_its_orders(binance: dict[str, Can
     # the drawdown and the tables use the same figure
     assert sum(r["profit_total_abs"] for r in res.breakdown["per_pair"]) == pytest.approx(
         total, abs=1e-6)
+
+
+def test_the_wallet_that_sizes_stakes_books_the_partial_exits() -> None:
+    """A stake of 1 % of the wallet: the trade after the one with a partial exit is sized
+    on the wallet plus BOTH exits' profit (Freqtrade's wallet would book the last only)."""
+    c = candles("X/USDT", [13.0, 13.0, 15.6, 14.3, 14.3, 14.3, 14.3])
+    strat = SellsPart({"X/USDT": {"enter_long": [0, 4], "exit_long": [3, 5]}})
+    res = run_backtest({"X/USDT": c}, strat, stake="1%", fee=FEE, wallet=10_000.0)
+    assert len(res.trades) == 2
+    first = res.trades.realised()[0]
+    assert first == pytest.approx(12.787, abs=1e-8)
+    assert res.trades.stake_amount[1] == pytest.approx(0.01 * (10_000.0 + first), rel=1e-12)
