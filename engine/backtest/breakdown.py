@@ -4,6 +4,10 @@ fees paid and their share of a loss; buy-and-hold over the same candles.
 A losing run whose fees are about the size of the loss has no edge to fix in its exits:
 it trades too often for its average move. These numbers say so on screen, in the
 ``--json`` document and in summary.json.
+
+Profits are the realised ones including partial exits (`Trades.realised`); when a trade's
+Freqtrade ``profit_abs`` left partial exits out, ``partial_exits`` holds both totals and
+the screen prints `partial_exits_line`.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ def _rows(keys: npt.NDArray[Any], result: BacktestResult) -> list[dict[str, Any]
     names, inverse = np.unique(keys.astype(str), return_inverse=True)
     for i, name in enumerate(names.tolist()):
         sel = inverse == i
-        pa = tr.profit_abs[sel]
+        pa = tr.realised()[sel]
         out.append({
             "key": name,
             "trades": int(sel.sum()),
@@ -73,7 +77,8 @@ def breakdown(result: BacktestResult) -> dict[str, Any]:
     tr = result.trades
     fees = trade_fees(result)
     total_fees = float(fees.sum()) if len(tr) else 0.0
-    profit = float(tr.profit_abs.sum()) if len(tr) else 0.0
+    profit = float(tr.realised().sum()) if len(tr) else 0.0
+    partial = tr.partial_exit_mask() if len(tr) else np.zeros(0, dtype=np.bool_)
     tags = tr.enter_tag if tr.enter_tag is not None else np.full(len(tr), "")
     tags = np.where(tags == "", "(none)", tags)
     ends = [(int(c.open_time[0]), int(c.open_time[-1])) for c in result.data.values() if len(c)]
@@ -96,6 +101,12 @@ def breakdown(result: BacktestResult) -> dict[str, Any]:
             "share_of_loss": round(total_fees / -profit, 4) if profit < 0 else None,
         },
         "buy_and_hold": hold,
+        # trades whose Freqtrade profit_abs leaves out their partial exits' profit
+        "partial_exits": {
+            "trades": int(partial.sum()),
+            "profit_total_abs_freqtrade": round(float(tr.profit_abs.sum()), 8),
+            "profit_total_abs": round(profit, 8),
+        } if partial.any() else None,
     }
 
 
@@ -125,7 +136,16 @@ def print_breakdown(b: dict[str, Any], console: Any) -> None:
     if f["share_of_loss"] is not None:
         line += f"; fees are {100 * f['share_of_loss']:.0f} % of the loss"
     console.print(line)
+    if b.get("partial_exits"):
+        console.print(partial_exits_line(b["partial_exits"]), soft_wrap=True)
     if b["buy_and_hold"] is not None:
         h = b["buy_and_hold"]
         console.print(f"buy and hold (wallet split equally over the pairs): "
                       f"{h['profit_total_abs']:+.8g} ({h['profit_total_pct']:+.2f} %)")
+
+
+def partial_exits_line(p: dict[str, Any]) -> str:
+    """The one line saying the report's profit differs from Freqtrade's profit_abs."""
+    return (f"{p['trades']} trades had partial exits: Freqtrade's profit_abs counts only "
+            f"their last exit (total {p['profit_total_abs_freqtrade']:+.8g}); realised "
+            f"including partial exits: {p['profit_total_abs']:+.8g}")

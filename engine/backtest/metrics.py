@@ -16,6 +16,15 @@ Matching Freqtrade (``freqtrade/data/metrics.py``), so they agree with its summa
 - ``expectancy``, ``expectancy_ratio``, ``profit_factor``, ``winrate`` on profit_abs.
 - ``market_change``: mean over pairs of (last close - first close) / first close.
 
+Which profit: by default each trade's realised profit INCLUDING partial exits
+(`Trades.realised`). Freqtrade's exported ``profit_abs`` keeps only the last exit's
+profit of a trade with partial exits (adjust_trade_position selling part), so its totals
+and drawdowns mislead for such strategies (grid: every level a partial exit).
+``basis="freqtrade"`` computes the same metrics on Freqtrade's ``profit_abs``: the
+parity tests compare that against Freqtrade's summaries, and ``profit_total_abs_freqtrade``
+/ ``partial_exit_trades`` in the default metrics say when the two differ. The two are
+identical for trades without partial exits (every market-order kernel run).
+
 Our own (no Freqtrade counterpart in the summary): ``sharpe_daily``, ``sortino_daily``
 and ``calmar_daily`` from the daily balance (realised profit booked on the close day,
 every calendar day of the backtest counted, annualised with 365), drawdown duration,
@@ -203,11 +212,15 @@ def market_change(data: dict[str, Any]) -> float:
     return float(np.mean(ch)) if ch else 0.0
 
 
-def compute_metrics(result: BacktestResult) -> dict[str, Any]:
-    """All summary metrics of a run (see the module docstring for definitions)."""
+def compute_metrics(result: BacktestResult, basis: str = "realised") -> dict[str, Any]:
+    """All summary metrics of a run (see the module docstring for definitions), on the
+    realised profit including partial exits or (``basis="freqtrade"``) on Freqtrade's
+    exported profit_abs."""
+    if basis not in ("realised", "freqtrade"):
+        raise ValueError(f"basis must be 'realised' or 'freqtrade', not {basis!r}")
     tr: Trades = result.trades
     wallet = result.wallet
-    pa = tr.profit_abs
+    pa = tr.profit_abs if basis == "freqtrade" else tr.realised()
     n = len(tr)
     starts = [int(c.open_time[0]) for c in result.data.values()]
     ends = [int(c.open_time[-1]) for c in result.data.values()]
@@ -290,6 +303,10 @@ def compute_metrics(result: BacktestResult) -> dict[str, Any]:
         "backtest_days": int(days),
         "exit_reasons": reasons,
         "pair_profit_abs": pair_profit,
+        "profit_basis": basis,
+        # Freqtrade's total and how many trades' profit_abs leaves out partial exits
+        "profit_total_abs_freqtrade": float(tr.profit_abs.sum()),
+        "partial_exit_trades": int(tr.partial_exit_mask().sum()),
     }
     m.update(ratios_from_balance(bal, wallet))
     return m

@@ -76,7 +76,7 @@ def monte_carlo(
         raise ValueError("noise must be >= 0")
     tr = result.trades
     order = np.argsort(tr.close_ms, kind="stable")
-    pa = np.ascontiguousarray(tr.profit_abs[order], dtype=np.float64)
+    pa = np.ascontiguousarray(tr.realised()[order], dtype=np.float64)
     stake = np.ascontiguousarray(tr.stake_amount[order], dtype=np.float64)
     days = float(result.metrics.get("backtest_days", 0)) if result.metrics else 0.0
     years = max(days, 1.0) / 365.0

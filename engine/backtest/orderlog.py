@@ -29,7 +29,8 @@ def _iso(ms: int) -> str:
 
 def trades_from_objects(closed: list[Trade], pairs: list[str]) -> Trades:
     """`Trades` columns from closed `Trade` objects (Freqtrade's exported fields:
-    averaged open rate, the amount and stake before the final exit, realised profit)."""
+    averaged open rate, the amount and stake before the final exit, profit_abs of the last
+    exit) plus ``realized_profit``, the profit of all the trade's exits."""
     index = {s: i for i, s in enumerate(pairs)}
     n = len(closed)
 
@@ -52,6 +53,7 @@ def trades_from_objects(closed: list[Trade], pairs: list[str]) -> Trades:
         is_open=np.zeros(n, dtype=np.bool_),
         enter_tag=col(lambda t: t.enter_tag or "", object).astype(str),
         fees=col(lambda t: sum(o.amount * o.price * o.fee for o in t.orders if o.filled)),
+        realized_profit=col(lambda t: t.realized_profit),
     )
 
 

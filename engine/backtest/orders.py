@@ -17,6 +17,14 @@ and follows Freqtrade's backtesting rules, per candle and pair:
    candle's range reaches its price;
 4. after the last candle, open positions close at that candle's open (``force_exit``).
 
+The wallet that sizes stakes (``stake_amount`` as a share of the wallet, the available
+stake that caps an entry or a safety order) books each closed trade's profit of ALL its
+exits (`Trade.realized_profit`), the cash the exits actually brought. Freqtrade books
+only the last exit's (``close_profit_abs``) for a trade with partial exits, so its wallet
+loses the partial exits' profit when such a trade closes; the reference lists (fixed
+stakes, a wallet that never binds) come out the same either way, which the parity tests
+check.
+
 Slower than the kernel (a Python loop), it is exact rather than fast.
 """
 
@@ -77,8 +85,9 @@ class OrderBacktest:
 
     # ---------------------------------------------------------------- helpers
     def _available(self) -> float:
-        """Wallet plus realised profit less the stake of open trades (Freqtrade's
-        available stake)."""
+        """Wallet plus realised profit (all exits of the closed trades) less the stake of
+        open trades net of their partial exits' profit (Freqtrade's available stake, but
+        without its loss of partial exits' profit at a trade's close)."""
         held = sum(t.stake_amount - t.realized_profit for t in self.open.values())
         return self.wallet + self.realised - held
 
@@ -127,7 +136,7 @@ class OrderBacktest:
     def _fill(self, tr: Trade, order: Order, ms: int) -> None:
         tr.fill(order, ms)
         if not tr.is_open:
-            self.realised += tr.close_profit_abs
+            self.realised += tr.realized_profit
             del self.open[self._pair_index[tr.pair]]
             self.closed.append(tr)
 

@@ -5,6 +5,14 @@ The PNG is drawn with matplotlib's object API on the Agg canvas (no pyplot state
 threads): headline numbers, price of the most traded pair (the title says so) with its
 latest entries and exits, equity against buy-and-hold, drawdown (these three panels share
 one time axis) and monthly returns, with large fonts and few ticks.
+
+Every profit here (headline, equity, drawdown, monthly returns, the tables and
+summary.json's metrics) is each trade's realised profit INCLUDING partial exits
+(`Trades.realised`); Freqtrade's ``profit_abs``, which keeps only the last exit's profit
+of a trade that sold part of its position earlier, stays in trades.csv for parity with
+Freqtrade's lists, with ``realized_profit`` as a trailing column, and the screen prints
+one line when the two totals differ. The stakes of the run were sized by a wallet that
+books the same realised profit (`engine.backtest.orders`).
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.backtest.metrics import sharpe_text
-from engine.backtest.runner import TRADE_COLUMNS
+from engine.backtest.trades import EXPORT_COLUMNS
 
 if TYPE_CHECKING:
     from engine.backtest.runner import BacktestResult
@@ -54,11 +62,12 @@ def summary_dict(result: BacktestResult) -> dict[str, Any]:
 
 
 def write_trades_csv(result: BacktestResult, path: Path) -> Path:
-    """Trades in the reference CSV layout (floats in Python's shortest repr); futures
-    runs add leverage, liquidation_price, funding_fees and is_short after those."""
+    """Trades in the reference CSV layout (floats in Python's shortest repr) plus a
+    trailing ``realized_profit`` column (profit including partial exits); futures runs
+    add leverage, liquidation_price, funding_fees and is_short after those."""
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = result.trades.rows()
-    cols = [*TRADE_COLUMNS, *(k for k in (rows[0] if rows else {}) if k not in TRADE_COLUMNS)]
+    cols = [*EXPORT_COLUMNS, *(k for k in (rows[0] if rows else {}) if k not in EXPORT_COLUMNS)]
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
@@ -118,7 +127,7 @@ def _equity(result: BacktestResult) -> tuple[npt.NDArray[np.int64], F64]:
     ends = [int(c.open_time[-1]) for c in result.data.values()] or [0]
     order = np.argsort(tr.close_ms, kind="stable")
     t = np.r_[min(starts), tr.close_ms[order], max(ends)].astype(np.int64)
-    eq = result.wallet + np.r_[0.0, np.cumsum(tr.profit_abs[order])]
+    eq = result.wallet + np.r_[0.0, np.cumsum(tr.realised()[order])]
     eq = np.r_[eq, eq[-1]]
     return t, eq
 
@@ -232,7 +241,7 @@ def render_report_png(result: BacktestResult, *, dpi: int = 100) -> bytes:
         tt, yy = _decimate(c.open_time, c.close)
         ax1.plot(_dt(tt), yy, color="#37474f", lw=1.2)
         if sel.size:
-            win = tr.profit_abs[sel] > 0
+            win = tr.realised()[sel] > 0
             ax1.scatter(
                 _dt(tr.open_ms[sel]),
                 tr.open_rate[sel],

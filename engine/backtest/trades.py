@@ -31,6 +31,10 @@ TRADE_COLUMNS = (
     "exit_reason",
     "is_open",
 )
+# --trades-out's columns: the reference's, then the realised profit including partial
+# exits (the parity comparisons read the reference's columns by name, so a trailing
+# column leaves them untouched)
+EXPORT_COLUMNS = (*TRADE_COLUMNS, "realized_profit")
 
 
 @dataclass(slots=True)
@@ -57,12 +61,25 @@ class Trades:
     leverage: F64 | None = None
     liquidation_price: F64 | None = None  # 0.0: cannot be liquidated
     funding_fees: F64 | None = None  # received (+) / paid (-), included in profit_abs
+    # profit of ALL the trade's exits (each: close value less the averaged open value,
+    # fees included). Freqtrade's exported profit_abs keeps only the last exit's when a
+    # trade had partial exits; the report uses this one (None: equal to profit_abs)
+    realized_profit: F64 | None = None
 
     def __len__(self) -> int:
         return int(self.open_ms.shape[0])
 
+    def realised(self) -> F64:
+        """Each trade's realised profit including partial exits (what the report sums)."""
+        return self.profit_abs if self.realized_profit is None else self.realized_profit
+
+    def partial_exit_mask(self) -> npt.NDArray[np.bool_]:
+        """Trades whose Freqtrade profit_abs leaves out partial exits' profit."""
+        return np.abs(self.realised() - self.profit_abs) > 1e-12
+
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per trade in the reference CSV's columns (ISO-8601 UTC times)."""
+        """One dict per trade in the reference CSV's columns (ISO-8601 UTC times), then
+        ``realized_profit``."""
         ot = _iso_z(self.open_ms)
         ct = _iso_z(self.close_ms)
         amount = np.round(self.amount, 8).tolist()
@@ -78,8 +95,9 @@ class Trades:
             self.stake_amount.tolist(),
             self.exit_reason.tolist(),
             self.is_open.tolist(),
+            self.realised().tolist(),
         )
-        out = [dict(zip(TRADE_COLUMNS, vals, strict=True)) for vals in zip(*cols, strict=True)]
+        out = [dict(zip(EXPORT_COLUMNS, vals, strict=True)) for vals in zip(*cols, strict=True)]
         if self.leverage is not None:
             extra = (("leverage", self.leverage), ("liquidation_price", self.liquidation_price),
                      ("funding_fees", self.funding_fees), ("is_short", self.is_short))
@@ -196,4 +214,5 @@ def trades_from_records(
         is_open=np.zeros(irec.shape[0], dtype=np.bool_),
         enter_tag=etags.astype(str),
         fees=fees,
+        realized_profit=pa.copy(),  # market-order trades have no partial exits
     )
