@@ -138,8 +138,8 @@ def test_trades_csv_carries_the_futures_columns(tmp_path: Any) -> None:
     res = _run({"enter_short": [0], "exit_short": [199]}, trading_mode="futures", leverage=2.0,
                funding=FundingRates(0.0001))
     head, row = write_trades_csv(res, tmp_path / "t.csv").read_text().splitlines()[:2]
-    assert head.endswith("is_open,leverage,liquidation_price,funding_fees,is_short")
+    assert head.endswith("is_open,realized_profit,leverage,liquidation_price,funding_fees,is_short")
     assert row.split(",")[-4] == "2.0" and row.endswith(",True")
     spot = _run({"enter_short": [0], "exit_short": [199]})
     assert write_trades_csv(spot, tmp_path / "s.csv").read_text().splitlines()[0].endswith(
-        "exit_reason,is_open")
+        "exit_reason,is_open,realized_profit")
