@@ -137,6 +137,9 @@ def live_order_gaps(strategy: Strategy) -> list[str]:
         out.append("a limit entry that fills inside a candle is offered to "
                    "adjust_trade_position from the next open (the backtester asks at the "
                    "open of the candle it fills in)")
+    if strategy.order_type == "limit" and not strategy.uses_orders():
+        out.append("order_type 'limit' (the enter_limit column) is backtested as a limit; "
+                   "live sends a market order (use order_types and custom_entry_price)")
     if strategy.can_short and strategy.uses_orders():
         out.append("short entries are not traded by the live order path (spot only)")
     return out
