@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
 from engine.data.candles import Bar, timeframe_ms
 from engine.errors import ExchangeError
-from engine.service.decisions import Decision
+from engine.service.decisions import Decision, dec
 from engine.service.orderslots import Slot, SlotLedger, _dt, timeouts_ms
 from engine.storage.models import Bot, BotState, OrderState, Signal
 from engine.storage.models import Order as OrderRow
@@ -72,9 +72,12 @@ class OrderFlow(SlotLedger):
             await self._poll(slot, entries=True, candle=bar)
             slot = self._live(bot, bar)
         if slot is not None and slot.tr.has_open_position:
+            before = slot.tr.stop_loss
             rule = trade_exit(s, slot.tr, open_ms, bar.open, bar.high, bar.low, bar.close,
                               self._fee(), tf // 60_000,
                               signal_first=slot.signal_exit_ms == open_ms)
+            if rule is None and slot.tr.stop_loss != before and slot.trade_id is not None:
+                self.eng.set_trade_stop(slot.trade_id, dec(slot.tr.stop_loss))  # it trailed
             if rule is not None:
                 reason, rate = rule
                 why = (f"{reason} at {rate:.10g} (candle low {bar.low:.10g}, high "
@@ -287,6 +290,3 @@ class OrderFlow(SlotLedger):
         if t is None and not self.eng.view().working:
             return None
         return self._rebuild(bot, bar, t)
-
-    def describe(self) -> dict[str, Any]:
-        return {"slots": len(self.slots), "timed_out": dict(self.timed_out)}

@@ -200,3 +200,35 @@ async def test_a_safety_order_and_a_partial_exit_through_proposals(
     await eng.close()
     eng.sessions.engine.dispose()
 
+
+
+DCA_ROWS = [(100, 100, 100, 100), (100, 101, 100, 101), (100, 100, 96, 96), (96, 96, 96, 96),
+            (96, 104, 96, 104), (104, 104, 104, 104), (104, 109, 104, 109), (109, 109, 109, 109)]
+
+
+async def test_a_restart_mid_trade_rebuilds_it_from_its_orders(tmp_path: Path,
+                                                              clock: ManualClock) -> None:
+    """The order path keeps nothing that the database does not: an engine restarted
+    after the safety order finishes the trade as an uninterrupted one does."""
+    from engine.storage.migrate import upgrade
+
+    got = []
+    for cut in (None, 4):
+        url = f"sqlite:///{tmp_path / f'r{cut}.db'}"
+        upgrade(url)
+        c = ManualClock(clock.now())
+        eng = await _engine(tmp_path, url, c, "DcaProbe")
+        if cut is not None:
+            await _feed(eng, c, DCA_ROWS[:cut], then=DCA_ROWS[cut][0])
+            await eng.close()
+            eng.sessions.engine.dispose()
+            eng = await _engine(tmp_path, url, c, "DcaProbe")
+            await _feed(eng, c, DCA_ROWS[cut:])
+        else:
+            await _feed(eng, c, DCA_ROWS)
+        [t] = _trades(eng)
+        got.append(([(o.side, o.filled, o.average_price) for o in _orders(eng)],
+                    (t.open_price, t.amount, t.realized_pnl, t.exit_reason, t.open_at)))
+        await eng.close()
+        eng.sessions.engine.dispose()
+    assert len(got[0][0]) == 4 and got[0] == got[1]
