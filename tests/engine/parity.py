@@ -255,3 +255,46 @@ def _first_order_diff(a: list[OrderLine], b: list[OrderLine]) -> str:
                 y.pair, y.trade_open_ms, y.seq, y.tag, y.filled_ms):
             return f"live {x} vs backtest {y}"
     return "lists differ in length only"
+
+
+def set_aside_exit_before_fill(live: list[Row], live_lines: list[OrderLine], bt: list[Row],
+                               bt_lines: list[OrderLine]
+                               ) -> tuple[list[Row], list[OrderLine], list[Row],
+                                          list[OrderLine], int]:
+    """The one order-level rule that cannot match by nature, named and set aside.
+
+    A limit entry placed at the open of candle t that fills only inside candle t+1,
+    while the strategy signalled an exit on candle t: the backtester (as Freqtrade's)
+    fills the entry inside t+1 and exits at t+1's OPEN, a price from before the fill.
+    Live, the entry is still working when that signal comes (no position to exit), so
+    the trade runs to its next exit. Such a backtest trade is recognised by its signal
+    exit filled at the same candle as its first entry; it and what follows on its pair
+    are set aside on both sides until the two meet again at a trade opened on the same
+    candle (from there both are flat and decide alike). Returns the lists left and the
+    number of backtest trades set aside."""
+    first_fill: dict[tuple[str, int], int] = {}
+    flagged: set[tuple[str, int]] = set()
+    for x in bt_lines:
+        k = (x.pair, x.trade_open_ms)
+        if x.side == "buy" and k not in first_fill:
+            first_fill[k] = x.filled_ms
+        elif (x.side == "sell" and x.tag not in RULES and first_fill.get(k) == x.filled_ms
+              and x.filled_ms > x.trade_open_ms):
+            flagged.add(k)
+    drop_bt: set[tuple[str, int]] = set()
+    drop_live: set[tuple[str, int]] = set()
+    for pair, o in sorted(flagged):
+        if (pair, o) in drop_bt:
+            continue
+        live_opens = {r.open_ms for r in live if r.pair == pair}
+        later = [r.open_ms for r in bt if r.pair == pair and r.open_ms > o
+                 and r.open_ms in live_opens]
+        meet = min(later) if later else None
+        drop_bt |= {(r.pair, r.open_ms) for r in bt if r.pair == pair and r.open_ms >= o
+                    and (meet is None or r.open_ms < meet)}
+        drop_live |= {(r.pair, r.open_ms) for r in live if r.pair == pair and r.open_ms >= o
+                      and (meet is None or r.open_ms < meet)}
+    return ([r for r in live if (r.pair, r.open_ms) not in drop_live],
+            [x for x in live_lines if (x.pair, x.trade_open_ms) not in drop_live],
+            [r for r in bt if (r.pair, r.open_ms) not in drop_bt],
+            [x for x in bt_lines if (x.pair, x.trade_open_ms) not in drop_bt], len(drop_bt))
