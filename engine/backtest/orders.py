@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.strategy.exits import trade_exit
 from engine.strategy.interface import Strategy, StrategyError, call_strategy, exit_tag_at
 from engine.strategy.trade import Order, Trade, price_to_step
 
@@ -77,7 +78,6 @@ class OrderBacktest:
         self.timeout_ms = {k: int(float(to[k]) * unit) for k in ("entry", "exit") if k in to}
         sl = strategy.stoploss
         self.sl = float(sl) if sl is not None and float(sl) > -1.0 else None
-        self.roi = sorted((float(k), float(v)) for k, v in strategy.minimal_roi.items())
         self.realised = 0.0
         self.timed_out = {"entry": 0, "exit": 0}  # orders cancelled by unfilledtimeout
         self.closed: list[Trade] = []
@@ -90,13 +90,6 @@ class OrderBacktest:
         without its loss of partial exits' profit at a trade's close)."""
         held = sum(t.stake_amount - t.realized_profit for t in self.open.values())
         return self.wallet + self.realised - held
-
-    def _roi_entry(self, dur: int) -> tuple[float | None, float | None]:
-        best: tuple[float | None, float | None] = (None, None)
-        for k, v in self.roi:
-            if k <= dur:
-                best = (k, v)
-        return best
 
     def _place_entry(self, tr: Trade | None, pair: str, p: int, ms: int, o: float, h: float,
                      lw: float, stake: float, tag: str, tick: int) -> Trade | None:
@@ -151,79 +144,25 @@ class OrderBacktest:
             self._fill(tr, order, ms)
 
     # ---------------------------------------------------------------- exits
-    def _close_rate(self, tr: Trade, kind: str, dur: int, o: float, h: float, lw: float,
-                    c: float) -> float | None:
-        s = self.s
-        if kind in ("stop_loss", "trailing_stop_loss"):
-            if tr.stop_loss > h:
-                return o
-            if kind == "trailing_stop_loss" and dur == 0:
-                tsp = s.trailing_stop_positive
-                if s.trailing_only_offset_is_reached and tsp:
-                    r = o * (1 + abs(s.trailing_stop_positive_offset) - abs(float(tsp)))
-                else:
-                    r = o * (1 - abs(tr.stop_loss_pct or 0.0))
-                return max(lw, price_to_step(r, tr.tick, "nearest"))
-            return tr.stop_loss
-        # ROI
-        entry, roi = self._roi_entry(dur)
-        if roi is None or entry is None:
-            return o
-        if roi == -1 and entry % self.tf_min == 0:
-            return o
-        # the rate at which profit / open value reaches the ROI, on the nearest price step
-        rate = tr.open_rate * (1 + self.fee) * (1 + roi) / (1 - self.fee)
-        rate = price_to_step(rate, tr.tick, "nearest")
-        if dur > 0 and dur == entry and entry % self.tf_min == 0 and o > rate:
-            return o
-        if dur == 0 and o > c and tr.open_rate < o and rate > c:
-            return None  # Freqtrade: no ROI exit inside a red opening candle
-        return min(max(rate, lw), h)
-
     def _check_exit(self, tr: Trade, ms: int, o: float, h: float, lw: float, c: float,
                     enter: bool, exit_: bool, exit_tag: str) -> None:
+        """The exit signal first (at the open), else the rules (`trade_exit`, shared
+        with the live engine)."""
         s = self.s
-        best = tr.calc_profit_ratio(h)
-        stop_kind = None
-        if self.sl is not None:
-            if s.trailing_stop and tr.stop_loss < lw:
-                off = float(s.trailing_stop_positive_offset)
-                if not (s.trailing_only_offset_is_reached and best < off):
-                    val = self.sl
-                    if s.trailing_stop_positive is not None and best > off:
-                        val = float(s.trailing_stop_positive)
-                    tr.adjust_stop_loss(h, val)
-            if tr.stop_loss >= lw:
-                stop_kind = "trailing_stop_loss" if tr.is_stop_loss_trailing else "stop_loss"
-        dur = int((ms - tr.open_ms) // 60_000)
-        _, roi = self._roi_entry(dur)
-        roi_hit = roi is not None and best > roi
-        exits: list[str] = []
-        if s.use_exit_signal and exit_ and not enter:
-            exits.append("exit_signal")
-        if stop_kind == "stop_loss":
-            exits.append(stop_kind)
-        if roi_hit and stop_kind != "stop_loss":
-            exits.append("roi")
-        if stop_kind == "trailing_stop_loss":
-            exits.append(stop_kind)
-        for kind in exits:
-            if kind == "exit_signal":
-                rate = o
-                reason = exit_tag
-                if self.exit_limit:
-                    new = call_strategy(s, "custom_exit_price", tr.pair, tr, _dt(ms), rate,
-                                        tr.calc_profit_ratio(rate), reason)
-                    if new is not None and new != rate:
-                        rate = price_to_step(float(new), tr.tick, "nearest")
-                    rate = max(rate, lw)
-            else:
-                r = self._close_rate(tr, kind, dur, o, h, lw, c)
-                if r is None:
-                    continue
-                rate, reason = r, kind
+        signal = bool(s.use_exit_signal and exit_ and not enter)
+        rule = trade_exit(s, tr, ms, o, h, lw, c, self.fee, self.tf_min, signal_first=signal)
+        if signal:
+            rate = o
+            reason = exit_tag
+            if self.exit_limit:
+                new = call_strategy(s, "custom_exit_price", tr.pair, tr, _dt(ms), rate,
+                                    tr.calc_profit_ratio(rate), reason)
+                if new is not None and new != rate:
+                    rate = price_to_step(float(new), tr.tick, "nearest")
+                rate = max(rate, lw)
             self._exit(tr, ms, o, h, lw, rate, tr.amount, reason)
-            return
+        elif rule is not None:
+            self._exit(tr, ms, o, h, lw, rule[1], tr.amount, rule[0])
 
     def _adjust(self, tr: Trade, ms: int, o: float, h: float, lw: float, tick: int) -> None:
         s = self.s

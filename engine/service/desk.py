@@ -89,7 +89,10 @@ class ProposalDesk(EngineState):
                                                        by=by))
                             m = self.market(p.symbol)
                             amount = m.round_amount(p.amount) if m is not None else p.amount
-                            order_id = self.execution.create_order_row(s, p, amount=amount).id
+                            limit = p.order_type == "limit" and p.limit_price is not None
+                            order_id = self.execution.create_order_row(
+                                s, p, amount=amount, type_="limit" if limit else "market",
+                                price=p.limit_price if limit else None).id
             if refusal is not None:
                 raise ApprovalError(refusal)
             if repeat:

@@ -75,6 +75,15 @@ from engine.storage.models import (
 )
 
 log = logging.getLogger("sentitrade.engine")
+_NO_RANGE = (Decimal(0), Decimal("Infinity"))
+
+
+def after_close(price: float) -> Quote:
+    """The quote right after a candle closed: the price now, and an empty range (the new
+    candle has traded nothing yet). The paper broker fills a resting limit order on a
+    closed candle's range, as the backtester does (Freqtrade: on the first candle whose
+    range reaches the price), never on the range of a candle before the order existed."""
+    return Quote(Decimal(repr(price)), *_NO_RANGE)
 
 
 @dataclass
@@ -268,8 +277,7 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
                 out.append(sig)
         # the price now, right after the close (a replay knows it: the next open)
         now = bar.next_open if bar.next_open is not None else bar.close
-        self.quotes[bar.symbol] = Quote(Decimal(repr(now)), Decimal(repr(bar.high)),
-                                        Decimal(repr(bar.low)))
+        self.quotes[bar.symbol] = after_close(now)
         return out
 
     def warm(self, bar: Bar) -> None:

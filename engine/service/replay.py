@@ -33,7 +33,6 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlmodel import col, func, select
@@ -44,7 +43,7 @@ from engine.data.feeds import ReplayFeed
 from engine.events import ProposalExpired, record
 from engine.execution.approvals import ProposalTrigger, transition
 from engine.execution.paper import Quote
-from engine.service.engine import Engine
+from engine.service.engine import Engine, after_close
 from engine.storage.models import (
     Bot,
     EquitySnapshot,
@@ -78,7 +77,7 @@ def save_cursor(eng: Engine, ts_ms: int) -> None:
 def _after_close(bar: Bar) -> Quote:
     """The price an uninterrupted replay holds after `bar`: the next candle's open."""
     now = bar.next_open if bar.next_open is not None else bar.close
-    return Quote(Decimal(repr(now)), Decimal(repr(bar.high)), Decimal(repr(bar.low)))
+    return after_close(now)
 
 
 def _resume_state(eng: Engine, feed: ReplayFeed, cursor: int) -> int:

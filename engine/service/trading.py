@@ -21,7 +21,6 @@ liquidation watch).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -38,6 +37,9 @@ from engine.execution.approvals import ProposalTrigger, needs_approval, transiti
 from engine.execution.paper import Quote
 from engine.risk.checks import Intent, closed_pnl_ratios, pre_trade, size_position
 from engine.service import shorts
+from engine.service.decisions import Decision
+from engine.service.decisions import dec as _d
+from engine.service.orderflow import OrderFlow
 from engine.storage.models import Bot, BotState, Proposal, ProposalState, Signal, Trade
 from engine.strategy.exits import Exit, Position, check_exit, initial_stop
 from engine.strategy.interface import NewsEvent, Strategy, call_strategy
@@ -51,21 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("sentitrade.engine")
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What the strategy (or an exit rule) wants on this candle."""
-
-    direction: str  # long | exit
-    reasons: tuple[str, ...]
-    inputs: dict[str, Any]
-    stake_scale: float = 1.0
-    rule: Exit | None = None
-
-
-def _d(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
-
-
 class StrategyLoop:
     """Runtimes of every bot; owned by the `Engine`."""
 
@@ -74,6 +61,7 @@ class StrategyLoop:
         self.loaded: dict[str, LoadedStrategy] = {}
         self.runtimes: dict[str, StrategyRuntime] = {}
         self.positions: dict[int, Position] = {}
+        self.flow = OrderFlow(self)
 
     def load(self) -> None:
         """Load every configured bot's strategy with its parameters; a missing or broken
@@ -113,6 +101,8 @@ class StrategyLoop:
         if bot.state == BotState.STOPPED:
             return None
         rt = self.runtime(bot)
+        if rt.strategy.uses_orders():
+            return await self.flow.on_bar(bot, bar, rt)
         trade = self.eng.holding(bot.id, bar.symbol)
         if trade is not None:
             ex = self._exit_rule(rt, trade, bar)
@@ -208,9 +198,10 @@ class StrategyLoop:
         eng = self.eng
         now = eng.clock.now()
         price = _d(at_price)
-        eng.quotes[bar.symbol] = Quote(price, _d(bar.high), _d(bar.low))
+        eng.quotes[bar.symbol] = Quote(price)
         approvals = eng.settings.approvals
-        force = d.rule is not None
+        force = d.rule is not None or d.forced
+        order_price = _d(d.limit) if d.limit is not None else price
         auto_pid = self._exit_made_before(trade, now) if force else None
         sig: Signal | None = None
         if auto_pid is not None:
@@ -246,23 +237,28 @@ class StrategyLoop:
                     return sig
                 m = eng.market(bar.symbol)
                 ctx = eng.risk_context(s, bar.symbol)
+                rate = d.limit if d.limit is not None else at_price
                 if d.direction in ("long", "short"):
-                    stake = size_position(ctx.equity, price, eng.settings.risk,
-                                          closed_pnl_ratios=closed_pnl_ratios(s, bot.id),
-                                          atr=d.inputs.get("atr"))
-                    scale = max(0.0, float(d.stake_scale))
-                    amount = _d(float(stake) * scale / at_price) if at_price > 0 else Decimal(0)
+                    if d.amount is not None:  # a position adjustment: the strategy's stake
+                        amount = _d(d.amount)
+                    else:
+                        stake = size_position(ctx.equity, price, eng.settings.risk,
+                                              closed_pnl_ratios=closed_pnl_ratios(s, bot.id),
+                                              atr=d.inputs.get("atr"))
+                        scale = max(0.0, float(d.stake_scale))
+                        amount = _d(float(stake) * scale / rate) if rate > 0 else Decimal(0)
                     if m is not None:
                         amount = m.round_amount(amount)
-                    intent = Intent(bar.symbol, "buy", "enter", amount, price)
+                    intent = Intent(bar.symbol, "buy", "enter", amount, order_price)
                     intent = shorts.entry_intent(intent, d.direction, d.inputs, m, eng.settings)
                     amount = intent.amount
-                    stop = self._stop_estimate(bot, at_price, bar.tick)
-                    trade_id = None
+                    stop = self._stop_estimate(bot, rate, bar.next_tick if d.limit is not None
+                                               else bar.tick)
+                    trade_id = d.trade_id
                 else:
                     assert trade is not None
-                    amount = trade.amount
-                    intent = Intent(bar.symbol, "sell", "exit", amount, price)
+                    amount = _d(d.amount) if d.amount is not None else trade.amount
+                    intent = Intent(bar.symbol, "sell", "exit", amount, order_price)
                     intent = shorts.exit_intent(intent, trade)
                     stop, trade_id = None, trade.id
                 reason = None if force else pre_trade(intent, ctx, eng.settings.risk)
@@ -275,13 +271,15 @@ class StrategyLoop:
                         sig.inputs = {**sig.inputs, "blocked": reason}
                     eng.stats.blocked += 1
                     return sig
-                notional = (amount * price).quantize(Decimal("0.01"))
+                notional = (amount * order_price).quantize(Decimal("0.01"))
                 ask = (not force) and needs_approval(bot.approval_mode, notional,
                                                      approvals.auto_max_notional)
                 p = Proposal(bot_id=bot.id, signal_id=sig.id if sig else None,
                              trade_id=trade_id, symbol=bar.symbol, side=intent.side,
                              intent=intent.intent, amount=amount, ref_price=price,
                              stop_price=stop, notional=notional, reasons=list(d.reasons),
+                             order_type="limit" if d.limit is not None else None,
+                             limit_price=order_price if d.limit is not None else None,
                              state=ProposalState.PENDING, created_at=now,
                              expires_at=now + timedelta(seconds=approvals.expiry_seconds))
                 s.add(p)

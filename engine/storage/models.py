@@ -228,6 +228,9 @@ class Proposal(SQLModel, table=True):
     decided_at: datetime | None = _ts(nullable=True)
     decision_note: str | None = Field(default=None, max_length=512)
     executed_at: datetime | None = _ts(nullable=True)
+    # the order an approval places: market (default) or a limit at `limit_price`
+    order_type: str | None = Field(default=None, max_length=8)
+    limit_price: Decimal | None = _money(nullable=True)
 
 
 class Order(SQLModel, table=True):

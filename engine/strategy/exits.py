@@ -15,9 +15,11 @@ The parity tests (`tests/engine/test_live_parity.py`) hold the two to the same t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from engine.data.pricestep import ceil_tick, floor_tick, round_tick
 from engine.strategy.interface import Strategy
+from engine.strategy.trade import price_to_step
 
 STOP_LOSS, TRAILING, ROI = "stop_loss", "trailing_stop_loss", "roi"
 
@@ -136,3 +138,91 @@ def check_exit(strategy: Strategy, pos: Position, o: float, h: float, lw: float,
             rate = sp
         rate = rate * (1.0 + slippage) if short else rate * (1.0 - slippage)
     return Exit(reason, rate, fc)
+
+
+# ---------------------------------------------------------------- order-level trades
+# The rules for a trade with its orders (`engine.strategy.trade.Trade`, Freqtrade's
+# accounting: averaged open rate, profits rounded to 8 places): the order-level backtest
+# (`engine.backtest.orders`) and the live engine's order path
+# (`engine.service.orderflow`) both call these, so a DCA trade's stop and ROI are
+# relative to its averaged open rate in every mode.
+
+
+def roi_step(table: dict[int, float] | dict[float, float], dur_min: int
+             ) -> tuple[float | None, float | None]:
+    """The ROI table's step in force after `dur_min` minutes: (minutes, ratio)."""
+    best: tuple[float | None, float | None] = (None, None)
+    for k, v in sorted((float(k), float(v)) for k, v in table.items()):
+        if k <= dur_min:
+            best = (k, v)
+    return best
+
+
+def rule_rate(strategy: Strategy, tr: Any, kind: str, dur: int, o: float, h: float,
+              lw: float, c: float, fee: float, tf_min: int) -> float | None:
+    """The rate a stop, trailing stop or ROI exit fills at on the candle (o, h, lw, c),
+    `dur` minutes after the trade opened; None: no ROI exit on this candle."""
+    if kind in (STOP_LOSS, TRAILING):
+        if tr.stop_loss > h:
+            return o
+        if kind == TRAILING and dur == 0:
+            tsp = strategy.trailing_stop_positive
+            if strategy.trailing_only_offset_is_reached and tsp:
+                r = o * (1 + abs(strategy.trailing_stop_positive_offset) - abs(float(tsp)))
+            else:
+                r = o * (1 - abs(tr.stop_loss_pct or 0.0))
+            return max(lw, price_to_step(r, tr.tick, "nearest"))
+        return float(tr.stop_loss)
+    entry, roi = roi_step(strategy.minimal_roi, dur)
+    if roi is None or entry is None:
+        return o
+    if roi == -1 and entry % tf_min == 0:
+        return o
+    # the rate at which profit / open value reaches the ROI, on the nearest price step
+    rate = tr.open_rate * (1 + fee) * (1 + roi) / (1 - fee)
+    rate = price_to_step(rate, tr.tick, "nearest")
+    if dur > 0 and dur == entry and entry % tf_min == 0 and o > rate:
+        return o
+    if dur == 0 and o > c and tr.open_rate < o and rate > c:
+        return None  # Freqtrade: no ROI exit inside a red opening candle
+    return float(min(max(rate, lw), h))
+
+
+def trade_exit(strategy: Strategy, tr: Any, ms: int, o: float, h: float, lw: float,
+               c: float, fee: float, tf_min: int, *, signal_first: bool = False
+               ) -> tuple[str, float] | None:
+    """Stop / ROI / trailing of an order-level trade on the candle opening at `ms`:
+    (reason, rate), or None. Moves the trade's (trailing) stop first, following the
+    candle's high. `signal_first`: an exit signal took this candle's open, so no rule
+    fires on it (Freqtrade exits once per candle, the signal first)."""
+    s = strategy
+    best = tr.calc_profit_ratio(h)
+    sl = s.stoploss
+    sl_f = float(sl) if sl is not None and float(sl) > -1.0 else None
+    stop_kind = None
+    if sl_f is not None:
+        if s.trailing_stop and tr.stop_loss < lw:
+            off = float(s.trailing_stop_positive_offset)
+            if not (s.trailing_only_offset_is_reached and best < off):
+                val = sl_f
+                if s.trailing_stop_positive is not None and best > off:
+                    val = float(s.trailing_stop_positive)
+                tr.adjust_stop_loss(h, val)
+        if tr.stop_loss >= lw:
+            stop_kind = TRAILING if tr.is_stop_loss_trailing else STOP_LOSS
+    if signal_first:
+        return None
+    dur = int((ms - tr.open_ms) // 60_000)
+    _, roi = roi_step(s.minimal_roi, dur)
+    kinds: list[str] = []
+    if stop_kind == STOP_LOSS:
+        kinds.append(STOP_LOSS)
+    if roi is not None and best > roi and stop_kind != STOP_LOSS:
+        kinds.append(ROI)
+    if stop_kind == TRAILING:
+        kinds.append(TRAILING)
+    for kind in kinds:
+        r = rule_rate(s, tr, kind, dur, o, h, lw, c, fee, tf_min)
+        if r is not None:
+            return kind, r
+    return None

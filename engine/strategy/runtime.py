@@ -123,17 +123,25 @@ class RuntimeStats:
 
 
 def live_order_gaps(strategy: Strategy) -> list[str]:
-    """What of the strategy's order settings the live engine does not do yet (it sends
-    market orders and does not call the order hooks): said once at start-up, so a bot
-    never silently trades differently from its backtest."""
+    """What of the strategy's order settings the live engine does differently from its
+    backtest: said once at start-up, so a bot never silently trades differently.
+
+    Limit entries and exits, custom prices, `unfilledtimeout` and `adjust_trade_position`
+    run live through `engine.service.orderflow` with the backtester's rules; what is
+    left cannot match by nature (the live engine learns of a fill at the candle's
+    close, the backtester knows it at the open)."""
     out = []
     ot = strategy.order_types
-    if ot.get("entry", "market") != "market" or ot.get("exit", "market") != "market":
-        out.append("limit orders are backtested; live sends market orders")
-    if strategy.unfilledtimeout:
-        out.append("unfilledtimeout applies in backtests only")
-    if strategy.position_adjustment_enable:
-        out.append("adjust_trade_position (DCA, partial exits) runs in backtests only")
+    limit_entry = ot.get("entry", "market") == "limit"
+    if limit_entry and strategy.position_adjustment_enable:
+        out.append("a limit entry that fills inside a candle is offered to "
+                   "adjust_trade_position from the next open (the backtester asks at the "
+                   "open of the candle it fills in)")
+    if strategy.order_type == "limit" and not strategy.uses_orders():
+        out.append("order_type 'limit' (the enter_limit column) is backtested as a limit; "
+                   "live sends a market order (use order_types and custom_entry_price)")
+    if strategy.can_short and strategy.uses_orders():
+        out.append("short entries are not traded by the live order path (spot only)")
     return out
 
 

@@ -104,12 +104,17 @@ def test_unfilled_entry_at_the_end_is_no_trade_and_shorts_are_refused() -> None:
         _run(Short({"X/USDT": {"enter_short": [0]}}), c)
 
 
-def test_live_runtime_says_what_it_does_not_do_yet() -> None:
+def test_live_runtime_says_what_it_does_differently() -> None:
+    """Limit orders, time-outs and position adjustment run live now: the built-ins have
+    no gap left; a strategy mixing limit entries and DCA is told the one that stays."""
     from engine.strategy.registry import get_strategy
     from engine.strategy.runtime import StrategyRuntime
 
-    assert StrategyRuntime(get_strategy("ema_rsi_cross"), "5m").order_gaps == []
-    trail = StrategyRuntime(get_strategy("ema_rsi_trail"), "5m").order_gaps
-    assert any("limit orders" in g for g in trail) and any("unfilled" in g for g in trail)
-    assert any("adjust_trade_position" in g
-               for g in StrategyRuntime(get_strategy("ema_rsi_dca"), "5m").order_gaps)
+    for name in ("ema_rsi_cross", "ema_rsi_trail", "ema_rsi_dca"):
+        assert StrategyRuntime(get_strategy(name), "5m").order_gaps == [], name
+
+    class LimitDca(type(get_strategy("ema_rsi_dca"))):  # type: ignore[misc]
+        order_types = {"entry": "limit", "exit": "market"}  # noqa: RUF012
+
+    gaps = StrategyRuntime(LimitDca(), "5m").order_gaps
+    assert len(gaps) == 1 and "adjust_trade_position" in gaps[0]

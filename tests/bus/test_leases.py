@@ -68,7 +68,7 @@ def test_a_split_role_needs_a_bus_and_a_shared_database(tmp_path: Path) -> None:
     check_role(settings, "all")
     with pytest.raises(SentitradeError, match="one of all, collector, engine, chat, api"):
         check_role(settings, "worker")
-    with pytest.raises(SentitradeError, match="bus.url"):
+    with pytest.raises(SentitradeError, match=r"bus\.url"):
         check_role(settings, "engine")
     mem = make_settings("sqlite:///:memory:", bus={"url": "redis://127.0.0.1:6379/0"})
     with pytest.raises(SentitradeError, match="in-memory database"):
