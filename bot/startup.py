@@ -47,7 +47,9 @@ class OneLine(logging.Formatter):
         return line
 
 
-SAID = ("sentitrade.scheduler",)  # its INFO lines are milestones a user waits for
+# their INFO lines are milestones a user waits for (with roles: which worker holds which
+# bots, a failover, the collector's end)
+SAID = ("sentitrade.scheduler", "sentitrade.worker", "sentitrade.roles", "sentitrade.collector")
 
 
 def _for_the_terminal(record: logging.LogRecord) -> bool:
