@@ -66,8 +66,14 @@ def public_exchange(settings: Settings, klass: Any = None) -> Any:
     if klass is None:
         raise SentitradeError(f"unknown exchange id {ex.id!r}: use a ccxt id such as "
                               "binance, kraken, okx")
-    client = klass({"enableRateLimit": True, "options": {
-        "fetchCurrencies": False, "fetchMarkets": {"types": ["spot"]}}})
+    # futures bots trade the linear perpetuals (BTC/USDT:USDT): their candles and books
+    # come from the swap markets, which a spot-only market list would not even name
+    futures = ex.trading_mode == "futures"
+    options: dict[str, Any] = {"fetchCurrencies": False,
+                               "fetchMarkets": {"types": ["linear"] if futures else ["spot"]}}
+    if futures:
+        options["defaultType"] = "swap"
+    client = klass({"enableRateLimit": True, "options": options})
     if ex.sandbox:
         client.set_sandbox_mode(True)
     if ex.api_url:

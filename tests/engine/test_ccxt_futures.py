@@ -103,3 +103,24 @@ async def test_short_opens_and_closes_on_the_exchange(fake: FakeBinanceFutures,
     assert t.realized_pnl == D("980.5")  # 0.5 * 2,000 less the 0.05 % taker fee twice
     assert await broker.position(SYM) is None
     sessions.engine.dispose()
+
+
+async def test_market_data_of_a_futures_config_reads_the_perpetuals(
+        fake: FakeBinanceFutures, tmp_path: Path) -> None:
+    """`exchange.trading_mode = "futures"`: the market-data client lists the linear
+    perpetuals and fetches BTC/USDT:USDT's own candles (a spot client would not know the
+    symbol, and the bot's candles would never come)."""
+    from engine.data.exchange import public_exchange
+    from tests.engine.conftest import make_settings
+
+    settings = make_settings(f"sqlite:///{tmp_path / 'f.db'}", exchange={
+        "mode": "paper", "trading_mode": "futures", "api_url": fake.url})
+    client = public_exchange(settings)
+    try:
+        markets = await client.load_markets()
+        assert SYM in markets and markets[SYM]["swap"]
+        rows = await client.fetch_ohlcv(SYM, "1m", limit=3)
+        assert len(rows) == 3 and rows[-1][4] == 40000.0
+        assert "GET /fapi/v1/klines" in fake.requests
+    finally:
+        await client.close()

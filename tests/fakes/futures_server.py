@@ -70,6 +70,7 @@ class FakeBinanceFutures:
         r.add_get("/fapi/v3/positionRisk", self.position_risk)
         r.add_get("/fapi/v1/premiumIndex", self.premium_index)
         r.add_get("/fapi/v1/leverageBracket", self.leverage_bracket)
+        r.add_get("/fapi/v1/klines", self.klines)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -81,6 +82,17 @@ class FakeBinanceFutures:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def klines(self, request: web.Request) -> web.Response:
+        """Flat 1m candles at the mark up to now (Binance's kline rows), enough for a
+        market-data client to show it reads the perpetual's own candles."""
+        self.requests.append(f"{request.method} {request.path}")
+        mark = str(self.marks[request.query["symbol"]])
+        limit = min(int(request.query.get("limit", 5)), 1500)
+        now = int(time.time() // 60) * 60_000
+        rows = [[t, mark, mark, mark, mark, "1.0", t + 59_999, mark, 1, "0.5", mark, "0"]
+                for t in range(now - limit * 60_000, now, 60_000)]
+        return web.json_response(rows)
 
     # ------------------------------------------------------------ helpers
     @staticmethod
