@@ -14,7 +14,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from commands.base import Command, Ctx, UsageError
+from commands.base import Command, Ctx, UsageError, no_args
 from commands.fmt import amount, num, when
 from commands.reply import Reply
 from engine.execution.algos import MAX_SLICES, AlgoSpec
@@ -232,4 +232,17 @@ class ForceShort(_Force):
     name, side, summary = "forceshort", "short", "open a short now (futures markets only)"
 
 
-ORDERS: tuple[type[Command[Any]], ...] = (Twap, Vwap, Algos, Cancel, ForceLong, ForceShort)
+class OrderTypes(Command[None]):
+    name, summary = "ordertypes", "order types native on the exchange or emulated"
+
+    def parse(self, args: list[str]) -> None:
+        no_args(args)
+
+    async def run(self, ctx: Ctx, params: None) -> Reply:
+        return Reply("\n".join(["Order types (native: held by the exchange; emulated: the "
+                                "engine watches prices and sends the order when triggered)",
+                                *ctx.api.order_types()]))
+
+
+ORDERS: tuple[type[Command[Any]], ...] = (Twap, Vwap, Algos, Cancel, ForceLong, ForceShort,
+                                          OrderTypes)

@@ -122,6 +122,11 @@ class EngineViews(EngineState):
                          entries, exits)
         return await asyncio.to_thread(render_chart, data)
 
+    def order_types(self) -> list[str]:
+        """How this exchange runs each order type: native (the exchange holds the order)
+        or emulated (the engine watches prices and sends it when triggered); /ordertypes."""
+        return self.execution.caps.lines()
+
     def locks(self) -> list[PairLock]:
         """The protections' active pair locks (/locks)."""
         with self.sessions() as s:

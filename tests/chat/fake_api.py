@@ -259,6 +259,11 @@ class FakeEngine:
             raise SentitradeError(f"no bot trades {pair}: /whitelist lists the pairs")
         return PNG_1PX
 
+    def order_types(self) -> list[str]:
+        from engine.execution.ordertypes import capabilities
+
+        return capabilities("paper").lines()
+
     def locks(self) -> list[PairLock]:
         with self.sessions() as s:
             return active_locks(s, self.now())

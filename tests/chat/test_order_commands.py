@@ -111,3 +111,21 @@ def test_parsing() -> None:
         with pytest.raises(ValueError):
             Twap().parse(bad)
     assert Cancel().parse(["a3"]).algo and Cancel().parse(["#12"]).id == 12
+
+
+async def test_ordertypes_says_which_types_are_native_and_which_emulated(say: Say) -> None:
+    r = await say("/ordertypes", role="viewer")
+    assert r.ok and "stop-limit: native on paper" in r.text
+    assert "trailing stop: native on paper" in r.text and "time in force:" in r.text
+
+
+def test_a_ccxt_exchange_without_trailing_gets_it_emulated() -> None:
+    """Binance in ccxt: stops and take-profits native, the trailing stop emulated
+    (ccxt marks Binance's trailingDelta as non-standard)."""
+    import ccxt.async_support as ccxt_async
+
+    from engine.execution.ordertypes import capabilities
+
+    lines = capabilities(ccxt_async.binance()).lines()
+    assert "stop-limit: native on binance" in lines
+    assert "trailing stop: emulated on binance" in lines
