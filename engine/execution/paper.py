@@ -21,14 +21,12 @@ exist (`fetch_order` -> None), which makes resubmitting after a crash safe.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlmodel import Session
 
 from engine.clock import Clock
-from engine.errors import ExchangeUnavailable, InsufficientFunds, OrderRejected
+from engine.errors import InsufficientFunds, OrderRejected
 from engine.execution.broker import (
     BrokerFill,
     BrokerOrder,
@@ -45,33 +43,20 @@ from engine.execution.ordertypes import (
     stop_level,
     validate,
 )
+from engine.execution.paper_common import (
+    MONEY_STEP,
+    PaperVenue,
+    Quote,
+    QuoteSource,
+    split_symbol,
+)
 from engine.storage.db import SessionFactory
 from engine.storage.models import Order, OrderState
 
-
-@dataclass(frozen=True, slots=True)
-class Quote:
-    """What the paper broker knows of a market right now."""
-
-    last: Decimal
-    high: Decimal | None = None  # of the current candle: limit orders cross on these
-    low: Decimal | None = None
-    asks: tuple[tuple[Decimal, Decimal], ...] = ()  # (price, amount), best first
-    bids: tuple[tuple[Decimal, Decimal], ...] = ()
+_split = split_symbol
 
 
-QuoteSource = Callable[[str], Quote | None]
-
-
-def _split(symbol: str) -> tuple[str, str]:
-    base, quote = symbol.split("/")
-    return base, quote.split(":")[0]
-
-
-MONEY_STEP = Decimal("1e-18")
-
-
-class PaperBroker:
+class PaperBroker(PaperVenue):
     name = "paper"
 
     def __init__(self, sessions: SessionFactory, quotes: QuoteSource, clock: Clock, *,
@@ -86,34 +71,6 @@ class PaperBroker:
         self.slippage = Decimal(str(slippage_bps)) / Decimal(10_000)
         self.account = account
         self.markets = markets or {}
-
-    def fund(self, asset: str, amount: Decimal) -> None:
-        """Seed the wallet once (no-op when the asset already has a row)."""
-        with self.sessions.begin() as s:
-            row = balance_row(s, self.account, asset)
-            if row.free == 0 and row.locked == 0:
-                row.free = amount
-                row.updated_at = self.clock.now()
-
-    def market(self, symbol: str) -> MarketInfo:
-        """The market's rules; without a table from the exchange (a replay), none: the
-        amount is the stake over the price to the database's 18 decimals and prices are
-        taken as they come, as the backtester does without a market table."""
-        if symbol not in self.markets:
-            base, quote = _split(symbol)
-            self.markets[symbol] = MarketInfo(symbol, base, quote, amount_step=Decimal("1e-18"),
-                                              price_step=Decimal("1e-18"))
-        return self.markets[symbol]
-
-    async def load_markets(self) -> dict[str, MarketInfo]:
-        return dict(self.markets)
-
-    def _quote(self, symbol: str) -> Quote:
-        q = self.quotes(symbol)
-        if q is None:
-            # not sent, so safe to retry: reconciliation resubmits once a price is known
-            raise ExchangeUnavailable(f"no price for {symbol} yet: the paper broker cannot fill")
-        return q
 
     def _free(self, asset: str) -> Decimal:
         with self.sessions() as s:

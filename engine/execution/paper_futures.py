@@ -29,7 +29,7 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from engine.clock import Clock
-from engine.errors import ExchangeUnavailable, InsufficientFunds, OrderRejected
+from engine.errors import InsufficientFunds, OrderRejected
 from engine.events import FundingSettled, PositionLiquidated, record
 from engine.execution.broker import (
     BrokerFill,
@@ -46,23 +46,20 @@ from engine.execution.futures_positions import (
     refresh_liquidation,
     side_sign,
 )
-from engine.execution.paper import Quote, QuoteSource
+from engine.execution.paper_common import MONEY_STEP, PaperVenue, QuoteSource, split_symbol
 from engine.margin.funding import FundingRates, funding_fee, funding_times
 from engine.margin.tiers import BINANCE_BTCUSDT, Tier, tier_for
 from engine.risk.margin_watch import hit, near_liquidation
 from engine.storage.db import SessionFactory
 from engine.storage.models import Balance, Order, Trade
 
-MONEY_STEP = Decimal("1e-18")
 FEE_STEP = Decimal("0.00000001")
 
 
-def _split(symbol: str) -> tuple[str, str]:
-    base, quote = symbol.split("/")
-    return base, quote.split(":")[0]
+_split = split_symbol
 
 
-class PaperFuturesBroker:
+class PaperFuturesBroker(PaperVenue):
     name = "paper"
     trading_mode = "futures"
 
@@ -104,31 +101,7 @@ class PaperFuturesBroker:
     def leverage_for(self, symbol: str) -> Decimal:
         return self._leverage.get(symbol, self.default_leverage)
 
-    def fund(self, asset: str, amount: Decimal) -> None:
-        """Seed the wallet once (no-op when the asset already has a row)."""
-        with self.sessions.begin() as s:
-            row = balance_row(s, self.account, asset)
-            if row.free == 0 and row.locked == 0:
-                row.free = amount
-                row.updated_at = self.clock.now()
-
-    def market(self, symbol: str) -> MarketInfo:
-        if symbol not in self.markets:
-            base, quote = _split(symbol)
-            self.markets[symbol] = MarketInfo(symbol, base, quote, amount_step=Decimal("1e-18"),
-                                              price_step=Decimal("1e-18"))
-        return self.markets[symbol]
-
-    async def load_markets(self) -> dict[str, MarketInfo]:
-        return dict(self.markets)
-
     # ------------------------------------------------------------ orders
-    def _quote(self, symbol: str) -> Quote:
-        q = self.quotes(symbol)
-        if q is None:
-            raise ExchangeUnavailable(f"no price for {symbol} yet: the paper broker cannot fill")
-        return q
-
     async def create_order(self, req: OrderRequest) -> BrokerOrder:
         if req.amount <= 0:
             raise OrderRejected(f"amount must be positive, got {req.amount}")
