@@ -56,6 +56,35 @@ def rewrite_ws_urls(exchange: Any, base: str) -> None:
         exchange.urls["api"]["ws"] = rewrite(ws)
 
 
+def ccxt_client(settings: Settings, klass: Any, *, keys: bool,
+                futures: bool | None = None) -> Any:
+    """A ccxt client of `[exchange]`: the market list of the trading mode (spot, or the
+    linear perpetuals with `defaultType` swap), the API keys only when `keys` (market data
+    never needs them), sandbox and URL rewrites (`api_url`; `ws_url` for ccxt.pro)."""
+    ex = settings.exchange
+    # futures bots trade the linear perpetuals (BTC/USDT:USDT): their candles, books and
+    # orders live on the swap markets, which a spot-only market list would not even name
+    futures = ex.trading_mode == "futures" if futures is None else futures
+    options: dict[str, Any] = {"fetchCurrencies": False, "fetchMargins": False,
+                               "fetchMarkets": {"types": ["linear"] if futures else ["spot"]}}
+    if futures:
+        options["defaultType"] = "swap"
+    config: dict[str, Any] = {"enableRateLimit": True, "options": options}
+    if keys:
+        for key, attr in (("apiKey", ex.api_key), ("secret", ex.secret),
+                          ("password", ex.password)):
+            if attr is not None:
+                config[key] = attr.get_secret_value()
+    client = klass(config)
+    if ex.sandbox:
+        client.set_sandbox_mode(True)
+    if ex.api_url:
+        rewrite_urls(client, ex.api_url)
+    if ex.ws_url and "ws" in client.urls.get("api", {}):
+        rewrite_ws_urls(client, ex.ws_url)
+    return client
+
+
 def public_exchange(settings: Settings, klass: Any = None) -> Any:
     """The ccxt async client for market data (no keys: it never trades); `klass` a
     ccxt.pro class for the websocket streams (`engine.data.live`)."""
@@ -66,19 +95,7 @@ def public_exchange(settings: Settings, klass: Any = None) -> Any:
     if klass is None:
         raise SentitradeError(f"unknown exchange id {ex.id!r}: use a ccxt id such as "
                               "binance, kraken, okx")
-    # futures bots trade the linear perpetuals (BTC/USDT:USDT): their candles and books
-    # come from the swap markets, which a spot-only market list would not even name
-    futures = ex.trading_mode == "futures"
-    options: dict[str, Any] = {"fetchCurrencies": False,
-                               "fetchMarkets": {"types": ["linear"] if futures else ["spot"]}}
-    if futures:
-        options["defaultType"] = "swap"
-    client = klass({"enableRateLimit": True, "options": options})
-    if ex.sandbox:
-        client.set_sandbox_mode(True)
-    if ex.api_url:
-        rewrite_urls(client, ex.api_url)
-    return client
+    return ccxt_client(settings, klass, keys=False)
 
 
 async def check_exchange(client: Any, settings: Settings,

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
-from engine.data.exchange import CcxtFeed, public_exchange, rewrite_ws_urls
+from engine.data.exchange import CcxtFeed, public_exchange
 from engine.data.rawstore import RawArchive
 from engine.data.stream import Backoff, BookTop, StreamFeed
 from engine.execution.paper import PaperBroker, Quote
@@ -41,10 +41,7 @@ def streaming_exchange(settings: Settings) -> Any:
     if klass is None:
         raise SentitradeError(f"exchange {ex.id!r} has no websocket streams in ccxt.pro: "
                               "set [exchange] stream = false")
-    client = public_exchange(settings, klass=klass)
-    if ex.ws_url:
-        rewrite_ws_urls(client, ex.ws_url)
-    return client
+    return public_exchange(settings, klass=klass)
 
 
 def market_feed(settings: Settings, public: Any) -> CcxtFeed | StreamFeed:

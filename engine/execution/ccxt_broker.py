@@ -95,20 +95,9 @@ class CcxtBroker:
     def from_settings(cls, settings: Settings, **kw: Any) -> CcxtBroker:
         ex = settings.exchange
         klass = getattr(ccxt_async, ex.id)
-        config: dict[str, Any] = {"enableRateLimit": True,
-                                  "options": {"fetchCurrencies": False, "fetchMargins": False,
-                                              "fetchMarkets": {"types": ["spot"]}}}
-        for key, attr in (("apiKey", ex.api_key), ("secret", ex.secret),
-                          ("password", ex.password)):
-            if attr is not None:
-                config[key] = attr.get_secret_value()
-        exchange = klass(config)
-        if ex.sandbox:
-            exchange.set_sandbox_mode(True)
-        if ex.api_url:
-            from engine.data.exchange import rewrite_urls
+        from engine.data.exchange import ccxt_client
 
-            rewrite_urls(exchange, ex.api_url)
+        exchange = ccxt_client(settings, klass, keys=True, futures=False)
         return cls(exchange, taker_fee=ex.taker_fee, **kw)
 
     async def _call(self, fn: Callable[[], Awaitable[R]], *, safe: bool) -> R:

@@ -45,23 +45,10 @@ def _dec(v: Any, default: str = "0") -> Decimal:
 
 def futures_exchange(settings: Settings) -> Any:
     """A ccxt exchange configured for USDⓈ-M perpetuals (keys, sandbox, URL rewrite)."""
-    ex = settings.exchange
-    klass = getattr(ccxt_async, ex.id)
-    config: dict[str, Any] = {"enableRateLimit": True,
-                              "options": {"defaultType": "swap", "fetchCurrencies": False,
-                                          "fetchMargins": False,
-                                          "fetchMarkets": {"types": ["linear"]}}}
-    for key, attr in (("apiKey", ex.api_key), ("secret", ex.secret), ("password", ex.password)):
-        if attr is not None:
-            config[key] = attr.get_secret_value()
-    exchange = klass(config)
-    if ex.sandbox:
-        exchange.set_sandbox_mode(True)
-    if ex.api_url:
-        from engine.data.exchange import rewrite_urls
+    from engine.data.exchange import ccxt_client
 
-        rewrite_urls(exchange, ex.api_url)
-    return exchange
+    return ccxt_client(settings, getattr(ccxt_async, settings.exchange.id), keys=True,
+                       futures=True)
 
 
 class CcxtFuturesBroker:

@@ -225,7 +225,7 @@ def user_exchange(settings: Any) -> Any:
     private); REST and websocket URLs rewritten by `api_url` / `ws_url`."""
     import ccxt.pro as ccxtpro
 
-    from engine.data.exchange import rewrite_urls, rewrite_ws_urls
+    from engine.data.exchange import ccxt_client
     from engine.errors import SentitradeError
 
     ex = settings.exchange
@@ -233,18 +233,4 @@ def user_exchange(settings: Any) -> Any:
     if klass is None:
         raise SentitradeError(f"exchange {ex.id!r} has no websocket streams in ccxt.pro: "
                               "set [exchange] stream = false")
-    config: dict[str, Any] = {"enableRateLimit": True,
-                              "options": {"fetchCurrencies": False, "fetchMargins": False,
-                                          "fetchMarkets": {"types": ["spot"]}}}
-    for key, attr in (("apiKey", ex.api_key), ("secret", ex.secret),
-                      ("password", ex.password)):
-        if attr is not None:
-            config[key] = attr.get_secret_value()
-    client = klass(config)
-    if ex.sandbox:
-        client.set_sandbox_mode(True)
-    if ex.api_url:
-        rewrite_urls(client, ex.api_url)
-    if ex.ws_url:
-        rewrite_ws_urls(client, ex.ws_url)
-    return client
+    return ccxt_client(settings, klass, keys=True)
