@@ -145,7 +145,7 @@ async def propose(ctx: WebContext, bot_name: str, alert: Alert) -> dict[str, Any
     d = Decision("long" if entry else "exit", ("webhook", why), {"webhook": 1.0})
     bar = Bar(pair, bot.timeframe, eng.clock.now(), price, price, price, price, 0.0)
     log.info("webhook: %s for bot %s", why, bot.name)
-    sig = await loop._act(bot, bar, trade, d, at_price=price, record_signal=True)
+    sig = await loop.propose(bot, bar, trade, d, at_price=price)
     if sig is None:
         raise HTTPException(409, "alert not recorded (a duplicate at the same instant)")
     with eng.sessions() as s:

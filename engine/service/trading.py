@@ -191,6 +191,12 @@ class StrategyLoop:
         return out
 
     # ------------------------------------------------------------ proposals
+    async def propose(self, bot: Bot, bar: Bar, trade: Trade | None, d: Decision, *,
+                      at_price: float) -> Signal | None:
+        """A decision from outside the candle path (a webhook's alert): the same signal
+        row, risk checks, pair locks and proposal as the strategy's own decisions."""
+        return await self._act(bot, bar, trade, d, at_price=at_price, record_signal=True)
+
     async def _act(self, bot: Bot, bar: Bar, trade: Trade | None, d: Decision, *,
                    at_price: float, record_signal: bool) -> Signal | None:
         """Signal row (strategy decisions), risk check, proposal; auto ones executed at
