@@ -366,6 +366,8 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
         b = bots[0] if bot is None else next((x for x in bots if x.name == bot), None)
         if b is None:
             raise SentitradeError(f"no bot {bot!r}: one of {', '.join(x.name for x in bots)}")
+        if is_rebalance(b):  # a basket bot: its settings, not a strategy class
+            return self.rebalancer.view(b)
         self.strategies.runtime(b)
         ls = self.strategies.loaded[b.name]
         return StrategyView(b.name, ls.strategy.name, type(ls.strategy).__name__,

@@ -39,6 +39,7 @@ from engine.errors import ApprovalError, ExchangeError, SentitradeError
 from engine.events import ProposalCreated, record
 from engine.execution.approvals import ProposalTrigger, needs_approval, transition
 from engine.portfolio.rebalance import drift, plan_rebalance, target_weights
+from engine.service.api import StrategyView
 from engine.storage.models import (
     Bot,
     BotState,
@@ -121,6 +122,18 @@ class Rebalancer:
             p = RebalanceParams.of(bot.name, list(bot.symbols), bot.timeframe, bot.params)
             self.params[bot.name] = p
         return p
+
+    def view(self, bot: Bot) -> StrategyView:
+        """`/strategy` for a rebalance bot: its basket settings (all from the settings)."""
+        rp = self._params(bot)
+        values: dict[str, Any] = {
+            "weights": {s: round(w, 6) for s, w in rp.targets.items()},
+            "every": bot.params.get("every", "1d") or "none",
+            "threshold": rp.threshold, "min_trade": rp.min_trade}
+        given = set(bot.params)
+        return StrategyView(bot.name, REBALANCE, "Rebalancer", "built-in", bot.timeframe,
+                            values, {k: ("settings" if k in given else "default")
+                                     for k in values}, "none (not hyperopted)", False)
 
     async def on_bar(self, bar: Bar) -> list[Proposal]:
         """A candle closed: decide for each rebalance bot whose basket has all closed it."""
