@@ -86,7 +86,7 @@ class ProposalDesk(EngineState):
                         refusal = (f"proposal #{p.id} expired at {p.expires_at:%H:%M:%S} UTC: "
                                    "it can no longer be approved")
                     else:
-                        refusal = (revalidate_basket(self, p) if p.legs  # type: ignore[arg-type]
+                        refusal = (revalidate_basket(self, s, p) if p.legs  # type: ignore[arg-type]
                                    else self._revalidate(s, p))
                         if refusal is not None:
                             transition(s, p, ProposalTrigger.REFUSE, by=by, at=now, note=refusal)

@@ -39,6 +39,7 @@ from engine.errors import ApprovalError, ExchangeError, SentitradeError
 from engine.events import ProposalCreated, record
 from engine.execution.approvals import ProposalTrigger, needs_approval, transition
 from engine.portfolio.rebalance import drift, plan_rebalance, target_weights
+from engine.risk.checks import Intent, check_lists, check_trading_state, pre_trade
 from engine.service.api import StrategyView
 from engine.storage.models import (
     Bot,
@@ -232,13 +233,21 @@ def _weights_text(targets: dict[str, float]) -> str:
     return ", ".join(f"{s} {w:.0%}" for s, w in targets.items())
 
 
-def revalidate_basket(eng: Engine, p: Proposal) -> str | None:
-    """A leg's price moved too far since the proposal: refuse the whole basket (its
-    legs were sized together)."""
+def revalidate_basket(eng: Engine, s: Session, p: Proposal) -> str | None:
+    """Refuse the whole basket (its legs were sized together) when a circuit breaker
+    or the exchange pause says no, a buy's pair is black/not whitelisted, or a leg's
+    price moved too far since the proposal. The per-trade size limits are not applied:
+    the targets are the bot's sizing."""
     limit = eng.settings.approvals.max_price_drift_pct
     for leg in p.legs or []:
         q = eng.quotes.get(leg["symbol"])
         ref = float(leg["price"])
+        intent = Intent(leg["symbol"], leg["side"], "enter" if leg["side"] == "buy" else "exit",
+                        Decimal(str(leg["amount"])), Decimal(str(leg["price"])))
+        why = pre_trade(intent, eng.risk_context(s, leg["symbol"]), eng.settings.risk,
+                        checks=(check_trading_state, check_lists))
+        if why is not None:
+            return f"{leg['symbol']}: {why}"
         if q is not None and ref > 0:
             moved = abs(float(q.last) / ref - 1) * 100
             if moved > limit:

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from engine.backtest._paths import shared_data
 from engine.backtest.rebalance import run_rebalance
 from engine.data.candles import load_candles
+from engine.errors import ApprovalError
 from engine.service.engine import Engine
 from engine.storage.models import Fill, Order, OrderState, Proposal, ProposalState
 from tests.engine.parity import parity_settings, replay_live
@@ -92,15 +93,16 @@ async def test_replay_makes_the_basket_backtests_legs(tmp_path: Path,
         assert abs(got[3] - exp[3]) * exp[4] <= 1.0, (got, exp)
 
 
-async def _manual_engine(tmp_path: Path) -> Engine:
+async def _manual_engine(tmp_path: Path, blacklist: list[str] | None = None) -> Engine:
     """A replay of one day with manual approval: the basket's first proposal is left
     pending (nobody decides in a replay)."""
     s_ms = _ms("2025-03-01")
     settings = parity_settings(f"sqlite:///{tmp_path / 'm.db'}", BINANCE, PAIRS, "rebalance",
                                "USDT", "1000", params={"every": "1d"},
                                approval_mode="manual")
-    settings = settings.model_copy(update={"approvals": settings.approvals.model_copy(
-        update={"expiry_seconds": 86_400})})
+    settings = settings.model_copy(update={
+        "approvals": settings.approvals.model_copy(update={"expiry_seconds": 86_400}),
+        "risk": settings.risk.model_copy(update={"blacklist": blacklist or []})})
     eng = await replay_live(settings, PAIRS, start_ms=s_ms, end_ms=s_ms + 6 * STEP)
     await eng.start(reconcile=False)
     return eng
@@ -145,5 +147,18 @@ async def test_reject_places_no_leg(tmp_path: Path) -> None:
     d = await eng.reject(p.id or 0, "tester")
     assert d.changed and d.proposal.state == ProposalState.REJECTED
     assert _orders(eng) == [] and eng.open_trades() == []
+    await eng.close()
+    eng.sessions.engine.dispose()
+
+
+@needs_data
+async def test_a_blacklisted_leg_refuses_the_whole_basket(tmp_path: Path) -> None:
+    eng = await _manual_engine(tmp_path, blacklist=["SOL/USDT"])
+    p = eng.pending_proposals()[0]
+    with pytest.raises(ApprovalError, match="SOL/USDT is blacklisted"):
+        await eng.approve(p.id or 0, "tester")
+    after = eng.get_proposal(p.id or 0)
+    assert after is not None and after.state == ProposalState.FAILED
+    assert _orders(eng) == []
     await eng.close()
     eng.sessions.engine.dispose()
