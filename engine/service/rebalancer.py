@@ -157,6 +157,19 @@ class Rebalancer:
                 out.append(p)
         return out
 
+    async def resume(self, proposal_id: int) -> list[Order]:
+        """Send the legs of an approved basket that were never sent (the process died
+        between the approval's commit and the sends), then settle it."""
+        with self.eng.sessions() as s:
+            ids = [o.id for o in s.exec(
+                select(Order).join(Proposal, col(Proposal.id) == Order.proposal_id)
+                .where(Proposal.parent_id == proposal_id,
+                       Order.state == OrderState.PENDING_CREATE)
+                .order_by(col(Order.id))).all() if o.id is not None]
+        sent = await send_legs(self.eng, ids)
+        settle_basket(self.eng, proposal_id)
+        return sent
+
     def _holdings(self, bot: Bot) -> tuple[dict[str, float], float]:
         v = self.eng.view()
         held = {sym: float(t.amount) for (bid, sym), t in v.holdings.items()
@@ -175,8 +188,10 @@ class Rebalancer:
                 col(Proposal.state).in_(_ACTIVE))).first()
             started = s.exec(select(Proposal.id).where(
                 Proposal.bot_id == bot.id, Proposal.intent == INTENT)).first()
-        if active is not None:
-            return None  # one rebalance at a time: the open one is decided first
+        if active is not None:  # one rebalance at a time: the open one is decided first
+            if active.state == ProposalState.APPROVED and active.id is not None:
+                await self.resume(active.id)  # approved, legs unsent: a crash between
+            return None
         held, cash = self._holdings(bot)
         if started is not None:
             at_period = bool(rp.every_ms) and close_ms % rp.every_ms == 0

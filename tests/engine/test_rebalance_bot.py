@@ -162,3 +162,27 @@ async def test_a_blacklisted_leg_refuses_the_whole_basket(tmp_path: Path) -> Non
     assert _orders(eng) == []
     await eng.close()
     eng.sessions.engine.dispose()
+
+
+@needs_data
+async def test_an_approved_basket_whose_legs_were_never_sent_is_resumed(
+        tmp_path: Path) -> None:
+    """The approval committed (basket approved, leg orders written) and the process died
+    before sending: the bot's next decision sends them, sells first, and settles."""
+    from engine.execution.approvals import ProposalTrigger, transition
+    from engine.service.rebalancer import basket_orders
+
+    eng = await _manual_engine(tmp_path)
+    p = eng.pending_proposals()[0]
+    now = eng.clock.now()
+    with eng.sessions.begin() as s:
+        row = s.get(Proposal, p.id)
+        assert row is not None and transition(s, row, ProposalTrigger.APPROVE, by="t", at=now)
+        basket_orders(eng, s, row, "t", now)
+    assert all(o.state == OrderState.PENDING_CREATE for o in _orders(eng))
+    sent = await eng.rebalancer.resume(p.id or 0)
+    assert len(sent) == 3 and all(o.state == OrderState.FILLED for o in _orders(eng))
+    after = eng.get_proposal(p.id or 0)
+    assert after is not None and after.state == ProposalState.EXECUTED
+    await eng.close()
+    eng.sessions.engine.dispose()
