@@ -69,6 +69,12 @@ def proposal_text(p: Proposal) -> str:
         f"@ ~{num(p.ref_price, 4)} ({p.intent})",
         f"notional {num(p.notional)}" + (f", stop {num(p.stop_price, 4)}" if p.stop_price else ""),
     ]
+    legs = getattr(p, "legs", None)
+    if legs:  # a rebalance: one proposal, every leg listed (placed sells first)
+        lines[0] = f"Proposal #{p.id}: REBALANCE {len(legs)} legs ({p.intent})"
+        ordered = sorted(legs, key=lambda leg: leg["side"] != "sell")
+        lines += [f"  {i}. {str(leg['side']).upper()} {amount(leg['amount'])} {leg['symbol']} "
+                  f"@ ~{num(leg['price'], 4)}" for i, leg in enumerate(ordered, 1)]
     if p.reasons:
         lines.append("why: " + "; ".join(str(r) for r in p.reasons[:5]))
     lines.append(f"state: {p.state}, expires {when(p.expires_at)}")

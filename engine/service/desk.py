@@ -30,6 +30,12 @@ from engine.risk.checks import (
 from engine.service.api import (
     Decision,
 )
+from engine.service.rebalancer import (
+    basket_orders,
+    revalidate_basket,
+    send_legs,
+    settle_basket,
+)
 from engine.state import EngineState
 from engine.storage.models import (
     Order,
@@ -64,6 +70,7 @@ class ProposalDesk(EngineState):
             now = self.clock.now()
             refusal: str | None = None
             order_id: int | None = None
+            basket: list[int] | None = None  # a rebalance's leg orders
             with self.sessions.begin() as s:
                 p = s.get(Proposal, proposal_id)
                 if p is None:
@@ -79,7 +86,8 @@ class ProposalDesk(EngineState):
                         refusal = (f"proposal #{p.id} expired at {p.expires_at:%H:%M:%S} UTC: "
                                    "it can no longer be approved")
                     else:
-                        refusal = self._revalidate(s, p)
+                        refusal = (revalidate_basket(self, s, p) if p.legs  # type: ignore[arg-type]
+                                   else self._revalidate(s, p))
                         if refusal is not None:
                             transition(s, p, ProposalTrigger.REFUSE, by=by, at=now, note=refusal)
                             record(s, ProposalRefused(ts_event=now, proposal_id=p.id or 0, by=by,
@@ -87,18 +95,29 @@ class ProposalDesk(EngineState):
                         elif transition(s, p, ProposalTrigger.APPROVE, by=by, at=now):
                             record(s, ProposalApproved(ts_event=now, proposal_id=p.id or 0,
                                                        by=by))
-                            m = self.market(p.symbol)
-                            amount = m.round_amount(p.amount) if m is not None else p.amount
-                            limit = p.order_type == "limit" and p.limit_price is not None
-                            order_id = self.execution.create_order_row(
-                                s, p, amount=amount, type_="limit" if limit else "market",
-                                price=p.limit_price if limit else None).id
+                            if p.legs:  # a rebalance: one order per leg, sells first
+                                basket = basket_orders(self, s, p, by, now)  # type: ignore[arg-type]
+                            else:
+                                m = self.market(p.symbol)
+                                amount = m.round_amount(p.amount) if m is not None else p.amount
+                                limit = p.order_type == "limit" and p.limit_price is not None
+                                order_id = self.execution.create_order_row(
+                                    s, p, amount=amount, type_="limit" if limit else "market",
+                                    price=p.limit_price if limit else None).id
             if refusal is not None:
                 raise ApprovalError(refusal)
             if repeat:
                 if o is not None and o.state == OrderState.PENDING_CREATE and o.id is not None:
                     o = await self.execution.submit(o.id)
                 return Decision(p, False, o, f"proposal #{p.id} already {p.state}")
+            if basket is not None:
+                orders = await send_legs(self, basket)  # type: ignore[arg-type]
+                settle_basket(self, proposal_id)  # type: ignore[arg-type]
+                p2 = self.get_proposal(proposal_id)
+                assert p2 is not None
+                done = ", ".join(f"{o.side} {o.symbol} {o.state}" for o in orders)
+                return Decision(p2, True, orders[0] if orders else None,
+                                f"rebalance #{proposal_id} approved by {by}: {done}")
             assert order_id is not None
             order = await self.execution.submit(order_id)
             p2 = self.get_proposal(proposal_id)

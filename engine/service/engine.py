@@ -57,6 +57,7 @@ from engine.service.bots import BotManager
 from engine.service.desk import ProposalDesk
 from engine.service.manual import ManualDesk
 from engine.service.monitoring import RiskDesk
+from engine.service.rebalancer import Rebalancer, is_rebalance
 from engine.service.trading import StrategyLoop
 from engine.service.views import EngineViews
 from engine.storage.config import Settings
@@ -143,6 +144,7 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
         self._regimes: dict[str, tuple[int, str]] = {}  # series -> (last close ms, regime)
         self._started_at = self.clock.now()
         self.strategies.load()  # an unknown or broken strategy stops here, one line
+        self.rebalancer = Rebalancer(self)  # basket bots (strategy = "rebalance")
         self.notifiers = list(notifiers) or [ConsoleNotifier()]
         self.bus: EventBus | None = None
         if settings.bus.url:  # other processes read every alert from the bus's streams
@@ -270,7 +272,8 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
         shorts.on_bar(self.broker, self.sessions, self.settings, bar)  # futures: funding, liq.
         out: list[Signal] = []
         for bot in self.bots.all():
-            if bar.symbol not in bot.symbols or bot.timeframe != bar.timeframe:
+            if bar.symbol not in bot.symbols or bot.timeframe != bar.timeframe \
+                    or is_rebalance(bot):  # a basket: decided below, once all pairs closed
                 continue
             sig = await self.strategies.on_bar(bot, bar)
             if sig is not None:
@@ -278,6 +281,8 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
         # the price now, right after the close (a replay knows it: the next open)
         now = bar.next_open if bar.next_open is not None else bar.close
         self.quotes[bar.symbol] = after_close(now)
+        if self.rebalancer.params:
+            await self.rebalancer.on_bar(bar)
         return out
 
     def warm(self, bar: Bar) -> None:
@@ -285,7 +290,8 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
         self.quotes[bar.symbol] = Quote(Decimal(repr(bar.close)), Decimal(repr(bar.high)),
                                         Decimal(repr(bar.low)))
         for bot in self.bots.all():
-            if bar.symbol in bot.symbols and bot.timeframe == bar.timeframe:
+            if bar.symbol in bot.symbols and bot.timeframe == bar.timeframe \
+                    and not is_rebalance(bot):
                 self.strategies.push(bot, bar)
 
     def holding(self, bot_id: int | None, symbol: str) -> Trade | None:
@@ -360,6 +366,8 @@ class Engine(ProposalDesk, RiskDesk, EngineViews, Wallet, AlgoDesk, ManualDesk):
         b = bots[0] if bot is None else next((x for x in bots if x.name == bot), None)
         if b is None:
             raise SentitradeError(f"no bot {bot!r}: one of {', '.join(x.name for x in bots)}")
+        if is_rebalance(b):  # a basket bot: its settings, not a strategy class
+            return self.rebalancer.view(b)
         self.strategies.runtime(b)
         ls = self.strategies.loaded[b.name]
         return StrategyView(b.name, ls.strategy.name, type(ls.strategy).__name__,

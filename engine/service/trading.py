@@ -67,6 +67,8 @@ class StrategyLoop:
         """Load every configured bot's strategy with its parameters; a missing or broken
         strategy raises `StrategyError` naming it (the start stops before trading)."""
         for spec in self.eng.settings.bots:
+            if spec.strategy == "rebalance":  # a basket bot: `engine.service.rebalancer`
+                continue
             self._build(spec.name, spec.strategy, spec.timeframe, spec.params)
 
     def _build(self, name: str, strategy: str, timeframe: str,

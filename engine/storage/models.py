@@ -231,6 +231,10 @@ class Proposal(SQLModel, table=True):
     # the order an approval places: market (default) or a limit at `limit_price`
     order_type: str | None = Field(default=None, max_length=8)
     limit_price: Decimal | None = _money(nullable=True)
+    # a rebalance (`engine.service.rebalancer`): the basket's legs, one proposal for all;
+    # approving it makes one approved child proposal (and order) per leg, `parent_id` set
+    legs: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
+    parent_id: int | None = Field(default=None, foreign_key="proposals.id", index=True)
 
 
 class Order(SQLModel, table=True):

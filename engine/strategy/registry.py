@@ -89,6 +89,10 @@ def list_strategies(strategy_path: Path | None = None) -> list[StrategyInfo]:
     that fails to import is listed with its error)."""
     out = [StrategyInfo(n, c.__name__, "built-in") for n, c in sorted(
         {**BUILTINS, **_EXTRA}.items())]
+    # the basket bot type: not a per-pair strategy (`engine.service.rebalancer`; its
+    # backtest is `backtest --strategy rebalance`)
+    out.append(StrategyInfo("rebalance", "Rebalancer", "built-in"))
+    out.sort(key=lambda i: i.name)
     if strategy_path is None:
         return out
     for f in _files(strategy_path):

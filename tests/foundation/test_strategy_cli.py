@@ -141,7 +141,7 @@ def test_list_strategies_with_a_broken_file(tmp_path: Path) -> None:
     assert "\n" not in err and "No module named 'no_such_module_here'" in err
     assert set(rows) == {"ema_rsi_cross", "ema_rsi_trail", "ema_rsi_dca", "news_momentum",
                          "sentiment_fusion", "sentiment_momentum", "mtf_trend", "regime_switch",
-                         "pattern_breakout", "grid", "dca_bot", "Good", "Broken"}
+                         "pattern_breakout", "grid", "dca_bot", "rebalance", "Good", "Broken"}
     text = cli("list-strategies", "--strategy-path", str(folder))
     assert text.exit_code == 0 and "Good" in text.output and "no_such_module_here" in text.output
 
