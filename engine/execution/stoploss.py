@@ -110,9 +110,17 @@ async def protect_open_trades(execution: ExecutionEngine, bot_ids: Iterable[int]
     with execution.sessions() as s:
         trades = [t.id for t in s.exec(select(Trade).where(
             col(Trade.is_open).is_(True), col(Trade.bot_id).in_(ids))).all()]
+        # an exit order at work holds the coins (it canceled the stop when it was sent):
+        # no new stop until it is done, or each candle would log a failed stop order
+        exiting = set(s.exec(select(Order.trade_id).where(
+            col(Order.trade_id).in_(trades), Order.side == "sell",
+            col(Order.type).not_in([STOP_LIMIT, STOP_MARKET]),
+            col(Order.state).in_(_ACTIVE))).all())
     out: list[Order] = []
     for tid in trades:
         assert tid is not None
+        if tid in exiting:
+            continue
         o = await place_stoploss(execution, tid, limit_ratio=limit_ratio)
         if o is not None:
             out.append(o)
