@@ -7,12 +7,16 @@ a limit entry below the price rests and is cancelled by `unfilledtimeout`; a sec
 one rests and fills on the candle that trades through it; the stop goes on the
 exchange as its own order; a drop adds a safety order (the open rate averages); an
 exit signal places a limit exit above the price, which fills when a candle reaches it.
-Everything is read back from the run's sqlite database."""
+Everything is read back from the run's sqlite database. A second run in LIVE mode (the
+ccxt broker) on a thin fake book: a resting limit entry fills in part, the timeout
+cancels the rest, the trade holds what filled, one native stop protects it."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -21,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from tests.engine.test_paper_run import _rows, _start, _wait_for
+from tests.engine.test_paper_run import REPO, _rows, _start, _wait_for
 from tests.fakes.exchange_server import FakeBinance
 
 STEP = 1_000
@@ -212,3 +216,70 @@ def _sentilog(tmp: Path) -> str:
 
 def _at(ts: object) -> float:
     return datetime.fromisoformat(str(ts)).timestamp()
+
+
+LIVE_SCRIPT: list[tuple[float, float, float, float]] = [
+    (100.0, 101.0, 100.0, 101.0),  # 0: entry, a limit at 99.99 rests on the exchange
+    (101.0, 101.0, 99.5, 99.9),  # 1: through 99.99 (the test moves the fake's price)
+    *[(99.9, 99.9, 99.9, 99.9)] * 8,  # 2-9: the rest is cancelled by the timeout
+]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+async def test_live_mode_keeps_a_partial_fill_after_the_timeout(tmp_path: Path) -> None:
+    """The same strategy with real orders (ccxt) on the fake Binance, whose book is thin:
+    the resting limit entry fills in part, `unfilledtimeout` cancels the rest, the trade
+    holds what filled and its stop goes on the exchange for that amount."""
+    (tmp_path / "strategies").mkdir()
+    (tmp_path / "strategies" / "limit_dca.py").write_text(STRATEGY)
+    fake = FakeBinance(prices={"BTCUSDT": Decimal("100")})
+    url = await fake.start()
+    db, log = tmp_path / "paper.db", tmp_path / "run.log"
+    cfg = _config(tmp_path, url)
+    cfg.write_text(cfg.read_text().replace('mode = "paper"', 'mode = "live"\napi_key = "k"\n'
+                                           'secret = "s"'))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTITRADE_")}
+    env["PYTHONPATH"] = str(REPO)
+    fh = log.open("ab")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--config", str(cfg),
+        "--i-understand-live-trading", cwd=str(REPO), env=env,
+        stdin=asyncio.subprocess.DEVNULL, stdout=fh, stderr=fh)
+    try:
+        await _wait_for(lambda: "acting on candles closing from now on" in log.read_text(
+            errors="replace"), 90, "the warm start")
+        first = (int(time.time() * 1000) // STEP + 3) * STEP
+        series = fake.candles.setdefault("BTCUSDT", {})
+        for k, (o, h, lo, c) in enumerate(LIVE_SCRIPT):
+            series[first + k * STEP] = (o, h, lo, c, 1.0)
+        fake.prices["BTCUSDT"] = Decimal("101")
+        await _wait_for(lambda: any(o.side == "BUY" for o in fake.orders.values()),
+                        30, "the entry on the exchange")
+        fake.liquidity["BTCUSDT"] = Decimal("0.4")
+        fake.set_price("BTCUSDT", Decimal("99.9"))
+        await _wait_for(lambda: _rows(db, "select state from orders where side = 'buy'")
+                        == [("canceled",)], 30, "the timeout")
+        await asyncio.sleep(3)  # a few more candles: the stop stays as it is
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+        await fake.stop()
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-3000:]
+    rows = _anys(db, "select side, type, state, amount, filled, trigger_price, trade_id "
+                     "from orders order by id")
+    (side, typ, state, amount, filled, _, tid), stop = rows[0], rows[1:]
+    assert (side, typ, state) == ("buy", "limit", "canceled"), rows
+    assert Decimal(filled) == Decimal("0.4") < Decimal(amount)
+    assert "unfilledtimeout: entry order not filled" in _sentilog(tmp_path)
+    [(is_open, t_amount)] = _anys(db, f"select is_open, amount from trades where id = {tid}")
+    assert is_open == 1 and Decimal(t_amount) == Decimal("0.4")
+    [(s_side, s_type, s_state, s_amount, _, trigger, s_tid)] = stop
+    assert (s_side, s_type, s_state, s_tid) == ("sell", "stop_market", "open", tid), stop
+    # (on the market's tick: the stop is not replaced on each candle for that)
+    assert Decimal(s_amount) == Decimal("0.4") and Decimal(trigger) == Decimal("89.99")
