@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from engine.errors import ExchangeError
 from engine.execution.engine import ExecutionEngine
 from engine.execution.ordertypes import STOP_LIMIT, STOP_MARKET
 from engine.storage.models import Order, OrderState, Trade
@@ -59,8 +60,13 @@ async def place_stoploss(execution: ExecutionEngine, trade_id: int,
     type_ = STOP_LIMIT if limit_ratio is not None else STOP_MARKET
     limit = (stop * limit_ratio) if limit_ratio is not None else None
     active, n = _stops(execution, trade_id)
+    try:  # the working stop went out on the market's tick and step (`apply_rules`)
+        m = (await execution.broker.load_markets()).get(symbol)
+    except ExchangeError:
+        m = None
+    sent = (m.round_price(stop), m.round_amount(amount)) if m is not None else (stop, amount)
     for o in active:
-        if o.trigger_price == stop and o.amount == amount and o.type == type_:
+        if (o.trigger_price, o.amount) in ((stop, amount), sent) and o.type == type_:
             return o  # already in place
     for o in active:
         assert o.id is not None
@@ -110,9 +116,17 @@ async def protect_open_trades(execution: ExecutionEngine, bot_ids: Iterable[int]
     with execution.sessions() as s:
         trades = [t.id for t in s.exec(select(Trade).where(
             col(Trade.is_open).is_(True), col(Trade.bot_id).in_(ids))).all()]
+        # an exit order at work holds the coins (it canceled the stop when it was sent):
+        # no new stop until it is done, or each candle would log a failed stop order
+        exiting = set(s.exec(select(Order.trade_id).where(
+            col(Order.trade_id).in_(trades), Order.side == "sell",
+            col(Order.type).not_in([STOP_LIMIT, STOP_MARKET]),
+            col(Order.state).in_(_ACTIVE))).all())
     out: list[Order] = []
     for tid in trades:
         assert tid is not None
+        if tid in exiting:
+            continue
         o = await place_stoploss(execution, tid, limit_ratio=limit_ratio)
         if o is not None:
             out.append(o)

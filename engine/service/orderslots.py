@@ -165,12 +165,12 @@ class SlotLedger:
                     # backtester stamps it with the candle's open
                     if row.id in slot.range_ids or mo.tag in RULES:
                         at -= tf
-                    before = (slot.tr.open_rate, slot.tr.amount)
+                    before = (slot.tr.open_rate, slot.tr.amount, slot.tr.stake_amount)
                     slot.tr.fill(mo, at)
                     if not slot.tr.is_open and slot.tr.amount * slot.tr.open_rate < DUST:
                         # the float sums left a remainder the wallet never held (it sold
                         # what it holds): the trade keeps its numbers before the exit
-                        slot.tr.open_rate, slot.tr.amount = before
+                        slot.tr.open_rate, slot.tr.amount, slot.tr.stake_amount = before
                     if mo.is_entry and slot.trade_id is None:
                         slot.trade_id = row.trade_id
                 else:
