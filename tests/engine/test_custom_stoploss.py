@@ -289,3 +289,66 @@ async def test_live_replay_equals_backtest(tmp_path: Path) -> None:
     last = {p: int(c.open_time[-1]) for p, c in cs.items()}
     assert_same_trades(rows, backtest_rows(bt), last)
     assert_same_orders(lines, backtest_orders(bt), last)
+
+
+# ---------------------------------------------------------------- a restart keeps it
+
+STOP_PROBE = '''
+from engine.strategy import Strategy
+
+
+class StopProbe(Strategy):
+    stoploss = -0.5
+    use_custom_stoploss = True
+
+    def populate_entry_trend(self, frame, metadata):
+        frame["enter_long"] = frame["close"] == 101.0
+        return frame
+
+    def custom_stoploss(self, pair, trade, current_time, current_rate, current_profit,
+                        after_fill, **kwargs):
+        if after_fill:
+            return -0.30
+        return -0.02 if current_profit > 0.005 else None
+'''
+
+# signal on the close 101, entry at 100; the after-fill stop is 70, the candle's high
+# 100.6 moves it to 98.588; the next candle dips to 99 (above), the last to 98 (through)
+STOP_ROWS = [(100, 101, 100, 101), (100, 100.6, 99.8, 100.2), (100, 100, 99, 99.5),
+             (99, 99, 98, 98.5), (98.5, 98.5, 98.5, 98.5)]
+
+
+async def test_a_restart_keeps_the_moved_stop(tmp_path: Path, clock: Any) -> None:
+    """After a restart the trade is rebuilt from the database with its stored stop;
+    the fills it had are not told to `custom_stoploss` again (an after-fill answer may
+    lower the stop: here it would set it back to 70 and miss the exit)."""
+    from engine.clock import ManualClock
+    from engine.storage.migrate import upgrade
+    from tests.engine import test_live_orders as lo
+
+    got = []
+    for cut in (None, 3):
+        url = f"sqlite:///{tmp_path / f'r{cut}.db'}"
+        upgrade(url)
+        c = ManualClock(clock.now())
+        old = lo.PROBE
+        lo.PROBE = STOP_PROBE
+        try:
+            eng = await lo._engine(tmp_path, url, c, "StopProbe")
+            if cut is not None:
+                await lo._feed(eng, c, STOP_ROWS[:cut], then=STOP_ROWS[cut][0])
+                await eng.close()
+                eng.sessions.engine.dispose()
+                eng = await lo._engine(tmp_path, url, c, "StopProbe")
+                await lo._feed(eng, c, STOP_ROWS[cut:])
+            else:
+                await lo._feed(eng, c, STOP_ROWS)
+        finally:
+            lo.PROBE = old
+        [t] = lo._trades(eng)
+        got.append((t.exit_reason, t.close_price, t.open_price))
+        await eng.close()
+        eng.sessions.engine.dispose()
+    assert got[0][0] == "trailing_stop_loss"
+    assert float(got[0][1] or 0) == pytest.approx(100.6 * 0.98)
+    assert got[0] == got[1]
