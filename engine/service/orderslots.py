@@ -136,6 +136,11 @@ class SlotLedger:
         stored = float(t.stop_price) if t is not None and t.stop_price is not None else None
         if stored is not None and stored > tr.stop_loss:
             tr.stop_loss, tr.is_stop_loss_trailing = stored, True
+        # fills before this candle were told to custom_stoploss before a restart: asking
+        # again (after_fill may lower the stop) would undo the stored stop
+        bar_open = bar.close_ms - timeframe_ms(bar.timeframe)
+        tr.stop_fills_seen = sum(1 for o in tr.select_filled_orders()
+                                 if o.filled_ms is not None and o.filled_ms < bar_open)
         return self.slots.get((bot.id, bar.symbol))
 
     def _refresh(self, slot: Slot, *, changed: bool = False) -> None:

@@ -23,6 +23,7 @@ from engine.strategy.registry import (
     register,
     strategy_names,
 )
+from engine.strategy.stoploss_helpers import stoploss_from_absolute, stoploss_from_open
 
 __all__ = [
     "BaseParameter",
@@ -43,5 +44,7 @@ __all__ = [
     "load_strategy",
     "register",
     "shift",
+    "stoploss_from_absolute",
+    "stoploss_from_open",
     "strategy_names",
 ]

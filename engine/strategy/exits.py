@@ -15,10 +15,13 @@ The parity tests (`tests/engine/test_live_parity.py`) hold the two to the same t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from inspect import signature
+from math import isfinite
 from typing import Any
 
 from engine.data.pricestep import ceil_tick, floor_tick, round_tick
-from engine.strategy.interface import Strategy
+from engine.strategy.interface import Strategy, call_strategy
 from engine.strategy.trade import price_to_step
 
 STOP_LOSS, TRAILING, ROI = "stop_loss", "trailing_stop_loss", "roi"
@@ -188,6 +191,56 @@ def rule_rate(strategy: Strategy, tr: Any, kind: str, dur: int, o: float, h: flo
     return float(min(max(rate, lw), h))
 
 
+def _dt(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000.0, tz=UTC)
+
+
+def _uses_after_fill(strategy: Strategy) -> bool:
+    """Freqtrade calls `custom_stoploss` after fills only for a strategy whose own
+    `custom_stoploss` names the ``after_fill`` parameter."""
+    fn = type(strategy).custom_stoploss
+    return fn is not Strategy.custom_stoploss and "after_fill" in signature(fn).parameters
+
+
+def custom_stop(strategy: Strategy, tr: Any, ms: int, rate: float, profit: float,
+                after_fill: bool) -> float | None:
+    """Ask `custom_stoploss` at ``rate`` and move the trade's stop by its answer
+    (only up, unless ``after_fill``); returns the ratio used, None when it kept the
+    stop (None, 0, NaN or infinite: Freqtrade's rule)."""
+    v = call_strategy(strategy, "custom_stoploss", pair=tr.pair, trade=tr,
+                      current_time=_dt(ms), current_rate=rate, current_profit=profit,
+                      after_fill=after_fill)
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    if not f or not isfinite(f):
+        return None
+    tr.adjust_stop_loss(rate, f, allow_refresh=after_fill)
+    return f
+
+
+def _after_fills(strategy: Strategy, tr: Any) -> None:
+    """An order of the trade filled since the last candle: tell `custom_stoploss`
+    (``after_fill=True``, at the fill's rate and time), as Freqtrade does right after
+    each fill that leaves the trade open. Run here, before the candle's exit rules,
+    so that the backtest and the live engine (which fill before checking exits) agree."""
+    filled = tr.select_filled_orders()
+    if len(filled) <= tr.stop_fills_seen:
+        return
+    tr.stop_fills_seen = len(filled)
+    if not _uses_after_fill(strategy):
+        return
+    last = filled[-1]
+    rate = float(last.price)
+    if not tr.stop_loss < rate:
+        return
+    ms = int(last.filled_ms if last.filled_ms is not None else tr.open_ms)
+    custom_stop(strategy, tr, ms, rate, tr.calc_profit_ratio(rate), after_fill=True)
+
+
 def trade_exit(strategy: Strategy, tr: Any, ms: int, o: float, h: float, lw: float,
                c: float, fee: float, tf_min: int, *, signal_first: bool = False
                ) -> tuple[str, float] | None:
@@ -196,19 +249,27 @@ def trade_exit(strategy: Strategy, tr: Any, ms: int, o: float, h: float, lw: flo
     candle's high. `signal_first`: an exit signal took this candle's open, so no rule
     fires on it (Freqtrade exits once per candle, the signal first)."""
     s = strategy
+    if s.use_custom_stoploss:
+        _after_fills(s, tr)
     best = tr.calc_profit_ratio(h)
     sl = s.stoploss
     sl_f = float(sl) if sl is not None and float(sl) > -1.0 else None
     stop_kind = None
-    if sl_f is not None:
-        if s.trailing_stop and tr.stop_loss < lw:
+    if sl_f is not None or s.use_custom_stoploss:
+        custom = None
+        below = tr.stop_loss < lw  # Freqtrade's dir_correct, before either moves it
+        if s.use_custom_stoploss and below:
+            # Freqtrade's backtest rule: asked at the candle's high, the answer checked
+            # against the same candle's low
+            custom = custom_stop(s, tr, ms, h, best, after_fill=False)
+        if s.trailing_stop and sl_f is not None and below:
             off = float(s.trailing_stop_positive_offset)
             if not (s.trailing_only_offset_is_reached and best < off):
-                val = sl_f
+                val = custom if custom is not None else sl_f
                 if s.trailing_stop_positive is not None and best > off:
                     val = float(s.trailing_stop_positive)
                 tr.adjust_stop_loss(h, val)
-        if tr.stop_loss >= lw:
+        if tr.stop_loss >= lw and tr.stop_loss > 0.0:
             stop_kind = TRAILING if tr.is_stop_loss_trailing else STOP_LOSS
     if signal_first:
         return None

@@ -230,6 +230,7 @@ class Strategy:
     order_time_in_force: ClassVar[dict[str, str]] = {"entry": "GTC", "exit": "GTC"}
     unfilledtimeout: ClassVar[dict[str, Any]] = {}  # {"entry": 10, "exit": 10, "unit": "minutes"}
     position_adjustment_enable: bool = False
+    use_custom_stoploss: bool = False  # call `custom_stoploss` each candle (order path)
     max_entry_position_adjustment: int = -1  # extra entries allowed; -1: unlimited
     # the order book and ticker (`engine.strategy.dataprovider`): a streaming paper or
     # live service sets its own; backtests keep this one, which answers None
@@ -307,6 +308,17 @@ class Strategy:
         position's stake), optionally as ``(stake, tag)``; None to do nothing."""
         return None
 
+    def custom_stoploss(self, pair: str, trade: Any, current_time: Any, current_rate: float,
+                        current_profit: float, after_fill: bool, **kwargs: Any
+                        ) -> float | None:
+        """With ``use_custom_stoploss``: the stop as a ratio below ``current_rate``
+        (-0.04: 4 % below; `stoploss_from_open` / `stoploss_from_absolute` convert), or
+        None to keep it. The stop only moves up, except on a call with ``after_fill``
+        (right after an order of the trade filled; a strategy that names that parameter
+        gets those calls). Backtests call it on each candle with the candle's high as
+        ``current_rate`` (Freqtrade's rule), the live engine on each closed candle alike."""
+        return None
+
     def leverage(self, pair: str, current_time: Any, current_rate: float,
                  proposed_leverage: float, max_leverage: float, entry_tag: str | None,
                  side: str, **kwargs: Any) -> float:
@@ -317,12 +329,14 @@ class Strategy:
 
     def uses_orders(self) -> bool:
         """True when the strategy needs the order-level backtest (limit orders, time-outs,
-        custom prices or position adjustment) rather than the market-order kernel."""
+        custom prices, position adjustment or a custom stoploss) rather than the
+        market-order kernel."""
         ot = self.order_types
         base = Strategy
         return bool(
             ot.get("entry", "market") != "market" or ot.get("exit", "market") != "market"
             or self.unfilledtimeout or self.position_adjustment_enable
+            or self.use_custom_stoploss
             or type(self).custom_entry_price is not base.custom_entry_price
             or type(self).custom_exit_price is not base.custom_exit_price
         )

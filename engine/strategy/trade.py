@@ -117,6 +117,7 @@ class Trade:
     entry_side: str = ENTRY
     exit_side: str = EXIT
     is_short: bool = False
+    stop_fills_seen: int = 0  # filled orders the custom stoploss was told of (after_fill)
 
     # ------------------------------------------------------------ what hooks read
     def select_filled_orders(self, side: str | None = None) -> list[Order]:
@@ -165,14 +166,15 @@ class Trade:
             r = self.close_value(self.amount, rate) / self.open_trade_value - 1
         return float(f"{r:.8f}")
 
-    def adjust_stop_loss(self, price: float, stoploss: float | None, initial: bool = False
-                         ) -> None:
+    def adjust_stop_loss(self, price: float, stoploss: float | None, initial: bool = False,
+                         allow_refresh: bool = False) -> None:
         """Freqtrade's rule: set from ``price``, rounded UP to the step; afterwards it
-        only moves up, and a move marks the stop as trailing."""
+        only moves up, and a move marks the stop as trailing. ``allow_refresh`` (a
+        custom stoploss right after a fill) sets it anew, down as well."""
         if stoploss is None or (initial and self.stop_loss):
             return
         new = price_to_step(float(price * (1 - abs(stoploss))), self.tick, "up")
-        if self.initial_stop_loss_pct is None:
+        if self.initial_stop_loss_pct is None or allow_refresh:
             self.stop_loss = new
             self.stop_loss_pct = -abs(stoploss)
             self.initial_stop_loss_pct = -abs(stoploss)
