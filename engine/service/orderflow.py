@@ -177,9 +177,13 @@ class OrderFlow(SlotLedger):
             if amount <= 0.0 or amount > tr.amount:
                 return
             limit = nxt if s.order_types.get("exit", "market") == "limit" else None
+            # the whole position (the backtester closes the trade): sell what the trade
+            # row holds. The slot's float sum of the fills can exceed the wallet's exact
+            # holding by float noise, and the broker refuses to sell more than is held.
+            whole = amount >= tr.amount
             d = Decision("exit", (tag or "partial_exit", f"{s.name} adjust_trade_position: "
                                   f"sell {amount:.8g} at {nxt:.10g}"), {}, limit=limit,
-                         amount=amount)
+                         amount=None if whole else amount)
         else:
             return
         await self._cancel_open(slot, "replaced by a position adjustment")

@@ -61,6 +61,17 @@ class DcaProbe(OrderProbe):
         if current_profit > 0.04 and trade.nr_of_successful_exits == 0:
             return -(trade.stake_amount / 2), "take_half"
         return None
+
+
+class SellAllProbe(DcaProbe):
+    def adjust_trade_position(self, trade, current_time, current_rate, current_profit,
+                              min_stake, max_stake, current_entry_rate, current_exit_rate,
+                              current_entry_profit, current_exit_profit, **kwargs):
+        if current_profit < -0.03 and trade.nr_of_successful_entries == 1:
+            return 50.0, "safety"
+        if current_profit > 0.04:
+            return -trade.stake_amount, "sell_all"
+        return None
 '''
 
 SYM = "BTC/USDT"
@@ -200,6 +211,26 @@ async def test_a_safety_order_and_a_partial_exit_through_proposals(
     await eng.close()
     eng.sessions.engine.dispose()
 
+
+
+async def test_a_partial_exit_of_the_whole_stake_sells_what_the_wallet_holds(
+        tmp_path: Path, db_url: str, clock: ManualClock) -> None:
+    """adjust_trade_position selling the whole stake closes the trade (the backtester's
+    rule) even where the float sum of the fills (1 + 50/96 = 1.5208333333333335) lies
+    above the exact holding the wallet booked (1.5208333333333334): the broker would
+    refuse to sell more than is held and the trade would stay open."""
+    eng = await _engine(tmp_path, db_url, clock, "SellAllProbe")
+    await _feed(eng, clock, DCA_ROWS)
+    orders = _orders(eng)
+    with eng.sessions() as s:
+        tags = [s.get(Proposal, o.proposal_id).reasons[0] for o in orders]  # type: ignore[union-attr]
+    assert tags == ["enter_long", "safety", "sell_all"]
+    assert [o.state for o in orders] == [OrderState.FILLED] * 3
+    assert orders[2].filled == orders[0].filled + orders[1].filled
+    [t] = _trades(eng)
+    assert not t.is_open and t.exit_reason == "sell_all"
+    await eng.close()
+    eng.sessions.engine.dispose()
 
 
 DCA_ROWS = [(100, 100, 100, 100), (100, 101, 100, 101), (100, 100, 96, 96), (96, 96, 96, 96),
