@@ -41,10 +41,8 @@ def _sig(x: float) -> float:
 
 @needs_data
 @pytest.mark.slow
-# `grid` is not here: its live replay does not yet equal its backtest (its one-candle limit
-# buys placed through adjust_trade_position diverge on the first week of March 2025; being
-# traced). It is backtested and unit-tested (tests/engine/test_grid.py), not parity-tested.
 @pytest.mark.parametrize(("strategy", "start", "end", "min_orders"), [
+    ("grid", "2025-03-01", "2025-03-08", 40),
     ("dca_bot", "2025-03-01", "2025-03-08", 20),
 ])
 async def test_order_family_replays_make_the_backtests_trades_and_orders(
