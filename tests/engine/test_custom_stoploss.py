@@ -20,11 +20,10 @@ import pytest
 
 from engine.backtest.runner import run_backtest
 from engine.data.candles import load_candles
-from engine.strategy import stoploss_from_absolute, stoploss_from_open
+from engine.strategy import registry, stoploss_from_absolute, stoploss_from_open
 from engine.strategy.builtins import EmaRsiCross
 from engine.strategy.exits import trade_exit
 from engine.strategy.interface import Frame, Strategy
-from engine.strategy.registry import register
 from engine.strategy.trade import Order, Trade
 from tests.backtest.helpers import STEP, T0, Scripted, candles
 from tests.engine.parity import (
@@ -244,7 +243,6 @@ def test_after_fill_widening_is_seen_before_the_candle() -> None:
 # ---------------------------------------------------------------- (c) live = backtest
 
 
-@register
 class EmaRsiBreakEven(EmaRsiCross):
     """ema_rsi_cross with a custom stop: 3 % below the open after each fill, then 0.5 %
     above the open once the profit passed 1 %."""
@@ -269,13 +267,17 @@ class EmaRsiBreakEven(EmaRsiCross):
 
 @needs_data
 @pytest.mark.slow
-async def test_live_replay_equals_backtest(tmp_path: Path) -> None:
+async def test_live_replay_equals_backtest(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     pairs = ["ETH/BTC", "LTC/BTC"]
     base = load_candles(TESTDATA, pairs, "5m")
     s_ms = int(base["ETH/BTC"].open_time[0])
     e_ms = s_ms + 20 * 86_400_000
     cs = {p: c.between(s_ms, e_ms) for p, c in base.items()}
     name = EmaRsiBreakEven.name
+    # registered for this test only: a registration at import would list it in every
+    # later test of the same worker (list-strategies)
+    monkeypatch.setitem(registry._EXTRA, name, EmaRsiBreakEven)
     bt = run_backtest(cs, name, stake=0.05, fee=0.001, wallet=1_000_000.0,
                       max_open_trades=-1, compute_metrics=False)
     reasons = [str(r) for r in bt.trades.exit_reason]
